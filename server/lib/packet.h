@@ -1,0 +1,54 @@
+/* packet: the query path as one function over buffers. Parses a query,
+ * finds the zone, decodes the address, asks the store (through a reader the
+ * caller has begun), applies the policy and writes the answer into the
+ * caller's buffer. No allocation, no I/O, no lock; the clock is passed in.
+ * Unit and fuzz tests call packet_answer directly. */
+#ifndef DNSBL_PACKET_H
+#define DNSBL_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "store.h"
+#include "zone.h"
+
+#define PACKET_UDP_PLAIN 512   /* UDP answer limit without EDNS */
+#define PACKET_EDNS_SIZE 1232  /* what we advertise and the most we send over UDP */
+#define PACKET_TCP_MAX 65535
+
+enum packet_transport { PACKET_UDP, PACKET_TCP };
+
+enum packet_outcome {
+    PACKET_ANSWER,    /* *outlen bytes in out are to be sent */
+    PACKET_DROP,      /* send nothing (a response, or shorter than a header) */
+};
+
+/* Filled for logging and counters when ctx->info is set. */
+struct packet_info {
+    char qname[256];  /* question name as text, as sent; "" if none parsed */
+    uint16_t qtype;
+    uint8_t rcode;    /* rcode sent (16 = BADVERS) */
+    bool truncated;   /* TC set */
+    bool listed;
+};
+
+struct packet_ctx {
+    const struct zoneset *zones;
+    struct store_reader *reader;   /* begun by the caller; NULL = no store (all unlisted) */
+    struct entry *covering;        /* scratch of covering_cap entries (per worker) */
+    size_t covering_cap;
+    int64_t now;                   /* unix seconds */
+    struct packet_info *info;      /* may be NULL */
+};
+
+/* Answer one query. out must hold at least PACKET_TCP_MAX bytes for TCP
+ * and PACKET_EDNS_SIZE for UDP; the answer is cut to the client's UDP limit
+ * (512 without EDNS, its EDNS size capped at 1232) with TC set when the
+ * answer does not fit. */
+enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
+                                  const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                                  size_t *outlen);
+
+#endif

@@ -1,0 +1,73 @@
+/* store: the only module that knows the LMDB layout -- the environment,
+ * the named databases (meta, entries, seen, history), key and value
+ * encodings and the schema version. Callers see struct entry / struct
+ * event (model.h) and never an LMDB type. A struct store is opened by
+ * store_open and freed by store_close; a struct store_reader belongs to one
+ * thread and is freed by store_reader_close before its store is closed.
+ * Entries handed out are copies in caller-owned structs. */
+#ifndef DNSBL_STORE_H
+#define DNSBL_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "model.h"
+
+struct store;
+struct store_reader;
+
+enum store_flags {
+    STORE_RDONLY = 1, /* the server: never writes; the directory must hold a store */
+    STORE_CREATE = 2, /* create the directory and an empty store if missing */
+};
+
+/* Open the store in directory dir. On failure returns a negative dnsbl_err
+ * and writes a sentence naming dir and the LMDB error to why. */
+int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen);
+void store_close(struct store *s);
+
+/* Does dir hold a store (data.mdb)? */
+bool store_exists(const char *dir);
+
+struct store_apply_stats {
+    size_t applied;    /* events applied */
+    size_t duplicates; /* events skipped because their dedup key was seen */
+};
+
+/* Apply n events in one write transaction: for each, load the exact-prefix
+ * entry (or start a new one), model_apply_event, write it back; keep the
+ * prefix-length index in meta; bump the serial. dedup[i] (may be NULL as a
+ * whole or per event) is a 32-byte key: an event whose key is already in
+ * `seen` is skipped, otherwise the key is recorded. All or nothing. */
+int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
+                struct store_apply_stats *stats, char *why, size_t whylen);
+
+/* Serial: bumped by every committed store_apply. */
+int store_serial(struct store *s, uint64_t *out);
+
+/* Walk every entry in address order (V4 before V6, then bytes, then plen).
+ * cb returns 0 to go on, non-zero to stop (that value is returned). */
+int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg);
+
+/* Reader: one read-only transaction, reset between uses so a writer is never
+ * held back. Begin before a batch of lookups, end after; entries copied out
+ * stay valid after end. */
+int store_reader_open(struct store *s, struct store_reader **out);
+void store_reader_close(struct store_reader *r);
+int store_reader_begin(struct store_reader *r); /* sees the latest committed data */
+void store_reader_end(struct store_reader *r);
+
+/* Fill out[0..cap) with the entries covering addr (a full-length address),
+ * longest prefix first; *n gets how many. One exact probe per prefix
+ * length in use. No allocation. Call between begin and end. */
+int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr,
+                          struct entry *out, size_t cap, size_t *n);
+
+/* The entry stored for exactly this prefix, DNSBL_ENOENT if none. */
+int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
+
+#define STORE_COVERING_MAX 129 /* prefix lengths 0..128: the most entries that can cover one address */
+
+#endif

@@ -1,0 +1,78 @@
+/* zone: the zones one server answers for. A zone's apex data (SOA, NS,
+ * glue, any other names) comes from a master-format file parsed by ldns, or
+ * is synthesised; it is rendered to wire form once here, so answering never
+ * formats a record. zoneset_build makes a read-only set shared by all
+ * workers; zoneset_free frees it and every zone in it (after no worker can
+ * still see it: see the server's reload). */
+#ifndef DNSBL_ZONE_H
+#define DNSBL_ZONE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#define ZONE_NAME_MAX 256
+
+/* What config gives for one zone (plain value). */
+struct zone_config {
+    char name[ZONE_NAME_MAX]; /* "bl.example", no trailing dot needed */
+    char file[PATH_MAX];      /* master file for the apex; "" = synthesise */
+    struct zone_policy policy;
+};
+
+/* One record set as pre-rendered wire: TYPE CLASS TTL RDLENGTH RDATA per RR,
+ * without the owner (the answer writes a compression pointer to the name). */
+struct zone_rrset {
+    uint8_t owner[ZONE_NAME_MAX]; /* wire, lower case, absolute */
+    uint16_t owner_len;
+    uint16_t type;
+    uint16_t count;  /* RRs in the set */
+    uint32_t ttl;
+    uint8_t *rrs;    /* count times (type class ttl rdlen rdata), owner left out */
+    size_t rrs_len;
+};
+
+struct zone {
+    char name[ZONE_NAME_MAX];     /* text, lower case, no trailing dot */
+    uint8_t apex[ZONE_NAME_MAX];  /* wire, lower case */
+    uint16_t apex_len;
+    struct zone_policy policy;
+    bool synthesised;             /* no zone file: SOA/NS were made up */
+    uint32_t neg_ttl;             /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
+    struct zone_rrset soa;        /* the apex SOA (its ttl is the SOA TTL) */
+    struct zone_rrset soa_neg;    /* the same SOA with ttl = neg_ttl, for authority */
+    struct zone_rrset *sets;      /* every RRset of the file, sorted by owner then type */
+    size_t nsets;
+};
+
+struct zoneset {
+    struct zone **zones;
+    size_t n;
+};
+
+/* Load one zone. On error returns a negative dnsbl_err and writes a sentence
+ * naming the file and line to why. */
+int zone_load(const struct zone_config *zc, struct zone **out, char *why, size_t whylen);
+void zone_free(struct zone *z);
+
+int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out, char *why,
+                  size_t whylen);
+void zoneset_free(struct zoneset *zs);
+
+/* The zone whose apex is the longest suffix of qname (wire, lower case),
+ * or NULL. *apex_off gets the offset of the apex inside qname. */
+const struct zone *zoneset_find(const struct zoneset *zs, const uint8_t *qname, size_t qlen,
+                                size_t *apex_off);
+
+/* RRsets at an exact owner name (wire, lower case): first index and count
+ * in z->sets, 0 if none. */
+size_t zone_find_owner(const struct zone *z, const uint8_t *owner, size_t len, size_t *first);
+
+/* Does any name of the zone file lie strictly below owner (owner is then an
+ * empty non-terminal if it has no records of its own)? */
+bool zone_has_below(const struct zone *z, const uint8_t *owner, size_t len);
+
+#endif
