@@ -33,6 +33,8 @@ struct zone_rrset {
     uint32_t ttl;
     uint8_t *rrs;    /* count times (type class ttl rdlen rdata), owner left out */
     size_t rrs_len;
+    uint32_t *additional; /* NS sets: indexes in zone->sets of the targets' A/AAAA (glue) */
+    size_t nadditional;
 };
 
 struct zone {

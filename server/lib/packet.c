@@ -1,0 +1,457 @@
+/* packet: parse one query, decide, write one answer.
+ *
+ * This is the measured hot path, so the wire format is handled by hand
+ * (through the bounds-checked cursor of wire.h) instead of by ldns: no
+ * allocation, no copy of the packet beyond the answer itself. Every record
+ * except A and TXT answers for addresses was rendered once at zone load
+ * (zone.c); here they are copied behind a compression pointer. */
+#include "packet.h"
+
+#include <string.h>
+
+#include "addr.h"
+#include "wire.h"
+
+#define DNS_HEADER_LEN 12
+#define DNS_TYPE_A 1
+#define DNS_TYPE_NS 2
+#define DNS_TYPE_SOA 6
+#define DNS_TYPE_TXT 16
+#define DNS_TYPE_OPT 41
+#define DNS_TYPE_ANY 255
+#define DNS_CLASS_IN 1
+#define DNS_CLASS_ANY 255
+
+#define RCODE_NOERROR 0
+#define RCODE_FORMERR 1
+#define RCODE_NXDOMAIN 3
+#define RCODE_NOTIMP 4
+#define RCODE_REFUSED 5
+#define RCODE_BADVERS 16
+
+#define FLAG_QR 0x8000
+#define FLAG_AA 0x0400
+#define FLAG_TC 0x0200
+#define FLAG_RD 0x0100
+#define FLAG_CD 0x0010
+#define EDNS_DO 0x8000
+
+#define OPT_RR_LEN 11 /* root name, type, class, ttl, rdlength */
+#define TXT_MAX 1024  /* rendered TXT text: four character-strings at most */
+#define TESTPOINT_TXT "RFC 5782 test point: always listed"
+
+/* What the parser learned from the query. */
+struct query {
+    uint16_t id;
+    uint16_t flags;
+    uint16_t qtype;
+    uint16_t qclass;
+    size_t qend;        /* offset just past the question in the packet */
+    uint8_t qname[256]; /* lower-cased wire name */
+    size_t qlen;
+    bool edns;
+    bool edns_do;
+    uint8_t edns_version;
+    uint16_t edns_size;
+};
+
+/* The answer being written: header fields kept aside and patched at the end. */
+struct reply {
+    struct wire w;
+    uint8_t *buf;
+    size_t limit; /* the most we may send on this transport */
+    uint16_t flags;
+    uint8_t rcode; /* full 12-bit value; the upper bits go to the OPT record */
+    uint16_t an, ns, ar;
+};
+
+/* Read the question name: labels only (a pointer here is malformed),
+ * lowered into q->qname. Returns false on any malformation. */
+static bool packet_parse_qname(struct wire *w, struct query *q)
+{
+    size_t len = 0;
+    for (;;) {
+        uint8_t l = wire_get_u8(w);
+        if (w->err || (l & 0xc0) || len + 1 + l > 255)
+            return false;
+        q->qname[len++] = l;
+        if (l == 0)
+            break;
+        if (!wire_need(w, l))
+            return false;
+        for (uint8_t i = 0; i < l; i++) {
+            uint8_t c = w->pos[i];
+            q->qname[len++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+        }
+        w->pos += l;
+    }
+    q->qlen = len;
+    return true;
+}
+
+/* Skip an owner name in a record (pointers allowed: it ends there). */
+static bool packet_skip_name(struct wire *w)
+{
+    for (int guard = 0; guard < 128; guard++) {
+        uint8_t l = wire_get_u8(w);
+        if (w->err)
+            return false;
+        if (l == 0)
+            return true;
+        if ((l & 0xc0) == 0xc0) {
+            wire_skip(w, 1);
+            return !w->err;
+        }
+        if (l & 0xc0)
+            return false;
+        wire_skip(w, l);
+    }
+    return false;
+}
+
+/* Walk the additional section for an OPT record (RFC 6891). More than one
+ * OPT, or one not owned by the root, is a format error. */
+static bool packet_parse_additional(struct wire *w, uint16_t arcount, struct query *q)
+{
+    for (uint16_t i = 0; i < arcount; i++) {
+        bool root = w->pos < w->end && *w->pos == 0;
+        if (!packet_skip_name(w))
+            return false;
+        uint16_t type = wire_get_u16(w);
+        uint16_t cls = wire_get_u16(w);
+        uint32_t ttl = wire_get_u32(w);
+        uint16_t rdlen = wire_get_u16(w);
+        wire_skip(w, rdlen);
+        if (w->err)
+            return false;
+        if (type != DNS_TYPE_OPT)
+            continue; /* TSIG and friends: not supported, ignored */
+        if (q->edns || !root)
+            return false;
+        q->edns = true;
+        q->edns_size = cls;
+        q->edns_version = (uint8_t)(ttl >> 16);
+        q->edns_do = (ttl & EDNS_DO) != 0;
+    }
+    return true;
+}
+
+static void reply_begin(struct reply *r, const struct query *q, uint8_t *out, size_t limit)
+{
+    r->buf = out;
+    r->limit = limit;
+    r->flags = (uint16_t)(FLAG_QR | (q->flags & (0x7800 | FLAG_RD | FLAG_CD)));
+    r->rcode = RCODE_NOERROR;
+    r->an = r->ns = r->ar = 0;
+    /* Keep room for the OPT record so it can always be added last. */
+    wire_init(&r->w, out, limit - (q->edns ? OPT_RR_LEN : 0));
+    wire_skip(&r->w, DNS_HEADER_LEN);
+}
+
+/* One pre-rendered record set, each record behind its owner: a compression
+ * pointer to ptr when the owner is already in the packet, else (glue) the
+ * owner written out. False if it did not fit. */
+static bool reply_put_rrset(struct reply *r, uint16_t ptr, const struct zone_rrset *set)
+{
+    struct wire in;
+    wire_init_ro(&in, set->rrs, set->rrs_len);
+    for (uint16_t i = 0; i < set->count; i++) {
+        uint8_t *start = in.pos;
+        wire_skip(&in, 8);
+        wire_skip(&in, wire_get_u16(&in));
+        if (ptr)
+            wire_put_u16(&r->w, (uint16_t)(0xc000 | ptr));
+        else
+            wire_put_bytes(&r->w, set->owner, set->owner_len);
+        wire_put_bytes(&r->w, start, (size_t)(in.pos - start));
+    }
+    return !r->w.err;
+}
+
+static void reply_put_a(struct reply *r, uint32_t ttl, uint32_t addr)
+{
+    wire_put_u16(&r->w, 0xc000 | DNS_HEADER_LEN);
+    wire_put_u16(&r->w, DNS_TYPE_A);
+    wire_put_u16(&r->w, DNS_CLASS_IN);
+    wire_put_u32(&r->w, ttl);
+    wire_put_u16(&r->w, 4);
+    wire_put_u32(&r->w, addr);
+    r->an++;
+}
+
+/* TXT text longer than 255 bytes goes out as several character-strings,
+ * which clients concatenate (RFC 7208 3.3 does the same for SPF). */
+static void reply_put_txt(struct reply *r, uint32_t ttl, const char *text, size_t len)
+{
+    size_t strings = len ? (len + 254) / 255 : 1;
+    wire_put_u16(&r->w, 0xc000 | DNS_HEADER_LEN);
+    wire_put_u16(&r->w, DNS_TYPE_TXT);
+    wire_put_u16(&r->w, DNS_CLASS_IN);
+    wire_put_u32(&r->w, ttl);
+    wire_put_u16(&r->w, (uint16_t)(len + strings));
+    size_t off = 0;
+    do {
+        size_t n = len - off > 255 ? 255 : len - off;
+        wire_put_u8(&r->w, (uint8_t)n);
+        wire_put_bytes(&r->w, text + off, n);
+        off += n;
+    } while (off < len);
+    r->an++;
+}
+
+static void reply_put_soa_authority(struct reply *r, const struct zone *z, size_t apex_off)
+{
+    if (reply_put_rrset(r, (uint16_t)(DNS_HEADER_LEN + apex_off), &z->soa_neg))
+        r->ns++;
+}
+
+/* Close the answer: truncate if it overflowed, add OPT, patch the header. */
+static size_t reply_finish(struct reply *r, const struct query *q, size_t qend, bool *truncated)
+{
+    if (r->w.err) {
+        /* Whole sections go; the client retries over TCP (RFC 2181 9). */
+        r->w.err = false;
+        r->w.pos = r->buf + qend;
+        r->an = r->ns = r->ar = 0;
+        r->flags |= FLAG_TC;
+        *truncated = true;
+    }
+    if (q->edns) {
+        r->w.end = r->buf + r->limit;
+        wire_put_u8(&r->w, 0);
+        wire_put_u16(&r->w, DNS_TYPE_OPT);
+        wire_put_u16(&r->w, PACKET_EDNS_SIZE);
+        wire_put_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (q->edns_do ? EDNS_DO : 0));
+        wire_put_u16(&r->w, 0);
+        r->ar++;
+    }
+    struct wire h;
+    wire_init(&h, r->buf, DNS_HEADER_LEN);
+    wire_put_u16(&h, q->id);
+    wire_put_u16(&h, (uint16_t)(r->flags | (r->rcode & 0x0f)));
+    wire_put_u16(&h, qend > DNS_HEADER_LEN ? 1 : 0);
+    wire_put_u16(&h, r->an);
+    wire_put_u16(&h, r->ns);
+    wire_put_u16(&h, r->ar);
+    return wire_used(&r->w);
+}
+
+/* Answer a name that the zone file holds, or its empty non-terminal. */
+static void packet_answer_file(struct reply *r, const struct query *q, const struct zone *z,
+                               size_t apex_off, size_t first, size_t n)
+{
+    const struct zone_rrset *glue = NULL;
+    r->flags |= FLAG_AA;
+    for (size_t i = first; i < first + n; i++) {
+        const struct zone_rrset *set = &z->sets[i];
+        if (q->qtype != DNS_TYPE_ANY && q->qtype != set->type)
+            continue;
+        if (reply_put_rrset(r, DNS_HEADER_LEN, set))
+            r->an = (uint16_t)(r->an + set->count);
+        if (set->nadditional)
+            glue = set;
+    }
+    if (r->an == 0) {
+        reply_put_soa_authority(r, z, apex_off);
+        return;
+    }
+    if (!glue || r->w.err)
+        return;
+    /* Glue is optional: if it does not fit, leave it out without TC. */
+    uint8_t *mark = r->w.pos;
+    uint16_t ar = r->ar;
+    for (size_t k = 0; k < glue->nadditional; k++) {
+        const struct zone_rrset *g = &z->sets[glue->additional[k]];
+        if (reply_put_rrset(r, 0, g))
+            r->ar = (uint16_t)(r->ar + g->count);
+    }
+    if (r->w.err) {
+        r->w.err = false;
+        r->w.pos = mark;
+        r->ar = ar;
+    }
+}
+
+/* A full address: test points, then the store and the zone's policy. */
+static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const struct query *q,
+                               const struct zone *z, size_t apex_off,
+                               const struct addr_prefix *addr)
+{
+    static const uint8_t tp_listed[4] = {127, 0, 0, 2}, tp_never[4] = {127, 0, 0, 1};
+    struct decision d = {0};
+    bool testpoint = false;
+    r->flags |= FLAG_AA;
+    if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_never, 4) == 0) {
+        d.listed = false;
+    } else if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_listed, 4) == 0) {
+        d.listed = true;
+        d.code = 0x7f000002;
+        d.why = WHY_TESTPOINT;
+        testpoint = true;
+    } else if (ctx->reader) {
+        size_t n = 0;
+        if (store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) == 0)
+            policy_decide(ctx->covering, n, &z->policy, ctx->now, &d);
+    }
+    if (ctx->info)
+        ctx->info->listed = d.listed;
+    if (!d.listed) {
+        r->rcode = RCODE_NXDOMAIN;
+        reply_put_soa_authority(r, z, apex_off);
+        return;
+    }
+    uint32_t ttl = z->policy.ttl;
+    if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY)
+        reply_put_a(r, ttl, d.code);
+    if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
+        char text[TXT_MAX];
+        size_t len;
+        if (testpoint) {
+            len = sizeof(TESTPOINT_TXT) - 1;
+            memcpy(text, TESTPOINT_TXT, len);
+        } else {
+            char ip[ADDR_TEXT_MAX];
+            addr_format(addr, ip, sizeof(ip));
+            len = policy_render_txt(&z->policy, &d, ip, z->name, text, sizeof(text));
+        }
+        reply_put_txt(r, ttl, text, len);
+    }
+    if (r->an == 0)
+        reply_put_soa_authority(r, z, apex_off);
+}
+
+/* Inside zone z: the zone file's names first, then the address space. */
+static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const struct query *q,
+                               const struct zone *z, size_t apex_off)
+{
+    size_t first, n = zone_find_owner(z, q->qname, q->qlen, &first);
+    if (n) {
+        packet_answer_file(r, q, z, apex_off, first, n);
+        return;
+    }
+    r->flags |= FLAG_AA;
+    if (zone_has_below(z, q->qname, q->qlen)) {
+        reply_put_soa_authority(r, z, apex_off);
+        return;
+    }
+    struct addr_prefix addr;
+    switch (addr_from_qname(q->qname, apex_off, &addr)) {
+    case ADDR_QNAME_FULL:
+        packet_answer_addr(ctx, r, q, z, apex_off, &addr);
+        return;
+    case ADDR_QNAME_PARTIAL:
+        /* Empty non-terminal: NXDOMAIN here would hide every listing below
+         * from QNAME-minimising resolvers (RFC 8020, RFC 9156). */
+        reply_put_soa_authority(r, z, apex_off);
+        return;
+    case ADDR_QNAME_INVALID:
+        r->rcode = RCODE_NXDOMAIN;
+        reply_put_soa_authority(r, z, apex_off);
+        return;
+    }
+}
+
+static size_t packet_udp_limit(const struct query *q, enum packet_transport t, size_t outcap)
+{
+    size_t limit = PACKET_TCP_MAX;
+    if (t == PACKET_UDP) {
+        limit = PACKET_UDP_PLAIN;
+        if (q->edns && q->edns_size > PACKET_UDP_PLAIN)
+            limit = q->edns_size < PACKET_EDNS_SIZE ? q->edns_size : PACKET_EDNS_SIZE;
+    }
+    return limit < outcap ? limit : outcap;
+}
+
+static void packet_fill_info(struct packet_info *info, const uint8_t *in, const struct query *q,
+                             bool have_question)
+{
+    info->qname[0] = '\0';
+    info->qtype = have_question ? q->qtype : 0;
+    if (!have_question)
+        return;
+    /* Text form of the name as sent (case kept), for the query log only. */
+    size_t o = 0, i = DNS_HEADER_LEN;
+    while (in[i] && o + 4 < sizeof(info->qname)) {
+        uint8_t l = in[i++];
+        for (uint8_t k = 0; k < l && o + 4 < sizeof(info->qname); k++) {
+            uint8_t c = in[i + k];
+            info->qname[o++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+        i += l;
+        info->qname[o++] = '.';
+    }
+    if (o == 0)
+        info->qname[o++] = '.';
+    info->qname[o] = '\0';
+}
+
+enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
+                                  const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                                  size_t *outlen)
+{
+    struct query q;
+    struct wire w;
+    struct reply r;
+    bool have_question = false, truncated = false;
+
+    if (inlen < DNS_HEADER_LEN || outcap < PACKET_UDP_PLAIN)
+        return PACKET_DROP;
+    wire_init_ro(&w, in, inlen);
+    q.id = wire_get_u16(&w);
+    q.flags = wire_get_u16(&w);
+    if (q.flags & FLAG_QR)
+        return PACKET_DROP; /* never answer an answer: no reflection loops */
+    uint16_t qdcount = wire_get_u16(&w), ancount = wire_get_u16(&w);
+    uint16_t nscount = wire_get_u16(&w), arcount = wire_get_u16(&w);
+    q.edns = q.edns_do = false;
+    q.edns_version = 0;
+    q.edns_size = 0;
+    q.qtype = q.qclass = 0;
+    q.qlen = 0;
+
+    uint8_t rcode = RCODE_NOERROR;
+    if (qdcount == 1 && packet_parse_qname(&w, &q)) {
+        q.qtype = wire_get_u16(&w);
+        q.qclass = wire_get_u16(&w);
+        have_question = !w.err;
+    }
+    q.qend = have_question ? wire_used(&w) : DNS_HEADER_LEN;
+    uint8_t opcode = (uint8_t)((q.flags >> 11) & 0x0f);
+    if (!have_question || ancount || nscount || !packet_parse_additional(&w, arcount, &q)) {
+        rcode = RCODE_FORMERR;
+        q.edns = false; /* an OPT we could not read is not echoed */
+    } else if (opcode != 0) {
+        rcode = RCODE_NOTIMP;
+    } else if (q.edns && q.edns_version > 0) {
+        rcode = RCODE_BADVERS;
+    }
+    /* A malformed question is not echoed: copy only what parsed. */
+    if (rcode == RCODE_FORMERR)
+        q.qend = DNS_HEADER_LEN;
+
+    reply_begin(&r, &q, out, packet_udp_limit(&q, t, outcap));
+    wire_put_bytes(&r.w, in + DNS_HEADER_LEN, q.qend - DNS_HEADER_LEN);
+    r.rcode = rcode;
+    if (ctx->info) {
+        packet_fill_info(ctx->info, in, &q, have_question);
+        ctx->info->listed = false;
+    }
+
+    if (rcode == RCODE_NOERROR) {
+        const struct zone *z = NULL;
+        size_t apex_off = 0;
+        if (q.qclass == DNS_CLASS_IN || q.qclass == DNS_CLASS_ANY)
+            z = ctx->zones ? zoneset_find(ctx->zones, q.qname, q.qlen, &apex_off) : NULL;
+        if (!z)
+            r.rcode = RCODE_REFUSED;
+        else
+            packet_answer_zone(ctx, &r, &q, z, apex_off);
+    }
+
+    *outlen = reply_finish(&r, &q, q.qend, &truncated);
+    if (ctx->info) {
+        ctx->info->rcode = r.rcode;
+        ctx->info->truncated = truncated;
+    }
+    return PACKET_ANSWER;
+}

@@ -1,0 +1,537 @@
+/* Unit tests for packet_answer and zone loading: queries are built and
+ * answers parsed with ldns, so the hand-written wire code is checked
+ * against an independent implementation. The store part runs over a real
+ * temporary LMDB store filled through store_apply. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <ldns/ldns.h>
+
+#include "addr.h"
+#include "err.h"
+#include "packet.h"
+#include "store.h"
+#include "zone.h"
+
+struct fixture {
+    struct zoneset *zones;
+    struct store *store;
+    struct store_reader *reader;
+    struct entry covering[STORE_COVERING_MAX];
+    char dir[64];
+    char zonefile[128];
+    uint8_t out[PACKET_TCP_MAX];
+};
+
+static const char *ZONE_TEXT = "$ORIGIN bl.example.\n"
+                               "$TTL 3600\n"
+                               "@ 3600 IN SOA ns1 hostmaster 2026112701 7200 1800 604800 600\n"
+                               "@ 86400 IN NS ns1\n"
+                               "@ 86400 IN NS ns2.bl.example.\n"
+                               "@ IN TXT \"bl.example test zone\"\n"
+                               "ns1 IN A 192.0.2.53\n"
+                               "ns1 IN AAAA 2001:db8::53\n"
+                               "ns2 IN A 198.51.100.53\n"
+                               "www IN TXT \"see https://bl.example/\"\n"
+                               "deep.sub IN TXT \"below an empty non-terminal\"\n";
+
+static void fixture_add(struct fixture *f, const char *prefix, uint8_t kind, uint32_t code,
+                        const char *reason)
+{
+    struct event ev = {0};
+    char why[256];
+    assert_int_equal(addr_parse(prefix, &ev.prefix, why, sizeof(why)), DNSBL_OK);
+    ev.kind = kind;
+    ev.weight = 1;
+    ev.time = 1700000000;
+    ev.code = code;
+    ev.reason = reason;
+    assert_int_equal(store_apply(f->store, &ev, NULL, 1, NULL, why, sizeof(why)), DNSBL_OK);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    char why[512];
+    snprintf(f->dir, sizeof(f->dir), "/tmp/dnsbl-packet-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->zonefile, sizeof(f->zonefile), "%s/bl.example.zone", f->dir);
+    FILE *fp = fopen(f->zonefile, "w");
+    assert_non_null(fp);
+    fputs(ZONE_TEXT, fp);
+    fclose(fp);
+
+    struct zone_config zc[2];
+    memset(zc, 0, sizeof(zc));
+    snprintf(zc[0].name, sizeof(zc[0].name), "bl.example");
+    snprintf(zc[0].file, sizeof(zc[0].file), "%s", f->zonefile);
+    policy_defaults(&zc[0].policy);
+    snprintf(zc[1].name, sizeof(zc[1].name), "other.example.");
+    policy_defaults(&zc[1].policy);
+    zc[1].policy.ttl = 60;
+    assert_int_equal(zoneset_build(zc, 2, &f->zones, why, sizeof(why)), DNSBL_OK);
+
+    char storedir[160];
+    snprintf(storedir, sizeof(storedir), "%s/store", f->dir);
+    assert_int_equal(store_open(storedir, STORE_CREATE, &f->store, why, sizeof(why)), DNSBL_OK);
+    fixture_add(f, "192.0.2.0/24", EV_LIST, 0, "spam run");
+    fixture_add(f, "203.0.113.7", EV_LIST, 0x7f000003, "trap hits");
+    fixture_add(f, "198.51.100.0/24", EV_LIST, 0, "range");
+    fixture_add(f, "198.51.100.9", EV_ALLOW, 0, "our partner");
+    fixture_add(f, "2001:db8:1::/48", EV_LIST, 0, "v6 range");
+    assert_int_equal(store_reader_open(f->store, &f->reader), DNSBL_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[160];
+    store_reader_close(f->reader);
+    store_close(f->store);
+    zoneset_free(f->zones);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* Run raw bytes through packet_answer; returns the answer length or 0 when dropped. */
+static size_t answer_raw(struct fixture *f, enum packet_transport t, const uint8_t *in, size_t len)
+{
+    struct packet_ctx ctx = {
+        .zones = f->zones,
+        .reader = f->reader,
+        .covering = f->covering,
+        .covering_cap = STORE_COVERING_MAX,
+        .now = 1700000100,
+    };
+    size_t outlen = 0;
+    assert_int_equal(store_reader_begin(f->reader), DNSBL_OK);
+    enum packet_outcome o = packet_answer(&ctx, t, in, len, f->out, sizeof(f->out), &outlen);
+    store_reader_end(f->reader);
+    if (o == PACKET_DROP)
+        return 0;
+    assert_true(outlen >= 12);
+    return outlen;
+}
+
+static ldns_pkt *ask(struct fixture *f, const char *name, ldns_rr_type type,
+                     enum packet_transport t, int edns_size)
+{
+    ldns_pkt *q = NULL;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, 0),
+                     LDNS_STATUS_OK);
+    ldns_pkt_set_id(q, 4242);
+    if (edns_size) {
+        ldns_pkt_set_edns_udp_size(q, (uint16_t)edns_size);
+        ldns_pkt_set_edns_do(q, false);
+    }
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    ldns_pkt_free(q);
+    size_t outlen = answer_raw(f, t, wire, len);
+    free(wire);
+    assert_true(outlen > 0);
+    ldns_pkt *a = NULL;
+    ldns_status st = ldns_wire2pkt(&a, f->out, outlen);
+    if (st != LDNS_STATUS_OK)
+        print_error("answer to %s/%d: %s\n", name, (int)type, ldns_get_errorstr_by_id(st));
+    assert_int_equal(st, LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt_id(a), 4242);
+    assert_true(ldns_pkt_qr(a));
+    assert_false(ldns_pkt_ra(a));
+    return a;
+}
+
+static void assert_a(const ldns_pkt *a, const char *want)
+{
+    ldns_rr_list *an = ldns_pkt_answer(a);
+    bool found = false;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+        ldns_rr *rr = ldns_rr_list_rr(an, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_A)
+            continue;
+        char *s = ldns_rdf2str(ldns_rr_rdf(rr, 0));
+        found = found || strcmp(s, want) == 0;
+        free(s);
+    }
+    assert_true(found);
+}
+
+static char *txt_of(const ldns_pkt *a)
+{
+    ldns_rr_list *an = ldns_pkt_answer(a);
+    static char buf[2048];
+    buf[0] = '\0';
+    for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+        ldns_rr *rr = ldns_rr_list_rr(an, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TXT)
+            continue;
+        for (size_t k = 0; k < ldns_rr_rd_count(rr); k++) {
+            const ldns_rdf *rd = ldns_rr_rdf(rr, k);
+            size_t n = ldns_rdf_data(rd)[0];
+            strncat(buf, (const char *)ldns_rdf_data(rd) + 1, n);
+        }
+    }
+    return buf;
+}
+
+/* The SOA in authority, with the negative-caching TTL of RFC 2308. */
+static void assert_soa_authority(const ldns_pkt *a, uint32_t ttl)
+{
+    ldns_rr_list *ns = ldns_pkt_authority(a);
+    assert_int_equal(ldns_rr_list_rr_count(ns), 1);
+    ldns_rr *soa = ldns_rr_list_rr(ns, 0);
+    assert_int_equal(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+    assert_int_equal(ldns_rr_ttl(soa), ttl);
+}
+
+static void test_listed_a_txt_any(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_true(ldns_pkt_aa(a));
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    assert_a(a, "127.0.0.2");
+    assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), 2100);
+    ldns_pkt_free(a);
+
+    a = ask(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_string_equal(txt_of(a), "192.0.2.7 is listed in bl.example: spam run");
+    ldns_pkt_free(a);
+
+    a = ask(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_ANY, PACKET_TCP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 2);
+    assert_a(a, "127.0.0.2");
+    assert_string_equal(txt_of(a), "192.0.2.7 is listed in bl.example: spam run");
+    ldns_pkt_free(a);
+
+    a = ask(f, "7.113.0.203.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.3");
+    ldns_pkt_free(a);
+}
+
+static void test_listed_other_type_nodata(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_AAAA, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    assert_soa_authority(a, 600);
+    ldns_pkt_free(a);
+}
+
+static void test_unlisted_and_invalid_nxdomain(void **state)
+{
+    struct fixture *f = *state;
+    const char *names[] = {"7.3.0.192.bl.example.", "300.2.0.192.bl.example.",
+                           "x.2.0.192.bl.example.", "1.7.2.0.192.bl.example.",
+                           "foo.bl.example.",       "9.100.51.198.bl.example."};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ldns_pkt *a = ask(f, names[i], LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+        assert_true(ldns_pkt_aa(a));
+        assert_soa_authority(a, 600);
+        ldns_pkt_free(a);
+    }
+}
+
+static void test_partial_names_are_empty_nonterminals(void **state)
+{
+    struct fixture *f = *state;
+    const char *names[] = {"2.0.192.bl.example.", "0.192.bl.example.", "192.bl.example.",
+                           "8.b.d.0.1.0.0.2.bl.example.", "sub.bl.example."};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        ldns_pkt *a = ask(f, names[i], LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+        assert_int_equal(ldns_pkt_ancount(a), 0);
+        assert_soa_authority(a, 600);
+        ldns_pkt_free(a);
+    }
+}
+
+static void test_ipv6_and_mapped(void **state)
+{
+    struct fixture *f = *state;
+    char name[256];
+    struct addr_prefix p;
+    assert_int_equal(addr_parse("2001:db8:1:2::99", &p, NULL, 0), DNSBL_OK);
+    assert_true(addr_to_qname(&p, "bl.example.", name, sizeof(name)) > 0);
+    ldns_pkt *a = ask(f, name, LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_string_equal(txt_of(a), "2001:db8:1:2::99 is listed in bl.example: v6 range");
+    ldns_pkt_free(a);
+    /* ::ffff:192.0.2.99 as 32 nibbles finds the IPv4 listing. */
+    a = ask(f, "3.6.2.0.0.0.0.c.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.example.",
+            LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.2");
+    ldns_pkt_free(a);
+}
+
+static void test_testpoints_in_every_zone(void **state)
+{
+    struct fixture *f = *state;
+    const char *zones[] = {"bl.example.", "other.example."};
+    for (size_t i = 0; i < 2; i++) {
+        char name[256];
+        snprintf(name, sizeof(name), "2.0.0.127.%s", zones[i]);
+        ldns_pkt *a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_a(a, "127.0.0.2");
+        ldns_pkt_free(a);
+        a = ask(f, name, LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+        assert_true(strlen(txt_of(a)) > 0);
+        ldns_pkt_free(a);
+        snprintf(name, sizeof(name), "1.0.0.127.%s", zones[i]);
+        a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+        ldns_pkt_free(a);
+        snprintf(name, sizeof(name),
+                 "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.%s", zones[i]);
+        a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_a(a, "127.0.0.2");
+        ldns_pkt_free(a);
+        name[0] = '1';
+        a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+        ldns_pkt_free(a);
+    }
+}
+
+static void test_apex_and_file_names(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "bl.example.", LDNS_RR_TYPE_SOA, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), 3600);
+    ldns_pkt_free(a);
+
+    a = ask(f, "BL.example.", LDNS_RR_TYPE_NS, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 2);
+    assert_int_equal(ldns_pkt_arcount(a), 3); /* ns1 A + AAAA, ns2 A */
+    assert_true(ldns_pkt_aa(a));
+    ldns_pkt_free(a);
+
+    a = ask(f, "www.bl.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_string_equal(txt_of(a), "see https://bl.example/");
+    ldns_pkt_free(a);
+
+    a = ask(f, "www.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    assert_soa_authority(a, 600);
+    ldns_pkt_free(a);
+
+    a = ask(f, "bl.example.", LDNS_RR_TYPE_ANY, PACKET_TCP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 4); /* SOA, 2 NS, TXT */
+    ldns_pkt_free(a);
+
+    /* A synthesised zone still has its SOA and NS. */
+    a = ask(f, "other.example.", LDNS_RR_TYPE_NS, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    ldns_pkt_free(a);
+}
+
+static void test_refused_outside_zones(void **state)
+{
+    struct fixture *f = *state;
+    const char *names[] = {"example.com.", "bl.example.com.", "example."};
+    for (size_t i = 0; i < 3; i++) {
+        ldns_pkt *a = ask(f, names[i], LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_REFUSED);
+        assert_false(ldns_pkt_aa(a));
+        ldns_pkt_free(a);
+    }
+}
+
+/* A hand-made query: header fields and a question for 2.0.0.127.bl.example. */
+static size_t raw_query(uint8_t *buf, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ar)
+{
+    static const uint8_t q[] = {1, '2', 1,   '0', 1,   '0', 3,   '1', '2', '7', 2, 'b', 'L',
+                                7, 'e', 'x', 'A', 'm', 'p', 'l', 'e', 0,   0,   1, 0,   1};
+    uint8_t hdr[12] = {0x12,
+                       0x34,
+                       (uint8_t)(flags >> 8),
+                       (uint8_t)flags,
+                       0,
+                       (uint8_t)qd,
+                       0,
+                       (uint8_t)an,
+                       0,
+                       0,
+                       0,
+                       (uint8_t)ar};
+    memcpy(buf, hdr, 12);
+    memcpy(buf + 12, q, sizeof(q));
+    return 12 + sizeof(q);
+}
+
+static void test_header_errors(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[512];
+    size_t len = raw_query(in, 0x0100, 1, 0, 0);
+
+    /* Question echoed byte for byte, with the case as sent. */
+    size_t n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(n, len + 16);
+    assert_memory_equal(f->out + 12, in + 12, len - 12);
+    assert_int_equal(f->out[3] & 0x0f, 0);
+    assert_true(f->out[2] & 0x01); /* RD copied */
+
+    assert_int_equal(answer_raw(f, PACKET_UDP, in, 11), 0); /* short: dropped */
+    len = raw_query(in, 0x8000, 1, 0, 0);
+    assert_int_equal(answer_raw(f, PACKET_UDP, in, len), 0); /* QR set: dropped */
+
+    len = raw_query(in, 4 << 11, 1, 0, 0); /* NOTIFY */
+    n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
+    assert_int_equal((f->out[2] >> 3) & 0x0f, 4);
+
+    len = raw_query(in, 0, 2, 0, 0);
+    n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, 12);
+
+    len = raw_query(in, 0, 0, 0, 0);
+    answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+
+    len = raw_query(in, 0, 1, 0, 0);
+    answer_raw(f, PACKET_UDP, in, len - 3); /* question cut short */
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+
+    len = raw_query(in, 0, 1, 0, 0);
+    in[12] = 0xc0; /* a compression pointer in the question */
+    answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+}
+
+static void test_edns(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "2.0.0.127.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 4096);
+    assert_true(ldns_pkt_edns(a));
+    assert_int_equal(ldns_pkt_edns_udp_size(a), PACKET_EDNS_SIZE);
+    ldns_pkt_free(a);
+    a = ask(f, "2.0.0.127.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_false(ldns_pkt_edns(a));
+    ldns_pkt_free(a);
+
+    /* Version 1: BADVERS = extended rcode 1, header rcode 0, OPT present. */
+    uint8_t in[512];
+    size_t len = raw_query(in, 0, 1, 0, 1);
+    static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 1, 0, 0, 0, 6, 0, 99, 0, 2, 0xab, 0xcd};
+    memcpy(in + len, opt, sizeof(opt));
+    size_t n = answer_raw(f, PACKET_UDP, in, len + sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, 0);
+    assert_int_equal(f->out[11], 1);
+    assert_int_equal(f->out[n - 11 + 5], 1); /* extended rcode byte of the OPT TTL */
+
+    /* Version 0 with an unknown option: answered normally. */
+    in[len + 6] = 0;
+    n = answer_raw(f, PACKET_UDP, in, len + sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, 0);
+    assert_int_equal(f->out[7], 1);
+    assert_int_equal(f->out[n - 11 + 5], 0);
+
+    /* Two OPT records: FORMERR. */
+    in[11] = 2;
+    memcpy(in + len + sizeof(opt), opt, sizeof(opt));
+    answer_raw(f, PACKET_UDP, in, len + 2 * sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+}
+
+static void test_truncation(void **state)
+{
+    struct fixture *f = *state;
+    /* A zone whose apex TXT is too big for 512 bytes. */
+    char path[128], why[256];
+    snprintf(path, sizeof(path), "%s/big.zone", f->dir);
+    FILE *fp = fopen(path, "w");
+    fputs("$ORIGIN big.example.\n@ 3600 IN SOA ns hm 1 2 3 4 5\n@ IN NS ns\n@ IN TXT", fp);
+    for (int i = 0; i < 6; i++)
+        fputs(" \"0123456789012345678901234567890123456789012345678901234567890123456789"
+              "01234567890123456789\"",
+              fp);
+    fputs("\n", fp);
+    fclose(fp);
+    struct zone_config zc = {0};
+    snprintf(zc.name, sizeof(zc.name), "big.example");
+    snprintf(zc.file, sizeof(zc.file), "%s", path);
+    policy_defaults(&zc.policy);
+    struct zoneset *keep = f->zones, *big = NULL;
+    assert_int_equal(zoneset_build(&zc, 1, &big, why, sizeof(why)), DNSBL_OK);
+    f->zones = big;
+    ldns_pkt *a = ask(f, "big.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_true(ldns_pkt_tc(a));
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    ldns_pkt_free(a);
+    a = ask(f, "big.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 1232);
+    assert_false(ldns_pkt_tc(a));
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    ldns_pkt_free(a);
+    a = ask(f, "big.example.", LDNS_RR_TYPE_TXT, PACKET_TCP, 0);
+    assert_false(ldns_pkt_tc(a));
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    ldns_pkt_free(a);
+    f->zones = keep;
+    zoneset_free(big);
+}
+
+static void test_zone_errors(void **state)
+{
+    struct fixture *f = *state;
+    char path[128], why[512];
+    struct zone_config zc = {0};
+    struct zoneset *zs = NULL;
+    snprintf(zc.name, sizeof(zc.name), "bl.example");
+    policy_defaults(&zc.policy);
+
+    snprintf(zc.file, sizeof(zc.file), "%s/missing.zone", f->dir);
+    assert_int_not_equal(zoneset_build(&zc, 1, &zs, why, sizeof(why)), DNSBL_OK);
+    assert_non_null(strstr(why, "missing.zone"));
+
+    snprintf(path, sizeof(path), "%s/bad.zone", f->dir);
+    FILE *fp = fopen(path, "w");
+    fputs("$ORIGIN bl.example.\n@ 3600 IN SOA ns hm 1 2 3 4 5\n@ IN NS ns\nx IN A 300.1.1.1\n", fp);
+    fclose(fp);
+    snprintf(zc.file, sizeof(zc.file), "%s", path);
+    assert_int_not_equal(zoneset_build(&zc, 1, &zs, why, sizeof(why)), DNSBL_OK);
+    assert_non_null(strstr(why, "bad.zone:4"));
+
+    fp = fopen(path, "w");
+    fputs("$ORIGIN bl.example.\n@ 3600 IN SOA ns hm 1 2 3 4 5\nwww.other.test. IN A 192.0.2.1\n",
+          fp);
+    fclose(fp);
+    assert_int_not_equal(zoneset_build(&zc, 1, &zs, why, sizeof(why)), DNSBL_OK);
+    assert_non_null(strstr(why, "outside zone"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_listed_a_txt_any),
+        cmocka_unit_test(test_listed_other_type_nodata),
+        cmocka_unit_test(test_unlisted_and_invalid_nxdomain),
+        cmocka_unit_test(test_partial_names_are_empty_nonterminals),
+        cmocka_unit_test(test_ipv6_and_mapped),
+        cmocka_unit_test(test_testpoints_in_every_zone),
+        cmocka_unit_test(test_apex_and_file_names),
+        cmocka_unit_test(test_refused_outside_zones),
+        cmocka_unit_test(test_header_errors),
+        cmocka_unit_test(test_edns),
+        cmocka_unit_test(test_truncation),
+        cmocka_unit_test(test_zone_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
