@@ -1,0 +1,618 @@
+"""dnsblctl CLI tests: every command, the 0/1/2 exit-code contract, the
+exact error texts of the spec, and the decisions show reports (longest
+prefix, allow precedence, delisting, expiry). Each test gets a fresh
+temporary store (ctlhelp.CtlTestCase) and a fixed clock (DNSBL_NOW)."""
+
+import datetime
+import json
+import os
+import unittest
+
+from ctlhelp import DEFAULT_NOW, CtlTestCase, run_ctl
+
+COMMANDS = ["add", "delist", "allow", "show", "list"]
+
+SHOW_KEYS = {"address", "prefix", "listed", "allowed", "code", "reason", "expires",
+             "first_seen", "last_seen"}
+SHOW_OPTIONAL_KEYS = {"why", "state"}
+LIST_KEYS = {"prefix", "state", "code", "reason", "expires", "first_seen", "last_seen"}
+
+
+def rfc3339(ts):
+    return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def unix(text):
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+               .replace(tzinfo=datetime.timezone.utc).timestamp())
+
+
+T0 = unix(DEFAULT_NOW)
+HOUR = 3600
+DAY = 86400
+
+
+class TestHelpAndUsage(CtlTestCase):
+    def test_tool_help_goes_to_stdout(self):
+        for args in (["--help"], ["-h"], ["help"]):
+            r = run_ctl(*args)
+            self.assertEqual(r.rc, 0, args)
+            self.assertEqual(r.err, "")
+            self.assertTrue(r.out.startswith("Usage: dnsblctl"), r.out)
+            for cmd in COMMANDS:
+                self.assertRegex(r.out, r"(?m)^  %s\s" % cmd)
+
+    def test_help_for_every_command(self):
+        for cmd in COMMANDS:
+            with self.subTest(cmd=cmd):
+                a = run_ctl(cmd, "--help")
+                b = run_ctl("help", cmd)
+                self.assertEqual((a.rc, a.err), (0, ""))
+                self.assertEqual((b.rc, b.err), (0, ""))
+                self.assertTrue(a.out.startswith("Usage: dnsblctl %s" % cmd), a.out)
+                self.assertEqual(a.out, b.out)
+                self.assertIn("--db DIR", a.out)
+
+    def test_help_with_other_arguments_still_helps(self):
+        r = run_ctl("add", "300.1.2.3", "--help")
+        self.assertEqual(r.rc, 0)
+        self.assertTrue(r.out.startswith("Usage: dnsblctl add"))
+
+    def test_help_documents_options(self):
+        out = run_ctl("add", "--help").out
+        for opt in ("--reason", "--code", "--expires"):
+            self.assertIn(opt, out)
+        self.assertIn("--json", run_ctl("show", "--help").out)
+        self.assertIn("--json", run_ctl("list", "--help").out)
+
+    def test_help_for_unknown_command(self):
+        r = run_ctl("help", "frob")
+        self.assertEqual(r.rc, 2)
+        self.assertEqual(r.out, "")
+        self.assertIn("'frob'", r.err)
+
+    def test_version(self):
+        r = run_ctl("--version")
+        self.assertEqual((r.rc, r.err), (0, ""))
+        self.assertRegex(r.out, r"^dnsblctl \d+\.\d+\.\d+\n$")
+
+    def test_no_command_prints_usage_to_stderr(self):
+        r = run_ctl()
+        self.assertEqual(r.rc, 2)
+        self.assertEqual(r.out, "")
+        self.assertTrue(r.err.startswith("dnsblctl: "))
+        self.assertIn("Usage: dnsblctl", r.err)
+
+    def test_unknown_command(self):
+        r = self.ctl_fail(2, "frob")
+        self.assertEqual(self.first_error_line(r),
+                         "dnsblctl: 'frob' is not a command (see dnsblctl --help)")
+
+    def test_unknown_option_prints_usage_to_stderr(self):
+        r = self.ctl_fail(2, "add", "192.0.2.1", "--bogus")
+        self.assertEqual(self.first_error_line(r), "dnsblctl: add: unknown option '--bogus'")
+        self.assertIn("Usage: dnsblctl add", r.err)
+        r = self.ctl_fail(2, "list", "-x")
+        self.assertEqual(self.first_error_line(r), "dnsblctl: list: unknown option '-x'")
+
+    def test_unknown_global_option(self):
+        r = self.ctl_fail(2, "--bogus", "list")
+        self.assertIn("'--bogus'", self.first_error_line(r))
+
+    def test_option_of_another_command_is_unknown(self):
+        r = self.ctl_fail(2, "delist", "192.0.2.1", "--code", "127.0.0.3")
+        self.assertEqual(self.first_error_line(r), "dnsblctl: delist: unknown option '--code'")
+
+    def test_option_missing_its_argument(self):
+        r = self.ctl_fail(2, "add", "192.0.2.1", "--reason")
+        self.assertEqual(self.first_error_line(r),
+                         "dnsblctl: add: option '--reason' needs an argument")
+        r = run_ctl("--db")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("'--db' needs an argument", r.err)
+
+    def test_flag_given_an_argument(self):
+        r = self.ctl_fail(2, "list", "--json=yes")
+        self.assertEqual(self.first_error_line(r),
+                         "dnsblctl: list: option '--json' takes no argument")
+
+    def test_missing_operand(self):
+        for cmd, what in (("add", "ADDR|PREFIX"), ("delist", "ADDR|PREFIX"),
+                          ("allow", "ADDR|PREFIX"), ("show", "ADDR")):
+            with self.subTest(cmd=cmd):
+                r = self.ctl_fail(2, cmd)
+                self.assertEqual(self.first_error_line(r), "dnsblctl: %s: missing %s" % (cmd, what))
+                self.assertIn("Usage: dnsblctl %s" % cmd, r.err)
+
+    def test_extra_operand(self):
+        r = self.ctl_fail(2, "add", "192.0.2.1", "192.0.2.2")
+        self.assertEqual(self.first_error_line(r), "dnsblctl: add: unexpected argument '192.0.2.2'")
+        r = self.ctl_fail(2, "list", "192.0.2.1")
+        self.assertEqual(self.first_error_line(r), "dnsblctl: list: unexpected argument '192.0.2.1'")
+
+    def test_no_store_given(self):
+        r = run_ctl("show", "192.0.2.1")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("--db DIR or set DNSBL_DB", r.err)
+        self.assertEqual(os.listdir(self.db), [])
+
+
+class TestStoreSelection(CtlTestCase):
+    def test_db_before_and_after_the_command(self):
+        r = run_ctl("--db", self.db, "add", "192.0.2.1", now=self.now)
+        self.assertEqual(r.rc, 0, r.err)
+        r = run_ctl("show", "192.0.2.1", "--json", "--db", self.db, now=self.now)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertTrue(json.loads(r.out)["listed"])
+        r = run_ctl("add", "--db", self.db, "192.0.2.2", now=self.now)
+        self.assertEqual((r.rc, r.out), (0, "listed 192.0.2.2 (127.0.0.2)\n"))
+
+    def test_db_from_environment(self):
+        r = run_ctl("add", "192.0.2.1", env={"DNSBL_DB": self.db}, now=self.now)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertTrue(self.show_json("192.0.2.1")["listed"])
+        r = run_ctl("show", "192.0.2.1", "--json", env={"DNSBL_DB": self.db}, now=self.now)
+        self.assertTrue(json.loads(r.out)["listed"])
+
+    def test_db_option_beats_environment(self):
+        other = os.path.join(self.tmp, "other")
+        os.mkdir(other)
+        r = run_ctl("--db", self.db, "add", "192.0.2.1", env={"DNSBL_DB": other}, now=self.now)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(os.listdir(other), [])
+        self.assertTrue(self.show_json("192.0.2.1")["listed"])
+
+    def test_first_write_creates_the_store(self):
+        db = os.path.join(self.tmp, "new", "store")
+        self.ctl_ok("add", "192.0.2.1", db=db)
+        self.assertTrue(os.path.isdir(db))
+        self.assertTrue(self.show_json("192.0.2.1", db=db)["listed"])
+
+    def test_reads_never_create_the_store(self):
+        self.assertFalse(self.show_json("192.0.2.1")["listed"])
+        self.assertEqual(self.list_json(), [])
+        self.ctl_fail(1, "delist", "192.0.2.1")
+        self.assertEqual(os.listdir(self.db), [])
+
+    def test_missing_directory_is_an_error_for_reads(self):
+        db = os.path.join(self.tmp, "typo")
+        for args in (("show", "192.0.2.1"), ("list",)):
+            r = self.ctl_fail(1, *args, db=db)
+            self.assertIn(db, r.err)
+        self.assertFalse(os.path.exists(db))
+
+    def test_store_error_exits_1_with_the_reason(self):
+        path = os.path.join(self.tmp, "file")
+        with open(path, "w") as f:
+            f.write("not a store\n")
+        for db in (path, os.path.join(path, "sub")):
+            for args in (("add", "192.0.2.1"), ("allow", "192.0.2.1"), ("show", "192.0.2.1"),
+                         ("list",)):
+                with self.subTest(db=db, args=args):
+                    r = self.ctl_fail(1, *args, db=db)
+                    self.assertIn(path, r.err)
+                    self.assertIn("directory", r.err.lower())
+                    self.assertEqual(len(r.err.splitlines()), 1, r.err)
+
+    @unittest.skipIf(os.geteuid() == 0, "root ignores directory permissions")
+    def test_read_only_store_directory(self):
+        os.chmod(self.db, 0o555)
+        self.addCleanup(os.chmod, self.db, 0o755)
+        r = self.ctl_fail(1, "add", "192.0.2.1")
+        self.assertIn(self.db, r.err)
+
+
+class TestAdd(CtlTestCase):
+    def test_add_prints_what_it_listed(self):
+        self.assertEqual(self.ctl_ok("add", "192.0.2.0/24").out, "listed 192.0.2.0/24 (127.0.0.2)\n")
+        self.assertEqual(self.ctl_ok("add", "192.0.2.7", "--code", "127.0.0.5").out,
+                         "listed 192.0.2.7 (127.0.0.5)\n")
+        self.assertEqual(self.ctl_ok("add", "2001:DB8::/32").out, "listed 2001:db8::/32 (127.0.0.2)\n")
+        self.assertEqual(self.ctl_ok("add", "::ffff:198.51.100.9").out,
+                         "listed 198.51.100.9 (127.0.0.2)\n")
+
+    def test_add_then_show_text(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "spam run", "--code", "127.0.0.4")
+        kv = self.show_text("192.0.2.7")
+        self.assertEqual(kv["address"], "192.0.2.7")
+        self.assertEqual(kv["prefix"], "192.0.2.0/24")
+        self.assertEqual(kv["listed"], "yes")
+        self.assertEqual(kv["allowed"], "no")
+        self.assertEqual(kv["code"], "127.0.0.4")
+        self.assertEqual(kv["reason"], "spam run")
+        self.assertEqual(kv["expires"], "never")
+        self.assertEqual(kv["first seen"], DEFAULT_NOW)
+        self.assertEqual(kv["last seen"], DEFAULT_NOW)
+
+    def test_add_then_show_json(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "spam run", "--expires", "7d")
+        doc = self.show_json("192.0.2.7")
+        self.assertTrue(SHOW_KEYS <= set(doc), doc)
+        self.assertTrue(set(doc) <= SHOW_KEYS | SHOW_OPTIONAL_KEYS, doc)
+        self.assertEqual(doc["address"], "192.0.2.7")
+        self.assertEqual(doc["prefix"], "192.0.2.0/24")
+        self.assertIs(doc["listed"], True)
+        self.assertIs(doc["allowed"], False)
+        self.assertEqual(doc["code"], "127.0.0.2")
+        self.assertEqual(doc["reason"], "spam run")
+        self.assertEqual(doc["expires"], rfc3339(T0 + 7 * DAY))
+        self.assertEqual(doc["first_seen"], DEFAULT_NOW)
+        self.assertEqual(doc["last_seen"], DEFAULT_NOW)
+        self.assertEqual(doc.get("why", "manual"), "manual")
+        self.assertEqual(doc.get("state", "listed"), "listed")
+
+    def test_add_ipv6(self):
+        self.ctl_ok("add", "2001:db8:1::/48", "--reason", "v6 spam")
+        doc = self.show_json("2001:db8:1::25")
+        self.assertEqual(doc["address"], "2001:db8:1::25")
+        self.assertEqual(doc["prefix"], "2001:db8:1::/48")
+        self.assertTrue(doc["listed"])
+        self.assertFalse(self.show_json("2001:db8:2::25")["listed"])
+
+    def test_add_again_replaces_code_and_reason(self):
+        self.ctl_ok("add", "192.0.2.7", "--reason", "first", "--code", "127.0.0.3")
+        self.ctl_ok("add", "192.0.2.7", "--reason", "second", "--code", "127.0.0.9",
+                    now=T0 + HOUR)
+        doc = self.show_json("192.0.2.7")
+        self.assertEqual((doc["code"], doc["reason"]), ("127.0.0.9", "second"))
+        self.assertEqual(doc["first_seen"], DEFAULT_NOW)
+        self.assertEqual(doc["last_seen"], rfc3339(T0 + HOUR))
+
+    def test_expires_forms(self):
+        cases = [("7d", T0 + 7 * DAY), ("12h", T0 + 12 * HOUR), ("3600", T0 + HOUR),
+                 ("1d12h", T0 + 36 * HOUR), ("2027-01-01T00:00:00Z", unix("2027-01-01T00:00:00Z"))]
+        for i, (text, want) in enumerate(cases):
+            with self.subTest(expires=text):
+                addr = "192.0.2.%d" % (i + 10)
+                self.ctl_ok("add", addr, "--expires", text)
+                self.assertEqual(self.show_json(addr)["expires"], rfc3339(want))
+
+    def test_refuses_the_never_listed_test_point(self):
+        for target in ("127.0.0.1", "::ffff:7f00:1", "::FFFF:127.0.0.1", "127.0.0.0/8",
+                       "127.0.0.0/31", "0.0.0.0/0"):
+            with self.subTest(target=target):
+                r = self.ctl_fail(1, "add", target)
+                line = self.first_error_line(r)
+                self.assertIn("'%s'" % target, line)
+                self.assertIn("127.0.0.1", line)
+                self.assertIn("RFC 5782", line)
+                self.assertIn("never be listed", line)
+        self.assertEqual(os.listdir(self.db), [])
+        self.assertFalse(self.show_json("127.0.0.1")["listed"])
+
+    def test_the_listed_test_point_may_be_listed(self):
+        self.ctl_ok("add", "127.0.0.2", "--reason", "RFC 5782 test point")
+        self.assertTrue(self.show_json("127.0.0.2")["listed"])
+        self.ctl_ok("add", "126.0.0.0/8")
+
+    def test_bad_code(self):
+        for code, why in (("127.0.0.1", "not allowed"), ("127.255.255.252", "not allowed"),
+                          ("127.255.255.253", "not allowed"), ("127.255.255.254", "not allowed"),
+                          ("127.255.255.255", "not allowed"), ("10.0.0.2", "outside 127.0.0.0/8"),
+                          ("128.0.0.2", "outside 127.0.0.0/8"), ("127.0.0", "not an IPv4"),
+                          ("two", "not an IPv4"), ("127.0.0.256", "not an IPv4")):
+            with self.subTest(code=code):
+                r = self.ctl_fail(2, "add", "192.0.2.1", "--code", code)
+                line = self.first_error_line(r)
+                self.assertTrue(line.startswith("dnsblctl: --code '%s' " % code), line)
+                self.assertIn(why, line)
+        self.assertEqual(os.listdir(self.db), [])
+
+    def test_good_codes(self):
+        for code in ("127.0.0.2", "127.0.0.10", "127.1.2.3", "127.255.255.251"):
+            with self.subTest(code=code):
+                self.assertEqual(self.ctl_ok("add", "192.0.2.1", "--code", code).out,
+                                 "listed 192.0.2.1 (%s)\n" % code)
+
+    def test_bad_address(self):
+        r = self.ctl_fail(2, "add", "300.1.2.3")
+        self.assertEqual(r.err.splitlines()[0],
+                         "dnsblctl: '300.1.2.3' is not an IPv4/IPv6 address or prefix")
+        for bad in ("example.com", "192.0.2", "192.0.2.0/33", "2001:db8::/129", "", "1.2.3.4/"):
+            with self.subTest(addr=bad):
+                r = self.ctl_fail(2, "add", bad)
+                self.assertIn("'%s'" % bad, r.err)
+
+    def test_host_bits_set_shows_the_corrected_prefix(self):
+        r = self.ctl_fail(2, "add", "192.0.2.7/24")
+        self.assertEqual(self.first_error_line(r),
+                         "dnsblctl: '192.0.2.7/24' has host bits set; did you mean 192.0.2.0/24?")
+        r = self.ctl_fail(2, "allow", "2001:db8::1/64")
+        self.assertIn("2001:db8::/64", r.err)
+
+    def test_bad_duration(self):
+        for bad in ("3x", "-5", "0", "7 days", "2026-13-01T00:00:00Z"):
+            with self.subTest(expires=bad):
+                r = self.ctl_fail(2, "add", "192.0.2.1", "--expires", bad)
+                self.assertTrue(self.first_error_line(r).startswith("dnsblctl: --expires '%s' " % bad),
+                                r.err)
+        self.assertEqual(os.listdir(self.db), [])
+
+    def test_expiry_in_the_past(self):
+        r = self.ctl_fail(2, "add", "192.0.2.1", "--expires", "2020-01-01T00:00:00Z")
+        self.assertIn("in the past", r.err)
+
+    def test_reason_checks(self):
+        r = self.ctl_fail(2, "add", "192.0.2.1", "--reason", "x" * 300)
+        self.assertIn("--reason", r.err)
+        self.ctl_ok("add", "192.0.2.1", "--reason", "x" * 255)
+        self.assertEqual(self.show_json("192.0.2.1")["reason"], "x" * 255)
+        r = self.ctl_fail(2, "add", "192.0.2.1", "--reason", "two\nlines")
+        self.assertIn("control characters", r.err)
+
+    def test_reason_is_escaped_in_json(self):
+        reason = 'said "hi" \\ then left, ünïcödé ☃'
+        self.ctl_ok("add", "192.0.2.1", "--reason", reason)
+        self.assertEqual(self.show_json("192.0.2.1")["reason"], reason)
+        self.assertEqual(self.list_json()[0]["reason"], reason)
+
+
+class TestShow(CtlTestCase):
+    def test_unknown_address(self):
+        doc = self.show_json("192.0.2.1")
+        self.assertEqual(doc["address"], "192.0.2.1")
+        self.assertIs(doc["listed"], False)
+        self.assertIs(doc["allowed"], False)
+        for key in ("prefix", "code", "reason", "expires", "first_seen", "last_seen"):
+            self.assertIsNone(doc[key], key)
+        self.ctl_ok("add", "198.51.100.0/24")
+        doc = self.show_json("192.0.2.1")
+        self.assertIs(doc["listed"], False)
+        self.assertIsNone(doc["prefix"])
+        kv = self.show_text("2001:db8::1")
+        self.assertEqual(kv["listed"], "no")
+
+    def test_show_takes_a_single_address(self):
+        r = self.ctl_fail(2, "show", "192.0.2.0/24")
+        self.assertIn("'192.0.2.0/24'", self.first_error_line(r))
+        self.assertIn("single address", self.first_error_line(r))
+        r = self.ctl_fail(2, "show", "300.1.2.3")
+        self.assertEqual(self.first_error_line(r),
+                         "dnsblctl: '300.1.2.3' is not an IPv4/IPv6 address or prefix")
+
+    def test_show_normalises_the_address(self):
+        self.ctl_ok("add", "192.0.2.7")
+        doc = self.show_json("::ffff:192.0.2.7")
+        self.assertEqual(doc["address"], "192.0.2.7")
+        self.assertTrue(doc["listed"])
+        self.assertEqual(self.show_json("2001:DB8:0:0::1")["address"], "2001:db8::1")
+
+    def test_text_is_one_key_value_line_each(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "r")
+        out = self.ctl_ok("show", "192.0.2.9").out
+        for line in out.splitlines():
+            self.assertRegex(line, r"^[a-z][a-z ]*: \S")
+        kv = self.show_text("192.0.2.9")
+        for key in ("address", "prefix", "listed", "allowed", "code", "reason", "expires",
+                    "first seen", "last seen"):
+            self.assertIn(key, kv)
+
+    def test_longest_prefix_decides(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--code", "127.0.0.2", "--reason", "wide")
+        self.ctl_ok("add", "192.0.2.128/25", "--code", "127.0.0.3", "--reason", "narrow")
+        self.ctl_ok("add", "192.0.2.200", "--code", "127.0.0.4", "--reason", "host")
+        for addr, prefix, code, reason in (
+                ("192.0.2.5", "192.0.2.0/24", "127.0.0.2", "wide"),
+                ("192.0.2.129", "192.0.2.128/25", "127.0.0.3", "narrow"),
+                ("192.0.2.200", "192.0.2.200", "127.0.0.4", "host")):
+            with self.subTest(addr=addr):
+                doc = self.show_json(addr)
+                self.assertEqual((doc["prefix"], doc["code"], doc["reason"]), (prefix, code, reason))
+                self.assertTrue(doc["listed"])
+        self.assertFalse(self.show_json("192.0.3.1")["listed"])
+
+    def test_longest_prefix_decides_ipv6(self):
+        self.ctl_ok("add", "2001:db8::/32", "--code", "127.0.0.2")
+        self.ctl_ok("add", "2001:db8:1::/48", "--code", "127.0.0.3")
+        self.assertEqual(self.show_json("2001:db8:1::1")["prefix"], "2001:db8:1::/48")
+        self.assertEqual(self.show_json("2001:db8:1::1")["code"], "127.0.0.3")
+        self.assertEqual(self.show_json("2001:db8:2::1")["prefix"], "2001:db8::/32")
+        self.assertFalse(self.show_json("2001:db9::1")["listed"])
+
+
+class TestDelist(CtlTestCase):
+    def test_delist_keeps_history(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "spam")
+        r = self.ctl_ok("delist", "192.0.2.0/24", "--reason", "ticket 42", now=T0 + DAY)
+        self.assertEqual(r.out, "delisted 192.0.2.0/24\n")
+        doc = self.show_json("192.0.2.7")
+        self.assertIs(doc["listed"], False)
+        self.assertIs(doc["allowed"], False)
+        self.assertIsNone(doc["code"])
+        self.assertEqual(doc["prefix"], "192.0.2.0/24")
+        self.assertEqual(doc["first_seen"], DEFAULT_NOW)
+        self.assertEqual(doc["last_seen"], rfc3339(T0 + DAY))
+        self.assertEqual(doc.get("state", "delisted"), "delisted")
+        self.assertEqual(doc.get("why", "delisted"), "delisted")
+        entries = self.list_json()
+        self.assertEqual([(e["prefix"], e["state"]) for e in entries], [("192.0.2.0/24", "delisted")])
+        self.assertEqual(self.show_text("192.0.2.7")["listed"], "no")
+
+    def test_delist_inside_a_listed_prefix(self):
+        self.ctl_ok("add", "192.0.2.0/24")
+        self.ctl_ok("delist", "192.0.2.7")
+        self.assertFalse(self.show_json("192.0.2.7")["listed"])
+        self.assertTrue(self.show_json("192.0.2.8")["listed"])
+
+    def test_delist_not_listed(self):
+        r = self.ctl_fail(1, "delist", "192.0.2.9")
+        self.assertEqual(r.err, "dnsblctl: 192.0.2.9 is not listed\n")
+        self.ctl_ok("add", "198.51.100.0/24")
+        r = self.ctl_fail(1, "delist", "192.0.2.9")
+        self.assertEqual(r.err, "dnsblctl: 192.0.2.9 is not listed\n")
+        # A listing inside the prefix does not make the whole prefix listed.
+        self.ctl_ok("add", "192.0.2.9")
+        r = self.ctl_fail(1, "delist", "192.0.2.0/24")
+        self.assertEqual(r.err, "dnsblctl: 192.0.2.0/24 is not listed\n")
+        self.assertEqual([e["prefix"] for e in self.list_json()], ["192.0.2.9", "198.51.100.0/24"])
+
+    def test_delist_twice(self):
+        self.ctl_ok("add", "2001:db8::/32")
+        self.ctl_ok("delist", "2001:db8::/32")
+        r = self.ctl_fail(1, "delist", "2001:db8::/32")
+        self.assertEqual(r.err, "dnsblctl: 2001:db8::/32 is not listed\n")
+
+    def test_delist_allowed_address_is_not_listed(self):
+        self.ctl_ok("add", "192.0.2.0/24")
+        self.ctl_ok("allow", "192.0.2.7")
+        self.ctl_fail(1, "delist", "192.0.2.7")
+
+    def test_relist_after_delist(self):
+        self.ctl_ok("add", "192.0.2.7")
+        self.ctl_ok("delist", "192.0.2.7", now=T0 + HOUR)
+        self.ctl_ok("add", "192.0.2.7", "--reason", "again", now=T0 + 2 * HOUR)
+        doc = self.show_json("192.0.2.7")
+        self.assertTrue(doc["listed"])
+        self.assertEqual(doc["first_seen"], DEFAULT_NOW)
+
+    def test_bad_address(self):
+        r = self.ctl_fail(2, "delist", "192.0.2.7/24")
+        self.assertIn("did you mean 192.0.2.0/24?", r.err)
+
+
+class TestAllow(CtlTestCase):
+    def test_allow_prints(self):
+        self.assertEqual(self.ctl_ok("allow", "192.0.2.7", "--reason", "customer").out,
+                         "allowed 192.0.2.7\n")
+        doc = self.show_json("192.0.2.7")
+        self.assertIs(doc["allowed"], True)
+        self.assertIs(doc["listed"], False)
+        self.assertEqual(doc["reason"], "customer")
+        self.assertEqual(self.show_text("192.0.2.7")["allowed"], "yes")
+
+    def test_allow_beats_a_shorter_listing(self):
+        self.ctl_ok("add", "192.0.2.0/24")
+        self.ctl_ok("allow", "192.0.2.7")
+        doc = self.show_json("192.0.2.7")
+        self.assertEqual((doc["listed"], doc["allowed"], doc["prefix"]), (False, True, "192.0.2.7"))
+        self.assertIsNone(doc["code"])
+        self.assertTrue(self.show_json("192.0.2.8")["listed"])
+
+    def test_allow_beats_a_longer_listing(self):
+        self.ctl_ok("allow", "192.0.2.0/24", "--reason", "our network")
+        self.ctl_ok("add", "192.0.2.7", "--reason", "spam")
+        doc = self.show_json("192.0.2.7")
+        self.assertEqual((doc["listed"], doc["allowed"]), (False, True))
+        self.assertEqual(doc["prefix"], "192.0.2.0/24")
+        self.assertEqual(doc["reason"], "our network")
+        self.assertFalse(self.show_json("192.0.2.8")["listed"])
+
+    def test_allow_ipv6(self):
+        self.ctl_ok("add", "2001:db8::/32")
+        self.ctl_ok("allow", "2001:db8:5::/48")
+        self.assertTrue(self.show_json("2001:db8:5::1")["allowed"])
+        self.assertTrue(self.show_json("2001:db8:6::1")["listed"])
+
+    def test_allow_the_test_point(self):
+        self.ctl_ok("allow", "127.0.0.1")
+        self.assertTrue(self.show_json("127.0.0.1")["allowed"])
+
+
+class TestExpiry(CtlTestCase):
+    def test_listing_expires(self):
+        self.ctl_ok("add", "192.0.2.7", "--expires", "1h")
+        self.assertTrue(self.show_json("192.0.2.7", now=T0 + 30 * 60)["listed"])
+        doc = self.show_json("192.0.2.7", now=T0 + 2 * HOUR)
+        self.assertIs(doc["listed"], False)
+        self.assertIsNone(doc["code"])
+        self.assertEqual(doc["expires"], rfc3339(T0 + HOUR))
+        self.assertEqual(doc.get("why", "expired"), "expired")
+        # Once expired there is nothing to delist.
+        self.ctl_fail(1, "delist", "192.0.2.7", now=T0 + 2 * HOUR)
+
+    def test_clock_as_unix_seconds(self):
+        self.ctl_ok("add", "192.0.2.7", "--expires", "2026-11-28T00:00:00Z", now=str(T0))
+        self.assertTrue(self.show_json("192.0.2.7", now=str(T0 + 11 * HOUR))["listed"])
+        self.assertFalse(self.show_json("192.0.2.7", now=str(T0 + 13 * HOUR))["listed"])
+
+    def test_expired_longer_listing_falls_back_to_the_shorter(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--code", "127.0.0.2")
+        self.ctl_ok("add", "192.0.2.7", "--code", "127.0.0.3", "--expires", "1d")
+        self.assertEqual(self.show_json("192.0.2.7")["code"], "127.0.0.3")
+        doc = self.show_json("192.0.2.7", now=T0 + 2 * DAY)
+        self.assertEqual((doc["listed"], doc["code"], doc["prefix"]), (True, "127.0.0.2", "192.0.2.0/24"))
+
+    def test_allow_expires(self):
+        self.ctl_ok("add", "192.0.2.0/24")
+        self.ctl_ok("allow", "192.0.2.7", "--expires", "12h")
+        self.assertFalse(self.show_json("192.0.2.7", now=T0 + HOUR)["listed"])
+        self.assertTrue(self.show_json("192.0.2.7", now=T0 + 13 * HOUR)["listed"])
+
+
+class TestList(CtlTestCase):
+    # Added out of order on purpose; the expected order is by address,
+    # IPv4 before IPv6.
+    ENTRIES = [
+        ("add", "2001:db8::1", ["--reason", "v6 host"]),
+        ("allow", "198.51.100.0/24", ["--reason", "partner net"]),
+        ("add", "192.0.2.7", ["--code", "127.0.0.4", "--expires", "7d"]),
+        ("add", "::2", []),
+        ("add", "192.0.2.0/24", ["--reason", "spam run"]),
+        ("add", "10.0.0.1", ["--reason", "x"]),
+        ("add", "2001:db8::/32", []),
+    ]
+    ORDER = ["10.0.0.1", "192.0.2.0/24", "192.0.2.7", "198.51.100.0/24", "::2",
+             "2001:db8::/32", "2001:db8::1"]
+
+    def fill(self):
+        for cmd, target, opts in self.ENTRIES:
+            self.ctl_ok(cmd, target, *opts)
+
+    def test_empty_store(self):
+        r = self.ctl_ok("list")
+        self.assertEqual(len(r.out.splitlines()), 1)
+        self.assertTrue(r.out.startswith("PREFIX"))
+        self.assertEqual(self.list_json(), [])
+
+    def test_json_order_and_keys(self):
+        self.fill()
+        entries = self.list_json()
+        self.assertEqual([e["prefix"] for e in entries], self.ORDER)
+        for e in entries:
+            self.assertEqual(set(e), LIST_KEYS, e)
+            self.assertEqual(e["first_seen"], DEFAULT_NOW)
+            self.assertEqual(e["last_seen"], DEFAULT_NOW)
+        by = {e["prefix"]: e for e in entries}
+        self.assertEqual(by["192.0.2.7"]["code"], "127.0.0.4")
+        self.assertEqual(by["192.0.2.7"]["expires"], rfc3339(T0 + 7 * DAY))
+        self.assertIsNone(by["192.0.2.7"]["reason"])
+        self.assertEqual(by["192.0.2.0/24"]["code"], "127.0.0.2")
+        self.assertIsNone(by["192.0.2.0/24"]["expires"])
+        self.assertEqual(by["198.51.100.0/24"]["state"], "allowed")
+        self.assertIsNone(by["198.51.100.0/24"]["code"])
+        self.assertEqual(by["198.51.100.0/24"]["reason"], "partner net")
+        self.assertEqual(by["2001:db8::1"]["state"], "listed")
+
+    def test_text_order_and_columns(self):
+        self.fill()
+        lines = self.ctl_ok("list").out.splitlines()
+        header, rows = lines[0], lines[1:]
+        self.assertEqual(header.split(), ["PREFIX", "STATE", "CODE", "EXPIRES", "REASON"])
+        self.assertEqual([row.split()[0] for row in rows], self.ORDER)
+        cols = {name: header.index(name) for name in ("STATE", "CODE", "EXPIRES", "REASON")}
+        for row in rows:
+            for name, col in cols.items():
+                self.assertNotEqual(row[col], " ", (name, row))
+                self.assertEqual(row[col - 1], " ", (name, row))
+        row = {r.split()[0]: r for r in rows}
+        self.assertEqual(row["192.0.2.0/24"][cols["STATE"]:].split()[:2], ["listed", "127.0.0.2"])
+        self.assertEqual(row["192.0.2.0/24"][cols["REASON"]:], "spam run")
+        self.assertEqual(row["192.0.2.7"][cols["EXPIRES"]:].split()[0], rfc3339(T0 + 7 * DAY))
+        self.assertEqual(row["198.51.100.0/24"][cols["STATE"]:].split()[0], "allowed")
+        self.assertEqual(row["198.51.100.0/24"][cols["REASON"]:], "partner net")
+
+    def test_list_shows_delisted_entries(self):
+        self.ctl_ok("add", "192.0.2.7")
+        self.ctl_ok("delist", "192.0.2.7")
+        rows = self.ctl_ok("list").out.splitlines()[1:]
+        self.assertEqual(rows[0].split()[:2], ["192.0.2.7", "delisted"])
+
+    def test_list_output_is_valid_json_with_one_entry(self):
+        self.ctl_ok("add", "192.0.2.7")
+        out = self.ctl_ok("list", "--json").out
+        self.assertTrue(out.endswith("]\n"))
+        self.assertEqual(len(json.loads(out)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

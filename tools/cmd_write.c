@@ -1,0 +1,221 @@
+/* cmd_write: the commands that change the store -- add, delist, allow.
+ * Each turns its operand and options into one operator event (model.h)
+ * and hands it to store_apply; the model decides what the event does to
+ * the entry. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctl.h"
+#include "err.h"
+
+#define CTL_WRITE_OPERAND "ADDR|PREFIX"
+
+/* Options of the write commands; each command's short-option string
+ * admits only its own. */
+#define CTL_OPTION_REASON                                                                          \
+    {                                                                                              \
+        "reason", required_argument, NULL, 'r'                                                     \
+    }
+#define CTL_OPTION_CODE                                                                            \
+    {                                                                                              \
+        "code", required_argument, NULL, 'c'                                                       \
+    }
+#define CTL_OPTION_EXPIRES                                                                         \
+    {                                                                                              \
+        "expires", required_argument, NULL, 'e'                                                    \
+    }
+
+static int ctl_write_take_option(const struct ctl_ctx *ctx, int c, const char *arg,
+                                 struct event *ev)
+{
+    switch (c) {
+    case 'r':
+        ev->reason = arg;
+        return ctl_args_check_reason(arg);
+    case 'c':
+        return ctl_args_parse_code(arg, &ev->code);
+    case 'e':
+        return ctl_args_parse_expires(ctx, arg, &ev->expires);
+    }
+    return CTL_EXIT_USAGE; /* unreachable: getopt_long only returns listed options */
+}
+
+/* A write command's arguments: its event, the operand as typed, and
+ * whether --help already answered. */
+struct ctl_write_args {
+    struct event ev;
+    const char *target;
+    bool done;
+};
+
+/* Options and the one operand into wa; wa->ev.kind is set by the caller. */
+static int ctl_write_parse_args(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts,
+                                const struct option *opts, struct ctl_write_args *wa)
+{
+    struct event *ev = &wa->ev;
+    int rc;
+
+    ev->time = ctx->now;
+    ev->source = CTL_PROG;
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, shortopts, opts);
+        if (c == CTL_GETOPT_END)
+            break;
+        if (c == CTL_GETOPT_HELP) {
+            wa->done = true;
+            return CTL_EXIT_OK;
+        }
+        if (c == CTL_GETOPT_BAD)
+            return CTL_EXIT_USAGE;
+        rc = ctl_write_take_option(ctx, c, optarg, ev);
+        if (rc != CTL_EXIT_OK)
+            return rc;
+    }
+    rc = ctl_args_take_one(ctx, argc, argv, CTL_WRITE_OPERAND, &wa->target);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    return ctl_args_parse_prefix(wa->target, &ev->prefix);
+}
+
+static int ctl_write_apply_event(struct store *s, const struct event *ev)
+{
+    struct store_apply_stats stats;
+    char why[512] = "";
+    int rc = store_apply(s, ev, NULL, 1, &stats, why, sizeof why);
+
+    if (rc != DNSBL_OK) {
+        ctl_error("%s", why[0] ? why : dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* Open (creating), apply, close: the whole life of a store for add/allow. */
+static int ctl_write_store_event(const struct ctl_ctx *ctx, const struct event *ev)
+{
+    struct store *s;
+    int rc = ctl_store_open_write(ctx, &s);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_write_apply_event(s, ev);
+    store_close(s);
+    return rc;
+}
+
+/* RFC 5782: 127.0.0.1 must never be listed, so that a client can tell a
+ * working list from one that lists everything. ::ffff:7f00:1 parses to the
+ * same IPv4 key, and only IPv4 prefixes can cover it. */
+static int ctl_write_refuse_testpoint(const char *text, const struct addr_prefix *p)
+{
+    static const uint8_t never[4] = {127, 0, 0, 1};
+    struct addr_prefix tp;
+
+    addr_from_bytes(&tp, ADDR_V4, never, 32);
+    if (!addr_covers(p, &tp))
+        return CTL_EXIT_OK;
+    if (p->plen == tp.plen)
+        ctl_error("refusing to list '%s': it is 127.0.0.1, the RFC 5782 test point "
+                  "that must never be listed",
+                  text);
+    else
+        ctl_error("refusing to list '%s': it covers 127.0.0.1, the RFC 5782 test point "
+                  "that must never be listed",
+                  text);
+    return CTL_EXIT_FAIL;
+}
+
+int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON, CTL_OPTION_REASON,  CTL_OPTION_CODE,
+        CTL_OPTION_EXPIRES, {NULL, 0, NULL, 0},
+    };
+    struct ctl_write_args wa = {.ev.kind = EV_LIST};
+    char text[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT];
+    int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:c:e:", opts, &wa);
+
+    if (rc != CTL_EXIT_OK || wa.done)
+        return rc;
+    rc = ctl_write_refuse_testpoint(wa.target, &wa.ev.prefix);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_write_store_event(ctx, &wa.ev);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    addr_format(&wa.ev.prefix, text, sizeof text);
+    const struct entry listed = {.code = wa.ev.code};
+    ctl_format_code(ctl_resolve_entry_code(&listed), code);
+    printf("listed %s (%s)\n", text, code);
+    return CTL_EXIT_OK;
+}
+
+int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON,
+        CTL_OPTION_REASON,
+        CTL_OPTION_EXPIRES,
+        {NULL, 0, NULL, 0},
+    };
+    struct ctl_write_args wa = {.ev.kind = EV_ALLOW};
+    char text[ADDR_TEXT_MAX];
+    int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:e:", opts, &wa);
+
+    if (rc != CTL_EXIT_OK || wa.done)
+        return rc;
+    rc = ctl_write_store_event(ctx, &wa.ev);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    addr_format(&wa.ev.prefix, text, sizeof text);
+    printf("allowed %s\n", text);
+    return CTL_EXIT_OK;
+}
+
+/* Delisting something not listed is an operator mistake worth an exit 1,
+ * and it must not create a store or an entry as a side effect. The check
+ * and the write are two transactions: an add in between only means the
+ * delist wins, as it would have a moment later. */
+int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON,
+        CTL_OPTION_REASON,
+        {NULL, 0, NULL, 0},
+    };
+    struct ctl_write_args wa = {.ev.kind = EV_DELIST};
+    struct ctl_verdict v = {0};
+    struct store *s = NULL;
+    char text[ADDR_TEXT_MAX];
+    int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:", opts, &wa);
+
+    if (rc != CTL_EXIT_OK || wa.done)
+        return rc;
+    addr_format(&wa.ev.prefix, text, sizeof text);
+    rc = ctl_store_open_existing(ctx, STORE_CREATE, &s);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    v.covering = calloc(STORE_COVERING_MAX, sizeof *v.covering);
+    if (!v.covering) {
+        ctl_error("delisting %s: %s", text, dnsbl_strerror(DNSBL_ENOMEM));
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    rc = ctl_store_decide(ctx, s, &wa.ev.prefix, &v);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    if (!v.d.listed) {
+        ctl_error("%s is not listed", text);
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    rc = ctl_write_apply_event(s, &wa.ev);
+    if (rc == CTL_EXIT_OK)
+        printf("delisted %s\n", text);
+out:
+    free(v.covering);
+    if (s)
+        store_close(s);
+    return rc;
+}
