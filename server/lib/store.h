@@ -40,11 +40,13 @@ struct store_apply_stats {
  * entry (or start a new one), model_apply_event, write it back; keep the
  * prefix-length index in meta; bump the serial. dedup[i] (may be NULL as a
  * whole or per event) is a 32-byte key: an event whose key is already in
- * `seen` is skipped, otherwise the key is recorded. All or nothing. */
+ * `seen` is skipped, otherwise the key is recorded. All or nothing; a
+ * batch in which no event applied (all duplicates, or n == 0) writes
+ * nothing and leaves the serial alone, so a re-import changes nothing. */
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen);
 
-/* Serial: bumped by every committed store_apply. */
+/* Serial: bumped by every store_apply that applied at least one event. */
 int store_serial(struct store *s, uint64_t *out);
 
 /* Walk every entry in address order (V4 before V6, then bytes, then plen).
@@ -69,5 +71,14 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
 
 #define STORE_COVERING_MAX 129 /* prefix lengths 0..128: the most entries that can cover one address */
+
+/* The `entries` value codec, exposed for tests and later schema upgrades.
+ * encode writes the current version into buf (STORE_ENTRY_VALUE_MAX is
+ * always enough) and sets *len; decode checks version and length and
+ * returns DNSBL_ESCHEMA for anything short, long or malformed. The prefix
+ * lives in the key: decode leaves out->prefix untouched. */
+#define STORE_ENTRY_VALUE_MAX (1 + 1 + 4 + 6 * 8 + CNT_COUNT * 4 + 8 + 2 * (2 + MODEL_TEXT_MAX - 1))
+int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len);
+int store_decode_entry(const void *val, size_t len, struct entry *out);
 
 #endif
