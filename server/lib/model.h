@@ -1,8 +1,10 @@
 /* model: the reputation model. What an entry in the store holds, how an
- * event changes it (model_apply_event), and how the entries covering an
- * address become an answer for a zone (policy_decide). Pure functions of
- * their arguments and the clock passed in: no I/O, no allocation; every
- * struct here is a plain value owned by the caller. */
+ * event changes it (model_apply_event), how a day of history is counted
+ * (model_history_add), and how the entries covering an address and the
+ * history of the one holding its evidence become an answer for a zone
+ * (policy_decide). Pure functions of their arguments and the clock passed
+ * in: no I/O, no allocation; every struct here is a plain value owned by
+ * the caller. */
 #ifndef DNSBL_MODEL_H
 #define DNSBL_MODEL_H
 
@@ -12,33 +14,48 @@
 
 #include "addr.h"
 
-#define MODEL_TEXT_MAX 256 /* reason/note/source text, with the NUL */
+#define MODEL_TEXT_MAX 256 /* reason/note/source/TXT text, with the NUL */
+#define MODEL_DAY 86400
 
-/* Operator state of an entry. Manual states beat scores; allow beats all. */
+/* Operator state of an entry. Manual states beat everything but allow. */
 enum entry_state {
     ENTRY_NONE = 0,     /* known (history, counters) but no operator decision */
-    ENTRY_LISTED = 1,   /* listed by an operator (dnsblctl add, imported list) */
-    ENTRY_DELISTED = 2, /* delisted by an operator: not listed, history kept */
+    ENTRY_LISTED = 1,   /* listed by an operator (dnsblctl add, CSV kind "list") */
+    ENTRY_DELISTED = 2, /* delisted by an operator: evidence before state_time is ignored */
     ENTRY_ALLOWED = 3,  /* allowlisted: never listed, whatever covers it */
 };
 
-/* Event kinds. Counters in struct entry are indexed by the complaint-like
- * kinds (EV_ABUSE .. EV_TRAP_HIT); see model_kind_counter(). */
+/* State that came with imported list data (rbldnsd, SNDS status, DROP). It
+ * is kept apart from the operator state: an operator decision always wins,
+ * and a re-import never undoes one. */
+enum import_state {
+    IMPORT_NONE = 0,
+    IMPORT_LISTED = 1,   /* listed by the imported data: imp_code, imp_txt */
+    IMPORT_EXCLUDED = 2, /* an exclusion of the imported data (rbldnsd "!") */
+};
+
+#define IMPORT_NO_TXT 0x01 /* imp_flags: the source gives this listing no TXT */
+
 enum event_kind {
-    EV_LIST = 0,   /* manual listing: code, reason, expires */
-    EV_DELIST,     /* operator delisting: reason = who/why */
-    EV_ALLOW,      /* allowlist entry: reason */
-    EV_ABUSE,      /* ARF abuse complaint */
+    EV_LIST = 0,       /* operator listing: code, reason, expires */
+    EV_DELIST,         /* operator delisting: reason = who/why */
+    EV_ALLOW,          /* operator allow entry: reason, expires */
+    EV_ABUSE,          /* ARF complaint kinds: weight = incidents */
     EV_FRAUD,
     EV_VIRUS,
     EV_OTHER,
-    EV_NOT_SPAM,   /* negative evidence */
+    EV_NOT_SPAM,       /* negative evidence */
     EV_AUTH_FAILURE,
-    EV_TRAP_HIT,
-    EV_VOLUME,     /* weight = messages seen */
+    EV_TRAP_HIT,       /* weight = hits */
+    EV_VOLUME,         /* weight = messages (recipients) seen */
+    EV_IMPORT_LIST,    /* imported listing: code, ttl, txt (NULL = no TXT), reason, dataset */
+    EV_IMPORT_EXCLUDE, /* imported exclusion: dataset */
+    EV_SNDS,           /* an SNDS data row: snds */
+    EV_SNDS_STATUS,    /* an SNDS IP-status row: snds_blocked, reason */
     EV_KIND_COUNT
 };
 
+/* Counters of an entry and of a history day, indexed by evidence kind. */
 enum entry_counter {
     CNT_ABUSE = 0,
     CNT_FRAUD,
@@ -50,34 +67,77 @@ enum entry_counter {
     CNT_COUNT
 };
 
+/* The counter an event kind adds to, or -1 (EV_ABUSE..EV_TRAP_HIT map in order). */
+int model_kind_counter(uint8_t kind);
+
+/* Authentication outcome of the mail a complaint is about (ARF). */
+enum auth_fail_bits { AUTH_FAIL_SPF = 1, AUTH_FAIL_DKIM = 2, AUTH_FAIL_DMARC = 4 };
+enum auth_counter { AUTHC_SPF = 0, AUTHC_DKIM, AUTHC_DMARC, AUTHC_COUNT };
+
+enum snds_colour { SNDS_NONE = 0, SNDS_GREEN, SNDS_YELLOW, SNDS_RED };
+enum snds_status { SNDS_STATUS_NONE = 0, SNDS_STATUS_JUNKED, SNDS_STATUS_BLOCKED };
+
+/* The last SNDS data row seen for an address (formats.md 3.5). */
+struct snds_row {
+    uint8_t colour;      /* enum snds_colour */
+    char rate_qual;      /* '<', '>', '=' or 0 when the complaint rate was empty */
+    float rate_pct;      /* complaint rate in percent (0.1 for "< 0.1%") */
+    uint32_t rcpt;       /* RCPT commands */
+    uint32_t data;       /* DATA commands */
+    uint32_t recipients; /* message recipients: the volume */
+    uint32_t trap_hits;
+    int64_t start, end;  /* activity window, unix seconds, 0 = unknown */
+};
+
 /* One record of the store's `entries` database, decoded. */
 struct entry {
     struct addr_prefix prefix;
+    /* operator state */
     uint8_t state;          /* enum entry_state */
     uint32_t code;          /* manual listing A value, host order (0x7f000002); 0 = zone default */
     int64_t expires;        /* manual state expiry, unix seconds; 0 = never */
     int64_t state_time;     /* when the operator state was last set */
+    char reason[MODEL_TEXT_MAX]; /* why it is listed / allowed (operator or feed text) */
+    char note[MODEL_TEXT_MAX];   /* the last operator action, e.g. "delisted: reason" */
+    /* imported list data */
+    uint8_t imp_state;      /* enum import_state */
+    uint8_t imp_flags;      /* IMPORT_NO_TXT */
+    uint32_t imp_code;      /* A value; 0 = the zone's imported code */
+    uint32_t imp_ttl;       /* record TTL from the source; 0 = the zone's */
+    char imp_txt[MODEL_TEXT_MAX];     /* rbldnsd-style template: "$" = queried address, "$$" = "$" */
+    char imp_dataset[64];   /* which imported data set listed it ("" = any zone serves it) */
+    int64_t imp_time;       /* when the imported data said so */
+    /* evidence, lifetime totals (the decaying score comes from history) */
     int64_t first_seen;     /* first event time, unix seconds */
     int64_t last_seen;      /* last event time */
-    double score;           /* reputation score as of score_time (issue: feeds) */
-    int64_t score_time;
     uint32_t counts[CNT_COUNT];
     uint64_t volume;
-    char reason[MODEL_TEXT_MAX]; /* why it is listed / allowed (shown in TXT) */
-    char note[MODEL_TEXT_MAX];   /* the last operator action, e.g. "delisted: reason" */
+    uint32_t auth_fail[AUTHC_COUNT]; /* complaints about mail that failed SPF, DKIM, DMARC */
+    struct snds_row snds;   /* last SNDS data row (by activity start) */
+    uint8_t snds_status;    /* enum snds_status from the IP-status export */
+    char sources[MODEL_TEXT_MAX]; /* comma-separated source names, each once */
 };
+
+/* Does the entry hold evidence that makes a score (counters or volume)? */
+bool model_has_evidence(const struct entry *e);
 
 /* One event from the CLI or a feed parser. Pointers are borrowed for the
  * duration of the call that takes the event. */
 struct event {
     struct addr_prefix prefix;
-    uint8_t kind;       /* enum event_kind */
-    double weight;      /* added to the score / counter (1 for a plain report) */
-    int64_t time;       /* when it happened (report time, not import time) */
-    uint32_t code;      /* EV_LIST: A value, 0 = zone default */
-    int64_t expires;    /* EV_LIST/EV_ALLOW: unix seconds, 0 = never */
-    const char *reason; /* may be NULL */
-    const char *source; /* feed or operator name, may be NULL */
+    uint8_t kind;        /* enum event_kind */
+    double weight;       /* added to the counter (incidents, hits, messages) */
+    int64_t time;        /* when it happened (report time, not import time) */
+    uint32_t code;       /* EV_LIST / EV_IMPORT_LIST: A value, 0 = zone default */
+    int64_t expires;     /* EV_LIST/EV_ALLOW: unix seconds, 0 = never */
+    const char *reason;  /* may be NULL */
+    const char *source;  /* feed or operator name, may be NULL */
+    uint32_t ttl;        /* EV_IMPORT_LIST: TTL from the source, 0 = zone's */
+    const char *txt;     /* EV_IMPORT_LIST: TXT template, NULL = no TXT record */
+    const char *dataset; /* EV_IMPORT_LIST/EXCLUDE: data set name, NULL = "" */
+    uint8_t auth_failed; /* complaint kinds: enum auth_fail_bits */
+    const struct snds_row *snds; /* EV_SNDS */
+    bool snds_blocked;   /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new). */
@@ -86,49 +146,131 @@ void model_apply_event(struct entry *e, const struct event *ev);
 /* Is e's manual state (listed/allowed) still in force at now? */
 bool model_manual_active(const struct entry *e, int64_t now);
 
+/* One day of evidence for one entry (the store's `history` database). */
+struct history_day {
+    uint32_t day;                 /* unix time / 86400 */
+    uint32_t counts[CNT_COUNT];
+    uint64_t volume;
+};
+
+/* Add an event's evidence to its day (only counter and volume events). */
+void model_history_add(struct history_day *d, const struct event *ev);
+/* Does this event kind write history? */
+bool model_event_has_history(const struct event *ev);
+
 /* Per-zone policy, filled from config (config.h). Plain value. */
+enum zone_kind { ZONE_BLOCKLIST = 0, ZONE_SCORE, ZONE_ALLOWLIST };
+
 struct zone_policy {
-    uint32_t code_manual;     /* A for manual listings without their own code: 127.0.0.2 */
+    uint8_t kind;             /* enum zone_kind */
     uint32_t ttl;             /* TTL of A/TXT answers, seconds */
     char txt_template[MODEL_TEXT_MAX]; /* {ip} {reason} {zone} {code} placeholders */
+    /* return codes per dominant reason */
+    uint32_t code_manual;     /* 127.0.0.2 */
+    uint32_t code_complaints; /* 127.0.0.2 */
+    uint32_t code_traps;      /* 127.0.0.3 */
+    uint32_t code_imported;   /* 127.0.0.4: SNDS RED/blocked, lists without their own code */
+    uint32_t code_allow;      /* allowlist zone answer: 127.0.0.2 */
+    /* the score */
+    double weight[CNT_COUNT]; /* per counter; not_spam's weight is subtracted */
+    double half_life;         /* seconds, default 7 days */
+    double threshold;         /* listed when score >= threshold (default 10) */
+    double rate_reference;    /* complaint rate at which complaints count fully (0.001) */
+    uint32_t window_days;     /* history days looked at (default 90) */
+    bool snds_red_lists;      /* SNDS RED lists with code_imported (default true) */
+    char datasets[8][64];     /* imported data sets served; none given = all */
+    uint8_t ndatasets;
 };
 
 void policy_defaults(struct zone_policy *zp);
 
 enum decision_why {
-    WHY_NONE = 0,  /* nothing covers it, or nothing listing */
-    WHY_MANUAL,    /* listed by an operator */
-    WHY_ALLOWED,   /* an allow entry covers it */
-    WHY_DELISTED,  /* an operator delisted it */
-    WHY_EXPIRED,   /* a manual listing that has expired */
-    WHY_TESTPOINT, /* RFC 5782 test point 127.0.0.2 */
+    WHY_NONE = 0,   /* nothing covers it, or nothing listing */
+    WHY_MANUAL,     /* listed by an operator */
+    WHY_ALLOWED,    /* an allow entry covers it */
+    WHY_DELISTED,   /* an operator delisted it (and no new evidence lists it) */
+    WHY_EXPIRED,    /* a manual listing that has expired (and nothing else lists it) */
+    WHY_TESTPOINT,  /* RFC 5782 test point 127.0.0.2 */
+    WHY_IMPORTED,   /* imported list data */
+    WHY_EXCLUDED,   /* an exclusion of imported list data */
+    WHY_SNDS,       /* SNDS filter result RED or IP status blocked */
+    WHY_COMPLAINTS, /* score over threshold, mostly complaints */
+    WHY_TRAPS,      /* score over threshold, mostly trap hits */
+    WHY_SCORE,      /* score zone: an address with data */
+};
+
+#define DECISION_MAX 4 /* A records one answer may carry */
+
+/* The score of the entry holding an address's evidence, at a time. */
+struct score {
+    double value;          /* the score: rate-scaled complaints + traps, decayed */
+    double complaints;     /* decayed abuse+fraud+virus(+other, auth weights) after weights */
+    double traps;          /* decayed trap hits after weight */
+    double volume;         /* decayed volume */
+    double rate_factor;    /* 0..1 applied to complaints */
+    int64_t clears_at;     /* when value falls under the threshold with nothing new; 0 = not over */
+    uint8_t light;         /* 0 green, 1 yellow, 2 red (see policy_light) */
 };
 
 struct decision {
     bool listed;
-    uint32_t code;             /* A value, host order, when listed */
-    uint8_t why;               /* enum decision_why */
-    const struct entry *decider; /* the entry that decided, or NULL; points into the input array */
+    bool allowed;
+    uint8_t why;                 /* enum decision_why: the dominant reason */
+    uint8_t n;                   /* A records: codes[0..n) with their reasons */
+    uint32_t codes[DECISION_MAX];
+    uint8_t code_why[DECISION_MAX];
+    uint32_t code;               /* codes[0] when listed */
+    uint32_t ttl;                /* answer TTL: the imported entry's TTL or the zone's */
+    const struct entry *decider;  /* the entry that decided, or NULL; points into the input */
+    const struct entry *imported; /* the entry whose imported listing applies, or NULL */
+    const struct entry *evidence; /* the entry whose history made the score, or NULL */
+    struct score score;
 };
 
+/* The covering entry (longest first) whose evidence makes the score: the
+ * longest one with model_has_evidence, or NULL. The caller fetches its
+ * history (store_reader_history) and passes it to policy_decide. */
+const struct entry *policy_evidence_entry(const struct entry *covering, size_t n);
+
+/* Score of history days (any order) at now, ignoring days before `since`
+ * (a delisting time; 0 = all). */
+void policy_score(const struct zone_policy *zp, const struct history_day *days, size_t ndays,
+                  int64_t since, int64_t now, struct score *out);
+
 /* covering: every store entry covering the queried address, longest
- * prefix first (store_reader_covering). Precedence, in order:
- *   1. an allow entry anywhere in covering (shorter or longer) -> not listed;
- *   2. the longest entry with an operator state in force decides
- *      (listed -> listed with its code; delisted -> not listed);
- *   3. otherwise not listed (scores come with the feeds).
+ * prefix first (store_reader_covering); days: the history of
+ * policy_evidence_entry(covering, n). Precedence for a blocklist zone:
+ *   1. an allow entry in force anywhere in covering -> not listed;
+ *   2. the longest entry with an operator state in force decides: listed ->
+ *      the manual code; delisted -> not listed unless evidence after the
+ *      delisting scores over the threshold (then 4. applies to that);
+ *   3. imported data: the longest entry with an import state, among the
+ *      data sets the zone serves, listed (its code, TTL, TXT) or excluded;
+ *      SNDS RED (last row) or IP status blocked -> code_imported;
+ *   4. score >= threshold -> code_complaints and/or code_traps (each part
+ *      over the threshold on its own gets its code; else the larger part's).
+ *   Codes from 3 and 4 add up (distinct values, at most DECISION_MAX).
+ * Score zone: any data -> one code 127.0.4.X, X = policy_score_octet.
+ * Allowlist zone: an allow entry in force -> code_allow (or the entry's code).
  * The RFC 5782 test points are the caller's (packet) business. */
-void policy_decide(const struct entry *covering, size_t n, const struct zone_policy *zp,
-                   int64_t now, struct decision *out);
+void policy_decide(const struct entry *covering, size_t n, const struct history_day *days,
+                   size_t ndays, const struct zone_policy *zp, int64_t now, struct decision *out);
 
-/* Expand zp->txt_template for a listed decision: {ip} the queried address
- * as text, {reason} the decider's reason (or "listed"), {zone} the zone
- * name, {code} the A value. Writes at most cap-1 bytes plus NUL; returns
- * the length written (truncated at cap-1). */
-size_t policy_render_txt(const struct zone_policy *zp, const struct decision *d, const char *ip,
-                         const char *zone, char *buf, size_t cap);
+/* 0 (worst) .. 100 (best) for a score zone: round(100 * T / (T + score)). */
+uint8_t policy_score_octet(const struct zone_policy *zp, double score);
 
-const char *model_state_name(uint8_t state);   /* "none", "listed", ... */
-const char *model_why_name(uint8_t why);       /* "manual", "allowed", ... */
+/* TXT for A record i of a listed decision. Manual, SNDS and score reasons
+ * expand zp->txt_template ({ip} the queried address as text, {reason} the
+ * reason, {zone}, {code}); imported listings expand their own template
+ * (imp_txt: "$" = ip, "$$" = "$") and may have none (returns false).
+ * Writes at most cap-1 bytes plus NUL into buf, *len gets the length. */
+bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, unsigned i,
+                       const char *ip, const char *zone, char *buf, size_t cap, size_t *len);
+
+const char *model_state_name(uint8_t state);  /* "none", "listed", ... */
+const char *model_why_name(uint8_t why);      /* "manual", "allowed", ... */
+const char *model_kind_name(uint8_t kind);    /* "abuse", "trap", "list", ... (CSV kinds) */
+int model_kind_from_name(const char *name);   /* inverse for CSV; -1 if unknown */
+const char *model_light_name(uint8_t light);  /* "green", "yellow", "red" */
 
 #endif
