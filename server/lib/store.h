@@ -70,6 +70,15 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
 /* The entry stored for exactly this prefix, DNSBL_ENOENT if none. */
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
 
+/* History: one record per (entry prefix, day) with that day's evidence
+ * (model_history_add), written by store_apply for events that have
+ * history (model_event_has_history). Days from first_day on, oldest first,
+ * at most cap of them; *n gets how many. No allocation. */
+int store_reader_history(struct store_reader *r, const struct addr_prefix *p, uint32_t first_day,
+                         struct history_day *out, size_t cap, size_t *n);
+
+#define STORE_HISTORY_MAX 400 /* more days than any window a zone may set */
+
 #define STORE_COVERING_MAX 129 /* prefix lengths 0..128: the most entries that can cover one address */
 
 /* The `entries` value codec, exposed for tests and later schema upgrades.
