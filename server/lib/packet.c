@@ -272,49 +272,89 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
     }
 }
 
+/* Ask the store and the zone's policy about a full address. */
+static void packet_decide(struct packet_ctx *ctx, const struct zone *z,
+                          const struct addr_prefix *addr, struct decision *d)
+{
+    size_t n = 0, ndays = 0;
+    if (!ctx->reader ||
+        store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
+        n = 0;
+    /* History is read only for the one entry that holds evidence, so
+     * addresses known from lists alone cost no range scan. */
+    const struct entry *ev = policy_evidence_entry(ctx->covering, n);
+    if (ev && ctx->history_cap) {
+        int64_t first = ctx->now / MODEL_DAY - (int64_t)z->policy.window_days;
+        if (store_reader_history(ctx->reader, &ev->prefix, first > 0 ? (uint32_t)first : 0,
+                                 ctx->history, ctx->history_cap, &ndays) != 0)
+            ndays = 0;
+    }
+    policy_decide(ctx->covering, n, ctx->history, ndays, &z->policy, ctx->now, d);
+}
+
+/* Four one-character labels that are all hex digits read as an IPv4
+ * address and as a partial IPv6 name at once. */
+static bool packet_also_v6_partial(const uint8_t *qname, size_t len)
+{
+    if (len != 8)
+        return false;
+    for (size_t i = 0; i < 8; i += 2) {
+        uint8_t c = qname[i + 1];
+        if (qname[i] != 1 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
 /* A full address: test points, then the store and the zone's policy. */
 static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off,
                                const struct addr_prefix *addr)
 {
     static const uint8_t tp_listed[4] = {127, 0, 0, 2}, tp_never[4] = {127, 0, 0, 1};
-    struct decision d = {0};
+    struct decision d;
     bool testpoint = false;
     r->flags |= FLAG_AA;
+    memset(&d, 0, sizeof(d));
     if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_never, 4) == 0) {
         d.listed = false;
     } else if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_listed, 4) == 0) {
         d.listed = true;
-        d.code = 0x7f000002;
-        d.why = WHY_TESTPOINT;
+        d.n = 1;
+        d.code = d.codes[0] = 0x7f000002;
+        d.why = d.code_why[0] = WHY_TESTPOINT;
+        d.ttl = z->policy.ttl;
         testpoint = true;
-    } else if (ctx->reader) {
-        size_t n = 0;
-        if (store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) == 0)
-            policy_decide(ctx->covering, n, &z->policy, ctx->now, &d);
+    } else {
+        packet_decide(ctx, z, addr, &d);
     }
     if (ctx->info)
         ctx->info->listed = d.listed;
-    if (!d.listed) {
-        r->rcode = RCODE_NXDOMAIN;
+    if (!d.listed || d.n == 0) {
+        /* 1.0.0.2.bl.example is both IPv4 2.0.0.1 and the first four
+         * nibbles of 2001::/16: as an IPv6 empty non-terminal it exists. */
+        if (!packet_also_v6_partial(q->qname, apex_off))
+            r->rcode = RCODE_NXDOMAIN;
         reply_put_soa_authority(r, z, apex_off);
         return;
     }
-    uint32_t ttl = z->policy.ttl;
-    if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY)
-        reply_put_a(r, ttl, d.code);
+    if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY) {
+        for (unsigned i = 0; i < d.n; i++)
+            reply_put_a(r, d.ttl, d.codes[i]);
+    }
     if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
-        char text[TXT_MAX];
+        char text[TXT_MAX], ip[ADDR_TEXT_MAX];
         size_t len;
         if (testpoint) {
-            len = sizeof(TESTPOINT_TXT) - 1;
-            memcpy(text, TESTPOINT_TXT, len);
+            reply_put_txt(r, d.ttl, TESTPOINT_TXT, sizeof(TESTPOINT_TXT) - 1);
         } else {
-            char ip[ADDR_TEXT_MAX];
             addr_format(addr, ip, sizeof(ip));
-            len = policy_render_txt(&z->policy, &d, ip, z->name, text, sizeof(text));
+            for (unsigned i = 0; i < d.n; i++) {
+                /* An imported listing may have no TXT at all (rbldnsd ":A:"). */
+                if (policy_render_txt(&z->policy, &d, i, ip, z->name, text, sizeof(text), &len))
+                    reply_put_txt(r, d.ttl, text, len);
+            }
         }
-        reply_put_txt(r, ttl, text, len);
     }
     if (r->an == 0)
         reply_put_soa_authority(r, z, apex_off);

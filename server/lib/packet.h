@@ -39,6 +39,8 @@ struct packet_ctx {
     struct store_reader *reader;   /* begun by the caller; NULL = no store (all unlisted) */
     struct entry *covering;        /* scratch of covering_cap entries (per worker) */
     size_t covering_cap;
+    struct history_day *history;   /* scratch of history_cap days (per worker); 0 = no scores */
+    size_t history_cap;
     int64_t now;                   /* unix seconds */
     struct packet_info *info;      /* may be NULL */
 };

@@ -20,6 +20,7 @@ static struct zoneset *fz_zones;
 static struct store *fz_store;
 static struct store_reader *fz_reader;
 static struct entry fz_covering[STORE_COVERING_MAX];
+static struct history_day fz_history[STORE_HISTORY_MAX];
 static uint8_t fz_out[PACKET_TCP_MAX];
 static char fz_dir[64];
 
@@ -96,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                              .reader = fz_reader,
                              .covering = fz_covering,
                              .covering_cap = STORE_COVERING_MAX,
+                             .history = fz_history,
+                             .history_cap = STORE_HISTORY_MAX,
                              .now = 1700000100,
                              .info = &info};
     size_t outlen = 0;

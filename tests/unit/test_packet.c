@@ -25,6 +25,7 @@ struct fixture {
     struct store *store;
     struct store_reader *reader;
     struct entry covering[STORE_COVERING_MAX];
+    struct history_day history[STORE_HISTORY_MAX];
     char dir[64];
     char zonefile[128];
     uint8_t out[PACKET_TCP_MAX];
@@ -112,6 +113,8 @@ static size_t answer_raw(struct fixture *f, enum packet_transport t, const uint8
         .reader = f->reader,
         .covering = f->covering,
         .covering_cap = STORE_COVERING_MAX,
+        .history = f->history,
+        .history_cap = STORE_HISTORY_MAX,
         .now = 1700000100,
     };
     size_t outlen = 0;
@@ -251,7 +254,8 @@ static void test_partial_names_are_empty_nonterminals(void **state)
 {
     struct fixture *f = *state;
     const char *names[] = {"2.0.192.bl.example.", "0.192.bl.example.", "192.bl.example.",
-                           "8.b.d.0.1.0.0.2.bl.example.", "sub.bl.example."};
+                           "8.b.d.0.1.0.0.2.bl.example.", "sub.bl.example.",
+                           "1.0.0.2.bl.example." /* IPv4 2.0.0.1 and 2001::/16 */};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         ldns_pkt *a = ask(f, names[i], LDNS_RR_TYPE_A, PACKET_UDP, 0);
         assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
