@@ -1,17 +1,19 @@
-/* model: how events change an entry and how covering entries become an
- * answer. Pure functions: the clock is an argument, nothing allocates. */
+/* model: how events change an entry and a history day, and the names of
+ * the model's enums. Pure functions: nothing allocates, no clock is read.
+ * The policy half (scores, decisions, TXT) is in policy.c. */
 #include "model.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
-static const char *text_or_empty(const char *s)
+static const char *model_text_or_empty(const char *s)
 {
     return s ? s : "";
 }
 
-static void set_note(struct entry *e, const char *action, const char *reason)
+static void model_set_note(struct entry *e, const char *action, const char *reason)
 {
     if (reason && reason[0])
         snprintf(e->note, sizeof e->note, "%s: %s", action, reason);
@@ -20,8 +22,8 @@ static void set_note(struct entry *e, const char *action, const char *reason)
 }
 
 /* Weights are doubles (feeds may scale them); counters are whole reports,
- * so round and saturate rather than wrap. */
-static uint64_t weight_to_count(double w)
+ * so round and saturate rather than wrap. NaN and negatives add nothing. */
+static uint64_t model_weight_to_count(double w)
 {
     if (!(w > 0))
         return 0;
@@ -30,10 +32,116 @@ static uint64_t weight_to_count(double w)
     return (uint64_t)llround(w);
 }
 
-static uint32_t add_count32(uint32_t c, double w)
+static uint32_t model_add_count32(uint32_t c, uint64_t add)
 {
-    uint64_t add = weight_to_count(w);
     return add >= (uint64_t)(UINT32_MAX - c) ? UINT32_MAX : c + (uint32_t)add;
+}
+
+static uint64_t model_add_count64(uint64_t c, uint64_t add)
+{
+    return add > UINT64_MAX - c ? UINT64_MAX : c + add;
+}
+
+int model_kind_counter(uint8_t kind)
+{
+    if (kind >= EV_ABUSE && kind <= EV_TRAP_HIT)
+        return kind - EV_ABUSE;
+    return -1;
+}
+
+/* The kinds that make complaints in the sense of formats.md 2.10: only
+ * these count towards the SPF/DKIM/DMARC failure counters, so that the
+ * failure share of complaints stays within 0..1. */
+static bool model_kind_is_complaint(uint8_t kind)
+{
+    return kind == EV_ABUSE || kind == EV_FRAUD || kind == EV_VIRUS;
+}
+
+/* Is the comma-separated list holding name as one of its items? */
+static bool model_sources_have(const char *list, const char *name, size_t nlen)
+{
+    const char *p = list;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == nlen && memcmp(p, name, nlen) == 0)
+            return true;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+/* A name that does not fit whole is left out rather than cut, so the list
+ * never holds a fragment that later reads as a different source. A comma
+ * inside a name would split it, so it becomes ';'. */
+static void model_sources_add(char *list, size_t cap, const char *source)
+{
+    char name[MODEL_TEXT_MAX];
+    if (!source || !source[0])
+        return;
+    size_t nlen = strlen(source);
+    if (nlen >= sizeof name)
+        nlen = sizeof name - 1;
+    for (size_t i = 0; i < nlen; i++)
+        name[i] = source[i] == ',' ? ';' : source[i];
+    name[nlen] = '\0';
+    if (model_sources_have(list, name, nlen))
+        return;
+    size_t len = strlen(list);
+    size_t need = nlen + (len ? 1 : 0);
+    if (len + need >= cap)
+        return;
+    if (len)
+        list[len++] = ',';
+    memcpy(list + len, name, nlen + 1);
+}
+
+static void model_apply_import_list(struct entry *e, const struct event *ev)
+{
+    e->imp_state = IMPORT_LISTED;
+    e->imp_code = ev->code;
+    e->imp_ttl = ev->ttl;
+    if (ev->txt) {
+        e->imp_flags &= (uint8_t)~IMPORT_NO_TXT;
+        snprintf(e->imp_txt, sizeof e->imp_txt, "%s", ev->txt);
+    } else {
+        e->imp_flags |= IMPORT_NO_TXT;
+        e->imp_txt[0] = '\0';
+    }
+    snprintf(e->imp_dataset, sizeof e->imp_dataset, "%s", model_text_or_empty(ev->dataset));
+    e->imp_time = ev->time;
+    if (ev->reason && ev->reason[0])
+        snprintf(e->reason, sizeof e->reason, "%s", ev->reason);
+}
+
+/* An exclusion carries no value: code, TTL and TXT of an earlier listing
+ * of the same prefix would only mislead a reader of the entry. */
+static void model_apply_import_exclude(struct entry *e, const struct event *ev)
+{
+    e->imp_state = IMPORT_EXCLUDED;
+    e->imp_code = 0;
+    e->imp_ttl = 0;
+    e->imp_flags = 0;
+    e->imp_txt[0] = '\0';
+    snprintf(e->imp_dataset, sizeof e->imp_dataset, "%s", model_text_or_empty(ev->dataset));
+    e->imp_time = ev->time;
+}
+
+static void model_apply_counter(struct entry *e, const struct event *ev)
+{
+    uint64_t add = model_weight_to_count(ev->weight);
+    int c = model_kind_counter(ev->kind);
+    e->counts[c] = model_add_count32(e->counts[c], add);
+    if (model_kind_is_complaint(ev->kind)) {
+        if (ev->auth_failed & AUTH_FAIL_SPF)
+            e->auth_fail[AUTHC_SPF] = model_add_count32(e->auth_fail[AUTHC_SPF], add);
+        if (ev->auth_failed & AUTH_FAIL_DKIM)
+            e->auth_fail[AUTHC_DKIM] = model_add_count32(e->auth_fail[AUTHC_DKIM], add);
+        if (ev->auth_failed & AUTH_FAIL_DMARC)
+            e->auth_fail[AUTHC_DMARC] = model_add_count32(e->auth_fail[AUTHC_DMARC], add);
+    }
 }
 
 void model_apply_event(struct entry *e, const struct event *ev)
@@ -44,22 +152,22 @@ void model_apply_event(struct entry *e, const struct event *ev)
         e->code = ev->code;
         e->expires = ev->expires;
         e->state_time = ev->time;
-        snprintf(e->reason, sizeof e->reason, "%s", text_or_empty(ev->reason));
-        set_note(e, "listed", ev->reason);
+        snprintf(e->reason, sizeof e->reason, "%s", model_text_or_empty(ev->reason));
+        model_set_note(e, "listed", ev->reason);
         break;
     case EV_DELIST:
         /* reason stays the last listing reason, so history shows why it was listed. */
         e->state = ENTRY_DELISTED;
         e->expires = 0;
         e->state_time = ev->time;
-        set_note(e, "delisted", ev->reason);
+        model_set_note(e, "delisted", ev->reason);
         break;
     case EV_ALLOW:
         e->state = ENTRY_ALLOWED;
         e->expires = ev->expires;
         e->state_time = ev->time;
-        snprintf(e->reason, sizeof e->reason, "%s", text_or_empty(ev->reason));
-        set_note(e, "allowed", ev->reason);
+        snprintf(e->reason, sizeof e->reason, "%s", model_text_or_empty(ev->reason));
+        model_set_note(e, "allowed", ev->reason);
         break;
     case EV_ABUSE:
     case EV_FRAUD:
@@ -67,19 +175,30 @@ void model_apply_event(struct entry *e, const struct event *ev)
     case EV_OTHER:
     case EV_NOT_SPAM:
     case EV_AUTH_FAILURE:
-    case EV_TRAP_HIT: {
-        unsigned c = (unsigned)(ev->kind - EV_ABUSE);
-        e->counts[c] = add_count32(e->counts[c], ev->weight);
-        e->score += ev->weight;
-        if (ev->time > e->score_time)
-            e->score_time = ev->time;
+    case EV_TRAP_HIT:
+        model_apply_counter(e, ev);
         break;
-    }
-    case EV_VOLUME: {
-        uint64_t add = weight_to_count(ev->weight);
-        e->volume = add > UINT64_MAX - e->volume ? UINT64_MAX : e->volume + add;
+    case EV_VOLUME:
+        e->volume = model_add_count64(e->volume, model_weight_to_count(ev->weight));
         break;
-    }
+    case EV_IMPORT_LIST:
+        model_apply_import_list(e, ev);
+        break;
+    case EV_IMPORT_EXCLUDE:
+        model_apply_import_exclude(e, ev);
+        break;
+    case EV_SNDS:
+        /* Rows may arrive in any order (several exports, re-imports): the
+         * latest activity window is the one that describes the address now.
+         * Its volume and trap hits arrive as their own events. */
+        if (ev->snds && ev->snds->start >= e->snds.start)
+            e->snds = *ev->snds;
+        break;
+    case EV_SNDS_STATUS:
+        e->snds_status = ev->snds_blocked ? SNDS_STATUS_BLOCKED : SNDS_STATUS_JUNKED;
+        if (ev->reason)
+            snprintf(e->reason, sizeof e->reason, "%s", ev->reason);
+        break;
     default:
         return; /* unknown kind: not an event of this model, leave e alone */
     }
@@ -87,6 +206,16 @@ void model_apply_event(struct entry *e, const struct event *ev)
         e->first_seen = ev->time;
     if (ev->time > e->last_seen)
         e->last_seen = ev->time;
+    model_sources_add(e->sources, sizeof e->sources, ev->source);
+}
+
+bool model_has_evidence(const struct entry *e)
+{
+    for (unsigned i = 0; i < CNT_COUNT; i++) {
+        if (e->counts[i] > 0)
+            return true;
+    }
+    return e->volume > 0;
 }
 
 bool model_manual_active(const struct entry *e, int64_t now)
@@ -96,108 +225,19 @@ bool model_manual_active(const struct entry *e, int64_t now)
     return e->expires == 0 || e->expires > now;
 }
 
-void policy_defaults(struct zone_policy *zp)
+bool model_event_has_history(const struct event *ev)
 {
-    memset(zp, 0, sizeof *zp);
-    zp->code_manual = 0x7f000002;
-    zp->ttl = 2100;
-    snprintf(zp->txt_template, sizeof zp->txt_template, "%s", "{ip} is listed in {zone}: {reason}");
+    return model_kind_counter(ev->kind) >= 0 || ev->kind == EV_VOLUME;
 }
 
-void policy_decide(const struct entry *covering, size_t n, const struct zone_policy *zp,
-                   int64_t now, struct decision *out)
+void model_history_add(struct history_day *d, const struct event *ev)
 {
-    const struct entry *expired = NULL;
-
-    memset(out, 0, sizeof *out);
-    out->why = WHY_NONE;
-
-    /* Allow beats everything, whatever its prefix length. */
-    for (size_t i = 0; i < n; i++) {
-        if (covering[i].state == ENTRY_ALLOWED && model_manual_active(&covering[i], now)) {
-            out->why = WHY_ALLOWED;
-            out->decider = &covering[i];
-            return;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const struct entry *e = &covering[i];
-        if (e->state == ENTRY_LISTED) {
-            if (model_manual_active(e, now)) {
-                out->listed = true;
-                out->code = e->code ? e->code : zp->code_manual;
-                out->why = WHY_MANUAL;
-                out->decider = e;
-                return;
-            }
-            if (!expired)
-                expired = e;
-        } else if (e->state == ENTRY_DELISTED) {
-            out->why = WHY_DELISTED;
-            out->decider = e;
-            return;
-        }
-    }
-    if (expired) {
-        out->why = WHY_EXPIRED;
-        out->decider = expired;
-    } else {
-        out->decider = n ? &covering[0] : NULL;
-    }
-}
-
-/* Append s to buf at *len, keeping room for the NUL; cuts silently. */
-static void append(char *buf, size_t cap, size_t *len, const char *s, size_t slen)
-{
-    size_t room = cap - 1 - *len;
-    if (slen > room)
-        slen = room;
-    memcpy(buf + *len, s, slen);
-    *len += slen;
-}
-
-size_t policy_render_txt(const struct zone_policy *zp, const struct decision *d, const char *ip,
-                         const char *zone, char *buf, size_t cap)
-{
-    if (cap == 0)
-        return 0;
-    const char *reason = d && d->decider && d->decider->reason[0] ? d->decider->reason : "listed";
-    char code[16];
-    uint32_t c = d ? d->code : 0;
-    snprintf(code, sizeof code, "%u.%u.%u.%u", (unsigned)(c >> 24), (unsigned)(c >> 16 & 0xff),
-             (unsigned)(c >> 8 & 0xff), (unsigned)(c & 0xff));
-
-    size_t len = 0;
-    const char *t = zp->txt_template;
-    while (*t && len < cap - 1) {
-        if (*t == '{') {
-            const char *close = strchr(t, '}');
-            const char *val = NULL;
-            if (close) {
-                size_t nl = (size_t)(close - t - 1);
-                if (nl == 2 && memcmp(t + 1, "ip", 2) == 0)
-                    val = text_or_empty(ip);
-                else if (nl == 4 && memcmp(t + 1, "zone", 4) == 0)
-                    val = text_or_empty(zone);
-                else if (nl == 4 && memcmp(t + 1, "code", 4) == 0)
-                    val = code;
-                else if (nl == 6 && memcmp(t + 1, "reason", 6) == 0)
-                    val = reason;
-            }
-            if (val) {
-                append(buf, cap, &len, val, strlen(val));
-                t = close + 1;
-                continue;
-            }
-        }
-        /* Literal text up to the next placeholder candidate, unknown ones included. */
-        const char *next = strchr(t + 1, '{');
-        size_t run = next ? (size_t)(next - t) : strlen(t);
-        append(buf, cap, &len, t, run);
-        t += run;
-    }
-    buf[len] = '\0';
-    return len;
+    uint64_t add = model_weight_to_count(ev->weight);
+    int c = model_kind_counter(ev->kind);
+    if (c >= 0)
+        d->counts[c] = model_add_count32(d->counts[c], add);
+    else if (ev->kind == EV_VOLUME)
+        d->volume = model_add_count64(d->volume, add);
 }
 
 const char *model_state_name(uint8_t state)
@@ -217,19 +257,71 @@ const char *model_state_name(uint8_t state)
 
 const char *model_why_name(uint8_t why)
 {
-    switch (why) {
-    case WHY_NONE:
-        return "none";
-    case WHY_MANUAL:
-        return "manual";
-    case WHY_ALLOWED:
-        return "allowed";
-    case WHY_DELISTED:
-        return "delisted";
-    case WHY_EXPIRED:
-        return "expired";
-    case WHY_TESTPOINT:
-        return "testpoint";
+    static const char *const names[] = {
+        [WHY_NONE] = "none",         [WHY_MANUAL] = "manual",
+        [WHY_ALLOWED] = "allowed",   [WHY_DELISTED] = "delisted",
+        [WHY_EXPIRED] = "expired",   [WHY_TESTPOINT] = "testpoint",
+        [WHY_IMPORTED] = "imported", [WHY_EXCLUDED] = "excluded",
+        [WHY_SNDS] = "snds",         [WHY_COMPLAINTS] = "complaints",
+        [WHY_TRAPS] = "traps",       [WHY_SCORE] = "score",
+    };
+    if (why < sizeof names / sizeof names[0] && names[why])
+        return names[why];
+    return "unknown";
+}
+
+/* CSV names first (formats.md 5), then the kinds only the tools produce. */
+static const char *const kind_names[EV_KIND_COUNT] = {
+    [EV_ABUSE] = "abuse",
+    [EV_FRAUD] = "fraud",
+    [EV_VIRUS] = "virus",
+    [EV_OTHER] = "other",
+    [EV_NOT_SPAM] = "not_spam",
+    [EV_AUTH_FAILURE] = "auth_failure",
+    [EV_TRAP_HIT] = "trap",
+    [EV_VOLUME] = "volume",
+    [EV_LIST] = "list",
+    [EV_ALLOW] = "allow",
+    [EV_DELIST] = "delist",
+    [EV_IMPORT_LIST] = "import_list",
+    [EV_IMPORT_EXCLUDE] = "import_exclude",
+    [EV_SNDS] = "snds",
+    [EV_SNDS_STATUS] = "snds_status",
+};
+
+const char *model_kind_name(uint8_t kind)
+{
+    if (kind < EV_KIND_COUNT && kind_names[kind])
+        return kind_names[kind];
+    return "unknown";
+}
+
+/* Case-insensitive, and '-' reads as '_': operators write the ARF
+ * Feedback-Type spelling ("not-spam", "auth-failure") as often as ours. */
+int model_kind_from_name(const char *name)
+{
+    char norm[32];
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len >= sizeof norm)
+        return -1;
+    for (size_t i = 0; i <= len; i++)
+        norm[i] = name[i] == '-' ? '_' : name[i];
+    for (int k = 0; k < EV_KIND_COUNT; k++) {
+        if (kind_names[k] && strcasecmp(norm, kind_names[k]) == 0)
+            return k;
+    }
+    return -1;
+}
+
+const char *model_light_name(uint8_t light)
+{
+    switch (light) {
+    case 0:
+        return "green";
+    case 1:
+        return "yellow";
+    case 2:
+        return "red";
     }
     return "unknown";
 }

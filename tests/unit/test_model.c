@@ -1,9 +1,12 @@
-/* Unit tests for model: events applied to entries, the precedence of
- * policy_decide, and TXT rendering. */
+/* Unit tests for model and policy: events applied to entries and history
+ * days, the decaying score, the precedence of policy_decide for the three
+ * zone kinds, and TXT rendering. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -12,7 +15,11 @@
 #include "err.h"
 #include "model.h"
 
-#define NOW 1800000000LL
+#define NOW 1800000000LL /* 08:00 UTC of day 20833 */
+#define DAY0 20833u
+#define NOON ((int64_t)DAY0 * MODEL_DAY + MODEL_DAY / 2) /* day 0's own evidence time */
+#define HALF (7 * MODEL_DAY)
+#define A(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (d))
 
 static struct addr_prefix pfx(const char *text)
 {
@@ -32,7 +39,7 @@ static struct entry mk(const char *prefix, uint8_t state, uint32_t code, int64_t
     e.state = state;
     e.code = code;
     e.expires = expires;
-    strcpy(e.reason, reason);
+    snprintf(e.reason, sizeof e.reason, "%s", reason);
     return e;
 }
 
@@ -47,6 +54,35 @@ static struct event ev_make(uint8_t kind, int64_t t, const char *reason)
     ev.reason = reason;
     return ev;
 }
+
+static struct history_day hday(uint32_t day, uint32_t abuse, uint32_t traps, uint64_t volume)
+{
+    struct history_day d;
+    memset(&d, 0, sizeof d);
+    d.day = day;
+    d.counts[CNT_ABUSE] = abuse;
+    d.counts[CNT_TRAP_HITS] = traps;
+    d.volume = volume;
+    return d;
+}
+
+/* An entry that holds evidence (lifetime counters mirror the days). */
+static void give_evidence(struct entry *e, uint32_t abuse, uint32_t traps, uint64_t volume)
+{
+    e->counts[CNT_ABUSE] += abuse;
+    e->counts[CNT_TRAP_HITS] += traps;
+    e->volume += volume;
+}
+
+static struct zone_policy zone(uint8_t kind)
+{
+    struct zone_policy zp;
+    policy_defaults(&zp);
+    zp.kind = kind;
+    return zp;
+}
+
+/* ---- events ---------------------------------------------------------- */
 
 static void test_apply_list_delist_allow(void **state)
 {
@@ -92,6 +128,13 @@ static void test_apply_list_delist_allow(void **state)
     model_apply_event(&e, &ev);
     assert_string_equal(e.reason, "");
     assert_string_equal(e.note, "listed");
+
+    /* An unknown kind changes nothing at all. */
+    struct entry before = e;
+    ev = ev_make(EV_KIND_COUNT, 9999, "x");
+    ev.source = "feed";
+    model_apply_event(&e, &ev);
+    assert_memory_equal(&e, &before, sizeof e);
 }
 
 static void test_apply_counters(void **state)
@@ -101,33 +144,30 @@ static void test_apply_counters(void **state)
     memset(&e, 0, sizeof e);
     struct event ev = ev_make(EV_ABUSE, 100, NULL);
     model_apply_event(&e, &ev);
-    ev.weight = 2.6;
+    ev.weight = 2.6; /* rounds to 3 */
     ev.time = 200;
     model_apply_event(&e, &ev);
     assert_int_equal(e.counts[CNT_ABUSE], 4);
-    assert_true(e.score > 3.59 && e.score < 3.61);
-    assert_int_equal(e.score_time, 200);
+    ev.weight = -5; /* never subtracts */
+    model_apply_event(&e, &ev);
+    ev.weight = NAN;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.counts[CNT_ABUSE], 4);
 
     ev = ev_make(EV_TRAP_HIT, 150, NULL);
     ev.weight = 3;
     model_apply_event(&e, &ev);
     assert_int_equal(e.counts[CNT_TRAP_HITS], 3);
-    assert_int_equal(e.score_time, 200);
-    ev = ev_make(EV_NOT_SPAM, 300, NULL);
-    model_apply_event(&e, &ev);
-    assert_int_equal(e.counts[CNT_NOT_SPAM], 1);
-    ev = ev_make(EV_AUTH_FAILURE, 300, NULL);
-    model_apply_event(&e, &ev);
-    assert_int_equal(e.counts[CNT_AUTH_FAILURE], 1);
-    ev = ev_make(EV_FRAUD, 300, NULL);
-    model_apply_event(&e, &ev);
-    ev = ev_make(EV_VIRUS, 300, NULL);
-    model_apply_event(&e, &ev);
-    ev = ev_make(EV_OTHER, 300, NULL);
-    model_apply_event(&e, &ev);
+    static const uint8_t kinds[] = {EV_FRAUD, EV_VIRUS, EV_OTHER, EV_NOT_SPAM, EV_AUTH_FAILURE};
+    for (size_t i = 0; i < sizeof kinds; i++) {
+        ev = ev_make(kinds[i], 300, NULL);
+        model_apply_event(&e, &ev);
+    }
     assert_int_equal(e.counts[CNT_FRAUD], 1);
     assert_int_equal(e.counts[CNT_VIRUS], 1);
     assert_int_equal(e.counts[CNT_OTHER], 1);
+    assert_int_equal(e.counts[CNT_NOT_SPAM], 1);
+    assert_int_equal(e.counts[CNT_AUTH_FAILURE], 1);
 
     ev = ev_make(EV_VOLUME, 50, NULL);
     ev.weight = 1000;
@@ -138,6 +178,7 @@ static void test_apply_counters(void **state)
     assert_int_equal(e.first_seen, 50);
     assert_int_equal(e.last_seen, 300);
     assert_int_equal(e.state, ENTRY_NONE);
+    assert_int_equal(e.imp_state, IMPORT_NONE);
 
     /* Counters saturate instead of wrapping. */
     e.counts[CNT_ABUSE] = UINT32_MAX - 1;
@@ -145,6 +186,45 @@ static void test_apply_counters(void **state)
     ev.weight = 10;
     model_apply_event(&e, &ev);
     assert_int_equal(e.counts[CNT_ABUSE], UINT32_MAX);
+    e.volume = UINT64_MAX - 5;
+    ev = ev_make(EV_VOLUME, 400, NULL);
+    ev.weight = 1e30;
+    model_apply_event(&e, &ev);
+    assert_true(e.volume == UINT64_MAX);
+
+    assert_int_equal(model_kind_counter(EV_ABUSE), CNT_ABUSE);
+    assert_int_equal(model_kind_counter(EV_NOT_SPAM), CNT_NOT_SPAM);
+    assert_int_equal(model_kind_counter(EV_TRAP_HIT), CNT_TRAP_HITS);
+    assert_int_equal(model_kind_counter(EV_VOLUME), -1);
+    assert_int_equal(model_kind_counter(EV_LIST), -1);
+    assert_int_equal(model_kind_counter(200), -1);
+}
+
+static void test_apply_auth_fail(void **state)
+{
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    struct event ev = ev_make(EV_ABUSE, 100, NULL);
+    ev.auth_failed = AUTH_FAIL_SPF | AUTH_FAIL_DMARC;
+    ev.weight = 4; /* Incidents: 4, all about the same failing mail */
+    model_apply_event(&e, &ev);
+    ev.kind = EV_FRAUD;
+    ev.weight = 1;
+    ev.auth_failed = AUTH_FAIL_DKIM;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.auth_fail[AUTHC_SPF], 4);
+    assert_int_equal(e.auth_fail[AUTHC_DKIM], 1);
+    assert_int_equal(e.auth_fail[AUTHC_DMARC], 4);
+
+    /* Only complaints count: the share of complaints stays within 0..1. */
+    ev.kind = EV_NOT_SPAM;
+    ev.auth_failed = AUTH_FAIL_SPF | AUTH_FAIL_DKIM | AUTH_FAIL_DMARC;
+    model_apply_event(&e, &ev);
+    ev.kind = EV_AUTH_FAILURE;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.auth_fail[AUTHC_SPF], 4);
+    assert_int_equal(e.auth_fail[AUTHC_DKIM], 1);
 }
 
 static void test_apply_truncates_text(void **state)
@@ -160,6 +240,217 @@ static void test_apply_truncates_text(void **state)
     assert_int_equal(strlen(e.reason), MODEL_TEXT_MAX - 1);
     assert_int_equal(strlen(e.note), MODEL_TEXT_MAX - 1);
     assert_memory_equal(e.note, "listed: rrr", 11);
+
+    ev = ev_make(EV_IMPORT_LIST, 2, NULL);
+    ev.txt = longtext;
+    ev.dataset = longtext;
+    model_apply_event(&e, &ev);
+    assert_int_equal(strlen(e.imp_txt), MODEL_TEXT_MAX - 1);
+    assert_int_equal(strlen(e.imp_dataset), sizeof e.imp_dataset - 1);
+}
+
+static void test_apply_import(void **state)
+{
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    strcpy(e.reason, "operator text");
+
+    struct event ev = ev_make(EV_IMPORT_LIST, 1000, NULL);
+    ev.code = A(127, 0, 0, 3);
+    ev.ttl = 1800;
+    ev.txt = "Trap hit from $";
+    ev.dataset = "bl-main";
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.imp_state, IMPORT_LISTED);
+    assert_int_equal(e.imp_code, A(127, 0, 0, 3));
+    assert_int_equal(e.imp_ttl, 1800);
+    assert_string_equal(e.imp_txt, "Trap hit from $");
+    assert_int_equal(e.imp_flags, 0);
+    assert_string_equal(e.imp_dataset, "bl-main");
+    assert_int_equal(e.imp_time, 1000);
+    assert_string_equal(e.reason, "operator text"); /* no reason given: kept */
+    assert_int_equal(e.state, ENTRY_NONE);          /* the operator state is apart */
+
+    /* No TXT at all (rbldnsd ":6:"), and a NULL data set reads as "". */
+    ev = ev_make(EV_IMPORT_LIST, 2000, "SBL000001");
+    ev.txt = NULL;
+    model_apply_event(&e, &ev);
+    assert_true(e.imp_flags & IMPORT_NO_TXT);
+    assert_string_equal(e.imp_txt, "");
+    assert_string_equal(e.imp_dataset, "");
+    assert_int_equal(e.imp_code, 0);
+    assert_int_equal(e.imp_ttl, 0);
+    assert_string_equal(e.reason, "SBL000001");
+
+    /* A TXT again clears the flag. */
+    ev.txt = "back";
+    model_apply_event(&e, &ev);
+    assert_false(e.imp_flags & IMPORT_NO_TXT);
+    assert_string_equal(e.imp_txt, "back");
+
+    ev = ev_make(EV_IMPORT_EXCLUDE, 3000, NULL);
+    ev.dataset = "bl-main";
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.imp_state, IMPORT_EXCLUDED);
+    assert_string_equal(e.imp_dataset, "bl-main");
+    assert_int_equal(e.imp_time, 3000);
+    assert_string_equal(e.imp_txt, "");
+    assert_int_equal(e.last_seen, 3000);
+    assert_false(model_has_evidence(&e));
+}
+
+static void test_apply_snds(void **state)
+{
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    struct snds_row r1 = {.colour = SNDS_GREEN,
+                          .rate_qual = '<',
+                          .rate_pct = 0.1f,
+                          .rcpt = 100,
+                          .data = 99,
+                          .recipients = 98,
+                          .trap_hits = 0,
+                          .start = 5000,
+                          .end = 6000};
+    struct snds_row r2 = r1, r0 = r1, r2b = r1;
+    r2.colour = SNDS_RED;
+    r2.start = 7000;
+    r2.trap_hits = 37;
+    r0.colour = SNDS_YELLOW;
+    r0.start = 1000;
+    r2b.colour = SNDS_YELLOW;
+    r2b.start = 7000;
+    r2b.recipients = 5;
+
+    struct event ev = ev_make(EV_SNDS, 5000, NULL);
+    ev.snds = &r1;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds.colour, SNDS_GREEN);
+    assert_int_equal(e.snds.recipients, 98);
+    assert_int_equal(e.snds.rate_qual, '<');
+    ev.snds = &r2;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds.colour, SNDS_RED);
+    /* An older row, read later, does not replace the newer one. */
+    ev.snds = &r0;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds.colour, SNDS_RED);
+    assert_int_equal(e.snds.start, 7000);
+    /* Same start: the later row wins. */
+    ev.snds = &r2b;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds.colour, SNDS_YELLOW);
+    assert_int_equal(e.snds.recipients, 5);
+    /* Volume and trap hits come as their own events, never from the row. */
+    assert_int_equal(e.volume, 0);
+    assert_int_equal(e.counts[CNT_TRAP_HITS], 0);
+    assert_false(model_has_evidence(&e));
+    ev.snds = NULL;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds.colour, SNDS_YELLOW);
+
+    ev = ev_make(EV_SNDS_STATUS, 8000, "Junked due to user complaints");
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds_status, SNDS_STATUS_JUNKED);
+    assert_string_equal(e.reason, "Junked due to user complaints");
+    ev = ev_make(EV_SNDS_STATUS, 9000, "Blocked due to user complaints");
+    ev.snds_blocked = true;
+    model_apply_event(&e, &ev);
+    assert_int_equal(e.snds_status, SNDS_STATUS_BLOCKED);
+    assert_string_equal(e.reason, "Blocked due to user complaints");
+    assert_int_equal(e.first_seen, 5000);
+    assert_int_equal(e.last_seen, 9000);
+}
+
+static void test_apply_sources(void **state)
+{
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    const char *seq[] = {"arf", "snds", NULL, "", "arf", "snds", "csv", "ar", "arf,x"};
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        struct event ev = ev_make(EV_ABUSE, 100, NULL);
+        ev.source = seq[i];
+        model_apply_event(&e, &ev);
+    }
+    assert_string_equal(e.sources, "arf,snds,csv,ar,arf;x");
+
+    /* Names that no longer fit whole are left out; the list stays terminated. */
+    memset(&e, 0, sizeof e);
+    char name[64];
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof name, "source-number-%02d", i);
+        struct event ev = ev_make(EV_VOLUME, 100, NULL);
+        ev.source = name;
+        model_apply_event(&e, &ev);
+    }
+    size_t len = strlen(e.sources);
+    assert_int_equal(len, 15 * 17 - 1); /* 15 names of 16 bytes and their commas */
+    assert_string_equal(e.sources + len - 16, "source-number-14");
+    assert_memory_equal(e.sources, "source-number-00,source-number-01", 33);
+
+    /* One name longer than the field: kept cut, and never added twice. */
+    memset(&e, 0, sizeof e);
+    char huge[400];
+    memset(huge, 'h', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    for (int i = 0; i < 2; i++) {
+        struct event ev = ev_make(EV_VOLUME, 100, NULL);
+        ev.source = huge;
+        model_apply_event(&e, &ev);
+    }
+    assert_int_equal(strlen(e.sources), MODEL_TEXT_MAX - 1);
+    assert_null(strchr(e.sources, ','));
+}
+
+static void test_evidence_and_history(void **state)
+{
+    (void)state;
+    struct entry e;
+    memset(&e, 0, sizeof e);
+    assert_false(model_has_evidence(&e));
+    e.state = ENTRY_LISTED;
+    e.imp_state = IMPORT_LISTED;
+    e.snds.colour = SNDS_RED;
+    assert_false(model_has_evidence(&e));
+    e.counts[CNT_NOT_SPAM] = 1;
+    assert_true(model_has_evidence(&e));
+    e.counts[CNT_NOT_SPAM] = 0;
+    e.volume = 1;
+    assert_true(model_has_evidence(&e));
+
+    for (int k = 0; k < EV_KIND_COUNT; k++) {
+        struct event ev = ev_make((uint8_t)k, 0, NULL);
+        bool want = (k >= EV_ABUSE && k <= EV_TRAP_HIT) || k == EV_VOLUME;
+        assert_int_equal(model_event_has_history(&ev), want);
+    }
+
+    struct history_day d = hday(DAY0, 0, 0, 0);
+    struct event ev = ev_make(EV_FRAUD, NOW, NULL);
+    ev.weight = 2.5; /* llround: 3 */
+    model_history_add(&d, &ev);
+    ev.kind = EV_TRAP_HIT;
+    ev.weight = 1;
+    model_history_add(&d, &ev);
+    ev.kind = EV_VOLUME;
+    ev.weight = 1000;
+    model_history_add(&d, &ev);
+    ev.kind = EV_LIST; /* no evidence: nothing */
+    model_history_add(&d, &ev);
+    ev.kind = EV_ABUSE;
+    ev.weight = -3;
+    model_history_add(&d, &ev);
+    assert_int_equal(d.day, DAY0);
+    assert_int_equal(d.counts[CNT_FRAUD], 3);
+    assert_int_equal(d.counts[CNT_TRAP_HITS], 1);
+    assert_int_equal(d.counts[CNT_ABUSE], 0);
+    assert_int_equal(d.volume, 1000);
+    d.counts[CNT_ABUSE] = UINT32_MAX;
+    ev.weight = 5;
+    model_history_add(&d, &ev);
+    assert_int_equal(d.counts[CNT_ABUSE], UINT32_MAX);
 }
 
 static void test_manual_active(void **state)
@@ -180,57 +471,290 @@ static void test_manual_active(void **state)
     assert_false(model_manual_active(&e, NOW));
 }
 
+/* ---- the score ------------------------------------------------------- */
+
 static void test_defaults(void **state)
 {
     (void)state;
     struct zone_policy zp;
     memset(&zp, 0xee, sizeof zp);
     policy_defaults(&zp);
-    assert_int_equal(zp.code_manual, 0x7f000002);
+    assert_int_equal(zp.kind, ZONE_BLOCKLIST);
     assert_int_equal(zp.ttl, 2100);
     assert_string_equal(zp.txt_template, "{ip} is listed in {zone}: {reason}");
+    assert_int_equal(zp.code_manual, A(127, 0, 0, 2));
+    assert_int_equal(zp.code_complaints, A(127, 0, 0, 2));
+    assert_int_equal(zp.code_traps, A(127, 0, 0, 3));
+    assert_int_equal(zp.code_imported, A(127, 0, 0, 4));
+    assert_int_equal(zp.code_allow, A(127, 0, 0, 2));
+    assert_true(zp.weight[CNT_ABUSE] == 1 && zp.weight[CNT_FRAUD] == 1);
+    assert_true(zp.weight[CNT_VIRUS] == 1 && zp.weight[CNT_OTHER] == 0.5);
+    assert_true(zp.weight[CNT_NOT_SPAM] == 1 && zp.weight[CNT_AUTH_FAILURE] == 0.5);
+    assert_true(zp.weight[CNT_TRAP_HITS] == 15);
+    assert_true(zp.half_life == 7 * 86400.0);
+    assert_true(zp.threshold == 10);
+    assert_true(zp.rate_reference == 0.001);
+    assert_int_equal(zp.window_days, 90);
+    assert_true(zp.snds_red_lists);
+    assert_int_equal(zp.ndatasets, 0);
 }
+
+/* The README's worked example: the rate turns complaints into a fair score. */
+static void test_score_worked_example(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct score s;
+
+    struct history_day big = hday(DAY0, 50, 0, 1000000);
+    policy_score(&zp, &big, 1, 0, NOW, &s);
+    assert_float_equal(s.rate_factor, 0.05, 1e-12);
+    assert_float_equal(s.complaints, 2.5, 1e-9);
+    assert_float_equal(s.value, 2.5, 1e-9);
+    assert_float_equal(s.volume, 1000000, 1e-6);
+    assert_int_equal(s.clears_at, 0);
+    assert_int_equal(s.light, 0);
+
+    struct history_day small = hday(DAY0, 20, 0, 1000);
+    policy_score(&zp, &small, 1, 0, NOW, &s);
+    assert_float_equal(s.rate_factor, 1, 1e-12);
+    assert_float_equal(s.value, 20, 1e-9);
+    assert_int_equal(s.light, 2);
+
+    struct entry e = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    give_evidence(&e, 50, 0, 1000000);
+    struct decision d;
+    policy_decide(&e, 1, &big, 1, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_ptr_equal(d.evidence, &e);
+    assert_float_equal(d.score.value, 2.5, 1e-9);
+    policy_decide(&e, 1, &small, 1, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.why, WHY_COMPLAINTS);
+    assert_int_equal(d.code, A(127, 0, 0, 2));
+
+    /* No volume known: complaints count fully. */
+    struct history_day bare = hday(DAY0, 12, 0, 0);
+    policy_score(&zp, &bare, 1, 0, NOW, &s);
+    assert_float_equal(s.rate_factor, 1, 1e-12);
+    assert_float_equal(s.value, 12, 1e-9);
+}
+
+static void test_score_weights(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct score s;
+    struct history_day d = hday(DAY0, 2, 1, 0);
+    d.counts[CNT_FRAUD] = 3;
+    d.counts[CNT_VIRUS] = 1;
+    d.counts[CNT_OTHER] = 4;
+    d.counts[CNT_AUTH_FAILURE] = 2;
+    d.counts[CNT_NOT_SPAM] = 1;
+    policy_score(&zp, &d, 1, 0, NOW, &s);
+    /* 2 + 3 + 1 + 0.5*4 + 0.5*2 - 1 = 8 complaints; 1 trap * 10 */
+    assert_float_equal(s.complaints, 8, 1e-9);
+    assert_float_equal(s.traps, 10, 1e-9);
+    assert_float_equal(s.value, 18, 1e-9);
+
+    /* Negative evidence never makes the complaints part negative. */
+    d = hday(DAY0, 1, 1, 0);
+    d.counts[CNT_NOT_SPAM] = 50;
+    policy_score(&zp, &d, 1, 0, NOW, &s);
+    assert_float_equal(s.complaints, 0, 1e-12);
+    assert_float_equal(s.value, 10, 1e-9);
+
+    /* other/auth_failure add to C but not to the complaint rate. */
+    d = hday(DAY0, 0, 0, 1000);
+    d.counts[CNT_OTHER] = 40;
+    policy_score(&zp, &d, 1, 0, NOW, &s);
+    assert_float_equal(s.rate_factor, 0, 1e-12);
+    assert_float_equal(s.value, 0, 1e-12);
+
+    policy_score(&zp, NULL, 0, 0, NOW, &s);
+    assert_float_equal(s.value, 0, 0);
+    assert_int_equal(s.light, 0);
+}
+
+static void test_score_decay(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct score s;
+    struct history_day d = hday(DAY0, 16, 2, 0);
+
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_float_equal(s.value, 36, 1e-9);
+    policy_score(&zp, &d, 1, 0, NOON + HALF, &s); /* one half-life halves */
+    assert_float_equal(s.complaints, 8, 1e-9);
+    assert_float_equal(s.traps, 10, 1e-9);
+    assert_float_equal(s.value, 18, 1e-9);
+    policy_score(&zp, &d, 1, 0, NOON + 2 * HALF, &s);
+    assert_float_equal(s.value, 9, 1e-9);
+    /* Evidence ahead of the clock counts fully, not more. */
+    policy_score(&zp, &d, 1, 0, NOON - 5 * MODEL_DAY, &s);
+    assert_float_equal(s.value, 36, 1e-9);
+
+    /* Days in any order add up, each with its own age. */
+    struct history_day two[] = {hday(DAY0, 4, 0, 0), hday(DAY0 - 7, 8, 0, 0)};
+    policy_score(&zp, two, 2, 0, NOON, &s);
+    assert_float_equal(s.value, 8, 1e-9);
+
+    /* The rate uses decayed volume too: old volume does not excuse new complaints. */
+    struct history_day mix[] = {hday(DAY0 - 14, 0, 0, 400000), hday(DAY0, 20, 0, 0)};
+    policy_score(&zp, mix, 2, 0, NOON, &s);
+    assert_float_equal(s.volume, 100000, 1e-6);
+    assert_float_equal(s.rate_factor, 0.2, 1e-9);
+    assert_float_equal(s.value, 4, 1e-9);
+}
+
+static void test_score_window(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    zp.half_life = 1e15; /* no practical decay: only the window matters */
+    struct score s;
+    struct history_day d[] = {hday(DAY0 - 89, 1, 0, 0), hday(DAY0 - 90, 2, 0, 0),
+                              hday(DAY0 - 400, 4, 0, 0)};
+    policy_score(&zp, d, 3, 0, NOW, &s);
+    assert_float_equal(s.value, 1, 1e-6);
+    zp.window_days = 91;
+    policy_score(&zp, d, 3, 0, NOW, &s);
+    assert_float_equal(s.value, 3, 1e-6);
+    zp.window_days = 0; /* no window */
+    policy_score(&zp, d, 3, 0, NOW, &s);
+    assert_float_equal(s.value, 7, 1e-6);
+    zp.window_days = 1; /* today only */
+    policy_score(&zp, d, 3, 0, NOW, &s);
+    assert_float_equal(s.value, 0, 0);
+}
+
+static void test_score_since(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    zp.half_life = 1e15;
+    struct score s;
+    struct history_day d[] = {hday(DAY0 - 3, 1, 0, 0), hday(DAY0 - 2, 2, 0, 0),
+                              hday(DAY0 - 1, 4, 0, 0), hday(DAY0, 8, 0, 0)};
+    policy_score(&zp, d, 4, 0, NOW, &s);
+    assert_float_equal(s.value, 15, 1e-6);
+    /* Delisted late on day -2: that day and those before are cleared. */
+    int64_t since = (int64_t)(DAY0 - 2) * MODEL_DAY + 80000;
+    policy_score(&zp, d, 4, since, NOW, &s);
+    assert_float_equal(s.value, 12, 1e-6);
+    /* Delisted early on day -2: its day is still cleared. */
+    since = (int64_t)(DAY0 - 2) * MODEL_DAY + 60;
+    policy_score(&zp, d, 4, since, NOW, &s);
+    assert_float_equal(s.value, 12, 1e-6);
+}
+
+static void test_score_clears_and_light(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct score s;
+    struct history_day d = hday(DAY0, 20, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.clears_at, NOON + HALF);
+    assert_int_equal(s.light, 2);
+    d = hday(DAY0, 40, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.clears_at, NOON + 2 * HALF);
+    /* 30/10: log2(3) half-lives, rounded up to a second. */
+    d = hday(DAY0, 30, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.clears_at, NOON + (int64_t)ceil(HALF * log2(3.0)));
+    /* Exactly at the threshold: listed, and clears right now. */
+    d = hday(DAY0, 10, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.light, 2);
+    assert_int_equal(s.clears_at, NOON);
+
+    d = hday(DAY0, 5, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.light, 1);
+    assert_int_equal(s.clears_at, 0);
+    d = hday(DAY0, 9, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.light, 1);
+    d = hday(DAY0, 4, 0, 0);
+    policy_score(&zp, &d, 1, 0, NOON, &s);
+    assert_int_equal(s.light, 0);
+    assert_string_equal(model_light_name(s.light), "green");
+}
+
+static void test_score_octet(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_SCORE);
+    assert_int_equal(policy_score_octet(&zp, 0), 100);
+    assert_int_equal(policy_score_octet(&zp, -5), 100);
+    assert_int_equal(policy_score_octet(&zp, 10), 50);
+    assert_int_equal(policy_score_octet(&zp, 30), 25);
+    assert_int_equal(policy_score_octet(&zp, 90), 10);
+    assert_int_equal(policy_score_octet(&zp, 370), 3);
+    assert_int_equal(policy_score_octet(&zp, 1e12), 0);
+    assert_int_equal(policy_score_octet(&zp, INFINITY), 0);
+    assert_int_equal(policy_score_octet(&zp, NAN), 100);
+    zp.threshold = 0;
+    assert_int_equal(policy_score_octet(&zp, 0), 100);
+    assert_int_equal(policy_score_octet(&zp, 1), 0);
+}
+
+/* ---- blocklist precedence -------------------------------------------- */
 
 static void test_decide_basic(void **state)
 {
     (void)state;
-    struct zone_policy zp;
-    policy_defaults(&zp);
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
     struct decision d;
 
-    policy_decide(NULL, 0, &zp, NOW, &d);
+    memset(&d, 0x5a, sizeof d);
+    policy_decide(NULL, 0, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
+    assert_false(d.allowed);
     assert_int_equal(d.why, WHY_NONE);
+    assert_int_equal(d.n, 0);
     assert_null(d.decider);
+    assert_null(d.evidence);
+    assert_null(d.imported);
+    assert_int_equal(d.ttl, 2100);
 
     /* A listing without its own code gets the zone's. */
     struct entry one[] = {mk("192.0.2.0/24", ENTRY_LISTED, 0, 0, "bad net")};
-    policy_decide(one, 1, &zp, NOW, &d);
+    policy_decide(one, 1, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
-    assert_int_equal(d.code, 0x7f000002);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 2));
+    assert_int_equal(d.codes[0], d.code);
+    assert_int_equal(d.code_why[0], WHY_MANUAL);
     assert_int_equal(d.why, WHY_MANUAL);
     assert_ptr_equal(d.decider, &one[0]);
     zp.code_manual = 0x7f00000a;
-    policy_decide(one, 1, &zp, NOW, &d);
+    policy_decide(one, 1, NULL, 0, &zp, NOW, &d);
     assert_int_equal(d.code, 0x7f00000a);
+    one[0].code = A(127, 0, 0, 4);
+    policy_decide(one, 1, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 0, 4));
 
-    one[0].code = 0x7f000004;
-    policy_decide(one, 1, &zp, NOW, &d);
-    assert_int_equal(d.code, 0x7f000004);
-
-    /* Entry with history only: not listed, decider is the longest entry. */
+    /* Entry with history only, under the threshold: the longest decides. */
     struct entry none[] = {mk("192.0.2.7", ENTRY_NONE, 0, 0, "")};
-    policy_decide(none, 1, &zp, NOW, &d);
+    give_evidence(&none[0], 3, 0, 0);
+    struct history_day h = hday(DAY0, 3, 0, 0);
+    policy_decide(none, 1, &h, 1, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_NONE);
     assert_ptr_equal(d.decider, &none[0]);
+    assert_ptr_equal(d.evidence, &none[0]);
+    assert_float_equal(d.score.value, 3, 1e-9);
+    assert_int_equal(d.score.light, 0);
 }
 
 static void test_decide_allow(void **state)
 {
     (void)state;
-    struct zone_policy zp;
-    policy_defaults(&zp);
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
     struct decision d;
 
     /* Allow on a shorter prefix beats a longer listing. */
@@ -238,25 +762,36 @@ static void test_decide_allow(void **state)
         mk("192.0.2.7", ENTRY_LISTED, 0, 0, "host"),
         mk("192.0.0.0/16", ENTRY_ALLOWED, 0, 0, "partner"),
     };
-    policy_decide(a, 2, &zp, NOW, &d);
+    policy_decide(a, 2, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
+    assert_true(d.allowed);
     assert_int_equal(d.why, WHY_ALLOWED);
     assert_ptr_equal(d.decider, &a[1]);
 
-    /* Allow on a longer prefix beats a shorter listing. */
+    /* Allow on a longer prefix beats a shorter listing, imported data,
+     * SNDS and a score far over the threshold. */
     struct entry b[] = {
         mk("192.0.2.7", ENTRY_ALLOWED, 0, 0, "mx"),
         mk("192.0.2.0/24", ENTRY_LISTED, 0, 0, "net"),
     };
-    policy_decide(b, 2, &zp, NOW, &d);
+    b[0].imp_state = IMPORT_LISTED;
+    b[0].snds.colour = SNDS_RED;
+    give_evidence(&b[0], 100, 10, 0);
+    struct history_day h = hday(DAY0, 100, 10, 0);
+    policy_decide(b, 2, &h, 1, &zp, NOW, &d);
     assert_false(d.listed);
+    assert_true(d.allowed);
     assert_int_equal(d.why, WHY_ALLOWED);
     assert_ptr_equal(d.decider, &b[0]);
+    assert_float_equal(d.score.value, 200, 1e-9); /* still shown */
 
     /* An expired allow no longer protects. */
     b[0].expires = NOW - 10;
-    policy_decide(b, 2, &zp, NOW, &d);
+    b[0].imp_state = IMPORT_NONE;
+    b[0].snds.colour = SNDS_NONE;
+    policy_decide(b, 2, &h, 1, &zp, NOW, &d);
     assert_true(d.listed);
+    assert_false(d.allowed);
     assert_int_equal(d.why, WHY_MANUAL);
     assert_ptr_equal(d.decider, &b[1]);
 }
@@ -264,8 +799,7 @@ static void test_decide_allow(void **state)
 static void test_decide_delisted_and_expired(void **state)
 {
     (void)state;
-    struct zone_policy zp;
-    policy_defaults(&zp);
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
     struct decision d;
 
     /* A delisted /32 inside a listed /24. */
@@ -273,7 +807,7 @@ static void test_decide_delisted_and_expired(void **state)
         mk("192.0.2.7", ENTRY_DELISTED, 0, 0, "was listed"),
         mk("192.0.2.0/24", ENTRY_LISTED, 0, 0, "net"),
     };
-    policy_decide(a, 2, &zp, NOW, &d);
+    policy_decide(a, 2, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_DELISTED);
     assert_ptr_equal(d.decider, &a[0]);
@@ -281,89 +815,634 @@ static void test_decide_delisted_and_expired(void **state)
     /* A listed /32 inside a delisted /24: the longest decides. */
     a[0].state = ENTRY_LISTED;
     a[1].state = ENTRY_DELISTED;
-    policy_decide(a, 2, &zp, NOW, &d);
+    policy_decide(a, 2, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
     assert_ptr_equal(d.decider, &a[0]);
 
     /* An expired /32 listing is skipped; the /24 listing decides. */
     struct entry b[] = {
         mk("192.0.2.7", ENTRY_LISTED, 0x7f00000a, NOW - 1, "old"),
-        mk("192.0.2.0/24", ENTRY_LISTED, 0x7f000004, 0, "net"),
+        mk("192.0.2.0/24", ENTRY_LISTED, A(127, 0, 0, 4), 0, "net"),
     };
-    policy_decide(b, 2, &zp, NOW, &d);
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
-    assert_int_equal(d.code, 0x7f000004);
+    assert_int_equal(d.code, A(127, 0, 0, 4));
     assert_ptr_equal(d.decider, &b[1]);
 
     /* Nothing else decides: expired, with that entry as decider. */
     b[1].state = ENTRY_NONE;
-    policy_decide(b, 2, &zp, NOW, &d);
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_EXPIRED);
     assert_ptr_equal(d.decider, &b[0]);
 
     /* Expired listing then a delisting further out: delisted decides. */
     b[1].state = ENTRY_DELISTED;
-    policy_decide(b, 2, &zp, NOW, &d);
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
     assert_int_equal(d.why, WHY_DELISTED);
     assert_ptr_equal(d.decider, &b[1]);
 
     /* Still in force one second before expiry. */
-    policy_decide(b, 2, &zp, NOW - 2, &d);
+    policy_decide(b, 2, NULL, 0, &zp, NOW - 2, &d);
     assert_true(d.listed);
     assert_int_equal(d.code, 0x7f00000a);
 }
 
-static void test_render_txt(void **state)
+static void test_decide_expired_falls_back(void **state)
 {
     (void)state;
-    struct zone_policy zp;
-    policy_defaults(&zp);
-    struct entry e = mk("192.0.2.7", ENTRY_LISTED, 0x7f00000a, 0, "spam source");
-    struct decision d = {.listed = true, .code = 0x7f00000a, .why = WHY_MANUAL, .decider = &e};
-    char buf[512];
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    struct entry e[] = {
+        mk("192.0.2.7", ENTRY_LISTED, 0x7f00000a, NOW - 100, "old"),
+        mk("192.0.2.0/24", ENTRY_NONE, 0, 0, ""),
+    };
+    /* ... to imported data ... */
+    e[1].imp_state = IMPORT_LISTED;
+    e[1].imp_code = A(127, 0, 0, 5);
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 5));
+    assert_int_equal(d.why, WHY_IMPORTED);
+    assert_ptr_equal(d.decider, &e[1]);
+    assert_ptr_equal(d.imported, &e[1]);
 
-    size_t n = policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", buf, sizeof buf);
-    assert_string_equal(buf, "192.0.2.7 is listed in bl.example: spam source");
-    assert_int_equal(n, strlen(buf));
+    /* ... and to the score. */
+    e[1].imp_state = IMPORT_NONE;
+    give_evidence(&e[0], 0, 2, 0);
+    struct history_day h = hday(DAY0, 0, 2, 0);
+    policy_decide(e, 2, &h, 1, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 3));
+    assert_int_equal(d.why, WHY_TRAPS);
+    assert_ptr_equal(d.decider, &e[0]);
+
+    /* Under the threshold: expired is the reason, the score is still shown. */
+    h = hday(DAY0, 0, 0, 5);
+    policy_decide(e, 2, &h, 1, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_EXPIRED);
+    assert_float_equal(d.score.volume, 5, 1e-9);
+}
+
+static void test_decide_delisted_relists(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    struct entry e = mk("192.0.2.7", ENTRY_DELISTED, 0, 0, "spam");
+    e.state_time = (int64_t)(DAY0 - 3) * MODEL_DAY + 3600;
+    e.imp_state = IMPORT_LISTED; /* the operator beats imported data */
+    e.snds.colour = SNDS_RED;    /* ... and SNDS */
+    give_evidence(&e, 50, 0, 0);
+
+    /* Evidence from before the delisting, and from its day: cleared. */
+    struct history_day old[] = {hday(DAY0 - 5, 30, 0, 0), hday(DAY0 - 3, 20, 0, 0)};
+    policy_decide(&e, 1, old, 2, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_DELISTED);
+    assert_ptr_equal(d.decider, &e);
+    assert_null(d.imported);
+    assert_float_equal(d.score.value, 0, 0);
+
+    /* Complaints resume: listed again by the score alone. */
+    struct history_day more[] = {hday(DAY0 - 5, 30, 0, 0), hday(DAY0 - 3, 20, 0, 0),
+                                 hday(DAY0, 12, 0, 0)};
+    policy_decide(&e, 1, more, 3, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 2));
+    assert_int_equal(d.why, WHY_COMPLAINTS);
+    assert_ptr_equal(d.decider, &e);
+    assert_float_equal(d.score.value, 12, 1e-9);
+
+    /* A delisted /24 over a /32 with the evidence: the /24's time counts. */
+    struct entry two[] = {mk("192.0.2.7", ENTRY_NONE, 0, 0, ""),
+                          mk("192.0.2.0/24", ENTRY_DELISTED, 0, 0, "")};
+    two[1].state_time = (int64_t)(DAY0 - 1) * MODEL_DAY;
+    give_evidence(&two[0], 50, 0, 0);
+    struct history_day h2[] = {hday(DAY0 - 2, 40, 0, 0), hday(DAY0, 4, 0, 0)};
+    policy_decide(two, 2, h2, 2, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_DELISTED);
+    assert_ptr_equal(d.decider, &two[1]);
+    assert_ptr_equal(d.evidence, &two[0]);
+    assert_float_equal(d.score.value, 4, 1e-9);
+}
+
+static void test_decide_imported(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+
+    /* ip4trie: a listed /32 inside an excluded /25 stays listed. */
+    struct entry a[] = {mk("198.51.100.7", ENTRY_NONE, 0, 0, ""),
+                        mk("198.51.100.0/25", ENTRY_NONE, 0, 0, "")};
+    a[0].imp_state = IMPORT_LISTED;
+    a[0].imp_ttl = 1800;
+    a[1].imp_state = IMPORT_EXCLUDED;
+    policy_decide(a, 2, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 4)); /* no own code: the zone's imported code */
+    assert_int_equal(d.why, WHY_IMPORTED);
+    assert_int_equal(d.ttl, 1800);
+    assert_ptr_equal(d.imported, &a[0]);
+    assert_ptr_equal(d.decider, &a[0]);
+
+    /* An excluded /32 inside a listed /24 is not listed. */
+    struct entry b[] = {mk("192.0.2.1", ENTRY_NONE, 0, 0, ""),
+                        mk("192.0.2.0/24", ENTRY_NONE, 0, 0, "")};
+    b[0].imp_state = IMPORT_EXCLUDED;
+    b[1].imp_state = IMPORT_LISTED;
+    b[1].imp_code = A(127, 0, 0, 2);
+    b[1].imp_ttl = 1800;
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_EXCLUDED);
+    assert_ptr_equal(d.decider, &b[0]);
+    assert_null(d.imported);
+    assert_int_equal(d.ttl, 2100);
+
+    /* The exclusion is imported data only: the score still lists. */
+    give_evidence(&b[0], 0, 3, 0);
+    struct history_day h = hday(DAY0, 0, 3, 0);
+    policy_decide(b, 2, &h, 1, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 3));
+    assert_int_equal(d.why, WHY_TRAPS);
+    assert_ptr_equal(d.decider, &b[0]);
+
+    /* A manual listing beats imported data; a delisting blocks it. */
+    b[0].imp_state = IMPORT_NONE;
+    b[0].counts[CNT_TRAP_HITS] = 0;
+    b[1].state = ENTRY_LISTED;
+    b[1].code = A(127, 0, 0, 9);
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 9));
+    assert_int_equal(d.why, WHY_MANUAL);
+    assert_int_equal(d.ttl, 2100);
+    b[0].state = ENTRY_DELISTED;
+    policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_DELISTED);
+}
+
+static void test_decide_datasets(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    strcpy(zp.datasets[0], "main");
+    strcpy(zp.datasets[1], "drop");
+    zp.ndatasets = 2;
+    struct decision d;
+    struct entry e[] = {mk("192.0.2.7", ENTRY_NONE, 0, 0, ""),
+                        mk("192.0.2.0/24", ENTRY_NONE, 0, 0, ""),
+                        mk("192.0.0.0/16", ENTRY_NONE, 0, 0, "")};
+    e[0].imp_state = IMPORT_EXCLUDED;
+    strcpy(e[0].imp_dataset, "other"); /* not served: its exclusion does not count */
+    e[1].imp_state = IMPORT_LISTED;
+    e[1].imp_code = A(127, 0, 0, 6);
+    strcpy(e[1].imp_dataset, "drop");
+    policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 6));
+    assert_ptr_equal(d.imported, &e[1]);
+
+    strcpy(e[1].imp_dataset, "nope");
+    policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_NONE);
+
+    /* "" is served by every zone. */
+    e[2].imp_state = IMPORT_LISTED;
+    policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_ptr_equal(d.imported, &e[2]);
+    assert_int_equal(d.code, A(127, 0, 0, 4));
+
+    /* A zone without data sets serves them all: the /32 exclusion decides. */
+    zp.ndatasets = 0;
+    policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_EXCLUDED);
+}
+
+/* The parser's events for one SNDS data row, applied as the store does. */
+static void snds_import(struct entry *e, struct history_day *h, uint8_t colour, uint32_t recipients,
+                        uint32_t traps, int64_t start)
+{
+    struct snds_row row = {.colour = colour,
+                           .recipients = recipients,
+                           .trap_hits = traps,
+                           .start = start,
+                           .end = start + MODEL_DAY - 60};
+    struct event ev[3];
+    for (int i = 0; i < 3; i++) {
+        ev[i] = ev_make(EV_SNDS, start, NULL);
+        ev[i].prefix = e->prefix;
+        ev[i].source = "snds";
+    }
+    ev[0].snds = &row;
+    ev[1].kind = EV_VOLUME;
+    ev[1].weight = recipients;
+    ev[2].kind = EV_TRAP_HIT;
+    ev[2].weight = traps;
+    memset(h, 0, sizeof *h);
+    h->day = (uint32_t)(start / MODEL_DAY);
+    for (int i = 0; i < (traps ? 3 : 2); i++) {
+        model_apply_event(e, &ev[i]);
+        if (model_event_has_history(&ev[i]))
+            model_history_add(h, &ev[i]);
+    }
+}
+
+static void test_decide_snds(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    const int64_t june1 = 1748736000; /* 2025-06-01T00:00:00Z */
+    const int64_t noon = june1 + MODEL_DAY / 2;
+    struct history_day h;
+
+    /* Fixture line 5: 198.51.100.20, RED, 37 trap hits -> .4 and .3. */
+    struct entry e = mk("198.51.100.20", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_RED, 31877, 37, june1);
+    assert_int_equal(e.volume, 31877);
+    assert_int_equal(e.counts[CNT_TRAP_HITS], 37);
+    assert_string_equal(e.sources, "snds");
+    policy_decide(&e, 1, &h, 1, &zp, noon, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.codes[0], A(127, 0, 0, 4));
+    assert_int_equal(d.code_why[0], WHY_SNDS);
+    assert_int_equal(d.codes[1], A(127, 0, 0, 3));
+    assert_int_equal(d.code_why[1], WHY_TRAPS);
+    assert_int_equal(d.why, WHY_SNDS);
+    assert_ptr_equal(d.decider, &e);
+    assert_float_equal(d.score.traps, 370, 1e-9);
+
+    /* Line 3: YELLOW with one trap hit -> .3 only (on the day). */
+    e = mk("192.0.2.12", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_YELLOW, 20377, 1, june1);
+    policy_decide(&e, 1, &h, 1, &zp, noon, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 3));
+    assert_int_equal(d.why, WHY_TRAPS);
+
+    /* Line 8: RED without trap hits -> .4 only; YELLOW alone: recorded. */
+    e = mk("203.0.113.5", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_RED, 1318, 0, june1);
+    policy_decide(&e, 1, &h, 1, &zp, noon, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 4));
+    zp.snds_red_lists = false;
+    policy_decide(&e, 1, &h, 1, &zp, noon, &d);
+    assert_false(d.listed);
+    zp.snds_red_lists = true;
+    e = mk("203.0.113.10", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_YELLOW, 2199, 0, june1);
+    policy_decide(&e, 1, &h, 1, &zp, noon, &d);
+    assert_false(d.listed);
+
+    /* IP status: a blocked range lists what it covers, junked does not. */
+    struct entry r[] = {mk("192.0.2.64/29", ENTRY_NONE, 0, 0, "")};
+    struct event st = ev_make(EV_SNDS_STATUS, june1, "Blocked due to user complaints");
+    st.snds_blocked = true;
+    model_apply_event(&r[0], &st);
+    policy_decide(r, 1, NULL, 0, &zp, noon, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 0, 4));
+    assert_int_equal(d.why, WHY_SNDS);
+    assert_ptr_equal(d.decider, &r[0]);
+    st.snds_blocked = false;
+    model_apply_event(&r[0], &st);
+    policy_decide(r, 1, NULL, 0, &zp, noon, &d);
+    assert_false(d.listed);
+
+    /* A blocked range behind a /32 with its own GREEN row. */
+    struct entry two[] = {mk("192.0.2.65", ENTRY_NONE, 0, 0, ""), r[0]};
+    snds_import(&two[0], &h, SNDS_GREEN, 5000, 0, june1);
+    two[1].snds_status = SNDS_STATUS_BLOCKED;
+    policy_decide(two, 2, &h, 1, &zp, noon, &d);
+    assert_true(d.listed);
+    assert_ptr_equal(d.decider, &two[1]);
+}
+
+static void test_decide_codes_combine(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    struct entry e = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    give_evidence(&e, 1, 1, 0);
+
+    /* Each part over the threshold on its own: both codes, complaints first. */
+    struct history_day h = hday(DAY0, 12, 2, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.codes[0], A(127, 0, 0, 2));
+    assert_int_equal(d.code_why[0], WHY_COMPLAINTS);
+    assert_int_equal(d.codes[1], A(127, 0, 0, 3));
+    assert_int_equal(d.code_why[1], WHY_TRAPS);
+
+    /* Neither alone, the sum is: the larger part's code. */
+    zp.threshold = 25;
+    h = hday(DAY0, 16, 1, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.why, WHY_COMPLAINTS);
+    h = hday(DAY0, 6, 2, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.why, WHY_TRAPS);
+    assert_int_equal(d.code, A(127, 0, 0, 3));
+
+    /* Values are distinct: the first step's reason keeps a shared value. */
+    zp.threshold = 10;
+    zp.code_traps = A(127, 0, 0, 4);
+    e.imp_state = IMPORT_LISTED;
+    e.snds.colour = SNDS_RED;
+    h = hday(DAY0, 12, 2, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.codes[0], A(127, 0, 0, 4));
+    assert_int_equal(d.code_why[0], WHY_IMPORTED);
+    assert_int_equal(d.codes[1], A(127, 0, 0, 2));
+    assert_int_equal(d.code_why[1], WHY_COMPLAINTS);
+    assert_ptr_equal(d.imported, &e);
+
+    /* Four different values at most, in step order. */
+    e.imp_code = A(127, 0, 0, 9);
+    zp.code_traps = A(127, 0, 0, 3);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.n, 4);
+    assert_int_equal(d.codes[0], A(127, 0, 0, 9));
+    assert_int_equal(d.codes[1], A(127, 0, 0, 4));
+    assert_int_equal(d.code_why[1], WHY_SNDS);
+    assert_int_equal(d.codes[2], A(127, 0, 0, 2));
+    assert_int_equal(d.codes[3], A(127, 0, 0, 3));
+    assert_int_equal(d.code, A(127, 0, 0, 9));
+    assert_int_equal(d.why, WHY_IMPORTED);
+}
+
+/* ---- score and allowlist zones --------------------------------------- */
+
+static void test_decide_score_zone(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_SCORE);
+    struct decision d;
+
+    policy_decide(NULL, 0, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+
+    /* Known only from imported list data: no score data, NXDOMAIN. */
+    struct entry imp = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    imp.imp_state = IMPORT_LISTED;
+    policy_decide(&imp, 1, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+
+    struct entry e = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    give_evidence(&e, 30, 0, 0);
+    struct history_day h = hday(DAY0, 30, 0, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 4, 25));
+    assert_int_equal(d.why, WHY_SCORE);
+    assert_ptr_equal(d.decider, &e);
+
+    /* Evidence that decayed to nothing: still data, the best answer. */
+    h = hday(DAY0, 0, 0, 500);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 100));
+
+    e.state = ENTRY_LISTED;
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 0));
+    assert_int_equal(d.why, WHY_MANUAL);
+    e.expires = NOW - 1; /* expired: back to the score */
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 100));
+
+    struct entry a[] = {e, mk("192.0.2.0/24", ENTRY_ALLOWED, 0, 0, "")};
+    a[0].expires = 0;
+    policy_decide(a, 2, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 100));
+    assert_int_equal(d.why, WHY_ALLOWED);
+    assert_true(d.allowed);
+
+    /* SNDS RED without evidence (and a blocked range): the worst. */
+    struct entry red = mk("192.0.2.9", ENTRY_NONE, 0, 0, "");
+    red.snds.colour = SNDS_RED;
+    policy_decide(&red, 1, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.code, A(127, 0, 4, 0));
+    assert_int_equal(d.why, WHY_SNDS);
+    red.snds.colour = SNDS_GREEN; /* SNDS data but nothing wrong */
+    policy_decide(&red, 1, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 100));
+    red.snds_status = SNDS_STATUS_BLOCKED;
+    policy_decide(&red, 1, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 0));
+    /* Whatever the blocklist lists for SNDS is never called good here. */
+    red.snds_status = SNDS_STATUS_NONE;
+    red.snds.colour = SNDS_RED;
+    give_evidence(&red, 0, 0, 1000);
+    h = hday(DAY0, 0, 0, 1000);
+    policy_decide(&red, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 0));
+}
+
+static void test_decide_allowlist_zone(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_ALLOWLIST);
+    struct decision d;
+    struct entry e[] = {mk("192.0.2.7", ENTRY_LISTED, 0, 0, ""),
+                        mk("192.0.2.0/24", ENTRY_ALLOWED, 0, 0, "partner")};
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_true(d.allowed);
+    assert_int_equal(d.code, A(127, 0, 0, 2));
+    assert_int_equal(d.why, WHY_ALLOWED);
+    assert_ptr_equal(d.decider, &e[1]);
+    e[1].code = A(127, 0, 10, 3);
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.code, A(127, 0, 10, 3));
+    e[1].expires = NOW;
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_false(d.allowed);
+    /* A listing is nothing to an allowlist. */
+    policy_decide(e, 1, NULL, 0, &zp, NOW, &d);
+    assert_false(d.listed);
+}
+
+/* ---- TXT ------------------------------------------------------------- */
+
+static const char *txt(const struct zone_policy *zp, const struct decision *d, unsigned i,
+                       const char *ip)
+{
+    static char buf[512];
+    size_t len = 999;
+    memset(buf, 'Z', sizeof buf);
+    if (!policy_render_txt(zp, d, i, ip, "bl.example", buf, sizeof buf, &len))
+        return NULL;
+    assert_int_equal(len, strlen(buf));
+    return buf;
+}
+
+static void test_render_manual(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct entry e = mk("192.0.2.7", ENTRY_LISTED, 0x7f00000a, 0, "spam source");
+    struct decision d;
+    policy_decide(&e, 1, NULL, 0, &zp, NOW, &d);
+
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"),
+                        "192.0.2.7 is listed in bl.example: spam source");
+    assert_null(txt(&zp, &d, 1, "192.0.2.7")); /* no such record */
 
     e.reason[0] = '\0';
-    policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", buf, sizeof buf);
-    assert_string_equal(buf, "192.0.2.7 is listed in bl.example: listed");
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"), "192.0.2.7 is listed in bl.example: listed");
 
     strcpy(zp.txt_template, "{code} {unknown} {ip {reason}} { }{}{zone");
-    policy_render_txt(&zp, &d, "2001:db8::1", "bl.example", buf, sizeof buf);
-    assert_string_equal(buf, "127.0.0.10 {unknown} {ip listed} { }{}{zone");
-
+    assert_string_equal(txt(&zp, &d, 0, "2001:db8::1"),
+                        "127.0.0.10 {unknown} {ip listed} { }{}{zone");
     strcpy(zp.txt_template, "See https://bl.example/lookup?ip={ip}");
-    policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", buf, sizeof buf);
-    assert_string_equal(buf, "See https://bl.example/lookup?ip=192.0.2.7");
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"), "See https://bl.example/lookup?ip=192.0.2.7");
 
     /* Truncation: at most cap-1 bytes, always terminated, inside a value too. */
     policy_defaults(&zp);
     strcpy(e.reason, "spam source");
     char small[12];
+    size_t n;
     memset(small, 'Z', sizeof small);
-    n = policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", small, sizeof small);
+    assert_true(policy_render_txt(&zp, &d, 0, "192.0.2.7", "bl.example", small, sizeof small, &n));
     assert_int_equal(n, 11);
     assert_string_equal(small, "192.0.2.7 i");
     char tiny[5];
-    n = policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", tiny, sizeof tiny);
+    assert_true(policy_render_txt(&zp, &d, 0, "192.0.2.7", "bl.example", tiny, sizeof tiny, &n));
     assert_int_equal(n, 4);
     assert_string_equal(tiny, "192.");
     char one[1] = {'Z'};
-    assert_int_equal(policy_render_txt(&zp, &d, "192.0.2.7", "bl.example", one, 1), 0);
+    assert_true(policy_render_txt(&zp, &d, 0, "192.0.2.7", "bl.example", one, 1, &n));
+    assert_int_equal(n, 0);
     assert_int_equal(one[0], '\0');
-    assert_int_equal(policy_render_txt(&zp, &d, "x", "y", NULL, 0), 0);
+    n = 7;
+    assert_false(policy_render_txt(&zp, &d, 0, "x", "y", NULL, 0, &n));
+    assert_int_equal(n, 0);
 
     /* A long reason fills to the end of a large buffer exactly. */
     memset(e.reason, 'r', MODEL_TEXT_MAX - 1);
     e.reason[MODEL_TEXT_MAX - 1] = '\0';
     strcpy(zp.txt_template, "{reason}{reason}");
     char big[300];
-    n = policy_render_txt(&zp, &d, "", "", big, sizeof big);
+    assert_true(policy_render_txt(&zp, &d, 0, "", "", big, sizeof big, &n));
     assert_int_equal(n, sizeof big - 1);
     assert_int_equal(strlen(big), sizeof big - 1);
+
+    /* Test points are the caller's. */
+    struct decision tp = {
+        .listed = true, .n = 1, .codes = {A(127, 0, 0, 2)}, .code_why = {WHY_TESTPOINT}};
+    assert_null(txt(&zp, &tp, 0, "127.0.0.2"));
+}
+
+static void test_render_imported(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct entry e = mk("203.0.113.250", ENTRY_NONE, 0, 0, "");
+    e.imp_state = IMPORT_LISTED;
+    e.imp_code = A(127, 0, 0, 6);
+    strcpy(e.imp_txt, "Paying $$50 will not delist you, see https://bl.example/lookup?ip=$");
+    struct decision d;
+    policy_decide(&e, 1, NULL, 0, &zp, NOW, &d);
+    assert_string_equal(
+        txt(&zp, &d, 0, "203.0.113.250"),
+        "Paying $50 will not delist you, see https://bl.example/lookup?ip=203.0.113.250");
+
+    /* "$" before any other character is the address, the character kept;
+     * an undefined "$n" stays as it is, as in rbldnsd. */
+    strcpy(e.imp_txt, "Spam trap hits from $ - $x $5 $$$ $");
+    assert_string_equal(txt(&zp, &d, 0, "203.0.113.10"),
+                        "Spam trap hits from 203.0.113.10 - 203.0.113.10x $5 $203.0.113.10 "
+                        "203.0.113.10");
+    strcpy(e.imp_txt, "IPv6 source $ is listed");
+    assert_string_equal(txt(&zp, &d, 0, "2001:db8:3:4::abcd"),
+                        "IPv6 source 2001:db8:3:4::abcd is listed");
+
+    /* No TXT at all (rbldnsd ":6:"). */
+    e.imp_flags = IMPORT_NO_TXT;
+    assert_null(txt(&zp, &d, 0, "203.0.113.250"));
+
+    /* No template but a reason (a DROP-style list): the zone's template. */
+    e.imp_flags = 0;
+    e.imp_txt[0] = '\0';
+    strcpy(e.reason, "SBL000001");
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.1"),
+                        "192.0.2.1 is listed in bl.example: SBL000001");
+
+    /* The substitution cuts safely too. */
+    strcpy(e.imp_txt, "$$ at $");
+    char small[8];
+    size_t n;
+    assert_true(policy_render_txt(&zp, &d, 0, "203.0.113.250", "z", small, sizeof small, &n));
+    assert_string_equal(small, "$ at 20");
+    assert_int_equal(n, 7);
+}
+
+static void test_render_evidence(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    strcpy(zp.txt_template, "{reason} [{code}]");
+    struct decision d;
+    struct history_day h;
+    const int64_t june1 = 1748736000;
+
+    struct entry e = mk("198.51.100.20", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_RED, 31877, 37, june1);
+    policy_decide(&e, 1, &h, 1, &zp, june1, &d);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(txt(&zp, &d, 0, "198.51.100.20"), "SNDS filter result RED [127.0.0.4]");
+    assert_string_equal(txt(&zp, &d, 1, "198.51.100.20"), "37 spam trap hits [127.0.0.3]");
+
+    struct entry r = mk("192.0.2.64/29", ENTRY_NONE, 0, 0, "");
+    struct event st = ev_make(EV_SNDS_STATUS, june1, "Blocked due to user complaints");
+    st.snds_blocked = true;
+    model_apply_event(&r, &st);
+    policy_decide(&r, 1, NULL, 0, &zp, june1, &d);
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.66"),
+                        "Blocked due to user complaints [127.0.0.4]");
+
+    struct entry c = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    give_evidence(&c, 20, 0, 1000);
+    c.first_seen = NOW - 2 * MODEL_DAY;
+    c.last_seen = NOW;
+    h = hday(DAY0, 20, 0, 1000);
+    policy_decide(&c, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(d.why, WHY_COMPLAINTS);
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"),
+                        "20 complaints in 3 days (2.000% of 1000 messages) [127.0.0.2]");
+
+    zp = zone(ZONE_SCORE);
+    strcpy(zp.txt_template, "{ip}: {reason}");
+    give_evidence(&c, 10, 0, 0);
+    h = hday(DAY0, 30, 0, 0);
+    policy_decide(&c, 1, &h, 1, &zp, NOW, &d);
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"), "192.0.2.7: reputation 25/100, score 30.0");
+
+    zp = zone(ZONE_ALLOWLIST);
+    struct entry a = mk("192.0.2.0/24", ENTRY_ALLOWED, 0, 0, "partner");
+    policy_decide(&a, 1, NULL, 0, &zp, NOW, &d);
+    assert_string_equal(txt(&zp, &d, 0, "192.0.2.7"), "192.0.2.7 is listed in bl.example: partner");
 }
 
 static void test_names(void **state)
@@ -373,14 +1452,49 @@ static void test_names(void **state)
     assert_string_equal(model_state_name(ENTRY_LISTED), "listed");
     assert_string_equal(model_state_name(ENTRY_DELISTED), "delisted");
     assert_string_equal(model_state_name(ENTRY_ALLOWED), "allowed");
-    assert_string_equal(model_why_name(WHY_NONE), "none");
-    assert_string_equal(model_why_name(WHY_MANUAL), "manual");
-    assert_string_equal(model_why_name(WHY_ALLOWED), "allowed");
-    assert_string_equal(model_why_name(WHY_DELISTED), "delisted");
-    assert_string_equal(model_why_name(WHY_EXPIRED), "expired");
-    assert_string_equal(model_why_name(WHY_TESTPOINT), "testpoint");
-    assert_non_null(model_state_name(200));
-    assert_non_null(model_why_name(200));
+    static const char *const whys[] = {"none",    "manual",     "allowed",  "delisted",
+                                       "expired", "testpoint",  "imported", "excluded",
+                                       "snds",    "complaints", "traps",    "score"};
+    for (unsigned i = 0; i < sizeof whys / sizeof whys[0]; i++)
+        assert_string_equal(model_why_name((uint8_t)i), whys[i]);
+    assert_string_equal(model_state_name(200), "unknown");
+    assert_string_equal(model_why_name(200), "unknown");
+
+    /* formats.md 5's CSV kinds, both ways. */
+    static const struct {
+        const char *name;
+        int kind;
+    } kinds[] = {{"abuse", EV_ABUSE},
+                 {"fraud", EV_FRAUD},
+                 {"virus", EV_VIRUS},
+                 {"other", EV_OTHER},
+                 {"not_spam", EV_NOT_SPAM},
+                 {"auth_failure", EV_AUTH_FAILURE},
+                 {"trap", EV_TRAP_HIT},
+                 {"volume", EV_VOLUME},
+                 {"list", EV_LIST},
+                 {"allow", EV_ALLOW},
+                 {"delist", EV_DELIST},
+                 {"import_list", EV_IMPORT_LIST},
+                 {"import_exclude", EV_IMPORT_EXCLUDE},
+                 {"snds", EV_SNDS},
+                 {"snds_status", EV_SNDS_STATUS}};
+    for (unsigned i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        assert_string_equal(model_kind_name((uint8_t)kinds[i].kind), kinds[i].name);
+        assert_int_equal(model_kind_from_name(kinds[i].name), kinds[i].kind);
+    }
+    assert_int_equal(model_kind_from_name("Not-Spam"), EV_NOT_SPAM);
+    assert_int_equal(model_kind_from_name("TRAP"), EV_TRAP_HIT);
+    assert_int_equal(model_kind_from_name("spam"), -1);
+    assert_int_equal(model_kind_from_name(""), -1);
+    assert_int_equal(model_kind_from_name(NULL), -1);
+    assert_int_equal(model_kind_from_name("abuse_and_a_very_long_name_indeed_here"), -1);
+    assert_string_equal(model_kind_name(EV_KIND_COUNT), "unknown");
+
+    assert_string_equal(model_light_name(0), "green");
+    assert_string_equal(model_light_name(1), "yellow");
+    assert_string_equal(model_light_name(2), "red");
+    assert_string_equal(model_light_name(3), "unknown");
 }
 
 int main(void)
@@ -388,13 +1502,35 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_counters),
+        cmocka_unit_test(test_apply_auth_fail),
         cmocka_unit_test(test_apply_truncates_text),
+        cmocka_unit_test(test_apply_import),
+        cmocka_unit_test(test_apply_snds),
+        cmocka_unit_test(test_apply_sources),
+        cmocka_unit_test(test_evidence_and_history),
         cmocka_unit_test(test_manual_active),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_score_worked_example),
+        cmocka_unit_test(test_score_weights),
+        cmocka_unit_test(test_score_decay),
+        cmocka_unit_test(test_score_window),
+        cmocka_unit_test(test_score_since),
+        cmocka_unit_test(test_score_clears_and_light),
+        cmocka_unit_test(test_score_octet),
         cmocka_unit_test(test_decide_basic),
         cmocka_unit_test(test_decide_allow),
         cmocka_unit_test(test_decide_delisted_and_expired),
-        cmocka_unit_test(test_render_txt),
+        cmocka_unit_test(test_decide_expired_falls_back),
+        cmocka_unit_test(test_decide_delisted_relists),
+        cmocka_unit_test(test_decide_imported),
+        cmocka_unit_test(test_decide_datasets),
+        cmocka_unit_test(test_decide_snds),
+        cmocka_unit_test(test_decide_codes_combine),
+        cmocka_unit_test(test_decide_score_zone),
+        cmocka_unit_test(test_decide_allowlist_zone),
+        cmocka_unit_test(test_render_manual),
+        cmocka_unit_test(test_render_imported),
+        cmocka_unit_test(test_render_evidence),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,553 @@
+/* policy: the zone half of model.h. How history days become a decaying
+ * score, how the entries covering an address become an answer for a zone
+ * kind, and the TXT of that answer. Pure functions of their arguments and
+ * the clock passed in; nothing allocates, every pointer in a decision
+ * points into the caller's covering array. */
+#include "model.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SCORE_ZONE_BASE 0x7f000400u /* 127.0.4.X */
+#define CLEARS_MAX 3.2e9            /* ~100 years: caps degenerate policies */
+
+void policy_defaults(struct zone_policy *zp)
+{
+    memset(zp, 0, sizeof *zp);
+    zp->kind = ZONE_BLOCKLIST;
+    zp->ttl = 2100;
+    snprintf(zp->txt_template, sizeof zp->txt_template, "%s", "{ip} is listed in {zone}: {reason}");
+    zp->code_manual = 0x7f000002;
+    zp->code_complaints = 0x7f000002;
+    zp->code_traps = 0x7f000003;
+    zp->code_imported = 0x7f000004;
+    zp->code_allow = 0x7f000002;
+    zp->weight[CNT_ABUSE] = 1;
+    zp->weight[CNT_FRAUD] = 1;
+    zp->weight[CNT_VIRUS] = 1;
+    zp->weight[CNT_OTHER] = 0.5;
+    zp->weight[CNT_NOT_SPAM] = 1;
+    zp->weight[CNT_AUTH_FAILURE] = 0.5;
+    zp->weight[CNT_TRAP_HITS] = 15; /* one hit lists for about four days (7-day half-life, threshold 10) */
+    zp->half_life = 7.0 * MODEL_DAY;
+    zp->threshold = 10;
+    zp->rate_reference = 0.001;
+    zp->window_days = 90;
+    zp->snds_red_lists = true;
+}
+
+/* Floor division, so a time before 1970 still lands in its own day. */
+static int64_t policy_day_of(int64_t t)
+{
+    int64_t d = t / MODEL_DAY;
+    return (t % MODEL_DAY < 0) ? d - 1 : d;
+}
+
+/* A day's evidence counts as if it all happened at noon; a day ahead of
+ * the clock (a feed with a skewed clock) counts fully, never more. */
+static double policy_decay(const struct zone_policy *zp, int64_t age)
+{
+    if (age <= 0 || !(zp->half_life > 0))
+        return 1.0;
+    return exp2(-(double)age / zp->half_life);
+}
+
+static bool policy_day_counts(const struct zone_policy *zp, const struct history_day *d,
+                              int64_t since, int64_t now)
+{
+    int64_t mid = (int64_t)d->day * MODEL_DAY + MODEL_DAY / 2;
+    if (mid < since)
+        return false;
+    /* A delisting clears the evidence of its whole day: the store keeps
+     * days, not times, so the day cannot be split at the delisting. */
+    if (since != 0 && (int64_t)d->day == policy_day_of(since))
+        return false;
+    /* window_days 0 means no window (look at every day given). */
+    if (zp->window_days && (int64_t)d->day <= policy_day_of(now) - (int64_t)zp->window_days)
+        return false;
+    return true;
+}
+
+void policy_score(const struct zone_policy *zp, const struct history_day *days, size_t ndays,
+                  int64_t since, int64_t now, struct score *out)
+{
+    const double *w = zp->weight;
+    double raw = 0, c = 0, vol = 0, hits = 0;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < ndays; i++) {
+        const struct history_day *d = &days[i];
+        if (!policy_day_counts(zp, d, since, now))
+            continue;
+        double f = policy_decay(zp, now - ((int64_t)d->day * MODEL_DAY + MODEL_DAY / 2));
+        const uint32_t *k = d->counts;
+        raw += f * ((double)k[CNT_ABUSE] + k[CNT_FRAUD] + k[CNT_VIRUS]);
+        c += f * (w[CNT_ABUSE] * k[CNT_ABUSE] + w[CNT_FRAUD] * k[CNT_FRAUD] +
+                  w[CNT_VIRUS] * k[CNT_VIRUS] + w[CNT_OTHER] * k[CNT_OTHER] +
+                  w[CNT_AUTH_FAILURE] * k[CNT_AUTH_FAILURE] - w[CNT_NOT_SPAM] * k[CNT_NOT_SPAM]);
+        vol += f * (double)d->volume;
+        hits += f * k[CNT_TRAP_HITS];
+    }
+    if (!(c > 0))
+        c = 0;
+    /* Complaints count fully once they reach rate_reference of the volume;
+     * below it they shrink in proportion (50 in 1e6 counts 5 %). */
+    double rate = 1;
+    if (vol > 0 && zp->rate_reference > 0) {
+        rate = raw / vol / zp->rate_reference;
+        if (rate > 1)
+            rate = 1;
+    }
+    out->rate_factor = rate;
+    out->complaints = rate * c;
+    out->traps = w[CNT_TRAP_HITS] * hits;
+    out->volume = vol;
+    out->value = out->complaints + out->traps;
+
+    double t = zp->threshold;
+    if (out->value >= t) {
+        /* All days decay together, so value * 2^(-x/h) = t solves exactly. */
+        double x = CLEARS_MAX;
+        if (zp->half_life > 0 && t > 0)
+            x = zp->half_life * log2(out->value / t);
+        if (!(x < CLEARS_MAX))
+            x = CLEARS_MAX;
+        out->clears_at = now + (int64_t)ceil(x);
+        out->light = 2;
+    } else {
+        out->light = out->value >= t / 2 ? 1 : 0;
+    }
+}
+
+uint8_t policy_score_octet(const struct zone_policy *zp, double score)
+{
+    double t = zp->threshold, s = score > 0 ? score : 0;
+    if (!(t > 0))
+        return s > 0 ? 0 : 100;
+    double x = round(100.0 * t / (t + s));
+    if (!(x > 0))
+        return 0;
+    return x >= 100 ? 100 : (uint8_t)x;
+}
+
+const struct entry *policy_evidence_entry(const struct entry *covering, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (model_has_evidence(&covering[i]))
+            return &covering[i];
+    }
+    return NULL;
+}
+
+/* An entry with imp_dataset "" came from a source that named no data
+ * set: every zone serves it. */
+static bool policy_serves(const struct zone_policy *zp, const struct entry *e)
+{
+    if (zp->ndatasets == 0 || e->imp_dataset[0] == '\0')
+        return true;
+    size_t nd = zp->ndatasets;
+    if (nd > sizeof zp->datasets / sizeof zp->datasets[0])
+        nd = sizeof zp->datasets / sizeof zp->datasets[0];
+    for (size_t i = 0; i < nd; i++) {
+        if (strncmp(e->imp_dataset, zp->datasets[i], sizeof zp->datasets[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool policy_snds_lists(const struct zone_policy *zp, const struct entry *e)
+{
+    return (zp->snds_red_lists && e->snds.colour == SNDS_RED) ||
+           e->snds_status == SNDS_STATUS_BLOCKED;
+}
+
+/* The evidence entry's SNDS data first (it holds the address's own rows),
+ * then any covering entry, longest first (IP-status ranges). */
+static const struct entry *policy_snds_entry(const struct zone_policy *zp,
+                                             const struct entry *covering, size_t n,
+                                             const struct entry *evidence)
+{
+    if (evidence && policy_snds_lists(zp, evidence))
+        return evidence;
+    for (size_t i = 0; i < n; i++) {
+        if (policy_snds_lists(zp, &covering[i]))
+            return &covering[i];
+    }
+    return NULL;
+}
+
+static const struct entry *policy_snds_known(const struct entry *covering, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (covering[i].snds.colour != SNDS_NONE || covering[i].snds_status != SNDS_STATUS_NONE)
+            return &covering[i];
+    }
+    return NULL;
+}
+
+/* What the operator entries say: the longest allow in force anywhere, and
+ * the longest operator state that decides (a listing in force or a
+ * delisting; an expired listing is remembered and passed over). */
+struct policy_operator {
+    const struct entry *allow, *manual, *delisted, *expired;
+};
+
+static void policy_find_operator(const struct entry *covering, size_t n, int64_t now,
+                                 struct policy_operator *op)
+{
+    memset(op, 0, sizeof *op);
+    for (size_t i = 0; i < n; i++) {
+        const struct entry *e = &covering[i];
+        if (e->state == ENTRY_ALLOWED && model_manual_active(e, now)) {
+            op->allow = e;
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct entry *e = &covering[i];
+        if (e->state == ENTRY_LISTED) {
+            if (model_manual_active(e, now)) {
+                op->manual = e;
+                return;
+            }
+            if (!op->expired)
+                op->expired = e;
+        } else if (e->state == ENTRY_DELISTED) {
+            op->delisted = e;
+            return;
+        }
+    }
+}
+
+/* Adds an A record unless its value is already there (one reason per
+ * value: the first step that gave it). */
+static void policy_add_code(struct decision *d, uint32_t code, uint8_t why, const struct entry *e)
+{
+    for (unsigned i = 0; i < d->n; i++) {
+        if (d->codes[i] == code)
+            return;
+    }
+    if (d->n >= DECISION_MAX)
+        return;
+    if (d->n == 0)
+        d->decider = e;
+    d->codes[d->n] = code;
+    d->code_why[d->n] = why;
+    d->n++;
+}
+
+static void policy_add_score_codes(const struct zone_policy *zp, struct decision *d)
+{
+    const struct score *s = &d->score;
+    if (!d->evidence || !(s->value >= zp->threshold))
+        return;
+    bool by_complaints = s->complaints >= zp->threshold;
+    bool by_traps = s->traps >= zp->threshold;
+    if (!by_complaints && !by_traps) {
+        by_complaints = s->complaints >= s->traps;
+        by_traps = !by_complaints;
+    }
+    if (by_complaints)
+        policy_add_code(d, zp->code_complaints, WHY_COMPLAINTS, d->evidence);
+    if (by_traps)
+        policy_add_code(d, zp->code_traps, WHY_TRAPS, d->evidence);
+}
+
+/* Steps 3 and 4 of the blocklist precedence (model.h). Returns the
+ * excluding entry when imported data excludes the address. */
+static const struct entry *policy_collect(const struct entry *covering, size_t n,
+                                          const struct zone_policy *zp,
+                                          const struct policy_operator *op, struct decision *d)
+{
+    const struct entry *excluded = NULL;
+    /* A delisting is the operator's word against imported data and SNDS;
+     * only fresh evidence (the score since the delisting) may list again. */
+    if (!op->delisted) {
+        for (size_t i = 0; i < n; i++) {
+            const struct entry *e = &covering[i];
+            if (e->imp_state == IMPORT_NONE || !policy_serves(zp, e))
+                continue;
+            if (e->imp_state == IMPORT_LISTED) {
+                policy_add_code(d, e->imp_code ? e->imp_code : zp->code_imported, WHY_IMPORTED, e);
+                d->imported = e;
+                if (e->imp_ttl)
+                    d->ttl = e->imp_ttl;
+            } else {
+                excluded = e;
+            }
+            break;
+        }
+        const struct entry *s = policy_snds_entry(zp, covering, n, d->evidence);
+        if (s)
+            policy_add_code(d, zp->code_imported, WHY_SNDS, s);
+    }
+    policy_add_score_codes(zp, d);
+    return excluded;
+}
+
+static void policy_decide_blocklist(const struct entry *covering, size_t n,
+                                    const struct zone_policy *zp, const struct policy_operator *op,
+                                    struct decision *d)
+{
+    if (op->allow) {
+        d->why = WHY_ALLOWED;
+        d->decider = op->allow;
+        return;
+    }
+    if (op->manual) {
+        policy_add_code(d, op->manual->code ? op->manual->code : zp->code_manual, WHY_MANUAL,
+                        op->manual);
+        return;
+    }
+    const struct entry *excluded = policy_collect(covering, n, zp, op, d);
+    if (d->n)
+        return;
+    if (op->delisted) {
+        d->why = WHY_DELISTED;
+        d->decider = op->delisted;
+    } else if (op->expired) {
+        d->why = WHY_EXPIRED;
+        d->decider = op->expired;
+    } else if (excluded) {
+        d->why = WHY_EXCLUDED;
+        d->decider = excluded;
+    } else {
+        d->decider = n ? &covering[0] : NULL;
+    }
+}
+
+/* A Sender Score-style answer: 127.0.4.X, 100 best. Whatever would list
+ * the address in a blocklist for SNDS (RED, blocked) answers 0, so the
+ * score zone never calls good what the blocklist lists. */
+static void policy_decide_score(const struct entry *covering, size_t n,
+                                const struct zone_policy *zp, const struct policy_operator *op,
+                                struct decision *d)
+{
+    if (op->allow) {
+        policy_add_code(d, SCORE_ZONE_BASE | 100, WHY_ALLOWED, op->allow);
+        return;
+    }
+    if (op->manual) {
+        policy_add_code(d, SCORE_ZONE_BASE, WHY_MANUAL, op->manual);
+        return;
+    }
+    const struct entry *s = op->delisted ? NULL : policy_snds_entry(zp, covering, n, d->evidence);
+    const struct entry *known = d->evidence ? d->evidence : policy_snds_known(covering, n);
+    if (s)
+        policy_add_code(d, SCORE_ZONE_BASE, WHY_SNDS, s);
+    else if (known)
+        policy_add_code(d, SCORE_ZONE_BASE | policy_score_octet(zp, d->score.value), WHY_SCORE,
+                        known);
+    else if (op->delisted) {
+        d->why = WHY_DELISTED;
+        d->decider = op->delisted;
+    }
+}
+
+void policy_decide(const struct entry *covering, size_t n, const struct history_day *days,
+                   size_t ndays, const struct zone_policy *zp, int64_t now, struct decision *out)
+{
+    struct policy_operator op;
+
+    memset(out, 0, sizeof *out);
+    out->ttl = zp->ttl;
+    policy_find_operator(covering, n, now, &op);
+    out->allowed = op.allow != NULL;
+    out->evidence = policy_evidence_entry(covering, n);
+    if (out->evidence) {
+        int64_t since = 0;
+        if (out->evidence->state == ENTRY_DELISTED)
+            since = out->evidence->state_time;
+        if (op.delisted && op.delisted->state_time > since)
+            since = op.delisted->state_time;
+        policy_score(zp, days, ndays, since, now, &out->score);
+    }
+
+    switch (zp->kind) {
+    case ZONE_SCORE:
+        policy_decide_score(covering, n, zp, &op, out);
+        break;
+    case ZONE_ALLOWLIST:
+        if (op.allow)
+            policy_add_code(out, op.allow->code ? op.allow->code : zp->code_allow, WHY_ALLOWED,
+                            op.allow);
+        break;
+    default:
+        policy_decide_blocklist(covering, n, zp, &op, out);
+        break;
+    }
+    if (out->n) {
+        out->listed = true;
+        out->code = out->codes[0];
+        out->why = out->code_why[0];
+    }
+}
+
+/* Append s to buf at *len, keeping room for the NUL; cuts silently. */
+static void policy_append(char *buf, size_t cap, size_t *len, const char *s, size_t slen)
+{
+    size_t room = cap - 1 - *len;
+    if (slen > room)
+        slen = room;
+    memcpy(buf + *len, s, slen);
+    *len += slen;
+}
+
+/* rbldnsd's substitution (formats.md 4.2): "$$" is "$", "$" before any
+ * other character is the address (the character is kept), "$0".."$9"
+ * are variables the importer has already replaced, so one still here was
+ * undefined and stays literal, as rbldnsd leaves it. */
+static void policy_render_dollar(const char *t, const char *ip, char *buf, size_t cap, size_t *len)
+{
+    while (*t && *len < cap - 1) {
+        if (*t != '$') {
+            const char *next = strchr(t, '$');
+            size_t run = next ? (size_t)(next - t) : strlen(t);
+            policy_append(buf, cap, len, t, run);
+            t += run;
+        } else if (t[1] == '$') {
+            policy_append(buf, cap, len, "$", 1);
+            t += 2;
+        } else if (t[1] >= '0' && t[1] <= '9') {
+            policy_append(buf, cap, len, t, 2);
+            t += 2;
+        } else {
+            policy_append(buf, cap, len, ip, strlen(ip));
+            t++;
+        }
+    }
+}
+
+static void policy_render_template(const char *t, const char *ip, const char *zone,
+                                   const char *reason, uint32_t c, char *buf, size_t cap,
+                                   size_t *len)
+{
+    char code[16];
+    snprintf(code, sizeof code, "%u.%u.%u.%u", (unsigned)(c >> 24), (unsigned)(c >> 16 & 0xff),
+             (unsigned)(c >> 8 & 0xff), (unsigned)(c & 0xff));
+    while (*t && *len < cap - 1) {
+        if (*t == '{') {
+            const char *close = strchr(t, '}');
+            const char *val = NULL;
+            if (close) {
+                size_t nl = (size_t)(close - t - 1);
+                if (nl == 2 && memcmp(t + 1, "ip", 2) == 0)
+                    val = ip;
+                else if (nl == 4 && memcmp(t + 1, "zone", 4) == 0)
+                    val = zone;
+                else if (nl == 4 && memcmp(t + 1, "code", 4) == 0)
+                    val = code;
+                else if (nl == 6 && memcmp(t + 1, "reason", 6) == 0)
+                    val = reason;
+            }
+            if (val) {
+                policy_append(buf, cap, len, val, strlen(val));
+                t = close + 1;
+                continue;
+            }
+        }
+        /* Literal text up to the next placeholder candidate, unknown ones included. */
+        const char *next = strchr(t + 1, '{');
+        size_t run = next ? (size_t)(next - t) : strlen(t);
+        policy_append(buf, cap, len, t, run);
+        t += run;
+    }
+}
+
+static const char *policy_entry_reason(const struct entry *e, const char *fallback)
+{
+    return e && e->reason[0] ? e->reason : fallback;
+}
+
+/* Which SNDS entry gave the code: the decider when it was the first code,
+ * else the evidence entry (its own rows); an IP-status range elsewhere in
+ * covering is out of reach here and gets the generic text. */
+static void policy_reason_snds(const struct zone_policy *zp, const struct decision *d, unsigned i,
+                               char *r, size_t cap)
+{
+    const struct entry *e = i == 0 ? d->decider : d->evidence;
+    if (e && zp->snds_red_lists && e->snds.colour == SNDS_RED)
+        snprintf(r, cap, "SNDS filter result RED");
+    else if (e && e->snds_status == SNDS_STATUS_BLOCKED)
+        snprintf(r, cap, "%s", policy_entry_reason(e, "SNDS IP status blocked"));
+    else
+        snprintf(r, cap, "SNDS filter result RED or IP status blocked");
+}
+
+static void policy_reason_complaints(const struct decision *d, char *r, size_t cap)
+{
+    const struct entry *e = d->evidence;
+    if (!e) {
+        snprintf(r, cap, "complaints");
+        return;
+    }
+    uint64_t n = (uint64_t)e->counts[CNT_ABUSE] + e->counts[CNT_FRAUD] + e->counts[CNT_VIRUS];
+    int64_t days = e->last_seen > e->first_seen ? (e->last_seen - e->first_seen) / MODEL_DAY : 0;
+    int w = snprintf(r, cap, "%" PRIu64 " complaints in %" PRId64 " days", n, days + 1);
+    if (e->volume > 0 && w > 0 && (size_t)w < cap)
+        snprintf(r + w, cap - (size_t)w, " (%.3f%% of %" PRIu64 " messages)",
+                 100.0 * (double)n / (double)e->volume, e->volume);
+}
+
+bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, unsigned i,
+                       const char *ip, const char *zone, char *buf, size_t cap, size_t *len)
+{
+    char reason[MODEL_TEXT_MAX];
+    const char *why = reason;
+    size_t n = 0;
+
+    if (len)
+        *len = 0;
+    if (!buf || cap == 0)
+        return false;
+    buf[0] = '\0';
+    if (!d || i >= d->n || i >= DECISION_MAX)
+        return false;
+    ip = ip ? ip : "";
+    zone = zone ? zone : "";
+
+    switch (d->code_why[i]) {
+    case WHY_IMPORTED:
+        if (!d->imported || (d->imported->imp_flags & IMPORT_NO_TXT))
+            return false;
+        if (d->imported->imp_txt[0]) {
+            policy_render_dollar(d->imported->imp_txt, ip, buf, cap, &n);
+            buf[n] = '\0';
+            if (len)
+                *len = n;
+            return true;
+        }
+        /* A source that gave a reason but no template (a DROP list). */
+        why = policy_entry_reason(d->imported, "listed");
+        break;
+    case WHY_MANUAL:
+        why = policy_entry_reason(d->decider, "listed");
+        break;
+    case WHY_ALLOWED:
+        why = policy_entry_reason(d->decider, "allowed");
+        break;
+    case WHY_SNDS:
+        policy_reason_snds(zp, d, i, reason, sizeof reason);
+        break;
+    case WHY_COMPLAINTS:
+        policy_reason_complaints(d, reason, sizeof reason);
+        break;
+    case WHY_TRAPS:
+        snprintf(reason, sizeof reason, "%" PRIu32 " spam trap hits",
+                 d->evidence ? d->evidence->counts[CNT_TRAP_HITS] : 0);
+        break;
+    case WHY_SCORE:
+        snprintf(reason, sizeof reason, "reputation %u/100, score %.1f",
+                 (unsigned)(d->codes[i] & 0xff), d->score.value);
+        break;
+    default:
+        return false; /* test points and the rest are the caller's */
+    }
+    policy_render_template(zp->txt_template, ip, zone, why, d->codes[i], buf, cap, &n);
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return true;
+}
