@@ -1,0 +1,357 @@
+/* feed_csv: the two CSV feeds of formats.md section 5 that carry a header
+ * line: "csv", the generic operator CSV (address_or_prefix,kind,weight,
+ * time,reason), and "traps", the spam-trap hit log (timestamp,ip,helo,
+ * mail_from,rcpt_to). Columns are found by header name, so a reordered or
+ * extended file still imports; a file without the header is read in the
+ * documented order, with a warning. */
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "feed.h"
+#include "feed_csvsplit.h"
+
+#define CSVF_MAX_FIELDS 32
+#define CSVF_MAX_COLS 8
+
+struct csvf_name {
+    const char *name;
+    int col;
+};
+
+struct csvf_parse;
+
+/* One CSV feed: its columns and what a row becomes. */
+struct csvf_kind {
+    const char *name;  /* default source name */
+    const char *order; /* the documented header, for messages */
+    const struct csvf_name *names;
+    size_t nnames;
+    int ncols;
+    const int *fixed; /* column index of each column without a header */
+    int (*row)(struct csvf_parse *cp);
+};
+
+struct csvf_parse {
+    struct csv_lines l;
+    const struct feed_options *opt;
+    const struct csvf_kind *kind;
+    const char *source;
+    int col[CSVF_MAX_COLS];
+    char *f[CSVF_MAX_FIELDS];
+    size_t stored;
+};
+
+static const char *csvf_get(const struct csvf_parse *cp, int c)
+{
+    int i = cp->col[c];
+    if (i < 0 || (size_t)i >= cp->stored)
+        return "";
+    return cp->f[i];
+}
+
+static int csvf_lookup(const struct csvf_kind *k, const char *field)
+{
+    char norm[64];
+    snprintf(norm, sizeof norm, "%s", field);
+    csv_lower(norm);
+    for (size_t i = 0; i < k->nnames; i++)
+        if (strcmp(norm, k->names[i].name) == 0)
+            return k->names[i].col;
+    return -1;
+}
+
+/* How many fields of a line are column names of k. */
+static int csvf_header_hits(const struct csvf_kind *k, char *const *f, size_t n)
+{
+    int hits = 0;
+    for (size_t i = 0; i < n; i++)
+        hits += csvf_lookup(k, f[i]) >= 0;
+    return hits;
+}
+
+static void csvf_fixed_order(struct csvf_parse *cp)
+{
+    for (int c = 0; c < cp->kind->ncols; c++)
+        cp->col[c] = cp->kind->fixed[c];
+}
+
+/* The first content line: a header (mapped by name) or already a row. */
+static bool csvf_header(struct csvf_parse *cp)
+{
+    const struct csvf_kind *k = cp->kind;
+    bool has_address = false;
+    for (size_t i = 0; i < cp->stored && !has_address; i++) {
+        struct addr_prefix p;
+        has_address = addr_parse(cp->f[i], &p, NULL, 0) == DNSBL_OK;
+    }
+    if (has_address || csvf_header_hits(k, cp->f, cp->stored) == 0) {
+        csvf_fixed_order(cp);
+        csv_warn(&cp->l, "no header line; assuming the columns %s", k->order);
+        return false;
+    }
+    for (int c = 0; c < k->ncols; c++)
+        cp->col[c] = -1;
+    for (size_t i = 0; i < cp->stored; i++) {
+        int c = csvf_lookup(k, cp->f[i]);
+        if (c < 0)
+            csv_warn(&cp->l, "unknown column '%s' ignored", cp->f[i]);
+        else if (cp->col[c] < 0)
+            cp->col[c] = (int)i;
+    }
+    /* Columns 0 and 1 are the ones no row can do without. */
+    if (cp->col[0] < 0 || cp->col[1] < 0) {
+        csv_warn(&cp->l, "header lacks %s or %s; assuming the columns %s", k->names[0].name,
+                 k->names[1].name, k->order);
+        csvf_fixed_order(cp);
+    }
+    return true;
+}
+
+static int csvf_parse(const struct feed_input *in, const struct feed_options *opt,
+                      struct feed_sink *sink, const struct csvf_kind *kind)
+{
+    struct csvf_parse cp;
+    memset(&cp, 0, sizeof cp);
+    csv_lines_init(&cp.l, in, sink);
+    cp.opt = opt;
+    cp.kind = kind;
+    cp.source = opt->source ? opt->source : kind->name;
+    bool first = true;
+    int rc;
+    while ((rc = csv_lines_next(&cp.l)) == 1) {
+        if (csv_line_skippable(cp.l.line))
+            continue;
+        size_t n = csv_lines_split(&cp.l, cp.f, CSVF_MAX_FIELDS);
+        cp.stored = n < CSVF_MAX_FIELDS ? n : CSVF_MAX_FIELDS;
+        for (size_t i = 0; i < cp.stored; i++)
+            cp.f[i] = csv_trim(cp.f[i]);
+        if (first) {
+            first = false;
+            if (csvf_header(&cp))
+                continue;
+        }
+        rc = kind->row(&cp);
+        csv_record_done(&cp.l);
+        if (rc != 0)
+            break;
+    }
+    csv_lines_free(&cp.l);
+    return rc;
+}
+
+/* Parse an address column; reject the row with addr_parse's text. */
+static bool csvf_address(struct csvf_parse *cp, const char *what, struct addr_prefix *out)
+{
+    char why[256];
+    const char *text = csvf_get(cp, 0);
+    if (!*text) {
+        csv_reject(&cp->l, "no %s", what);
+        return false;
+    }
+    if (addr_parse(text, out, why, sizeof why) != DNSBL_OK) {
+        csv_reject(&cp->l, "%s", why);
+        return false;
+    }
+    return true;
+}
+
+/* ---- generic operator CSV ---- */
+
+enum { G_ADDR, G_KIND, G_WEIGHT, G_TIME, G_REASON, G_COUNT };
+
+static const struct csvf_name generic_names[] = {
+    {"address_or_prefix", G_ADDR}, {"kind", G_KIND},    {"weight", G_WEIGHT}, {"time", G_TIME},
+    {"reason", G_REASON},          {"address", G_ADDR}, {"prefix", G_ADDR},   {"ip", G_ADDR},
+    {"timestamp", G_TIME},
+};
+
+static bool generic_kind_ok(int kind)
+{
+    return (kind >= EV_ABUSE && kind <= EV_VOLUME) || kind == EV_LIST || kind == EV_ALLOW;
+}
+
+static int generic_row(struct csvf_parse *cp)
+{
+    struct event ev = {.source = cp->source};
+    if (!csvf_address(cp, "address_or_prefix", &ev.prefix))
+        return 0;
+
+    char kindname[32];
+    const char *ktext = csvf_get(cp, G_KIND);
+    snprintf(kindname, sizeof kindname, "%s", ktext);
+    csv_lower(kindname);
+    int kind = *ktext ? model_kind_from_name(kindname) : -1;
+    if (!generic_kind_ok(kind)) {
+        if (*ktext)
+            csv_reject(&cp->l,
+                       "unknown kind '%s' (abuse, fraud, virus, other, not_spam, "
+                       "auth_failure, trap, volume, list, allow)",
+                       ktext);
+        else
+            csv_reject(&cp->l, "no kind");
+        return 0;
+    }
+    ev.kind = (uint8_t)kind;
+    bool state = kind == EV_LIST || kind == EV_ALLOW;
+
+    const char *wtext = csvf_get(cp, G_WEIGHT);
+    ev.weight = 1;
+    if (*wtext && !csv_parse_decimal(wtext, &ev.weight)) {
+        csv_reject(&cp->l, "weight '%s' is not a number >= 0", wtext);
+        return 0;
+    }
+
+    const char *ttext = csvf_get(cp, G_TIME);
+    if (!*ttext) {
+        if (!state) {
+            csv_reject(&cp->l, "no time (RFC 3339 or unix seconds); only list and allow rows "
+                               "default to now");
+            return 0;
+        }
+        ev.time = cp->opt->now;
+    } else if (!csv_parse_time(ttext, &ev.time)) {
+        csv_reject(&cp->l, "time '%s' is not RFC 3339 or unix seconds", ttext);
+        return 0;
+    }
+    const char *reason = csvf_get(cp, G_REASON);
+    ev.reason = *reason ? reason : NULL;
+
+    /* List and allow rows set state, which repeats harmlessly; evidence
+     * must count once per (file, row) however often it is imported. */
+    if (state)
+        return csv_emit(&cp->l, &ev, NULL);
+    uint8_t key[FEED_DEDUP_LEN];
+    const char *parts[3] = {"csv", cp->l.in->name ? cp->l.in->name : "-", cp->l.line};
+    csv_dedup_strings(key, parts, 3);
+    return csv_emit(&cp->l, &ev, key);
+}
+
+static const int generic_fixed[G_COUNT] = {0, 1, 2, 3, 4};
+
+static const struct csvf_kind generic_kind = {
+    .name = "csv",
+    .order = "address_or_prefix,kind,weight,time,reason",
+    .names = generic_names,
+    .nnames = sizeof generic_names / sizeof generic_names[0],
+    .ncols = G_COUNT,
+    .fixed = generic_fixed,
+    .row = generic_row,
+};
+
+/* ---- spam-trap hits ---- */
+
+/* Columns 0 and 1 are the required ones (csvf_header), so ip comes first. */
+enum { T_IP, T_TIME, T_RCPT, T_HELO, T_FROM, T_COUNT };
+
+static const struct csvf_name trap_names[] = {
+    {"ip", T_IP},          {"timestamp", T_TIME}, {"rcpt_to", T_RCPT}, {"helo", T_HELO},
+    {"mail_from", T_FROM}, {"address", T_IP},     {"time", T_TIME},
+};
+
+static int trap_row(struct csvf_parse *cp)
+{
+    struct event ev = {.kind = EV_TRAP_HIT, .weight = 1, .source = cp->source};
+    if (!csvf_address(cp, "ip", &ev.prefix))
+        return 0;
+    if (ev.prefix.plen != (ev.prefix.family == ADDR_V4 ? 32 : 128)) {
+        csv_reject(&cp->l, "'%s' is a prefix; a trap hit comes from one address",
+                   csvf_get(cp, T_IP));
+        return 0;
+    }
+    const char *ttext = csvf_get(cp, T_TIME);
+    if (!*ttext) {
+        csv_reject(&cp->l, "no timestamp (RFC 3339 or unix seconds)");
+        return 0;
+    }
+    if (!csv_parse_time(ttext, &ev.time)) {
+        csv_reject(&cp->l, "timestamp '%s' is not RFC 3339 or unix seconds", ttext);
+        return 0;
+    }
+    /* formats.md 5: one hit per (ip, timestamp, rcpt_to); normalised so
+     * that the same hit written two ways is still one. */
+    char ip[ADDR_TEXT_MAX], when[24];
+    addr_format(&ev.prefix, ip, sizeof ip);
+    snprintf(when, sizeof when, "%lld", (long long)ev.time);
+    const char *parts[4] = {"traps", ip, when, csvf_get(cp, T_RCPT)};
+    uint8_t key[FEED_DEDUP_LEN];
+    csv_dedup_strings(key, parts, 4);
+    return csv_emit(&cp->l, &ev, key);
+}
+
+/* The documented order timestamp,ip,helo,mail_from,rcpt_to. */
+static const int trap_fixed[T_COUNT] = {1, 0, 4, 2, 3};
+
+static const struct csvf_kind trap_kind = {
+    .name = "traps",
+    .order = "timestamp,ip,helo,mail_from,rcpt_to",
+    .names = trap_names,
+    .nnames = sizeof trap_names / sizeof trap_names[0],
+    .ncols = T_COUNT,
+    .fixed = trap_fixed,
+    .row = trap_row,
+};
+
+static int trap_parse(const struct feed_input *in, const struct feed_options *opt,
+                      struct feed_sink *sink)
+{
+    return csvf_parse(in, opt, sink, &trap_kind);
+}
+
+static int generic_parse(const struct feed_input *in, const struct feed_options *opt,
+                         struct feed_sink *sink)
+{
+    return csvf_parse(in, opt, sink, &generic_kind);
+}
+
+/* The first content line against a kind's header: 95 when every field is
+ * one of its columns and the first two required ones are there. */
+static int csvf_detect(const uint8_t *data, size_t len, const struct csvf_kind *k)
+{
+    struct feed_input in = {.name = "detect", .data = data, .len = len};
+    struct csv_lines l;
+    char *f[CSVF_MAX_FIELDS];
+    int score = 0;
+    csv_lines_init(&l, &in, NULL);
+    while (l.lineno < 20 && csv_lines_next(&l) == 1) {
+        if (csv_line_skippable(l.line))
+            continue;
+        size_t n = csv_lines_split(&l, f, CSVF_MAX_FIELDS);
+        size_t stored = n < CSVF_MAX_FIELDS ? n : CSVF_MAX_FIELDS;
+        bool req[2] = {false, false};
+        for (size_t i = 0; i < stored; i++) {
+            f[i] = csv_trim(f[i]);
+            int c = csvf_lookup(k, f[i]);
+            if (c == 0 || c == 1)
+                req[c] = true;
+        }
+        int hits = csvf_header_hits(k, f, stored);
+        if (req[0] && req[1])
+            score = (size_t)hits == n && hits >= 3 ? 95 : 70;
+        break;
+    }
+    csv_lines_free(&l);
+    return score;
+}
+
+static int generic_detect(const uint8_t *data, size_t len)
+{
+    return csvf_detect(data, len, &generic_kind);
+}
+
+static int trap_detect(const uint8_t *data, size_t len)
+{
+    return csvf_detect(data, len, &trap_kind);
+}
+
+const struct feed_ops feed_ops_csv = {
+    .name = "csv",
+    .detect = generic_detect,
+    .parse = generic_parse,
+};
+
+const struct feed_ops feed_ops_traps = {
+    .name = "traps",
+    .detect = trap_detect,
+    .parse = trap_parse,
+};
