@@ -272,6 +272,20 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
     }
 }
 
+/* Four one-character labels that are all hex digits read as an IPv4
+ * address and as a partial IPv6 name at once. */
+static bool packet_also_v6_partial(const uint8_t *qname, size_t len)
+{
+    if (len != 8)
+        return false;
+    for (size_t i = 0; i < 8; i += 2) {
+        uint8_t c = qname[i + 1];
+        if (qname[i] != 1 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
 /* A full address: test points, then the store and the zone's policy. */
 static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off,
@@ -296,7 +310,10 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
     if (ctx->info)
         ctx->info->listed = d.listed;
     if (!d.listed) {
-        r->rcode = RCODE_NXDOMAIN;
+        /* 1.0.0.2.bl.example is both IPv4 2.0.0.1 and the first four
+         * nibbles of 2001::/16: as an IPv6 empty non-terminal it exists. */
+        if (!packet_also_v6_partial(q->qname, apex_off))
+            r->rcode = RCODE_NXDOMAIN;
         reply_put_soa_authority(r, z, apex_off);
         return;
     }
