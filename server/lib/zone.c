@@ -258,7 +258,10 @@ fail:
     return NULL;
 }
 
-static int zone_read_file(const struct zone *z, const char *path, ldns_zone **out, char *why,
+/* Read a master file record by record. ldns_zone_new_frm_fp_l would do
+ * it in one call, but it leaks the records read so far when it meets an
+ * error (ldns 1.8.3), and a bad file on every SIGHUP must not leak. */
+static int zone_read_file(const struct zone *z, const char *path, ldns_rr_list **out, char *why,
                           size_t whylen)
 {
     FILE *fp = fopen(path, "r");
@@ -268,35 +271,53 @@ static int zone_read_file(const struct zone *z, const char *path, ldns_zone **ou
     }
     char origin_text[ZONE_NAME_MAX + 2];
     snprintf(origin_text, sizeof(origin_text), "%s.", z->name);
-    ldns_rdf *origin = ldns_dname_new_frm_str(origin_text);
-    int line = 0;
-    ldns_status st =
-        ldns_zone_new_frm_fp_l(out, fp, origin, ZONE_SYNTH_TTL, LDNS_RR_CLASS_IN, &line);
+    ldns_rdf *origin = ldns_dname_new_frm_str(origin_text), *prev = NULL;
+    ldns_rr_list *list = ldns_rr_list_new();
+    uint32_t ttl = ZONE_SYNTH_TTL;
+    int line = 0, rc = (origin && list) ? DNSBL_OK : DNSBL_ENOMEM;
+    while (rc == DNSBL_OK && !feof(fp)) {
+        ldns_rr *rr = NULL;
+        ldns_status st = ldns_rr_new_frm_fp_l(&rr, fp, &ttl, &origin, &prev, &line);
+        if (st == LDNS_STATUS_OK) {
+            if (!ldns_rr_list_push_rr(list, rr)) {
+                ldns_rr_free(rr);
+                rc = DNSBL_ENOMEM;
+            }
+        } else if (st == LDNS_STATUS_SYNTAX_INCLUDE) {
+            snprintf(why, whylen, "%s:%d: $INCLUDE is not supported", path, line);
+            rc = DNSBL_EINVAL;
+        } else if (st != LDNS_STATUS_SYNTAX_EMPTY && st != LDNS_STATUS_SYNTAX_TTL &&
+                   st != LDNS_STATUS_SYNTAX_ORIGIN) {
+            snprintf(why, whylen, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(st));
+            rc = DNSBL_EINVAL;
+        }
+    }
     fclose(fp);
     ldns_rdf_deep_free(origin);
-    if (st != LDNS_STATUS_OK) {
-        snprintf(why, whylen, "%s:%d: %s", path, line, ldns_get_errorstr_by_id(st));
-        return DNSBL_EINVAL;
+    ldns_rdf_deep_free(prev);
+    if (rc != DNSBL_OK) {
+        if (rc == DNSBL_ENOMEM)
+            snprintf(why, whylen, "%s: out of memory", path);
+        ldns_rr_list_deep_free(list);
+        return rc;
     }
-    if (!ldns_zone_soa(*out)) {
-        snprintf(why, whylen, "%s: no SOA record for %s", path, z->name);
-        ldns_zone_deep_free(*out);
-        return DNSBL_EINVAL;
-    }
+    *out = list;
     return DNSBL_OK;
 }
 
 /* File every record of list into z, then the SOA copies and the glue. */
-static int zone_fill(struct zone *z, const ldns_rr *soa, const ldns_rr_list *rrs, char *why,
-                     size_t whylen)
+static int zone_fill(struct zone *z, const ldns_rr_list *rrs, char *why, size_t whylen)
 {
     size_t cap = 0;
-    int rc = soa ? zone_add_rr(z, &cap, soa, why, whylen) : DNSBL_OK;
+    const ldns_rr *soa = NULL;
+    int rc = DNSBL_OK;
     for (size_t i = 0; rc == DNSBL_OK && i < ldns_rr_list_rr_count(rrs); i++) {
         const ldns_rr *rr = ldns_rr_list_rr(rrs, i);
         if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) {
-            if (soa)
-                continue; /* ldns keeps the SOA apart; a second one is ignored */
+            if (soa) {
+                snprintf(why, whylen, "zone %s has more than one SOA record", z->name);
+                return DNSBL_EINVAL;
+            }
             soa = rr;
         }
         rc = zone_add_rr(z, &cap, rr, why, whylen);
@@ -346,22 +367,22 @@ int zone_load(const struct zone_config *zc, struct zone **out, char *why, size_t
 
     int rc;
     if (zc->file[0]) {
-        ldns_zone *lz = NULL;
-        rc = zone_read_file(z, zc->file, &lz, why, whylen);
+        ldns_rr_list *rrs = NULL;
+        rc = zone_read_file(z, zc->file, &rrs, why, whylen);
         if (rc == DNSBL_OK) {
-            rc = zone_fill(z, ldns_zone_soa(lz), ldns_zone_rrs(lz), why, whylen);
+            rc = zone_fill(z, rrs, why, whylen);
             if (rc != DNSBL_OK && rc != DNSBL_ENOMEM) {
                 /* zone_fill's sentence names the zone; prefix the file. */
                 char inner[512];
                 snprintf(inner, sizeof(inner), "%s", why);
                 snprintf(why, whylen, "%s: %s", zc->file, inner);
             }
-            ldns_zone_deep_free(lz);
+            ldns_rr_list_deep_free(rrs);
         }
     } else {
         z->synthesised = true;
         ldns_rr_list *list = zone_synth_rrs(z);
-        rc = list ? zone_fill(z, NULL, list, why, whylen) : DNSBL_ENOMEM;
+        rc = list ? zone_fill(z, list, why, whylen) : DNSBL_ENOMEM;
         ldns_rr_list_deep_free(list);
     }
     if (rc == DNSBL_ENOMEM)
