@@ -253,9 +253,10 @@ static void test_unlisted_and_invalid_nxdomain(void **state)
 static void test_partial_names_are_empty_nonterminals(void **state)
 {
     struct fixture *f = *state;
-    const char *names[] = {"2.0.192.bl.example.", "0.192.bl.example.", "192.bl.example.",
-                           "8.b.d.0.1.0.0.2.bl.example.", "sub.bl.example.",
-                           "1.0.0.2.bl.example." /* IPv4 2.0.0.1 and 2001::/16 */};
+    const char *names[] = {
+        "2.0.192.bl.example.", "0.192.bl.example.",
+        "192.bl.example.",     "8.b.d.0.1.0.0.2.bl.example.",
+        "sub.bl.example.",     "1.0.0.2.bl.example." /* IPv4 2.0.0.1 and 2001::/16 */};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         ldns_pkt *a = ask(f, names[i], LDNS_RR_TYPE_A, PACKET_UDP, 0);
         assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);

@@ -1,0 +1,612 @@
+/* config: libconfuse does the parsing; this file declares the options,
+ * checks values in validate callbacks (so errors carry the file's line)
+ * and turns the parsed tree into a struct config. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "err.h"
+
+/* Where libconfuse's error callback writes. The callback has no user
+ * pointer, so config_load_file points this at its local sink for the length
+ * of one parse; thread-local, so parses in two threads cannot mix. */
+struct config_sink {
+    char *buf;
+    size_t cap;
+    bool set;
+};
+static _Thread_local struct config_sink *config_tls_sink;
+
+static void config_on_error(cfg_t *cfg, const char *fmt, va_list ap)
+{
+    struct config_sink *s = config_tls_sink;
+    if (s == NULL || s->set || s->cap == 0)
+        return; /* keep the first error: later ones are consequences */
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (cfg != NULL && cfg->filename != NULL && cfg->line > 0)
+        snprintf(s->buf, s->cap, "%s:%d: %s", cfg->filename, cfg->line, msg);
+    else if (cfg != NULL && cfg->filename != NULL)
+        snprintf(s->buf, s->cap, "%s: %s", cfg->filename, msg);
+    else
+        snprintf(s->buf, s->cap, "%s", msg);
+    s->set = true;
+}
+
+static void config_set_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void config_set_why(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why == NULL || whylen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
+}
+
+void config_init(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->tcp_idle_timeout = CONFIG_DEFAULT_TCP_IDLE_TIMEOUT;
+    c->tcp_max_queries = CONFIG_DEFAULT_TCP_MAX_QUERIES;
+}
+
+void config_free(struct config *c)
+{
+    free(c->listens);
+    free(c->zones);
+    c->listens = NULL;
+    c->zones = NULL;
+    c->nlistens = 0;
+    c->nzones = 0;
+}
+
+/* --- values shared by the file and the command line --- */
+
+static bool config_parse_port(const char *s, uint16_t *out)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 5)
+        return false;
+    unsigned long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (v > 65535)
+        return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+static bool config_parse_v6(const char *host, struct sockaddr_in6 *sin6)
+{
+    char addr[INET6_ADDRSTRLEN + 1];
+    const char *pct = strchr(host, '%');
+    size_t alen = pct ? (size_t)(pct - host) : strlen(host);
+    if (alen >= sizeof addr)
+        return false;
+    memcpy(addr, host, alen);
+    addr[alen] = '\0';
+    if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+        return false;
+    if (pct != NULL) {
+        /* A link-local address needs its interface: "fe80::1%eth0". */
+        uint16_t num;
+        unsigned idx = config_parse_port(pct + 1, &num) ? num : if_nametoindex(pct + 1);
+        if (idx == 0)
+            return false;
+        sin6->sin6_scope_id = idx;
+    }
+    return true;
+}
+
+int config_parse_listen(const char *text, struct config_listen *out, char *why, size_t whylen)
+{
+    char host[CONFIG_LISTEN_TEXT];
+    const char *port = "53";
+    bool bracketed = false;
+
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(text);
+    if (len == 0 || len >= CONFIG_LISTEN_TEXT)
+        goto bad;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close == text + 1)
+            goto bad;
+        memcpy(host, text + 1, (size_t)(close - text - 1));
+        host[close - text - 1] = '\0';
+        if (close[1] == ':')
+            port = close + 2;
+        else if (close[1] != '\0')
+            goto bad;
+        bracketed = true;
+    } else {
+        const char *colon = strchr(text, ':');
+        memcpy(host, text, len + 1);
+        /* One colon separates the port; more mean a bare IPv6 address. */
+        if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+            host[colon - text] = '\0';
+            port = colon + 1;
+        }
+    }
+
+    uint16_t portnum;
+    if (!config_parse_port(port, &portnum)) {
+        config_set_why(why, whylen, "listen address '%s': '%s' is not a port number (0-65535)",
+                       text, port);
+        return DNSBL_EINVAL;
+    }
+    struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
+    if (!bracketed && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(portnum);
+        out->addrlen = sizeof *sin;
+    } else if (strchr(host, ':') != NULL && config_parse_v6(host, sin6)) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(portnum);
+        out->addrlen = sizeof *sin6;
+    } else {
+        goto bad;
+    }
+    memcpy(out->text, text, len + 1);
+    return DNSBL_OK;
+
+bad:
+    config_set_why(why, whylen,
+                   "listen address '%s' is not an IP address and port "
+                   "(write 127.0.0.1:53 or [::1]:53)",
+                   text);
+    return DNSBL_EINVAL;
+}
+
+/* A listing code: an IPv4 address inside 127.0.0.0/8 that is not one of the
+ * values clients read as "not listed" or as an error (formats §1.2, §1.3). */
+static int config_parse_code(const char *s, uint32_t *out, char *why, size_t whylen)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, s, &a) != 1) {
+        config_set_why(why, whylen, "code '%s' is not an IPv4 address like 127.0.0.2", s);
+        return DNSBL_EINVAL;
+    }
+    uint32_t v = ntohl(a.s_addr);
+    if ((v >> 24) != 127) {
+        config_set_why(why, whylen, "code '%s' is not inside 127.0.0.0/8", s);
+        return DNSBL_EINVAL;
+    }
+    if (v <= 0x7f000001 || v >= 0x7ffffffc) {
+        config_set_why(why, whylen,
+                       "code '%s' is reserved (127.0.0.0, 127.0.0.1 and "
+                       "127.255.255.252-255 never mean listed)",
+                       s);
+        return DNSBL_EINVAL;
+    }
+    *out = v;
+    return DNSBL_OK;
+}
+
+static int config_check_zone_name(const char *name, char *why, size_t whylen)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n >= ZONE_NAME_MAX) {
+        config_set_why(why, whylen, "zone name '%s' is empty or too long", name);
+        return DNSBL_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isspace((unsigned char)name[i]) || name[i] == '=' || name[i] == '/') {
+            config_set_why(why, whylen, "zone name '%s' is not a domain name", name);
+            return DNSBL_EINVAL;
+        }
+    }
+    return DNSBL_OK;
+}
+
+/* Zone names compare without case and without a trailing dot. */
+static bool config_same_zone(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 1 && a[la - 1] == '.')
+        la--;
+    if (lb > 1 && b[lb - 1] == '.')
+        lb--;
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+static int config_copy_path(char *dst, size_t cap, const char *dir, const char *p)
+{
+    int n;
+    size_t dlen = strlen(dir);
+    if (p[0] == '/' || dlen == 0)
+        n = snprintf(dst, cap, "%s", p);
+    else
+        n = snprintf(dst, cap, "%s%s%s", dir, dir[dlen - 1] == '/' ? "" : "/", p);
+    return (n < 0 || (size_t)n >= cap) ? DNSBL_EINVAL : DNSBL_OK;
+}
+
+static int config_append(void **arr, size_t *n, size_t size, const void *item)
+{
+    void *grown = realloc(*arr, (*n + 1) * size);
+    if (grown == NULL)
+        return DNSBL_ENOMEM;
+    memcpy((char *)grown + *n * size, item, size);
+    *arr = grown;
+    (*n)++;
+    return DNSBL_OK;
+}
+
+int config_add_zone(struct config *c, const char *arg, char *why, size_t whylen)
+{
+    struct zone_config zc;
+    memset(&zc, 0, sizeof zc);
+    policy_defaults(&zc.policy);
+
+    const char *eq = strchr(arg, '=');
+    size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (nlen >= sizeof zc.name) {
+        config_set_why(why, whylen, "zone name in '%s' is too long", arg);
+        return DNSBL_EINVAL;
+    }
+    memcpy(zc.name, arg, nlen);
+    zc.name[nlen] = '\0';
+    int rc = config_check_zone_name(zc.name, why, whylen);
+    if (rc != DNSBL_OK)
+        return rc;
+    if (eq != NULL) {
+        if (eq[1] == '\0' || config_copy_path(zc.file, sizeof zc.file, "", eq + 1) != DNSBL_OK) {
+            config_set_why(why, whylen, "zone '%s': the file after '=' is empty or too long", arg);
+            return DNSBL_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < c->nzones; i++) {
+        if (config_same_zone(c->zones[i].name, zc.name)) {
+            config_set_why(why, whylen, "zone '%s' is given twice", zc.name);
+            return DNSBL_EINVAL;
+        }
+    }
+    return config_append((void **)&c->zones, &c->nzones, sizeof zc, &zc);
+}
+
+int config_add_listen(struct config *c, const char *arg, char *why, size_t whylen)
+{
+    struct config_listen l;
+    int rc = config_parse_listen(arg, &l, why, whylen);
+    if (rc != DNSBL_OK)
+        return rc;
+    return config_append((void **)&c->listens, &c->nlistens, sizeof l, &l);
+}
+
+static bool config_same_addr(const struct config_listen *a, const struct config_listen *b)
+{
+    return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+static uint16_t config_listen_port(const struct config_listen *l)
+{
+    if (l->addr.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&l->addr)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)&l->addr)->sin6_port);
+}
+
+int config_check_listens(const struct config *c, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < c->nlistens; i++) {
+        if (config_listen_port(&c->listens[i]) == 0)
+            continue; /* each port-0 entry gets a port of its own */
+        for (size_t j = 0; j < i; j++) {
+            if (config_same_addr(&c->listens[i], &c->listens[j])) {
+                config_set_why(why, whylen, "listen address '%s' is given twice",
+                               c->listens[i].text);
+                return DNSBL_EINVAL;
+            }
+        }
+    }
+    return DNSBL_OK;
+}
+
+bool config_same_listens(const struct config *a, const struct config *b)
+{
+    if (a->nlistens != b->nlistens)
+        return false;
+    for (size_t i = 0; i < a->nlistens; i++)
+        if (!config_same_addr(&a->listens[i], &b->listens[i]))
+            return false;
+    return true;
+}
+
+int config_override(struct config *c, const struct config *cli)
+{
+    if (cli->db[0] != '\0')
+        memcpy(c->db, cli->db, sizeof c->db);
+    if (cli->workers != 0)
+        c->workers = cli->workers;
+    if (cli->log_queries)
+        c->log_queries = true;
+    if (cli->nzones > 0) {
+        struct zone_config *z = malloc(cli->nzones * sizeof *z);
+        if (z == NULL)
+            return DNSBL_ENOMEM;
+        memcpy(z, cli->zones, cli->nzones * sizeof *z);
+        free(c->zones);
+        c->zones = z;
+        c->nzones = cli->nzones;
+    }
+    if (cli->nlistens > 0) {
+        struct config_listen *l = malloc(cli->nlistens * sizeof *l);
+        if (l == NULL)
+            return DNSBL_ENOMEM;
+        memcpy(l, cli->listens, cli->nlistens * sizeof *l);
+        free(c->listens);
+        c->listens = l;
+        c->nlistens = cli->nlistens;
+    }
+    return DNSBL_OK;
+}
+
+/* --- the file --- */
+
+/* libconfuse calls a list's validator once per element (and once more at
+ * the end), so checking the last element checks each one on its own line. */
+static const char *config_last_str(cfg_opt_t *opt)
+{
+    unsigned n = cfg_opt_size(opt);
+    return n ? cfg_opt_getnstr(opt, n - 1) : NULL;
+}
+
+static long config_last_int(cfg_opt_t *opt)
+{
+    unsigned n = cfg_opt_size(opt);
+    return n ? cfg_opt_getnint(opt, n - 1) : 0;
+}
+
+static int config_check_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
+{
+    long v = config_last_int(opt);
+    if (v < lo || v > hi) {
+        cfg_error(cfg, "%s = %ld is out of range (%ld to %ld)", cfg_opt_name(opt), v, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_v_workers(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return config_check_range(cfg, opt, 0, CONFIG_WORKERS_MAX);
+}
+
+static int config_v_idle(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return config_check_range(cfg, opt, 1, 86400);
+}
+
+static int config_v_maxq(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return config_check_range(cfg, opt, 1, 1000000);
+}
+
+static int config_v_ttl(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return config_check_range(cfg, opt, 0, INT32_MAX);
+}
+
+static int config_v_path(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = config_last_str(opt);
+    if (s != NULL && strlen(s) >= PATH_MAX / 2) {
+        cfg_error(cfg, "%s is too long", cfg_opt_name(opt));
+        return -1;
+    }
+    return 0;
+}
+
+static int config_v_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+    struct config_listen l;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s != NULL && config_parse_listen(s, &l, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_v_code(cfg_t *cfg, cfg_opt_t *opt)
+{
+    uint32_t code;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s != NULL && config_parse_code(s, &code, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_v_txt(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = config_last_str(opt);
+    if (s != NULL && strlen(s) >= MODEL_TEXT_MAX) {
+        cfg_error(cfg, "txt is %zu bytes long; the most is %d", strlen(s), MODEL_TEXT_MAX - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Called when a zone section closes: check its title against the earlier
+ * ones (libconfuse's own duplicate check is case-sensitive). */
+static int config_v_zone(cfg_t *cfg, cfg_opt_t *opt)
+{
+    unsigned n = cfg_opt_size(opt);
+    if (n == 0)
+        return 0;
+    const char *title = cfg_title(cfg_opt_getnsec(opt, n - 1));
+    char why[300];
+    if (title == NULL || config_check_zone_name(title, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "%s", title ? why : "zone section without a name");
+        return -1;
+    }
+    for (unsigned i = 0; i + 1 < n; i++) {
+        if (config_same_zone(cfg_title(cfg_opt_getnsec(opt, i)), title)) {
+            cfg_error(cfg, "zone '%s' is given twice", title);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *why, size_t whylen)
+{
+    if (cfg_size(cfg, "db") > 0 &&
+        config_copy_path(c->db, sizeof c->db, dir, cfg_getstr(cfg, "db")) != DNSBL_OK) {
+        config_set_why(why, whylen, "%s: db path is too long", c->path);
+        return DNSBL_EINVAL;
+    }
+    for (unsigned i = 0; i < cfg_size(cfg, "listen"); i++) {
+        int rc = config_add_listen(c, cfg_getnstr(cfg, "listen", i), why, whylen);
+        if (rc != DNSBL_OK)
+            return rc;
+    }
+    if (cfg_size(cfg, "workers") > 0)
+        c->workers = (unsigned)cfg_getint(cfg, "workers");
+    if (cfg_size(cfg, "log_queries") > 0)
+        c->log_queries = cfg_getbool(cfg, "log_queries");
+    if (cfg_size(cfg, "tcp_idle_timeout") > 0)
+        c->tcp_idle_timeout = (unsigned)cfg_getint(cfg, "tcp_idle_timeout");
+    if (cfg_size(cfg, "tcp_max_queries") > 0)
+        c->tcp_max_queries = (unsigned)cfg_getint(cfg, "tcp_max_queries");
+
+    for (unsigned i = 0; i < cfg_size(cfg, "zone"); i++) {
+        cfg_t *sec = cfg_getnsec(cfg, "zone", i);
+        struct zone_config zc;
+        memset(&zc, 0, sizeof zc);
+        policy_defaults(&zc.policy);
+        snprintf(zc.name, sizeof zc.name, "%s", cfg_title(sec));
+        if (cfg_size(sec, "file") > 0 && cfg_getstr(sec, "file")[0] != '\0' &&
+            config_copy_path(zc.file, sizeof zc.file, dir, cfg_getstr(sec, "file")) != DNSBL_OK) {
+            config_set_why(why, whylen, "%s: zone %s: file path is too long", c->path, zc.name);
+            return DNSBL_EINVAL;
+        }
+        if (cfg_size(sec, "ttl") > 0)
+            zc.policy.ttl = (uint32_t)cfg_getint(sec, "ttl");
+        if (cfg_size(sec, "code") > 0 &&
+            config_parse_code(cfg_getstr(sec, "code"), &zc.policy.code_manual, why, whylen) !=
+                DNSBL_OK)
+            return DNSBL_EINVAL;
+        if (cfg_size(sec, "txt") > 0)
+            snprintf(zc.policy.txt_template, sizeof zc.policy.txt_template, "%s",
+                     cfg_getstr(sec, "txt"));
+        int rc = config_append((void **)&c->zones, &c->nzones, sizeof zc, &zc);
+        if (rc != DNSBL_OK)
+            return rc;
+    }
+    return DNSBL_OK;
+}
+
+int config_load_file(struct config *c, const char *path, char *why, size_t whylen)
+{
+    /* No defaults in the tree: a key the file leaves out keeps the value
+     * config_init (or policy_defaults) gave, and cfg_size tells them apart. */
+    cfg_opt_t zone_opts[] = {
+        CFG_STR("file", NULL, CFGF_NODEFAULT),
+        CFG_INT("ttl", 0, CFGF_NODEFAULT),
+        CFG_STR("code", NULL, CFGF_NODEFAULT),
+        CFG_STR("txt", NULL, CFGF_NODEFAULT),
+        CFG_END(),
+    };
+    cfg_opt_t opts[] = {
+        CFG_STR("db", NULL, CFGF_NODEFAULT),
+        CFG_STR_LIST("listen", NULL, CFGF_NODEFAULT),
+        CFG_INT("workers", 0, CFGF_NODEFAULT),
+        CFG_BOOL("log_queries", cfg_false, CFGF_NODEFAULT),
+        CFG_INT("tcp_idle_timeout", 0, CFGF_NODEFAULT),
+        CFG_INT("tcp_max_queries", 0, CFGF_NODEFAULT),
+        CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+        CFG_END(),
+    };
+    struct config_sink sink = {.buf = why, .cap = why ? whylen : 0, .set = false};
+    struct config tmp;
+    config_init(&tmp);
+    if (snprintf(tmp.path, sizeof tmp.path, "%s", path) >= (int)sizeof tmp.path) {
+        config_set_why(why, whylen, "config file name is too long");
+        return DNSBL_EINVAL;
+    }
+
+    /* flex exits the process when it cannot read, e.g. from a directory. */
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        config_set_why(why, whylen, "%s: cannot read: %s", path, strerror(errno));
+        return DNSBL_ENOENT;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        config_set_why(why, whylen, "%s: cannot read: not a regular file", path);
+        return DNSBL_ENOENT;
+    }
+
+    cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+    if (cfg == NULL) {
+        config_set_why(why, whylen, "%s: out of memory", path);
+        return DNSBL_ENOMEM;
+    }
+    cfg_set_error_function(cfg, config_on_error);
+    cfg_set_validate_func(cfg, "db", config_v_path);
+    cfg_set_validate_func(cfg, "listen", config_v_listen);
+    cfg_set_validate_func(cfg, "workers", config_v_workers);
+    cfg_set_validate_func(cfg, "tcp_idle_timeout", config_v_idle);
+    cfg_set_validate_func(cfg, "tcp_max_queries", config_v_maxq);
+    cfg_set_validate_func(cfg, "zone", config_v_zone);
+    cfg_set_validate_func(cfg, "zone|file", config_v_path);
+    cfg_set_validate_func(cfg, "zone|ttl", config_v_ttl);
+    cfg_set_validate_func(cfg, "zone|code", config_v_code);
+    cfg_set_validate_func(cfg, "zone|txt", config_v_txt);
+
+    config_tls_sink = &sink;
+    errno = 0;
+    int prc = cfg_parse(cfg, path);
+    int saved_errno = errno;
+    config_tls_sink = NULL;
+
+    int rc = DNSBL_OK;
+    if (prc == CFG_FILE_ERROR) {
+        config_set_why(why, whylen, "%s: cannot read: %s", path,
+                       strerror(saved_errno ? saved_errno : ENOENT));
+        rc = DNSBL_ENOENT;
+    } else if (prc != CFG_SUCCESS) {
+        if (!sink.set)
+            config_set_why(why, whylen, "%s: syntax error", path);
+        rc = DNSBL_EINVAL;
+    } else {
+        /* Relative paths follow the file, wherever dnsbld was started. */
+        char dir[PATH_MAX] = "";
+        const char *slash = strrchr(path, '/');
+        if (slash == path)
+            snprintf(dir, sizeof dir, "/");
+        else if (slash != NULL)
+            snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        rc = config_from_cfg(cfg, dir, &tmp, why, whylen);
+    }
+    cfg_free(cfg);
+    if (rc != DNSBL_OK) {
+        config_free(&tmp);
+        return rc;
+    }
+    config_free(c);
+    *c = tmp;
+    return DNSBL_OK;
+}

@@ -1,0 +1,364 @@
+/* Unit tests for config: the libconfuse file (good file, errors with their
+ * line, code checks, paths relative to the file) and the command-line
+ * helpers (zones, listen addresses, overrides). Files go to a mkdtemp
+ * directory removed at the end. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+
+struct fixture {
+    char dir[256];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_config.XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Writes text to DIR/name and returns the path in buf. */
+static const char *write_file(struct fixture *f, const char *name, const char *text, char *buf,
+                              size_t cap)
+{
+    snprintf(buf, cap, "%s/%s", f->dir, name);
+    FILE *fp = fopen(buf, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return buf;
+}
+
+/* Loads text as a config file; returns the result, why in why. */
+static int load_text(struct fixture *f, const char *text, struct config *c, char *why,
+                     size_t whylen)
+{
+    char path[PATH_MAX];
+    write_file(f, "t.conf", text, path, sizeof path);
+    config_init(c);
+    return config_load_file(c, path, why, whylen);
+}
+
+static void assert_error_at(struct fixture *f, const char *text, int line, const char *needle)
+{
+    struct config c;
+    char why[512] = "";
+    char want[PATH_MAX + 32];
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_EINVAL);
+    snprintf(want, sizeof want, "%s/t.conf:%d: ", f->dir, line);
+    if (strncmp(why, want, strlen(want)) != 0 || strstr(why, needle) == NULL)
+        fail_msg("want '%s...%s', got '%s'", want, needle, why);
+    /* A failed load leaves the config as it was. */
+    assert_int_equal(c.nzones, 0);
+    assert_int_equal(c.nlistens, 0);
+    config_free(&c);
+}
+
+static void test_good_file(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    const char *text = "# every key\n"
+                       "db = \"store\"\n"
+                       "listen = {\"127.0.0.1:5353\", \"[::1]:0\"}\n"
+                       "workers = 3\n"
+                       "log_queries = true\n"
+                       "tcp_idle_timeout = 30\n"
+                       "tcp_max_queries = 50\n"
+                       "zone \"bl.example\" {\n"
+                       "    file = \"bl.example.zone\"\n"
+                       "    ttl = 300\n"
+                       "    code = \"127.0.0.10\"\n"
+                       "    txt = \"{ip} in {zone}\"\n"
+                       "}\n"
+                       "zone \"other.example\" {\n"
+                       "}\n";
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
+
+    char want[PATH_MAX + 32];
+    snprintf(want, sizeof want, "%s/t.conf", f->dir);
+    assert_string_equal(c.path, want);
+    snprintf(want, sizeof want, "%s/store", f->dir);
+    assert_string_equal(c.db, want);
+    assert_int_equal(c.workers, 3);
+    assert_true(c.log_queries);
+    assert_int_equal(c.tcp_idle_timeout, 30);
+    assert_int_equal(c.tcp_max_queries, 50);
+
+    assert_int_equal(c.nlistens, 2);
+    const struct sockaddr_in *sin = (const struct sockaddr_in *)&c.listens[0].addr;
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(ntohs(sin->sin_port), 5353);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+    assert_string_equal(c.listens[0].text, "127.0.0.1:5353");
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&c.listens[1].addr;
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_int_equal(ntohs(sin6->sin6_port), 0);
+    assert_memory_equal(&sin6->sin6_addr, &in6addr_loopback, sizeof in6addr_loopback);
+
+    assert_int_equal(c.nzones, 2);
+    assert_string_equal(c.zones[0].name, "bl.example");
+    snprintf(want, sizeof want, "%s/bl.example.zone", f->dir);
+    assert_string_equal(c.zones[0].file, want);
+    assert_int_equal(c.zones[0].policy.ttl, 300);
+    assert_int_equal(c.zones[0].policy.code_manual, 0x7f00000a);
+    assert_string_equal(c.zones[0].policy.txt_template, "{ip} in {zone}");
+
+    /* Keys left out keep policy_defaults. */
+    struct zone_policy def;
+    policy_defaults(&def);
+    assert_string_equal(c.zones[1].name, "other.example");
+    assert_string_equal(c.zones[1].file, "");
+    assert_int_equal(c.zones[1].policy.ttl, def.ttl);
+    assert_int_equal(c.zones[1].policy.code_manual, def.code_manual);
+    assert_string_equal(c.zones[1].policy.txt_template, def.txt_template);
+    config_free(&c);
+}
+
+static void test_defaults_when_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    assert_int_equal(load_text(f, "# nothing\n", &c, why, sizeof why), DNSBL_OK);
+    assert_string_equal(c.db, "");
+    assert_int_equal(c.nzones, 0);
+    assert_int_equal(c.nlistens, 0);
+    assert_int_equal(c.workers, 0);
+    assert_false(c.log_queries);
+    assert_int_equal(c.tcp_idle_timeout, CONFIG_DEFAULT_TCP_IDLE_TIMEOUT);
+    assert_int_equal(c.tcp_max_queries, CONFIG_DEFAULT_TCP_MAX_QUERIES);
+    config_free(&c);
+}
+
+static void test_unknown_option_names_line(void **state)
+{
+    struct fixture *f = *state;
+    assert_error_at(f, "db = \"x\"\n\nfoo = 3\n", 3, "no such option 'foo'");
+    assert_error_at(f, "zone \"bl.example\" {\n  ttl = 5\n  bar = 1\n}\n", 3,
+                    "no such option 'bar'");
+}
+
+static void test_bad_code(void **state)
+{
+    struct fixture *f = *state;
+    assert_error_at(f, "zone \"bl.example\" {\n  code = \"10.0.0.2\"\n}\n", 2, "127.0.0.0/8");
+    assert_error_at(f, "workers = 1\nzone \"a\" {\n}\nzone \"b\" {\n  code = \"127.0.0.1\"\n}\n", 5,
+                    "reserved");
+    assert_error_at(f, "zone \"bl.example\" {\n  code = \"127.255.255.255\"\n}\n", 2, "reserved");
+    assert_error_at(f, "zone \"bl.example\" {\n\n  code = \"listed\"\n}\n", 3,
+                    "not an IPv4 address");
+}
+
+static void test_bad_values_name_line(void **state)
+{
+    struct fixture *f = *state;
+    assert_error_at(f, "tcp_idle_timeout = 0\n", 1, "out of range");
+    assert_error_at(f, "db = \"x\"\nworkers = 100000\n", 2, "out of range");
+    assert_error_at(f, "tcp_max_queries = \"many\"\n", 1, "tcp_max_queries");
+    assert_error_at(f, "listen = {\"127.0.0.1:53\",\n  \"localhost:53\"}\n", 2, "localhost:53");
+    assert_error_at(f, "zone \"bl.example\" {\n  ttl = -1\n}\n", 2, "out of range");
+    assert_error_at(f, "zone \"A.example\" {\n}\nzone \"a.example.\" {\n}\n", 4, "twice");
+
+    char longtxt[400];
+    memset(longtxt, 'x', 300);
+    longtxt[300] = '\0';
+    char text[600];
+    snprintf(text, sizeof text, "zone \"bl.example\" {\n  txt = \"%s\"\n}\n", longtxt);
+    assert_error_at(f, text, 2, "255");
+}
+
+static void test_missing_file(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char path[PATH_MAX + 16], why[512] = "";
+    snprintf(path, sizeof path, "%s/none.conf", f->dir);
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, why, sizeof why), DNSBL_ENOENT);
+    assert_non_null(strstr(why, path));
+    config_free(&c);
+}
+
+static void test_relative_paths(void **state)
+{
+    struct fixture *f = *state;
+    char sub[512], path[PATH_MAX + 16], want[PATH_MAX + 32], why[512] = "";
+    snprintf(sub, sizeof sub, "%s/etc", f->dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    write_file(f, "etc/dnsbld.conf",
+               "db = \"/var/lib/dnsbld\"\n"
+               "zone \"a.example\" { file = \"zones/a.zone\" }\n"
+               "zone \"b.example\" { file = \"../b.zone\" }\n"
+               "zone \"c.example\" { file = \"/abs/c.zone\" }\n",
+               path, sizeof path);
+    struct config c;
+    config_init(&c);
+    assert_int_equal(config_load_file(&c, path, why, sizeof why), DNSBL_OK);
+    assert_string_equal(c.db, "/var/lib/dnsbld");
+    assert_int_equal(c.nzones, 3);
+    snprintf(want, sizeof want, "%s/zones/a.zone", sub);
+    assert_string_equal(c.zones[0].file, want);
+    snprintf(want, sizeof want, "%s/../b.zone", sub);
+    assert_string_equal(c.zones[1].file, want);
+    assert_string_equal(c.zones[2].file, "/abs/c.zone");
+    config_free(&c);
+
+    /* A file named without a directory: paths stay relative to the cwd,
+     * which is the file's directory. */
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(sub), 0);
+    config_init(&c);
+    int rc = config_load_file(&c, "dnsbld.conf", why, sizeof why);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, DNSBL_OK);
+    assert_string_equal(c.zones[0].file, "zones/a.zone");
+    config_free(&c);
+}
+
+static void test_add_zone(void **state)
+{
+    (void)state;
+    struct config c;
+    char why[512] = "";
+    config_init(&c);
+    assert_int_equal(config_add_zone(&c, "bl.example", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_add_zone(&c, "two.example=zones/two.zone", why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.nzones, 2);
+    assert_string_equal(c.zones[0].file, "");
+    assert_string_equal(c.zones[1].name, "two.example");
+    assert_string_equal(c.zones[1].file, "zones/two.zone");
+    assert_int_equal(c.zones[1].policy.code_manual, 0x7f000002);
+
+    assert_int_equal(config_add_zone(&c, "BL.example.", why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "twice"));
+    assert_int_equal(config_add_zone(&c, "=x.zone", why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(config_add_zone(&c, "x.example=", why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(config_add_zone(&c, "bad name", why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(c.nzones, 2);
+    config_free(&c);
+}
+
+static void test_parse_listen(void **state)
+{
+    (void)state;
+    struct config_listen l;
+    char why[512] = "";
+    assert_int_equal(config_parse_listen("127.0.0.1:5353", &l, why, sizeof why), DNSBL_OK);
+    assert_int_equal(l.addrlen, sizeof(struct sockaddr_in));
+    assert_int_equal(config_parse_listen("127.0.0.1", &l, why, sizeof why), DNSBL_OK);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&l.addr)->sin_port), 53);
+    assert_int_equal(config_parse_listen("[::1]:5353", &l, why, sizeof why), DNSBL_OK);
+    assert_int_equal(l.addrlen, sizeof(struct sockaddr_in6));
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&l.addr)->sin6_port), 5353);
+    assert_int_equal(config_parse_listen("::1", &l, why, sizeof why), DNSBL_OK);
+    assert_int_equal(ntohs(((struct sockaddr_in6 *)&l.addr)->sin6_port), 53);
+    assert_int_equal(config_parse_listen("[::]:0", &l, why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_parse_listen("0.0.0.0:0", &l, why, sizeof why), DNSBL_OK);
+
+    const char *bad[] = {"",        "localhost:53", "127.0.0.1:99999", "[::1",
+                         "[::1]x",  "1.2.3.4:ab",   "[127.0.0.1]:53",  "1:2",
+                         "::1:53x", "[]:53"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        if (config_parse_listen(bad[i], &l, why, sizeof why) != DNSBL_EINVAL)
+            fail_msg("'%s' was accepted", bad[i]);
+        if (bad[i][0] != '\0' && strstr(why, bad[i]) == NULL)
+            fail_msg("message for '%s' does not name it: %s", bad[i], why);
+    }
+}
+
+static void test_override_and_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    struct config c, cli;
+    char why[512] = "";
+    assert_int_equal(load_text(f,
+                               "db = \"/srv/db\"\nworkers = 4\n"
+                               "listen = {\"127.0.0.1:53\"}\n"
+                               "zone \"a.example\" { ttl = 60 }\n"
+                               "zone \"b.example\" { }\n",
+                               &c, why, sizeof why),
+                     DNSBL_OK);
+    config_init(&cli);
+    assert_int_equal(config_override(&c, &cli), DNSBL_OK); /* nothing set: nothing changes */
+    assert_string_equal(c.db, "/srv/db");
+    assert_int_equal(c.nzones, 2);
+    assert_int_equal(c.nlistens, 1);
+
+    snprintf(cli.db, sizeof cli.db, "/other");
+    cli.workers = 2;
+    cli.log_queries = true;
+    assert_int_equal(config_add_zone(&cli, "c.example", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_add_listen(&cli, "[::1]:5300", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_add_listen(&cli, "127.0.0.1:5300", why, sizeof why), DNSBL_OK);
+    assert_false(config_same_listens(&c, &cli));
+    assert_int_equal(config_override(&c, &cli), DNSBL_OK);
+    assert_string_equal(c.db, "/other");
+    assert_int_equal(c.workers, 2);
+    assert_true(c.log_queries);
+    assert_int_equal(c.nzones, 1);
+    assert_string_equal(c.zones[0].name, "c.example");
+    assert_int_equal(c.nlistens, 2);
+    assert_true(config_same_listens(&c, &cli));
+    assert_int_equal(config_check_listens(&c, why, sizeof why), DNSBL_OK);
+
+    assert_int_equal(config_add_listen(&c, "[::1]:0", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_add_listen(&c, "[::1]:0", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_check_listens(&c, why, sizeof why), DNSBL_OK); /* port 0 each */
+    assert_int_equal(config_add_listen(&c, "127.0.0.1:5300", why, sizeof why), DNSBL_OK);
+    assert_int_equal(config_check_listens(&c, why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "127.0.0.1:5300"));
+    config_free(&cli);
+    config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_when_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_option_names_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_values_name_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths, setup, teardown),
+        cmocka_unit_test(test_add_zone),
+        cmocka_unit_test(test_parse_listen),
+        cmocka_unit_test_setup_teardown(test_override_and_duplicates, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
