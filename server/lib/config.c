@@ -10,6 +10,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include <sys/stat.h>
 
 #include "err.h"
+#include "store.h"
+#include "timeutil.h"
 
 /* Where libconfuse's error callback writes. The callback has no user
  * pointer, so config_load_file points this at its local sink for the length
@@ -471,6 +474,92 @@ static int config_v_zone(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+/* The reputation part of a zone section: kind, codes per reason, the
+ * score's weights, half-life, threshold and window, data sets served. */
+static int config_load_policy(const struct config *c, cfg_t *sec, struct zone_config *zc, char *why,
+                              size_t whylen)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } codes[] = {
+        {"code_complaints", offsetof(struct zone_policy, code_complaints)},
+        {"code_traps", offsetof(struct zone_policy, code_traps)},
+        {"code_imported", offsetof(struct zone_policy, code_imported)},
+        {"code_allow", offsetof(struct zone_policy, code_allow)},
+    };
+    static const char *const weights[CNT_COUNT] = {"abuse",    "fraud",        "virus",    "other",
+                                                   "not_spam", "auth_failure", "trap_hits"};
+    struct zone_policy *zp = &zc->policy;
+    char inner[256];
+
+    if (cfg_size(sec, "kind") > 0) {
+        const char *k = cfg_getstr(sec, "kind");
+        if (strcmp(k, "blocklist") == 0)
+            zp->kind = ZONE_BLOCKLIST;
+        else if (strcmp(k, "score") == 0)
+            zp->kind = ZONE_SCORE;
+        else if (strcmp(k, "allowlist") == 0)
+            zp->kind = ZONE_ALLOWLIST;
+        else {
+            config_set_why(why, whylen,
+                           "%s: zone %s: kind '%s' is not blocklist, score or allowlist", c->path,
+                           zc->name, k);
+            return DNSBL_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        if (cfg_size(sec, codes[i].key) == 0)
+            continue;
+        if (config_parse_code(cfg_getstr(sec, codes[i].key),
+                              (uint32_t *)((char *)zp + codes[i].off), inner,
+                              sizeof inner) != DNSBL_OK) {
+            config_set_why(why, whylen, "%s: zone %s: %s: %s", c->path, zc->name, codes[i].key,
+                           inner);
+            return DNSBL_EINVAL;
+        }
+    }
+    if (cfg_size(sec, "threshold") > 0)
+        zp->threshold = cfg_getfloat(sec, "threshold");
+    if (cfg_size(sec, "rate_reference") > 0)
+        zp->rate_reference = cfg_getfloat(sec, "rate_reference");
+    if (cfg_size(sec, "window_days") > 0)
+        zp->window_days = (uint32_t)cfg_getint(sec, "window_days");
+    if (cfg_size(sec, "snds_red_lists") > 0)
+        zp->snds_red_lists = cfg_getbool(sec, "snds_red_lists");
+    if (cfg_size(sec, "half_life") > 0) {
+        int64_t secs;
+        if (time_parse_duration(cfg_getstr(sec, "half_life"), &secs) != DNSBL_OK) {
+            config_set_why(why, whylen, "%s: zone %s: half_life '%s' is not a duration like 7d",
+                           c->path, zc->name, cfg_getstr(sec, "half_life"));
+            return DNSBL_EINVAL;
+        }
+        zp->half_life = (double)secs;
+    }
+    if (zp->threshold <= 0 || zp->rate_reference <= 0 || zp->window_days > STORE_HISTORY_MAX - 1) {
+        config_set_why(why, whylen,
+                       "%s: zone %s: threshold and rate_reference must be above 0 and "
+                       "window_days at most %d",
+                       c->path, zc->name, STORE_HISTORY_MAX - 1);
+        return DNSBL_EINVAL;
+    }
+    cfg_t *w = cfg_size(sec, "weights") > 0 ? cfg_getsec(sec, "weights") : NULL;
+    for (int i = 0; w && i < CNT_COUNT; i++) {
+        if (cfg_size(w, weights[i]) > 0)
+            zp->weight[i] = cfg_getfloat(w, weights[i]);
+    }
+    unsigned nds = cfg_size(sec, "datasets");
+    if (nds > sizeof zp->datasets / sizeof zp->datasets[0]) {
+        config_set_why(why, whylen, "%s: zone %s: at most %zu datasets", c->path, zc->name,
+                       sizeof zp->datasets / sizeof zp->datasets[0]);
+        return DNSBL_EINVAL;
+    }
+    for (unsigned i = 0; i < nds; i++)
+        snprintf(zp->datasets[i], sizeof zp->datasets[i], "%s", cfg_getnstr(sec, "datasets", i));
+    zp->ndatasets = (uint8_t)nds;
+    return DNSBL_OK;
+}
+
 static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *why, size_t whylen)
 {
     if (cfg_size(cfg, "db") > 0 &&
@@ -512,6 +601,8 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         if (cfg_size(sec, "txt") > 0)
             snprintf(zc.policy.txt_template, sizeof zc.policy.txt_template, "%s",
                      cfg_getstr(sec, "txt"));
+        if (config_load_policy(c, sec, &zc, why, whylen) != DNSBL_OK)
+            return DNSBL_EINVAL;
         int rc = config_append((void **)&c->zones, &c->nzones, sizeof zc, &zc);
         if (rc != DNSBL_OK)
             return rc;
@@ -523,11 +614,29 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
 {
     /* No defaults in the tree: a key the file leaves out keeps the value
      * config_init (or policy_defaults) gave, and cfg_size tells them apart. */
+    cfg_opt_t weight_opts[] = {
+        CFG_FLOAT("abuse", 0, CFGF_NODEFAULT),     CFG_FLOAT("fraud", 0, CFGF_NODEFAULT),
+        CFG_FLOAT("virus", 0, CFGF_NODEFAULT),     CFG_FLOAT("other", 0, CFGF_NODEFAULT),
+        CFG_FLOAT("not_spam", 0, CFGF_NODEFAULT),  CFG_FLOAT("auth_failure", 0, CFGF_NODEFAULT),
+        CFG_FLOAT("trap_hits", 0, CFGF_NODEFAULT), CFG_END(),
+    };
     cfg_opt_t zone_opts[] = {
         CFG_STR("file", NULL, CFGF_NODEFAULT),
         CFG_INT("ttl", 0, CFGF_NODEFAULT),
         CFG_STR("code", NULL, CFGF_NODEFAULT),
         CFG_STR("txt", NULL, CFGF_NODEFAULT),
+        CFG_STR("kind", NULL, CFGF_NODEFAULT),
+        CFG_STR("code_complaints", NULL, CFGF_NODEFAULT),
+        CFG_STR("code_traps", NULL, CFGF_NODEFAULT),
+        CFG_STR("code_imported", NULL, CFGF_NODEFAULT),
+        CFG_STR("code_allow", NULL, CFGF_NODEFAULT),
+        CFG_FLOAT("threshold", 0, CFGF_NODEFAULT),
+        CFG_STR("half_life", NULL, CFGF_NODEFAULT),
+        CFG_FLOAT("rate_reference", 0, CFGF_NODEFAULT),
+        CFG_INT("window_days", 0, CFGF_NODEFAULT),
+        CFG_BOOL("snds_red_lists", cfg_true, CFGF_NODEFAULT),
+        CFG_STR_LIST("datasets", NULL, CFGF_NODEFAULT),
+        CFG_SEC("weights", weight_opts, CFGF_NODEFAULT),
         CFG_END(),
     };
     cfg_opt_t opts[] = {

@@ -85,6 +85,55 @@ static void assert_error_at(struct fixture *f, const char *text, int line, const
     config_free(&c);
 }
 
+static void test_zone_policy_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    const char *text = "zone \"score.example\" {\n"
+                       "  kind = \"score\"\n  threshold = 25.5\n  half_life = \"3d\"\n"
+                       "  window_days = 30\n  rate_reference = 0.003\n"
+                       "  code_traps = \"127.0.0.9\"\n  snds_red_lists = false\n"
+                       "  datasets = {\"bl.example\", \"drop\"}\n"
+                       "  weights { abuse = 2  trap_hits = 20 }\n}\n"
+                       "zone \"wl.example\" { kind = \"allowlist\" code_allow = \"127.0.10.3\" }\n";
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.nzones, 2);
+    const struct zone_policy *zp = &c.zones[0].policy;
+    assert_int_equal(zp->kind, ZONE_SCORE);
+    assert_true(zp->threshold == 25.5);
+    assert_true(zp->half_life == 3 * 86400.0);
+    assert_int_equal(zp->window_days, 30);
+    assert_true(zp->rate_reference == 0.003);
+    assert_int_equal(zp->code_traps, 0x7f000009);
+    assert_false(zp->snds_red_lists);
+    assert_int_equal(zp->ndatasets, 2);
+    assert_string_equal(zp->datasets[1], "drop");
+    assert_true(zp->weight[CNT_ABUSE] == 2);
+    assert_true(zp->weight[CNT_TRAP_HITS] == 20);
+    assert_true(zp->weight[CNT_FRAUD] == 1); /* untouched keys keep the default */
+    assert_int_equal(c.zones[1].policy.kind, ZONE_ALLOWLIST);
+    assert_int_equal(c.zones[1].policy.code_allow, 0x7f000a03);
+    config_free(&c);
+
+    config_init(&c);
+    assert_int_equal(
+        load_text(f, "zone \"x.example\" { kind = \"blocky\" }\n", &c, why, sizeof why),
+        DNSBL_EINVAL);
+    assert_non_null(strstr(why, "kind 'blocky'"));
+    config_free(&c);
+    assert_int_equal(
+        load_text(f, "zone \"x.example\" { half_life = \"soon\" }\n", &c, why, sizeof why),
+        DNSBL_EINVAL);
+    assert_non_null(strstr(why, "half_life 'soon'"));
+    config_free(&c);
+    assert_int_equal(
+        load_text(f, "zone \"x.example\" { code_imported = \"10.0.0.4\" }\n", &c, why, sizeof why),
+        DNSBL_EINVAL);
+    assert_non_null(strstr(why, "code_imported"));
+    config_free(&c);
+}
+
 static void test_good_file(void **state)
 {
     struct fixture *f = *state;
@@ -350,6 +399,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zone_policy_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_defaults_when_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_option_names_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_code, setup, teardown),
