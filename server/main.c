@@ -225,10 +225,15 @@ static void daemon_reload(struct daemon *d)
         config_free(&next);
         return;
     }
-    daemon_warn_restart(&d->cfg, &next);
     daemon_log_zones(zs);
     size_t nzones = zs->n;
-    net_publish(d->net, zs, next.log_queries);
+    if (net_publish(d->net, zs, next.log_queries) != DNSBL_OK) {
+        log_error("reload failed: out of memory; keeping the old configuration");
+        zoneset_free(zs);
+        config_free(&next);
+        return;
+    }
+    daemon_warn_restart(&d->cfg, &next);
 
     /* Zones and query logging are now next's; the rest stays as started. */
     free(d->cfg.zones);

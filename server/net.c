@@ -161,15 +161,11 @@ static void net_view_free(struct net_view *v)
     free(v);
 }
 
-void net_publish(struct net *n, struct zoneset *zones, bool log_queries)
+int net_publish(struct net *n, struct zoneset *zones, bool log_queries)
 {
     struct net_view *v = calloc(1, sizeof *v);
-    if (v == NULL) {
-        /* Keep serving the old set rather than die over a reload. */
-        log_error("reload failed: out of memory; keeping the old configuration");
-        zoneset_free(zones);
-        return;
-    }
+    if (v == NULL)
+        return DNSBL_ENOMEM;
     v->zones = zones;
     v->log_queries = log_queries;
     v->gen = ++n->gen;
@@ -178,6 +174,7 @@ void net_publish(struct net *n, struct zoneset *zones, bool log_queries)
     n->retired = old;
     for (size_t i = 0; i < n->nworkers; i++)
         event_active(n->workers[i].wake, EV_READ, 0);
+    return DNSBL_OK;
 }
 
 size_t net_reclaim(struct net *n)

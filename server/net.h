@@ -34,8 +34,9 @@ int net_start(const struct net_settings *s, struct store *store, struct zoneset 
               bool log_queries, struct net **out, char *why, size_t whylen);
 
 /* Make zones the set every worker answers from, from its next batch or
- * callback on; net owns it from now on. Main thread only. */
-void net_publish(struct net *n, struct zoneset *zones, bool log_queries);
+ * callback on; net owns it from then on. DNSBL_ENOMEM leaves zones the
+ * caller's and the old set in force. Main thread only. */
+int net_publish(struct net *n, struct zoneset *zones, bool log_queries);
 
 /* Free the replaced sets that every worker has moved past. Returns how
  * many are still waiting. Main thread only; call it now and then. */

@@ -258,6 +258,9 @@ static void test_missing_file(void **state)
     config_init(&c);
     assert_int_equal(config_load_file(&c, path, why, sizeof why), DNSBL_ENOENT);
     assert_non_null(strstr(why, path));
+    /* A directory: libconfuse's scanner would exit the process. */
+    assert_int_equal(config_load_file(&c, f->dir, why, sizeof why), DNSBL_ENOENT);
+    assert_non_null(strstr(why, "not a regular file"));
     config_free(&c);
 }
 
