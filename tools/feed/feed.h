@@ -49,6 +49,10 @@ struct feed_options {
     int64_t now;            /* time_now(), for list/allow rows without time */
     uint32_t list_code;     /* plain lists: A value, 0 = 127.0.0.4 */
     const char *list_reason;/* plain lists: reason text, NULL = from the line */
+    /* ARF: reporter-internal host suffixes skipped by the Received walk
+     * (formats.md 2.8), NULL-terminated; NULL = outlook.com, hotmail.com,
+     * live.com, msn.com, protection.outlook.com */
+    const char *const *internal_suffixes;
 };
 
 struct feed_input {
@@ -64,6 +68,16 @@ struct feed_ops {
     int (*parse)(const struct feed_input *in, const struct feed_options *opt,
                  struct feed_sink *sink);
 };
+
+/* The line-based parsers (feed_snds.c, feed_csv.c, feed_list.c). */
+extern const struct feed_ops feed_ops_snds, feed_ops_csv, feed_ops_list, feed_ops_traps,
+    feed_ops_fail2ban;
+
+/* The mail feedback-report parsers (feed_arf.c): one message, an mbox file. */
+extern const struct feed_ops feed_ops_arf, feed_ops_mbox;
+
+/* rbldnsd dataset files (feed_rbldnsd.c): the type comes in opt->subtype. */
+extern const struct feed_ops feed_ops_rbldnsd;
 
 /* The table of every parser, NULL-terminated. */
 extern const struct feed_ops *const feed_parsers[];
