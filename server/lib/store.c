@@ -10,8 +10,8 @@
  * is what lets one thread reset/renew it freely and lets a process hold a
  * read and a write transaction at once (dnsblctl, the tests).
  *
- * Named databases:
- *   meta     "schema" -> u32 BE, 1.  "serial" -> u64 BE, bumped per apply.
+ * Named databases (all integers big-endian, so keys sort as numbers):
+ *   meta     "schema" -> u32, 1.  "serial" -> u64, bumped per apply.
  *            "lens4" -> 5 bytes, "lens6" -> 17 bytes: bitmaps of the prefix
  *            lengths that have at least one entry (bit for length L is
  *            byte L/8, mask 0x80 >> L%8). Entries are never deleted in this
@@ -19,20 +19,31 @@
  *   entries  key: 18 bytes = family (4 or 6) + 16 address bytes (IPv4
  *            mapped ::ffff:a.b.c.d) + plen, so byte order is V4 first, then
  *            address, then prefix length.
- *            value: version byte 1, then big-endian: state u8, code u32,
- *            expires i64, state_time i64, first_seen i64, last_seen i64,
- *            score (IEEE double bits) u64, score_time i64,
- *            counts[CNT_COUNT] u32 each, volume u64, reason (u16 length +
- *            bytes, no NUL), note (same). Exactly that long: anything
- *            shorter, longer or with a different version is DNSBL_ESCHEMA.
+ *            value: version byte 1, then the fixed-size fields
+ *              operator: state u8, code u32, expires i64, state_time i64;
+ *              imported: imp_state u8, imp_flags u8, imp_code u32,
+ *                imp_ttl u32, imp_time i64;
+ *              evidence: first_seen i64, last_seen i64,
+ *                counts[CNT_COUNT] u32, volume u64, auth_fail[AUTHC_COUNT] u32;
+ *              snds row: colour u8, rate_qual u8, rate_pct (IEEE float
+ *                bits) u32, rcpt u32, data u32, recipients u32,
+ *                trap_hits u32, start i64, end i64;
+ *              snds_status u8;
+ *            then the strings, each u16 length + bytes (no NUL): reason,
+ *            note, imp_txt, imp_dataset, sources. Exactly that long: a
+ *            value shorter, longer, with another version, an unknown enum
+ *            value, a string too long or holding a NUL is DNSBL_ESCHEMA.
  *   seen     key: the caller's 32-byte dedup key; value: the event time
- *            (i64 BE), kept so old keys can be pruned later.
- *   history  created empty; per-address daily counters come later.
+ *            (i64), kept so old keys can be pruned later.
+ *   history  key: 22 bytes = the 18-byte entries key + day (u32, unix
+ *            time / 86400), so one entry's days are adjacent and in date
+ *            order; value: counts[CNT_COUNT] u32 + volume u64 (36 bytes).
  *
  * Longest-prefix match is one exact mdb_get per prefix length set in the
- * bitmap, longest first. A new schema gets a new version number here, a
- * new value version in store_decode_entry, and a migration step in
- * store_open. */
+ * bitmap, longest first. store_apply works through a batch in key order
+ * (dedup keys, then entries keys; see "Sort records" below) so imports of
+ * a million events touch each B-tree page in one sweep. A new schema gets a new version number
+ * here, a new value version in store_decode_entry, and a migration step in store_open. */
 #include "store.h"
 
 #include <errno.h>
@@ -62,19 +73,30 @@
 #define STORE_DEDUP_LEN 32
 #define STORE_LENS4_BYTES 5
 #define STORE_LENS6_BYTES 17
+#define STORE_HKEY_LEN (STORE_KEY_LEN + 4)
+#define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
+#define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
 
-_Static_assert(sizeof(double) == sizeof(uint64_t), "score is stored as 64 bits");
+_Static_assert(sizeof(float) == sizeof(uint32_t), "rate_pct is stored as 32 bits");
+_Static_assert(sizeof(((struct entry *)0)->imp_dataset) == STORE_DATASET_MAX,
+               "STORE_ENTRY_VALUE_MAX counts imp_dataset as 64 bytes");
+_Static_assert(sizeof(((struct entry *)0)->sources) == MODEL_TEXT_MAX,
+               "STORE_ENTRY_VALUE_MAX counts sources as MODEL_TEXT_MAX bytes");
 
 struct store {
     MDB_env *env;
     MDB_dbi meta, entries, seen, history;
     int flags;
     char dir[PATH_MAX];
+    void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
+                      inside a write transaction, which LMDB gives one writer at a time */
+    size_t scratch_cap;
 };
 
 struct store_reader {
     struct store *s;
-    MDB_txn *txn; /* NULL until the first begin; then reset, never freed, between uses */
+    MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
+    MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
     bool active;
     uint8_t lens4[STORE_LENS4_BYTES];
     uint8_t lens6[STORE_LENS6_BYTES];
@@ -175,17 +197,18 @@ static bool store_lens_has(const uint8_t *map, unsigned plen)
 
 /* ---- value codec ---- */
 
-static void store_put_text(struct wire *w, const char *text)
+/* max is the destination's size, NUL included. */
+static void store_put_text(struct wire *w, const char *text, size_t max)
 {
-    size_t n = strnlen(text, MODEL_TEXT_MAX - 1);
+    size_t n = strnlen(text, max - 1);
     wire_put_u16(w, (uint16_t)n);
     wire_put_bytes(w, text, n);
 }
 
-static void store_get_text(struct wire *w, char dst[MODEL_TEXT_MAX])
+static void store_get_text(struct wire *w, char *dst, size_t max)
 {
     size_t n = wire_get_u16(w);
-    if (n > MODEL_TEXT_MAX - 1 || !wire_need(w, n)) {
+    if (n > max - 1 || !wire_need(w, n)) {
         w->err = true;
         dst[0] = '\0';
         return;
@@ -196,61 +219,167 @@ static void store_get_text(struct wire *w, char dst[MODEL_TEXT_MAX])
         w->err = true;
 }
 
+static void store_put_i64(struct wire *w, int64_t v)
+{
+    wire_put_u64(w, (uint64_t)v);
+}
+
+static int64_t store_get_i64(struct wire *w)
+{
+    return (int64_t)wire_get_u64(w);
+}
+
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len)
 {
     struct wire w;
-    uint64_t score_bits;
+    uint32_t rate_bits;
 
     wire_init(&w, buf, cap);
-    memcpy(&score_bits, &e->score, sizeof score_bits);
     wire_put_u8(&w, STORE_VALUE_VERSION);
     wire_put_u8(&w, e->state);
     wire_put_u32(&w, e->code);
-    wire_put_u64(&w, (uint64_t)e->expires);
-    wire_put_u64(&w, (uint64_t)e->state_time);
-    wire_put_u64(&w, (uint64_t)e->first_seen);
-    wire_put_u64(&w, (uint64_t)e->last_seen);
-    wire_put_u64(&w, score_bits);
-    wire_put_u64(&w, (uint64_t)e->score_time);
+    store_put_i64(&w, e->expires);
+    store_put_i64(&w, e->state_time);
+
+    wire_put_u8(&w, e->imp_state);
+    wire_put_u8(&w, e->imp_flags);
+    wire_put_u32(&w, e->imp_code);
+    wire_put_u32(&w, e->imp_ttl);
+    store_put_i64(&w, e->imp_time);
+
+    store_put_i64(&w, e->first_seen);
+    store_put_i64(&w, e->last_seen);
     for (size_t i = 0; i < CNT_COUNT; i++)
         wire_put_u32(&w, e->counts[i]);
     wire_put_u64(&w, e->volume);
-    store_put_text(&w, e->reason);
-    store_put_text(&w, e->note);
+    for (size_t i = 0; i < AUTHC_COUNT; i++)
+        wire_put_u32(&w, e->auth_fail[i]);
+
+    memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
+    wire_put_u8(&w, e->snds.colour);
+    wire_put_u8(&w, (uint8_t)e->snds.rate_qual);
+    wire_put_u32(&w, rate_bits);
+    wire_put_u32(&w, e->snds.rcpt);
+    wire_put_u32(&w, e->snds.data);
+    wire_put_u32(&w, e->snds.recipients);
+    wire_put_u32(&w, e->snds.trap_hits);
+    store_put_i64(&w, e->snds.start);
+    store_put_i64(&w, e->snds.end);
+    wire_put_u8(&w, e->snds_status);
+
+    store_put_text(&w, e->reason, sizeof e->reason);
+    store_put_text(&w, e->note, sizeof e->note);
+    store_put_text(&w, e->imp_txt, sizeof e->imp_txt);
+    store_put_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+    store_put_text(&w, e->sources, sizeof e->sources);
     if (w.err)
         return DNSBL_ESPACE;
     *len = wire_used(&w);
     return DNSBL_OK;
 }
 
-int store_decode_entry(const void *val, size_t len, struct entry *out)
+static bool store_rate_qual_valid(char q)
+{
+    return q == 0 || q == '<' || q == '>' || q == '=';
+}
+
+/* Decodes into e (every field but the prefix); e is garbage on failure. */
+static int store_decode_into(const void *val, size_t len, struct entry *e)
 {
     struct wire w;
-    struct entry e;
-    uint64_t score_bits;
+    uint32_t rate_bits;
 
     wire_init_ro(&w, val, len);
     if (wire_get_u8(&w) != STORE_VALUE_VERSION)
         return DNSBL_ESCHEMA;
-    memset(&e, 0, sizeof e);
-    e.prefix = out->prefix;
-    e.state = wire_get_u8(&w);
-    e.code = wire_get_u32(&w);
-    e.expires = (int64_t)wire_get_u64(&w);
-    e.state_time = (int64_t)wire_get_u64(&w);
-    e.first_seen = (int64_t)wire_get_u64(&w);
-    e.last_seen = (int64_t)wire_get_u64(&w);
-    score_bits = wire_get_u64(&w);
-    memcpy(&e.score, &score_bits, sizeof e.score);
-    e.score_time = (int64_t)wire_get_u64(&w);
+    e->state = wire_get_u8(&w);
+    e->code = wire_get_u32(&w);
+    e->expires = store_get_i64(&w);
+    e->state_time = store_get_i64(&w);
+
+    e->imp_state = wire_get_u8(&w);
+    e->imp_flags = wire_get_u8(&w);
+    e->imp_code = wire_get_u32(&w);
+    e->imp_ttl = wire_get_u32(&w);
+    e->imp_time = store_get_i64(&w);
+
+    e->first_seen = store_get_i64(&w);
+    e->last_seen = store_get_i64(&w);
     for (size_t i = 0; i < CNT_COUNT; i++)
-        e.counts[i] = wire_get_u32(&w);
-    e.volume = wire_get_u64(&w);
-    store_get_text(&w, e.reason);
-    store_get_text(&w, e.note);
-    if (w.err || wire_left(&w) != 0 || e.state > ENTRY_ALLOWED)
+        e->counts[i] = wire_get_u32(&w);
+    e->volume = wire_get_u64(&w);
+    for (size_t i = 0; i < AUTHC_COUNT; i++)
+        e->auth_fail[i] = wire_get_u32(&w);
+
+    e->snds.colour = wire_get_u8(&w);
+    e->snds.rate_qual = (char)wire_get_u8(&w);
+    rate_bits = wire_get_u32(&w);
+    memcpy(&e->snds.rate_pct, &rate_bits, sizeof rate_bits);
+    e->snds.rcpt = wire_get_u32(&w);
+    e->snds.data = wire_get_u32(&w);
+    e->snds.recipients = wire_get_u32(&w);
+    e->snds.trap_hits = wire_get_u32(&w);
+    e->snds.start = store_get_i64(&w);
+    e->snds.end = store_get_i64(&w);
+    e->snds_status = wire_get_u8(&w);
+
+    store_get_text(&w, e->reason, sizeof e->reason);
+    store_get_text(&w, e->note, sizeof e->note);
+    store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
+    store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+    store_get_text(&w, e->sources, sizeof e->sources);
+
+    if (w.err || wire_left(&w) != 0)
         return DNSBL_ESCHEMA;
+    if (e->state > ENTRY_ALLOWED || e->imp_state > IMPORT_EXCLUDED ||
+        (e->imp_flags & ~IMPORT_NO_TXT) != 0 || e->snds.colour > SNDS_RED ||
+        !store_rate_qual_valid(e->snds.rate_qual) || e->snds_status > SNDS_STATUS_BLOCKED)
+        return DNSBL_ESCHEMA;
+    return DNSBL_OK;
+}
+
+int store_decode_entry(const void *val, size_t len, struct entry *out)
+{
+    struct entry e;
+
+    e.prefix = out->prefix;
+    int err = store_decode_into(val, len, &e);
+    if (err != DNSBL_OK)
+        return err;
     *out = e;
+    return DNSBL_OK;
+}
+
+static void store_hkey(const uint8_t key[STORE_KEY_LEN], uint32_t day, uint8_t hkey[STORE_HKEY_LEN])
+{
+    memcpy(hkey, key, STORE_KEY_LEN);
+    hkey[STORE_KEY_LEN] = (uint8_t)(day >> 24);
+    hkey[STORE_KEY_LEN + 1] = (uint8_t)(day >> 16);
+    hkey[STORE_KEY_LEN + 2] = (uint8_t)(day >> 8);
+    hkey[STORE_KEY_LEN + 3] = (uint8_t)day;
+}
+
+static void store_encode_history(const struct history_day *d, uint8_t buf[STORE_HVAL_LEN])
+{
+    struct wire w;
+    wire_init(&w, buf, STORE_HVAL_LEN);
+    for (size_t i = 0; i < CNT_COUNT; i++)
+        wire_put_u32(&w, d->counts[i]);
+    wire_put_u64(&w, d->volume);
+}
+
+/* k is a history key of STORE_HKEY_LEN bytes; the day comes from it. */
+static int store_decode_history(const MDB_val *k, const MDB_val *v, struct history_day *d)
+{
+    struct wire w;
+    if (k->mv_size != STORE_HKEY_LEN || v->mv_size != STORE_HVAL_LEN)
+        return DNSBL_ESCHEMA;
+    wire_init_ro(&w, (const uint8_t *)k->mv_data + STORE_KEY_LEN, 4);
+    d->day = wire_get_u32(&w);
+    wire_init_ro(&w, v->mv_data, v->mv_size);
+    for (size_t i = 0; i < CNT_COUNT; i++)
+        d->counts[i] = wire_get_u32(&w);
+    d->volume = wire_get_u64(&w);
     return DNSBL_OK;
 }
 
@@ -554,6 +683,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     mdb_env_close(s->env);
+    free(s->scratch);
     free(s);
 }
 
@@ -600,6 +730,9 @@ void store_reader_close(struct store_reader *r)
 {
     if (!r)
         return;
+    /* A read-only cursor outlives its transaction unless closed itself. */
+    if (r->hcur)
+        mdb_cursor_close(r->hcur);
     if (r->txn)
         mdb_txn_abort(r->txn);
     free(r);
@@ -613,6 +746,14 @@ int store_reader_begin(struct store_reader *r)
     int rc = store_read_begin(r->s, &r->txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
+    /* The history cursor is made with the first transaction and renewed
+     * with every later one, so lookups themselves never allocate. */
+    rc = r->hcur ? mdb_cursor_renew(r->txn, r->hcur)
+                 : mdb_cursor_open(r->txn, r->s->history, &r->hcur);
+    if (rc != MDB_SUCCESS) {
+        mdb_txn_reset(r->txn);
+        return store_map_err(rc);
+    }
     int err = store_get_lens(r->s, r->txn, "lens4", r->lens4, sizeof r->lens4);
     if (err == DNSBL_OK)
         err = store_get_lens(r->s, r->txn, "lens6", r->lens6, sizeof r->lens6);
@@ -675,6 +816,53 @@ int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct
     return store_get_exact(r->s, r->txn, &q, out);
 }
 
+int store_reader_history(struct store_reader *r, const struct addr_prefix *p, uint32_t first_day,
+                         struct history_day *out, size_t cap, size_t *n)
+{
+    uint8_t key[STORE_KEY_LEN], hkey[STORE_HKEY_LEN];
+    MDB_val k, v;
+    int rc;
+
+    *n = 0;
+    if (!r->active || !store_prefix_valid(p))
+        return DNSBL_EINVAL;
+    if (cap == 0)
+        return DNSBL_OK;
+    struct addr_prefix q = *p;
+    addr_mask(&q);
+    store_key_from_prefix(&q, key);
+    store_hkey(key, first_day, hkey);
+    k = store_val(hkey, sizeof hkey);
+    for (rc = mdb_cursor_get(r->hcur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(r->hcur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
+            return DNSBL_OK; /* past this entry's days */
+        int err = store_decode_history(&k, &v, &out[*n]);
+        if (err != DNSBL_OK)
+            return err;
+        if (++*n == cap)
+            return DNSBL_OK;
+    }
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
+int store_count(struct store *s, size_t *entries)
+{
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+
+    *entries = 0;
+    int rc = store_read_begin(s, &txn);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    rc = mdb_stat(txn, s->entries, &st);
+    mdb_txn_abort(txn);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    *entries = st.ms_entries;
+    return DNSBL_OK;
+}
+
 int store_serial(struct store *s, uint64_t *out)
 {
     MDB_txn *txn = NULL;
@@ -722,17 +910,414 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
 
 /* ---- writing ---- */
 
+/* The batch is checked whole before the transaction begins, so a caller bug
+ * never leaves half a batch applied or a write transaction to undo. */
+static int store_check_events(const struct store *s, const struct event *ev, size_t n, char *why,
+                              size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!store_prefix_valid(&ev[i].prefix) || ev[i].kind >= EV_KIND_COUNT) {
+            store_set_why(why, whylen, "%s: event %zu: bad prefix (family %u, /%u) or kind %u",
+                          s->dir, i, ev[i].prefix.family, ev[i].prefix.plen, ev[i].kind);
+            return DNSBL_EINVAL;
+        }
+        /* Time 0 means "unknown" to the model and would file history under
+         * 1970-01-01: whoever made the event forgot to date it. */
+        if (ev[i].time <= 0 || ev[i].time / MODEL_DAY > (int64_t)UINT32_MAX) {
+            store_set_why(why, whylen, "%s: event %zu: time %lld is not a valid event time", s->dir,
+                          i, (long long)ev[i].time);
+            return DNSBL_EINVAL;
+        }
+    }
+    return DNSBL_OK;
+}
+
+/* Adds one event's evidence to the history record of (key, its day).
+ * Events come in entry-key order, so the cursor is usually on the right
+ * page already and LMDB skips the descent from the root. */
+static int store_history_add(const struct store *s, MDB_cursor *cur,
+                             const uint8_t key[STORE_KEY_LEN], const struct event *ev, char *why,
+                             size_t whylen)
+{
+    uint8_t hkey[STORE_HKEY_LEN], hval[STORE_HVAL_LEN];
+    uint32_t day = (uint32_t)(ev->time / MODEL_DAY);
+    struct history_day d;
+    char text[ADDR_TEXT_MAX];
+    unsigned flags = 0;
+
+    store_hkey(key, day, hkey);
+    MDB_val k = store_val(hkey, sizeof hkey), v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS && k.mv_size == sizeof hkey &&
+        memcmp(k.mv_data, hkey, sizeof hkey) == 0) {
+        if (store_decode_history(&k, &v, &d) != DNSBL_OK) {
+            addr_format(&ev->prefix, text, sizeof text);
+            store_set_why(why, whylen, "%s: history of %s, day %u: a %zu-byte record, not %d",
+                          s->dir, text, day, v.mv_size, STORE_HVAL_LEN);
+            return DNSBL_ESCHEMA;
+        }
+        flags = MDB_CURRENT;
+    } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+        memset(&d, 0, sizeof d);
+        d.day = day;
+    } else {
+        return store_lmdb_fail(s, rc, "read history", why, whylen);
+    }
+    model_history_add(&d, ev);
+    store_encode_history(&d, hval);
+    k = store_val(hkey, sizeof hkey);
+    v = store_val(hval, sizeof hval);
+    rc = mdb_cursor_put(cur, &k, &v, flags);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "write history", why, whylen);
+    return DNSBL_OK;
+}
+
+static int store_put_lens(const struct store *s, MDB_txn *txn, const uint8_t *lens4,
+                          const uint8_t *lens6, char *why, size_t whylen)
+{
+    MDB_val k = store_meta_key("lens4"), v = store_val(lens4, STORE_LENS4_BYTES);
+    int rc = mdb_put(txn, s->meta, &k, &v, 0);
+    if (rc == MDB_SUCCESS) {
+        k = store_meta_key("lens6");
+        v = store_val(lens6, STORE_LENS6_BYTES);
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "write prefix lengths", why, whylen);
+    return DNSBL_OK;
+}
+
+static int store_bump_serial(const struct store *s, MDB_txn *txn, char *why, size_t whylen)
+{
+    uint64_t serial = 0;
+    int err = store_get_u64(s, txn, "serial", &serial, why, whylen);
+    if (err != DNSBL_OK && err != DNSBL_ENOENT)
+        return err;
+    int rc = store_put_u64(s, txn, "serial", serial + 1);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "write serial", why, whylen);
+    return DNSBL_OK;
+}
+
+/* Sort records. The batch is applied in key order, not in the caller's:
+ * neighbouring keys share B-tree pages, so the cursors rarely descend from
+ * the root, and keys past the database's last one can be appended. Ties
+ * keep the caller's order (idx), which is all the model's semantics need:
+ * events on one entry still apply in the order given.
+ *
+ * k holds the sort key: the entries key, or the dedup key. The sort is an LSD radix sort over k's
+ * bytes, stable because the records are built in idx order; a byte that is
+ * the same in every record costs no pass, so IPv4 /32s take 4 or 5. */
+#define STORE_SORT_KEY STORE_KEY_LEN
+#define STORE_DEDUP_SORT 8 /* dedup keys are hashes: 8 bytes nearly always tell them apart */
+#define STORE_PREFETCH 8   /* events fetched ahead of the one being applied */
+_Static_assert(STORE_DEDUP_SORT <= STORE_SORT_KEY && STORE_SORT_KEY <= STORE_DEDUP_LEN,
+               "sort keys fit the histograms and the records");
+
+/* A record copies what its pass reads (the whole dedup key, the time), so
+ * walking the sorted records never jumps around the caller's memory. */
+struct store_rec {
+    uint8_t k[STORE_DEDUP_LEN]; /* entries key (18 bytes) or dedup key */
+    int64_t time;               /* dedup pass: the event's time */
+    uint32_t idx;
+};
+
+struct store_scratch {
+    struct store_rec *rec, *tmp;
+    uint8_t *skip;
+    uint32_t (*count)[256]; /* [STORE_SORT_KEY][256] digit histograms */
+};
+
+/* Sorts rec[0..n) by k[0..klen); the result is in *rec (tmp swapped in as needed). */
+static void store_radix_sort(struct store_scratch *sc, size_t n, size_t klen)
+{
+    memset(sc->count, 0, klen * sizeof sc->count[0]);
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = 0; d < klen; d++)
+            sc->count[d][sc->rec[i].k[d]]++;
+    for (size_t d = klen; d-- > 0;) {
+        uint32_t *c = sc->count[d];
+        if (c[sc->rec[0].k[d]] == n)
+            continue; /* one value for everyone: order unchanged */
+        uint32_t sum = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            uint32_t here = c[v];
+            c[v] = sum;
+            sum += here;
+        }
+        for (size_t i = 0; i < n; i++)
+            sc->tmp[c[sc->rec[i].k[d]]++] = sc->rec[i];
+        struct store_rec *t = sc->rec;
+        sc->rec = sc->tmp;
+        sc->tmp = t;
+    }
+}
+
+/* Dedup keys sort on their first STORE_DEDUP_SORT bytes; records sharing
+ * those (a repeated key, or a coincidence of hashes) are put in full-key,
+ * then idx, order here. Insertion sort: such runs are a handful long. */
+static void store_sort_dedup_runs(struct store_rec *rec, size_t n)
+{
+    for (size_t j = 0; j < n;) {
+        size_t end = j + 1;
+        while (end < n && memcmp(rec[end].k, rec[j].k, STORE_DEDUP_SORT) == 0)
+            end++;
+        for (size_t i = j + 1; i < end; i++) {
+            struct store_rec r = rec[i];
+            size_t at = i;
+            while (at > j) {
+                int c = memcmp(rec[at - 1].k, r.k, STORE_DEDUP_LEN);
+                if (c < 0 || (c == 0 && rec[at - 1].idx < r.idx))
+                    break;
+                rec[at] = rec[at - 1];
+                at--;
+            }
+            rec[at] = r;
+        }
+        j = end;
+    }
+}
+
+/* The last key of a database (copied: it must outlive later writes), or
+ * *have = false for an empty one. Keys after it may be appended. */
+static int store_last_key(MDB_cursor *cur, uint8_t *buf, size_t len, bool *have)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    *have = false;
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    /* Every key of these databases is len bytes; were one not, the padding
+     * keeps "past it" on the safe side (fewer appends, never a wrong one). */
+    memset(buf, 0xff, len);
+    memcpy(buf, k.mv_data, k.mv_size < len ? k.mv_size : len);
+    *have = true;
+    return MDB_SUCCESS;
+}
+
+/* Scratch for a batch of n: two record arrays, n skip flags, histograms.
+ * Grown, never shrunk, and kept for the next batch. */
+static int store_scratch(struct store *s, size_t n, struct store_scratch *sc)
+{
+    size_t hist = STORE_SORT_KEY * sizeof sc->count[0];
+    if (n == 0 || n > (SIZE_MAX - hist) / (2 * sizeof(struct store_rec) + 1))
+        return DNSBL_ENOMEM;
+    size_t need = hist + n * 2 * sizeof(struct store_rec) + n;
+    if (need > s->scratch_cap) {
+        void *p = realloc(s->scratch, need);
+        if (!p)
+            return DNSBL_ENOMEM;
+        s->scratch = p;
+        s->scratch_cap = need;
+    }
+    uint8_t *base = s->scratch; /* malloc's alignment suits every part in this order */
+    sc->count = (uint32_t(*)[256])(void *)base;
+    sc->rec = (struct store_rec *)(void *)(base + hist);
+    sc->tmp = sc->rec + n;
+    sc->skip = (uint8_t *)(sc->tmp + n);
+    return DNSBL_OK;
+}
+
+/* Marks skip[i] for each event whose dedup key is already in `seen` or
+ * repeats an earlier event's key in this batch; records the new keys. */
+static int store_dedup_pass(struct store *s, MDB_txn *txn, const struct event *ev,
+                            const uint8_t *const *dedup, size_t n, struct store_scratch *sc,
+                            size_t *duplicates, char *why, size_t whylen)
+{
+    uint8_t last[STORE_DEDUP_LEN], tbuf[8];
+    bool have_last;
+    MDB_cursor *cur;
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!dedup[i])
+            continue;
+        memcpy(sc->rec[m].k, dedup[i], STORE_DEDUP_LEN);
+        sc->rec[m].time = ev[i].time;
+        sc->rec[m].idx = (uint32_t)i;
+        m++;
+    }
+    if (m == 0)
+        return DNSBL_OK;
+    store_radix_sort(sc, m, STORE_DEDUP_SORT);
+    store_sort_dedup_runs(sc->rec, m);
+
+    int rc = mdb_cursor_open(txn, s->seen, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "open dedup cursor", why, whylen);
+    rc = store_last_key(cur, last, sizeof last, &have_last);
+    for (size_t j = 0; j < m && rc == MDB_SUCCESS; j++) {
+        const struct store_rec *r = &sc->rec[j];
+        if (j > 0 && memcmp(r->k, r[-1].k, STORE_DEDUP_LEN) == 0) {
+            sc->skip[r->idx] = 1; /* the earliest of equal keys came first */
+            (*duplicates)++;
+            continue;
+        }
+        struct wire w;
+        wire_init(&w, tbuf, sizeof tbuf);
+        store_put_i64(&w, r->time);
+        MDB_val k = store_val(r->k, STORE_DEDUP_LEN), v = store_val(tbuf, sizeof tbuf);
+        bool append = !have_last || memcmp(r->k, last, sizeof last) > 0;
+        rc = mdb_cursor_put(cur, &k, &v, append ? MDB_APPEND : MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST && !append) {
+            sc->skip[r->idx] = 1;
+            (*duplicates)++;
+            rc = MDB_SUCCESS;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "record dedup key", why, whylen);
+    return DNSBL_OK;
+}
+
+/* The entry pass state: one decoded entry and one value buffer serve the
+ * whole batch, so nothing is allocated per event. */
+struct store_applier {
+    struct store *s;
+    const struct event *ev;
+    MDB_cursor *ecur, *hcur;
+    uint8_t last[STORE_KEY_LEN]; /* entries' last key before the batch */
+    bool have_last;
+    uint8_t lens4[STORE_LENS4_BYTES], lens6[STORE_LENS6_BYTES];
+    bool lens_dirty;
+    struct entry e;
+    uint8_t val[STORE_ENTRY_VALUE_MAX];
+};
+
+/* Applies the events rec[0..m), all on one entry, in the caller's order:
+ * one load, one store, a history update per event that has one. */
+static int store_apply_group(struct store_applier *a, const struct store_rec *rec, size_t m,
+                             char *why, size_t whylen)
+{
+    const struct store *s = a->s;
+    const uint8_t *key = rec[0].k;
+    char text[ADDR_TEXT_MAX];
+    unsigned flags;
+    MDB_val k, v;
+    int rc, err;
+
+    struct addr_prefix prefix = a->ev[rec[0].idx].prefix;
+    addr_mask(&prefix);
+    if (a->have_last && memcmp(key, a->last, STORE_KEY_LEN) <= 0) {
+        k = store_val(key, STORE_KEY_LEN);
+        rc = mdb_cursor_get(a->ecur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_SUCCESS && k.mv_size == STORE_KEY_LEN &&
+            memcmp(k.mv_data, key, STORE_KEY_LEN) == 0) {
+            err = store_decode_into(v.mv_data, v.mv_size, &a->e);
+            if (err != DNSBL_OK) {
+                addr_format(&prefix, text, sizeof text);
+                store_set_why(why, whylen, "%s: read entry %s: %s", s->dir, text,
+                              dnsbl_strerror(err));
+                return err;
+            }
+            flags = MDB_CURRENT;
+        } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+            memset(&a->e, 0, sizeof a->e);
+            flags = 0;
+        } else {
+            return store_lmdb_fail(s, rc, "read entry", why, whylen);
+        }
+    } else {
+        /* Past every key the database held: new, and in order. */
+        memset(&a->e, 0, sizeof a->e);
+        flags = MDB_APPEND;
+    }
+
+    for (size_t j = 0; j < m; j++) {
+        struct event one = a->ev[rec[j].idx];
+        one.prefix = prefix;
+        a->e.prefix = prefix;
+        model_apply_event(&a->e, &one);
+        if (model_event_has_history(&one)) {
+            err = store_history_add(s, a->hcur, key, &one, why, whylen);
+            if (err != DNSBL_OK)
+                return err;
+        }
+    }
+    a->e.prefix = prefix;
+
+    size_t len;
+    err = store_encode_entry(&a->e, a->val, sizeof a->val, &len);
+    if (err != DNSBL_OK) {
+        store_set_why(why, whylen, "%s: encode entry: %s", s->dir, dnsbl_strerror(err));
+        return err;
+    }
+    k = store_val(key, STORE_KEY_LEN);
+    v = store_val(a->val, len);
+    rc = mdb_cursor_put(a->ecur, &k, &v, flags);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "write entry", why, whylen);
+
+    uint8_t *map = prefix.family == ADDR_V4 ? a->lens4 : a->lens6;
+    if (!store_lens_has(map, prefix.plen)) {
+        store_lens_set(map, prefix.plen);
+        a->lens_dirty = true;
+    }
+    return DNSBL_OK;
+}
+
+static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
+                            struct store_scratch *sc, size_t *applied, char *why, size_t whylen)
+{
+    struct store *s = a->s;
+    size_t m = 0;
+    int err = DNSBL_OK;
+
+    for (size_t i = 0; i < n; i++) {
+        if (sc->skip[i])
+            continue;
+        struct addr_prefix p = a->ev[i].prefix;
+        addr_mask(&p);
+        store_key_from_prefix(&p, sc->rec[m].k);
+        sc->rec[m].idx = (uint32_t)i;
+        m++;
+    }
+    if (m == 0)
+        return DNSBL_OK;
+    store_radix_sort(sc, m, STORE_KEY_LEN);
+
+    int rc = mdb_cursor_open(txn, s->entries, &a->ecur);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "open entries cursor", why, whylen);
+    rc = mdb_cursor_open(txn, s->history, &a->hcur);
+    if (rc != MDB_SUCCESS) {
+        mdb_cursor_close(a->ecur);
+        return store_lmdb_fail(s, rc, "open history cursor", why, whylen);
+    }
+    rc = store_last_key(a->ecur, a->last, sizeof a->last, &a->have_last);
+    if (rc != MDB_SUCCESS)
+        err = store_lmdb_fail(s, rc, "read entries", why, whylen);
+    for (size_t j = 0; j < m && err == DNSBL_OK;) {
+        size_t end = j + 1;
+        while (end < m && memcmp(sc->rec[end].k, sc->rec[j].k, STORE_KEY_LEN) == 0)
+            end++;
+        /* Sorted, the events are read out of the caller's order: ask for
+         * the next ones early rather than wait on each cache miss. */
+        if (end + STORE_PREFETCH < m) {
+            const char *next = (const char *)&a->ev[sc->rec[end + STORE_PREFETCH].idx];
+            __builtin_prefetch(next);
+            __builtin_prefetch(next + sizeof *a->ev - 1);
+        }
+        err = store_apply_group(a, sc->rec + j, end - j, why, whylen);
+        *applied += end - j;
+        j = end;
+    }
+    mdb_cursor_close(a->hcur);
+    mdb_cursor_close(a->ecur);
+    return err;
+}
+
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen)
 {
     struct store_apply_stats st = {0, 0};
-    uint8_t lens4[STORE_LENS4_BYTES], lens6[STORE_LENS6_BYTES];
-    uint8_t key[STORE_KEY_LEN], val[STORE_ENTRY_VALUE_MAX], tbuf[8];
-    char text[ADDR_TEXT_MAX];
-    bool lens_dirty = false;
-    struct entry e;
+    struct store_applier app, *a = &app;
+    struct store_scratch sc;
     MDB_txn *txn;
-    MDB_val k, v;
     int rc, err;
 
     if (stats)
@@ -741,77 +1326,44 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
         store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
         return DNSBL_EINVAL;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (!store_prefix_valid(&ev[i].prefix) || ev[i].kind >= EV_KIND_COUNT) {
-            store_set_why(why, whylen, "%s: event %zu: bad prefix (family %u, /%u) or kind %u",
-                          s->dir, i, ev[i].prefix.family, ev[i].prefix.plen, ev[i].kind);
-            return DNSBL_EINVAL;
-        }
+    if (n > UINT32_MAX) {
+        store_set_why(why, whylen, "%s: %zu events in one batch, at most %u", s->dir, n,
+                      UINT32_MAX);
+        return DNSBL_EINVAL;
     }
+    err = store_check_events(s, ev, n, why, whylen);
+    if (err != DNSBL_OK || n == 0)
+        return err;
 
     rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "begin write transaction", why, whylen);
-    err = store_get_lens(s, txn, "lens4", lens4, sizeof lens4);
+    err = store_scratch(s, n, &sc);
+    if (err != DNSBL_OK) {
+        store_set_why(why, whylen, "%s: out of memory for a batch of %zu events", s->dir, n);
+        goto abort;
+    }
+    memset(sc.skip, 0, n);
+    a->s = s;
+    a->ev = ev;
+    a->lens_dirty = false;
+    err = store_get_lens(s, txn, "lens4", a->lens4, sizeof a->lens4);
     if (err == DNSBL_OK)
-        err = store_get_lens(s, txn, "lens6", lens6, sizeof lens6);
+        err = store_get_lens(s, txn, "lens6", a->lens6, sizeof a->lens6);
     if (err != DNSBL_OK) {
         store_set_why(why, whylen, "%s: read prefix lengths: %s", s->dir, dnsbl_strerror(err));
         goto abort;
     }
 
-    for (size_t i = 0; i < n; i++) {
-        if (dedup && dedup[i]) {
-            struct wire w;
-            wire_init(&w, tbuf, sizeof tbuf);
-            wire_put_u64(&w, (uint64_t)ev[i].time);
-            k = store_val(dedup[i], STORE_DEDUP_LEN);
-            v = store_val(tbuf, sizeof tbuf);
-            rc = mdb_put(txn, s->seen, &k, &v, MDB_NOOVERWRITE);
-            if (rc == MDB_KEYEXIST) {
-                st.duplicates++;
-                continue;
-            }
-            if (rc != MDB_SUCCESS) {
-                err = store_lmdb_fail(s, rc, "record dedup key", why, whylen);
-                goto abort;
-            }
-        }
-
-        struct event one = ev[i];
-        addr_mask(&one.prefix);
-        err = store_get_exact(s, txn, &one.prefix, &e);
-        if (err == DNSBL_ENOENT) {
-            memset(&e, 0, sizeof e);
-            e.prefix = one.prefix;
-        } else if (err != DNSBL_OK) {
-            addr_format(&one.prefix, text, sizeof text);
-            store_set_why(why, whylen, "%s: read entry %s: %s", s->dir, text, dnsbl_strerror(err));
+    if (dedup) {
+        err = store_dedup_pass(s, txn, ev, dedup, n, &sc, &st.duplicates, why, whylen);
+        if (err != DNSBL_OK)
             goto abort;
-        }
-        model_apply_event(&e, &one);
-        e.prefix = one.prefix;
-
-        size_t len;
-        err = store_encode_entry(&e, val, sizeof val, &len);
-        if (err != DNSBL_OK) {
-            store_set_why(why, whylen, "%s: encode entry: %s", s->dir, dnsbl_strerror(err));
-            goto abort;
-        }
-        store_key_from_prefix(&one.prefix, key);
-        k = store_val(key, sizeof key);
-        v = store_val(val, len);
-        rc = mdb_put(txn, s->entries, &k, &v, 0);
-        if (rc != MDB_SUCCESS) {
-            err = store_lmdb_fail(s, rc, "write entry", why, whylen);
-            goto abort;
-        }
-        uint8_t *map = one.prefix.family == ADDR_V4 ? lens4 : lens6;
-        if (!store_lens_has(map, one.prefix.plen)) {
-            store_lens_set(map, one.prefix.plen);
-            lens_dirty = true;
-        }
-        st.applied++;
+    }
+    err = store_entry_pass(a, txn, n, &sc, &st.applied, why, whylen);
+    if (err != DNSBL_OK) {
+        st.applied = 0;
+        goto abort;
     }
 
     if (st.applied == 0) {
@@ -821,29 +1373,14 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
             *stats = st;
         return DNSBL_OK;
     }
-    if (lens_dirty) {
-        k = store_meta_key("lens4");
-        v = store_val(lens4, sizeof lens4);
-        rc = mdb_put(txn, s->meta, &k, &v, 0);
-        if (rc == MDB_SUCCESS) {
-            k = store_meta_key("lens6");
-            v = store_val(lens6, sizeof lens6);
-            rc = mdb_put(txn, s->meta, &k, &v, 0);
-        }
-        if (rc != MDB_SUCCESS) {
-            err = store_lmdb_fail(s, rc, "write prefix lengths", why, whylen);
+    if (a->lens_dirty) {
+        err = store_put_lens(s, txn, a->lens4, a->lens6, why, whylen);
+        if (err != DNSBL_OK)
             goto abort;
-        }
     }
-    uint64_t serial = 0;
-    err = store_get_u64(s, txn, "serial", &serial, why, whylen);
-    if (err != DNSBL_OK && err != DNSBL_ENOENT)
+    err = store_bump_serial(s, txn, why, whylen);
+    if (err != DNSBL_OK)
         goto abort;
-    rc = store_put_u64(s, txn, "serial", serial + 1);
-    if (rc != MDB_SUCCESS) {
-        err = store_lmdb_fail(s, rc, "write serial", why, whylen);
-        goto abort;
-    }
     rc = mdb_txn_commit(txn);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "commit", why, whylen);

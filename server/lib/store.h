@@ -42,12 +42,15 @@ struct store_apply_stats {
  * whole or per event) is a 32-byte key: an event whose key is already in
  * `seen` is skipped, otherwise the key is recorded. All or nothing; a
  * batch in which no event applied (all duplicates, or n == 0) writes
- * nothing and leaves the serial alone, so a re-import changes nothing. */
+ * nothing and leaves the serial alone, so a re-import changes nothing.
+ * An event with time <= 0 is a caller bug: the batch is refused (EINVAL). */
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen);
 
 /* Serial: bumped by every store_apply that applied at least one event. */
 int store_serial(struct store *s, uint64_t *out);
+/* Number of records in `entries` (for summaries), from one read snapshot. */
+int store_count(struct store *s, size_t *entries);
 
 /* Walk every entry in address order (V4 before V6, then bytes, then plen).
  * cb returns 0 to go on, non-zero to stop (that value is returned). */
@@ -85,8 +88,14 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
  * encode writes the current version into buf (STORE_ENTRY_VALUE_MAX is
  * always enough) and sets *len; decode checks version and length and
  * returns DNSBL_ESCHEMA for anything short, long or malformed. The prefix
- * lives in the key: decode leaves out->prefix untouched. */
-#define STORE_ENTRY_VALUE_MAX (1 + 1 + 4 + 6 * 8 + CNT_COUNT * 4 + 8 + 2 * (2 + MODEL_TEXT_MAX - 1))
+ * lives in the key: decode leaves out->prefix untouched. The value is
+ * STORE_ENTRY_VALUE_FIXED bytes of fixed-size fields, then five strings
+ * (reason, note, imp_txt, imp_dataset, sources), each u16 length + bytes. */
+#define STORE_ENTRY_VALUE_FIXED                                                                    \
+    (1 + (1 + 4 + 8 + 8) + (1 + 1 + 4 + 4 + 8) + (8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4) +   \
+     (1 + 1 + 4 + 4 * 4 + 2 * 8) + 1)
+#define STORE_ENTRY_VALUE_MAX                                                                      \
+    (STORE_ENTRY_VALUE_FIXED + 4 * (2 + MODEL_TEXT_MAX - 1) + (2 + 64 - 1))
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len);
 int store_decode_entry(const void *val, size_t len, struct entry *out);
 

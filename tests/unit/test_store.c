@@ -1,7 +1,7 @@
 /* Unit tests for the store: the value codec, opening and schema checks,
- * applying events, longest-prefix lookups, dedup, serial, reader
- * isolation and iteration order. Each test works in its own directory
- * under one mkdtemp directory, removed at the end. */
+ * applying events, longest-prefix lookups, dedup, serial, history
+ * records and their ranges, reader isolation and iteration order. Each test works in its own
+ * directory under one mkdtemp directory, removed at the end. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,6 +143,22 @@ static void covering_text(struct store_reader *r, const char *addr, size_t cap, 
     }
 }
 
+/* The covering entries of addr as text, whatever they hold. */
+static void covering_text_any(struct store_reader *r, const char *addr, char *out, size_t outcap)
+{
+    struct entry found[STORE_COVERING_MAX];
+    struct addr_prefix a = pfx(addr);
+    size_t n = 0;
+    assert_int_equal(store_reader_covering(r, &a, found, STORE_COVERING_MAX, &n), DNSBL_OK);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        char t[ADDR_TEXT_MAX];
+        addr_format(&found[i].prefix, t, sizeof t);
+        size_t used = strlen(out);
+        snprintf(out + used, outcap - used, "%s%s", i ? "," : "", t);
+    }
+}
+
 static void assert_covering(struct store_reader *r, const char *addr, const char *want)
 {
     char got[2048];
@@ -152,6 +168,23 @@ static void assert_covering(struct store_reader *r, const char *addr, const char
 
 /* ---- codec ---- */
 
+/* Offsets in an encoded value (store.c's layout comment), for corrupting one field. */
+#define OFF_STATE 1
+#define OFF_IMP_STATE (1 + 21)
+#define OFF_IMP_FLAGS (OFF_IMP_STATE + 1)
+#define OFF_SNDS (OFF_IMP_STATE + 18 + 8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
+#define OFF_RATE_QUAL (OFF_SNDS + 1)
+#define OFF_SNDS_STATUS (STORE_ENTRY_VALUE_FIXED - 1)
+#define OFF_TEXT STORE_ENTRY_VALUE_FIXED /* the first string's length */
+
+static void fill_text(char *dst, size_t size, char c)
+{
+    memset(dst, c, size - 1);
+    dst[size - 1] = '\0';
+    dst[0] = (char)(c - 32); /* upper case: the ends differ from the middle */
+    dst[size - 2] = (char)(c - 32);
+}
+
 static void fill_entry(struct entry *e)
 {
     memset(e, 0, sizeof *e);
@@ -160,17 +193,34 @@ static void fill_entry(struct entry *e)
     e->code = 0x7f00000a;
     e->expires = -1234567890123LL;
     e->state_time = INT64_MAX;
+    fill_text(e->reason, sizeof e->reason, 'r');
+    fill_text(e->note, sizeof e->note, 'n');
+    e->imp_state = IMPORT_EXCLUDED;
+    e->imp_flags = IMPORT_NO_TXT;
+    e->imp_code = 0x7f000004;
+    e->imp_ttl = UINT32_MAX;
+    fill_text(e->imp_txt, sizeof e->imp_txt, 't');
+    fill_text(e->imp_dataset, sizeof e->imp_dataset, 'd');
+    e->imp_time = 1700000003;
     e->first_seen = INT64_MIN;
     e->last_seen = 1700000001;
-    e->score = -3.75e-5;
-    e->score_time = 1700000002;
     for (size_t i = 0; i < CNT_COUNT; i++)
         e->counts[i] = UINT32_MAX - (uint32_t)i;
     e->volume = UINT64_MAX - 7;
-    memset(e->reason, 'r', MODEL_TEXT_MAX - 1);
-    memset(e->note, 'n', MODEL_TEXT_MAX - 1);
-    e->reason[0] = 'R';
-    e->note[MODEL_TEXT_MAX - 2] = 'N';
+    e->auth_fail[AUTHC_SPF] = 11;
+    e->auth_fail[AUTHC_DKIM] = UINT32_MAX;
+    e->auth_fail[AUTHC_DMARC] = 0x01020304;
+    e->snds.colour = SNDS_RED;
+    e->snds.rate_qual = '<';
+    e->snds.rate_pct = 0.1f;
+    e->snds.rcpt = 1000001;
+    e->snds.data = 1000002;
+    e->snds.recipients = UINT32_MAX - 1;
+    e->snds.trap_hits = 42;
+    e->snds.start = 1748761200;
+    e->snds.end = -1;
+    e->snds_status = SNDS_STATUS_BLOCKED;
+    fill_text(e->sources, sizeof e->sources, 's');
 }
 
 static void assert_entry_equal(const struct entry *a, const struct entry *b)
@@ -182,14 +232,31 @@ static void assert_entry_equal(const struct entry *a, const struct entry *b)
     assert_int_equal(a->code, b->code);
     assert_true(a->expires == b->expires);
     assert_true(a->state_time == b->state_time);
-    assert_true(a->first_seen == b->first_seen);
-    assert_true(a->last_seen == b->last_seen);
-    assert_memory_equal(&a->score, &b->score, sizeof a->score);
-    assert_true(a->score_time == b->score_time);
-    assert_memory_equal(a->counts, b->counts, sizeof a->counts);
-    assert_true(a->volume == b->volume);
     assert_string_equal(a->reason, b->reason);
     assert_string_equal(a->note, b->note);
+    assert_int_equal(a->imp_state, b->imp_state);
+    assert_int_equal(a->imp_flags, b->imp_flags);
+    assert_int_equal(a->imp_code, b->imp_code);
+    assert_int_equal(a->imp_ttl, b->imp_ttl);
+    assert_string_equal(a->imp_txt, b->imp_txt);
+    assert_string_equal(a->imp_dataset, b->imp_dataset);
+    assert_true(a->imp_time == b->imp_time);
+    assert_true(a->first_seen == b->first_seen);
+    assert_true(a->last_seen == b->last_seen);
+    assert_memory_equal(a->counts, b->counts, sizeof a->counts);
+    assert_true(a->volume == b->volume);
+    assert_memory_equal(a->auth_fail, b->auth_fail, sizeof a->auth_fail);
+    assert_int_equal(a->snds.colour, b->snds.colour);
+    assert_int_equal(a->snds.rate_qual, b->snds.rate_qual);
+    assert_memory_equal(&a->snds.rate_pct, &b->snds.rate_pct, sizeof a->snds.rate_pct);
+    assert_int_equal(a->snds.rcpt, b->snds.rcpt);
+    assert_int_equal(a->snds.data, b->snds.data);
+    assert_int_equal(a->snds.recipients, b->snds.recipients);
+    assert_int_equal(a->snds.trap_hits, b->snds.trap_hits);
+    assert_true(a->snds.start == b->snds.start);
+    assert_true(a->snds.end == b->snds.end);
+    assert_int_equal(a->snds_status, b->snds_status);
+    assert_string_equal(a->sources, b->sources);
 }
 
 static void test_codec_roundtrip(void **state)
@@ -201,19 +268,42 @@ static void test_codec_roundtrip(void **state)
 
     fill_entry(&in);
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
-    assert_int_equal(len, STORE_ENTRY_VALUE_MAX); /* both strings at max length */
+    assert_int_equal(len, STORE_ENTRY_VALUE_MAX); /* every string at max length */
     assert_int_equal(buf[0], 1);                  /* value version */
     memset(&out, 0xa5, sizeof out);
     out.prefix = in.prefix;
     assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
     assert_entry_equal(&in, &out);
     assert_int_equal(strlen(out.reason), MODEL_TEXT_MAX - 1);
+    assert_int_equal(strlen(out.sources), MODEL_TEXT_MAX - 1);
+    assert_int_equal(strlen(out.imp_dataset), sizeof out.imp_dataset - 1);
+    assert_true(out.snds.rate_pct == 0.1f);
+
+    /* the float travels as its bits, whatever they are */
+    in.snds.rate_pct = -0.0f;
+    in.snds.rate_qual = 0;
+    in.snds.colour = SNDS_NONE;
+    assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
+    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+    assert_entry_equal(&in, &out);
+
+    /* every enum value round-trips */
+    for (uint8_t v = 0; v <= SNDS_RED; v++) {
+        in.state = v <= ENTRY_ALLOWED ? v : ENTRY_NONE;
+        in.imp_state = v <= IMPORT_EXCLUDED ? v : IMPORT_NONE;
+        in.snds.colour = v;
+        in.snds_status = v <= SNDS_STATUS_BLOCKED ? v : SNDS_STATUS_NONE;
+        in.snds.rate_qual = "<>=\0"[v];
+        assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
+        assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+        assert_entry_equal(&in, &out);
+    }
 
     /* empty strings and zeros round-trip too */
     memset(&in, 0, sizeof in);
     in.prefix = pfx("192.0.2.1");
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
-    assert_int_equal(len, STORE_ENTRY_VALUE_MAX - 2 * (MODEL_TEXT_MAX - 1));
+    assert_int_equal(len, STORE_ENTRY_VALUE_FIXED + 5 * 2);
     memset(&out, 0xa5, sizeof out);
     out.prefix = in.prefix;
     assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
@@ -224,48 +314,87 @@ static void test_codec_roundtrip(void **state)
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf - 1, &len), DNSBL_ESPACE);
 }
 
+/* Decoding buf[0..len) fails with DNSBL_ESCHEMA and leaves out alone. */
+static void assert_garbage(const uint8_t *buf, size_t len)
+{
+    struct entry out, before;
+    memset(&before, 0x5a, sizeof before);
+    out = before;
+    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_ESCHEMA);
+    assert_memory_equal(&out, &before, sizeof out);
+}
+
 static void test_codec_rejects_garbage(void **state)
 {
     (void)state;
-    struct entry in, out, before;
+    struct entry in, out;
     uint8_t buf[STORE_ENTRY_VALUE_MAX + 1];
     size_t len = 0;
 
     fill_entry(&in);
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
-    memset(&before, 0x5a, sizeof before);
 
     /* every truncation, including the empty value */
-    for (size_t cut = 0; cut < len; cut++) {
-        out = before;
-        assert_int_equal(store_decode_entry(buf, cut, &out), DNSBL_ESCHEMA);
-        assert_memory_equal(&out, &before, sizeof out); /* untouched on failure */
-    }
+    for (size_t cut = 0; cut < len; cut++)
+        assert_garbage(buf, cut);
     /* a trailing byte */
     buf[len] = 0;
-    assert_int_equal(store_decode_entry(buf, len + 1, &out), DNSBL_ESCHEMA);
+    assert_garbage(buf, len + 1);
 
     /* an unknown value version */
     buf[0] = 2;
-    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_ESCHEMA);
+    assert_garbage(buf, len);
     buf[0] = 1;
 
-    /* an unknown state */
-    buf[1] = 9;
-    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_ESCHEMA);
-    buf[1] = ENTRY_LISTED;
-    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+    /* unknown enum values, each in an otherwise good value */
+    const struct {
+        size_t off;
+        uint8_t bad, good;
+    } enums[] = {
+        {OFF_STATE, ENTRY_ALLOWED + 1, ENTRY_LISTED},
+        {OFF_IMP_STATE, IMPORT_EXCLUDED + 1, IMPORT_LISTED},
+        {OFF_IMP_FLAGS, 0x02, 0},
+        {OFF_SNDS, SNDS_RED + 1, SNDS_YELLOW},
+        {OFF_RATE_QUAL, 'x', '>'},
+        {OFF_RATE_QUAL, 0xff, '='},
+        {OFF_SNDS_STATUS, SNDS_STATUS_BLOCKED + 1, SNDS_STATUS_JUNKED},
+    };
+    assert_int_equal(buf[OFF_STATE], in.state);
+    assert_int_equal(buf[OFF_IMP_STATE], in.imp_state);
+    assert_int_equal(buf[OFF_IMP_FLAGS], in.imp_flags);
+    assert_int_equal(buf[OFF_SNDS], in.snds.colour);
+    assert_int_equal(buf[OFF_RATE_QUAL], (uint8_t)in.snds.rate_qual);
+    assert_int_equal(buf[OFF_SNDS_STATUS], in.snds_status);
+    for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
+        uint8_t keep = buf[enums[i].off];
+        buf[enums[i].off] = enums[i].bad;
+        assert_garbage(buf, len);
+        buf[enums[i].off] = enums[i].good;
+        assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+        buf[enums[i].off] = keep;
+    }
 
-    /* a string length past MODEL_TEXT_MAX - 1, in an otherwise right-sized value */
-    size_t reason_off = 1 + 1 + 4 + 6 * 8 + CNT_COUNT * 4 + 8;
-    assert_int_equal((buf[reason_off] << 8) | buf[reason_off + 1], MODEL_TEXT_MAX - 1);
-    buf[reason_off + 1] = (uint8_t)MODEL_TEXT_MAX;
-    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_ESCHEMA);
-    buf[reason_off + 1] = (uint8_t)(MODEL_TEXT_MAX - 1);
+    /* each string: a length past its field's room, then a NUL inside it */
+    const size_t room[5] = {MODEL_TEXT_MAX - 1, MODEL_TEXT_MAX - 1, MODEL_TEXT_MAX - 1,
+                            sizeof in.imp_dataset - 1, MODEL_TEXT_MAX - 1};
+    size_t off = OFF_TEXT;
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal((buf[off] << 8) | buf[off + 1], room[i]);
+        buf[off + 1] = (uint8_t)(room[i] + 1);
+        assert_garbage(buf, len);
+        buf[off + 1] = (uint8_t)room[i];
+        buf[off + 2 + room[i] - 1] = 0;
+        assert_garbage(buf, len);
+        buf[off + 2 + room[i] - 1] = 'X';
+        assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+        off += 2 + room[i];
+    }
+    assert_int_equal(off, len);
 
-    /* a NUL inside a string */
-    buf[reason_off + 2 + 10] = 0;
-    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_ESCHEMA);
+    /* a short string with the bytes it gave up left over at the end */
+    size_t first = OFF_TEXT;
+    buf[first + 1] = (uint8_t)(room[0] - 1);
+    assert_garbage(buf, len);
 
     /* random bytes never decode past the end (ASan would catch it) */
     srand(42);
@@ -760,6 +889,597 @@ static void test_serial(void **state)
     store_close(s);
 }
 
+/* ---- history ---- */
+
+#define DAY0 20000u /* 2024-10-04 */
+
+static int64_t at(uint32_t day, int64_t seconds)
+{
+    return (int64_t)day * MODEL_DAY + seconds;
+}
+
+/* The history of prefix from first_day, at most cap days (<= 64). */
+static size_t history_of(struct store *s, const char *prefix, uint32_t first_day, size_t cap,
+                         struct history_day *out)
+{
+    struct store_reader *r;
+    struct addr_prefix p = pfx(prefix);
+    size_t n = 999;
+    assert_true(cap <= 64);
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_int_equal(store_reader_history(r, &p, first_day, out, cap, &n), DNSBL_OK);
+    assert_true(n <= cap);
+    store_reader_end(r);
+    store_reader_close(r);
+    return n;
+}
+
+/* "day:abuse/traps/volume,..." for compact comparisons. */
+static void history_text(struct store *s, const char *prefix, uint32_t first_day, size_t cap,
+                         char *out, size_t outcap)
+{
+    struct history_day d[64];
+    size_t n = history_of(s, prefix, first_day, cap, d);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        if (i > 0)
+            assert_true(d[i].day > d[i - 1].day); /* oldest first, one record a day */
+        snprintf(out + used, outcap - used, "%s%lld:%u/%u/%llu", i ? "," : "",
+                 (long long)d[i].day - DAY0, d[i].counts[CNT_ABUSE], d[i].counts[CNT_TRAP_HITS],
+                 (unsigned long long)d[i].volume);
+    }
+}
+
+static void assert_history(struct store *s, const char *prefix, uint32_t first_day, size_t cap,
+                           const char *want)
+{
+    char got[1024];
+    history_text(s, prefix, first_day, cap, got, sizeof got);
+    assert_string_equal(got, want);
+}
+
+static void test_history_apply(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "history");
+    struct event ev[10];
+
+    ev[0] = mkev(EV_ABUSE, "192.0.2.7", at(DAY0, 0), NULL);
+    ev[1] = mkev(EV_ABUSE, "192.0.2.7", at(DAY0, MODEL_DAY - 1), NULL);
+    ev[1].weight = 2;
+    ev[2] = mkev(EV_TRAP_HIT, "192.0.2.7", at(DAY0, 3600), NULL);
+    ev[3] = mkev(EV_VOLUME, "192.0.2.7", at(DAY0, 7200), NULL);
+    ev[3].weight = 1000;
+    ev[4] = mkev(EV_ABUSE, "192.0.2.7", at(DAY0 + 1, 0), NULL);  /* the next day */
+    ev[5] = mkev(EV_ABUSE, "192.0.2.7", at(DAY0 - 5, 10), NULL); /* out of order */
+    /* events without history: an operator listing and an imported one */
+    ev[6] = mkev(EV_LIST, "192.0.2.7", at(DAY0 + 3, 0), "manual");
+    ev[7] = mkev(EV_IMPORT_LIST, "192.0.2.7", at(DAY0 + 4, 0), NULL);
+    ev[8] = mkev(EV_LIST, "198.51.100.1", at(DAY0, 0), "only listed");
+    /* host bits are cleared before the history key is made */
+    ev[9] = mkev(EV_ABUSE, "192.0.2.0/24", at(DAY0, 5), NULL);
+    ev[9].prefix.a[15] = 99;
+    for (size_t i = 0; i < 6; i++)
+        assert_true(model_event_has_history(&ev[i]));
+    for (size_t i = 6; i < 9; i++)
+        assert_false(model_event_has_history(&ev[i]));
+    apply_ok(s, ev, 10);
+
+    assert_history(s, "192.0.2.7", 0, 64, "-5:1/0/0,0:3/1/1000,1:1/0/0");
+    assert_history(s, "198.51.100.1", 0, 64, "");
+    assert_history(s, "192.0.2.0/24", 0, 64, "0:1/0/0");
+    assert_history(s, "203.0.113.1", 0, 64, ""); /* nothing stored at all */
+
+    /* a later batch adds to the same day's record */
+    ev[0] = mkev(EV_ABUSE, "192.0.2.7", at(DAY0, 100), NULL);
+    ev[0].weight = 4;
+    ev[1] = mkev(EV_VOLUME, "192.0.2.7", at(DAY0 + 2, 100), NULL);
+    ev[1].weight = 5;
+    apply_ok(s, ev, 2);
+    assert_history(s, "192.0.2.7", 0, 64, "-5:1/0/0,0:7/1/1000,1:1/0/0,2:0/0/5");
+
+    /* the other counters land in their own slots */
+    struct history_day d[4];
+    ev[0] = mkev(EV_FRAUD, "2001:db8::1", at(DAY0, 0), NULL);
+    ev[1] = mkev(EV_NOT_SPAM, "2001:db8::1", at(DAY0, 1), NULL);
+    ev[2] = mkev(EV_AUTH_FAILURE, "2001:db8::1", at(DAY0, 2), NULL);
+    ev[2].weight = 3;
+    apply_ok(s, ev, 3);
+    assert_int_equal(history_of(s, "2001:db8::1", 0, 4, d), 1);
+    assert_int_equal(d[0].day, DAY0);
+    assert_int_equal(d[0].counts[CNT_FRAUD], 1);
+    assert_int_equal(d[0].counts[CNT_NOT_SPAM], 1);
+    assert_int_equal(d[0].counts[CNT_AUTH_FAILURE], 3);
+    assert_int_equal(d[0].counts[CNT_ABUSE], 0);
+    assert_true(d[0].volume == 0);
+    store_close(s);
+}
+
+static void test_history_range(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "hrange");
+    struct event ev[64];
+    size_t n = 0;
+
+    /* neighbours in key order: .7 and .8; /24 and /32 of 192.0.2.0; each
+     * with days on both sides of the others' */
+    const struct {
+        const char *prefix;
+        uint32_t first, count, step;
+    } plan[] = {
+        {"192.0.2.7", DAY0, 10, 1},        {"192.0.2.8", DAY0 - 3, 8, 2},
+        {"192.0.2.0/24", DAY0 + 1, 5, 3},  {"192.0.2.0", DAY0 - 1, 6, 1},
+        {"192.0.2.6/31", DAY0 + 50, 2, 1}, {"::ffff:192.0.2.7", DAY0 + 90, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof plan / sizeof plan[0]; i++)
+        for (uint32_t j = 0; j < plan[i].count; j++)
+            ev[n++] = mkev(EV_ABUSE, plan[i].prefix, at(plan[i].first + j * plan[i].step, 0), NULL);
+    apply_ok(s, ev, n);
+
+    assert_history(s, "192.0.2.7", 0, 64,
+                   "0:1/0/0,1:1/0/0,2:1/0/0,3:1/0/0,4:1/0/0,5:1/0/0,6:1/0/0,7:1/0/0,8:1/0/0,"
+                   "9:1/0/0,90:1/0/0"); /* the mapped address is the same key */
+    assert_history(s, "192.0.2.8", 0, 64,
+                   "-3:1/0/0,-1:1/0/0,1:1/0/0,3:1/0/0,5:1/0/0,7:1/0/0,9:1/0/0,11:1/0/0");
+    assert_history(s, "192.0.2.0/24", 0, 64, "1:1/0/0,4:1/0/0,7:1/0/0,10:1/0/0,13:1/0/0");
+    assert_history(s, "192.0.2.0", 0, 64, "-1:1/0/0,0:1/0/0,1:1/0/0,2:1/0/0,3:1/0/0,4:1/0/0");
+    assert_history(s, "192.0.2.6/31", 0, 64, "50:1/0/0,51:1/0/0");
+    assert_history(s, "192.0.2.0/25", 0, 64, "");
+    assert_history(s, "192.0.2.9", 0, 64, "");
+
+    /* first_day: inclusive, and an entry's days past it stay its own */
+    assert_history(s, "192.0.2.7", DAY0 + 8, 64, "8:1/0/0,9:1/0/0,90:1/0/0");
+    assert_history(s, "192.0.2.7", DAY0 + 91, 64, ""); /* not .8's later days */
+    assert_history(s, "192.0.2.8", DAY0 + 10, 64, "11:1/0/0");
+    assert_history(s, "192.0.2.8", DAY0 + 12, 64, "");
+    assert_history(s, "192.0.2.0/24", DAY0 + 11, 64, "13:1/0/0");
+    assert_history(s, "192.0.2.0/24", DAY0 + 14, 64, ""); /* not the /32's */
+    assert_history(s, "192.0.2.0", DAY0 + 4, 64, "4:1/0/0");
+    assert_history(s, "192.0.2.0", DAY0 + 5, 64, ""); /* not 192.0.2.6/31's */
+    assert_history(s, "192.0.2.7", UINT32_MAX, 64, "");
+
+    /* cap: the oldest days from first_day */
+    assert_history(s, "192.0.2.7", DAY0 + 2, 3, "2:1/0/0,3:1/0/0,4:1/0/0");
+    assert_history(s, "192.0.2.8", 0, 1, "-3:1/0/0");
+    assert_history(s, "192.0.2.8", 0, 0, "");
+
+    /* one reader, many lookups across begin/end while a writer adds days */
+    struct store_reader *r;
+    struct history_day d[STORE_HISTORY_MAX];
+    struct addr_prefix p7 = pfx("192.0.2.7"), p8 = pfx("192.0.2.8");
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_history(r, &p7, 0, d, 4, &n), DNSBL_EINVAL); /* not begun */
+    assert_int_equal(n, 0);
+    for (uint32_t i = 0; i < 5; i++) {
+        assert_int_equal(store_reader_begin(r), DNSBL_OK);
+        assert_int_equal(store_reader_history(r, &p7, 0, d, STORE_HISTORY_MAX, &n), DNSBL_OK);
+        assert_int_equal(n, 11 + i);
+        assert_int_equal(store_reader_history(r, &p8, DAY0 + 11, d, 2, &n), DNSBL_OK);
+        assert_int_equal(n, 1);
+        /* committed while the reader is open: not seen until the next begin */
+        struct event one = mkev(EV_TRAP_HIT, "192.0.2.7", at(DAY0 + 200 + i, 0), NULL);
+        apply_ok(s, &one, 1);
+        assert_int_equal(store_reader_history(r, &p7, 0, d, STORE_HISTORY_MAX, &n), DNSBL_OK);
+        assert_int_equal(n, 11 + i);
+        store_reader_end(r);
+    }
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_int_equal(store_reader_history(r, &p7, DAY0 + 200, d, STORE_HISTORY_MAX, &n), DNSBL_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(d[4].day, DAY0 + 204);
+    assert_int_equal(d[4].counts[CNT_TRAP_HITS], 1);
+    /* host bits in the asked prefix are cleared, as for the stored ones */
+    struct addr_prefix hostbits = pfx("192.0.2.6/31");
+    hostbits.a[15] = 7;
+    assert_int_equal(store_reader_history(r, &hostbits, 0, d, 4, &n), DNSBL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(d[0].day, DAY0 + 50);
+    struct addr_prefix bad = p7;
+    bad.plen = 33;
+    assert_int_equal(store_reader_history(r, &bad, 0, d, 4, &n), DNSBL_EINVAL);
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+}
+
+static void test_history_dedup(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "hdedup");
+    struct store_apply_stats st;
+    uint8_t k1[32], k2[32], k3[32];
+    memset(k1, 1, sizeof k1);
+    memset(k2, 2, sizeof k2);
+    memset(k3, 3, sizeof k3);
+
+    struct event ev[3];
+    ev[0] = mkev(EV_ABUSE, "192.0.2.1", at(DAY0, 0), NULL);
+    ev[1] = mkev(EV_VOLUME, "192.0.2.1", at(DAY0, 1), NULL);
+    ev[1].weight = 500;
+    ev[2] = mkev(EV_ABUSE, "192.0.2.1", at(DAY0 + 1, 0), NULL);
+    const uint8_t *keys[3] = {k1, k2, k3};
+    assert_int_equal(store_apply(s, ev, keys, 2, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.applied, 2);
+    assert_history(s, "192.0.2.1", 0, 64, "0:1/0/500");
+
+    /* the same events again: no history added */
+    assert_int_equal(store_apply(s, ev, keys, 2, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.duplicates, 2);
+    assert_history(s, "192.0.2.1", 0, 64, "0:1/0/500");
+
+    /* duplicates mixed with a new event: only the new one counts */
+    assert_int_equal(store_apply(s, ev, keys, 3, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.applied, 1);
+    assert_int_equal(st.duplicates, 2);
+    assert_history(s, "192.0.2.1", 0, 64, "0:1/0/500,1:1/0/0");
+
+    /* a key repeated inside one batch adds once */
+    uint8_t k4[32];
+    memset(k4, 4, sizeof k4);
+    const uint8_t *twice[2] = {k4, k4};
+    ev[0] = mkev(EV_TRAP_HIT, "192.0.2.1", at(DAY0, 2), NULL);
+    ev[1] = ev[0];
+    assert_int_equal(store_apply(s, ev, twice, 2, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.applied, 1);
+    assert_history(s, "192.0.2.1", 0, 64, "0:1/1/500,1:1/0/0");
+    store_close(s);
+}
+
+static void test_apply_time_refused(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "time0");
+    struct store_apply_stats st = {7, 7};
+    struct event ev[3];
+    const int64_t bad[] = {0, -1, INT64_MIN, (int64_t)UINT32_MAX * MODEL_DAY + MODEL_DAY};
+    const uint8_t kinds[] = {EV_ABUSE, EV_LIST, EV_VOLUME, EV_IMPORT_LIST};
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ev[0] = mkev(EV_ABUSE, "192.0.2.1", at(DAY0, 0), NULL);
+        ev[1] = mkev(EV_LIST, "192.0.2.2", at(DAY0, 0), "ok");
+        ev[2] = mkev(kinds[i], "192.0.2.3", bad[i], "undated");
+        why[0] = '\0';
+        assert_int_equal(store_apply(s, ev, NULL, 3, &st, why, sizeof why), DNSBL_EINVAL);
+        assert_non_null(strstr(why, "event 2"));
+        assert_non_null(strstr(why, "time"));
+        assert_int_equal(st.applied, 0);
+    }
+    /* the first bad event is the one named */
+    ev[0].time = 0;
+    assert_int_equal(store_apply(s, ev, NULL, 3, &st, why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "event 0"));
+
+    /* nothing of any refused batch landed */
+    assert_int_equal(serial_of(s), 0);
+    size_t count = 9;
+    assert_int_equal(store_count(s, &count), DNSBL_OK);
+    assert_int_equal(count, 0);
+    assert_history(s, "192.0.2.1", 0, 64, "");
+
+    /* the first second of the epoch is a time */
+    ev[0] = mkev(EV_ABUSE, "192.0.2.1", 1, NULL);
+    apply_ok(s, ev, 1);
+    assert_history(s, "192.0.2.1", 0, 64, "-20000:1/0/0");
+    store_close(s);
+}
+
+static void test_history_corrupt(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "hcorrupt");
+    struct event ev = mkev(EV_ABUSE, "192.0.2.5", at(DAY0, 0), NULL);
+    apply_ok(s, &ev, 1);
+    store_close(s);
+
+    struct addr_prefix p = pfx("192.0.2.5");
+    uint8_t key[22] = {0};
+    key[0] = p.family;
+    memcpy(key + 1, p.a, 16);
+    key[17] = p.plen;
+    key[18] = (uint8_t)(DAY0 >> 24);
+    key[19] = (uint8_t)(DAY0 >> 16);
+    key[20] = (uint8_t)(DAY0 >> 8);
+    key[21] = (uint8_t)DAY0;
+    const uint8_t shortval[5] = {0};
+    raw_put(dir, "history", key, sizeof key, shortval, sizeof shortval);
+
+    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_OK);
+    why[0] = '\0';
+    assert_int_equal(store_apply(s, &ev, NULL, 1, NULL, why, sizeof why), DNSBL_ESCHEMA);
+    assert_non_null(strstr(why, "192.0.2.5"));
+    assert_int_equal(serial_of(s), 1);
+
+    struct store_reader *r;
+    struct history_day d[4];
+    size_t n;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_int_equal(store_reader_history(r, &p, 0, d, 4, &n), DNSBL_ESCHEMA);
+    store_reader_end(r);
+    store_reader_close(r);
+
+    /* other days of the same entry are unaffected */
+    ev.time = at(DAY0 + 1, 0);
+    apply_ok(s, &ev, 1);
+    assert_history(s, "192.0.2.5", DAY0 + 1, 64, "1:1/0/0");
+    store_close(s);
+}
+
+static void test_count(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "count");
+    size_t count = 99;
+    assert_int_equal(store_count(s, &count), DNSBL_OK);
+    assert_int_equal(count, 0);
+
+    list(s, "192.0.2.1", "x");
+    list(s, "192.0.2.0/24", "x");
+    list(s, "2001:db8::/32", "x");
+    list(s, "192.0.2.1", "again");                                    /* the same entry */
+    struct event ev = mkev(EV_ABUSE, "192.0.2.1", at(DAY0, 0), NULL); /* history is not counted */
+    apply_ok(s, &ev, 1);
+    assert_int_equal(store_count(s, &count), DNSBL_OK);
+    assert_int_equal(count, 3);
+    store_close(s);
+
+    assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
+    assert_int_equal(store_count(s, &count), DNSBL_OK);
+    assert_int_equal(count, 3);
+    store_close(s);
+}
+
+/* ---- batch order ---- */
+
+static void test_apply_batch_order(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "order");
+    struct store_reader *r;
+    struct entry e;
+    struct addr_prefix p;
+
+    /* an existing store: new keys land before, between, at and after these */
+    list(s, "10.0.0.5", "10.0.0.5");
+    list(s, "10.0.0.7", "10.0.0.7");
+
+    /* interleaved events: each entry's own still apply in the order given */
+    struct event ev[12];
+    ev[0] = mkev(EV_LIST, "10.0.0.9", at(DAY0, 1), "first");       /* past the last key */
+    ev[1] = mkev(EV_DELIST, "10.0.0.5", at(DAY0, 2), "d1");        /* existing */
+    ev[2] = mkev(EV_LIST, "10.0.0.1", at(DAY0, 3), "before");      /* before the first */
+    ev[3] = mkev(EV_DELIST, "10.0.0.9", at(DAY0, 4), "then gone"); /* same entry as 0 */
+    ev[4] = mkev(EV_LIST, "10.0.0.6", at(DAY0, 5), "between");
+    ev[5] = mkev(EV_LIST, "10.0.0.5", at(DAY0, 6), "relisted");
+    ev[6] = mkev(EV_LIST, "2001:db8::1", at(DAY0, 7), "v6");
+    ev[7] = mkev(EV_LIST, "10.0.0.0/24", at(DAY0, 8), "the /24");
+    ev[8] = mkev(EV_ABUSE, "10.0.0.7", at(DAY0, 9), NULL);
+    ev[9] = mkev(EV_LIST, "10.0.0.9", at(DAY0, 10), "and back");
+    ev[10] = mkev(EV_ABUSE, "10.0.0.7", at(DAY0 + 1, 0), NULL);
+    ev[11] = mkev(EV_LIST, "0.0.0.0/0", at(DAY0, 11), "all");
+    apply_ok(s, ev, 12);
+
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    p = pfx("10.0.0.9");
+    assert_int_equal(store_reader_get(r, &p, &e), DNSBL_OK);
+    assert_int_equal(e.state, ENTRY_LISTED);
+    assert_string_equal(e.reason, "and back");
+    assert_true(e.first_seen == at(DAY0, 1));
+    p = pfx("10.0.0.5");
+    assert_int_equal(store_reader_get(r, &p, &e), DNSBL_OK);
+    assert_int_equal(e.state, ENTRY_LISTED);
+    assert_string_equal(e.reason, "relisted");
+    p = pfx("10.0.0.7");
+    assert_int_equal(store_reader_get(r, &p, &e), DNSBL_OK);
+    assert_int_equal(e.state, ENTRY_LISTED);
+    assert_string_equal(e.reason, "10.0.0.7");
+    assert_int_equal(e.counts[CNT_ABUSE], 2);
+    store_reader_end(r);
+    store_reader_close(r);
+    assert_history(s, "10.0.0.7", 0, 64, "0:1/0/0,1:1/0/0");
+
+    size_t count = 0;
+    assert_int_equal(store_count(s, &count), DNSBL_OK);
+    assert_int_equal(count, 8);
+    /* every entry is where key order puts it */
+    struct addr_prefix want[8];
+    const char *order[8] = {"0.0.0.0/0", "10.0.0.0/24", "10.0.0.1", "10.0.0.5",
+                            "10.0.0.6",  "10.0.0.7",    "10.0.0.9", "2001:db8::1"};
+    for (size_t i = 0; i < 8; i++)
+        want[i] = pfx(order[i]);
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(store_reader_get(r, &want[i], &e), DNSBL_OK);
+    char got[512];
+    covering_text_any(r, "10.0.0.9", got, sizeof got);
+    assert_string_equal(got, "10.0.0.9,10.0.0.0/24,0.0.0.0/0");
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+}
+
+static void test_dedup_key_ties(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "dedupties");
+    struct store_apply_stats st;
+    uint8_t ka[32], kb[32], kc[32], kd[32];
+
+    /* keys that agree on far more than the bytes they are sorted by first */
+    memset(ka, 0x42, sizeof ka);
+    memcpy(kb, ka, sizeof kb);
+    kb[31] = 0x41; /* sorts before ka */
+    memcpy(kc, ka, sizeof kc);
+    kc[8] = 0x43;
+    memcpy(kd, ka, sizeof kd);
+    kd[7] = 0x41;
+
+    struct event ev[6];
+    ev[0] = mkev(EV_ABUSE, "192.0.2.1", at(DAY0, 0), NULL); /* ka: applies */
+    ev[1] = mkev(EV_ABUSE, "192.0.2.2", at(DAY0, 0), NULL); /* kb: applies */
+    ev[2] = mkev(EV_ABUSE, "192.0.2.3", at(DAY0, 0), NULL); /* ka again: duplicate */
+    ev[3] = mkev(EV_ABUSE, "192.0.2.4", at(DAY0, 0), NULL); /* kb again: duplicate */
+    ev[4] = mkev(EV_ABUSE, "192.0.2.5", at(DAY0, 0), NULL); /* kc: applies */
+    ev[5] = mkev(EV_ABUSE, "192.0.2.6", at(DAY0, 0), NULL); /* kd: applies */
+    const uint8_t *keys[6] = {ka, kb, ka, kb, kc, kd};
+    assert_int_equal(store_apply(s, ev, keys, 6, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.applied, 4);
+    assert_int_equal(st.duplicates, 2);
+    assert_history(s, "192.0.2.1", 0, 64, "0:1/0/0");
+    assert_history(s, "192.0.2.2", 0, 64, "0:1/0/0");
+    assert_history(s, "192.0.2.3", 0, 64, "");
+    assert_history(s, "192.0.2.4", 0, 64, "");
+    assert_history(s, "192.0.2.5", 0, 64, "0:1/0/0");
+    assert_history(s, "192.0.2.6", 0, 64, "0:1/0/0");
+
+    /* against the stored keys: neighbours of them are new, they are not */
+    uint8_t ke[32], kf[32];
+    memcpy(ke, ka, sizeof ke);
+    ke[31] = 0x43;
+    memset(kf, 0xff, sizeof kf);                               /* past every stored key */
+    ev[0] = mkev(EV_ABUSE, "198.51.100.1", at(DAY0, 0), NULL); /* ke: applies */
+    ev[1] = mkev(EV_ABUSE, "198.51.100.2", at(DAY0, 0), NULL); /* kd: duplicate */
+    ev[2] = mkev(EV_ABUSE, "198.51.100.3", at(DAY0, 0), NULL); /* kf: applies */
+    ev[3] = mkev(EV_ABUSE, "198.51.100.4", at(DAY0, 0), NULL); /* kf again */
+    const uint8_t *keys2[4] = {ke, kd, kf, kf};
+    assert_int_equal(store_apply(s, ev, keys2, 4, &st, why, sizeof why), DNSBL_OK);
+    assert_int_equal(st.applied, 2);
+    assert_int_equal(st.duplicates, 2);
+    assert_history(s, "198.51.100.1", 0, 64, "0:1/0/0");
+    assert_history(s, "198.51.100.2", 0, 64, "");
+    assert_history(s, "198.51.100.3", 0, 64, "0:1/0/0");
+    assert_history(s, "198.51.100.4", 0, 64, "");
+    store_close(s);
+}
+
+/* Random batches against a plain reference: per-entry and per-day counts,
+ * dedup across and within batches, keys inserted before, among and after
+ * the stored ones. */
+#define RB_KEYS 48
+#define RB_DAYS 6
+#define RB_POOL 900
+
+static void test_apply_random_batches(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512], text[ADDR_TEXT_MAX];
+    struct store *s = create_store(dir, sizeof dir, "random");
+    struct addr_prefix keys[RB_KEYS];
+    uint32_t want_abuse[RB_KEYS][RB_DAYS], want_volume[RB_KEYS][RB_DAYS];
+    static uint8_t pool[RB_POOL][32];
+    bool seen[RB_POOL];
+    struct event ev[400];
+    const uint8_t *dk[400];
+
+    memset(want_abuse, 0, sizeof want_abuse);
+    memset(want_volume, 0, sizeof want_volume);
+    memset(seen, 0, sizeof seen);
+    srand(7);
+    for (size_t i = 0; i < RB_KEYS; i++) {
+        bool again;
+        do { /* distinct prefixes, so the reference needs no merging */
+            uint8_t raw[16];
+            for (size_t j = 0; j < sizeof raw; j++)
+                raw[j] = (uint8_t)(rand() % 4); /* few distinct bytes: near neighbours */
+            if (i % 3 == 0)
+                addr_from_bytes(&keys[i], ADDR_V6, raw, (unsigned)(112 + rand() % 17));
+            else
+                addr_from_bytes(&keys[i], ADDR_V4, raw + 12, (unsigned)(24 + rand() % 9));
+            again = false;
+            for (size_t j = 0; j < i; j++)
+                again = again || memcmp(&keys[j], &keys[i], sizeof keys[i]) == 0;
+        } while (again);
+    }
+    for (size_t i = 0; i < RB_POOL; i++) {
+        memset(pool[i], 0x33, 32); /* long shared prefixes, as in the tie test */
+        pool[i][i % 3 == 0 ? 31 : 5] = (uint8_t)i;
+        pool[i][30] = (uint8_t)(i >> 8);
+    }
+    for (int batch = 0; batch < 6; batch++) {
+        size_t n = 50 + (size_t)rand() % 350;
+        bool in_batch[RB_POOL];
+        size_t want_applied = 0;
+        memset(in_batch, 0, sizeof in_batch);
+        for (size_t i = 0; i < n; i++) {
+            size_t k = (size_t)rand() % RB_KEYS, d = (size_t)rand() % RB_DAYS;
+            bool volume = rand() % 4 == 0;
+            memset(&ev[i], 0, sizeof ev[i]);
+            ev[i].prefix = keys[k];
+            ev[i].kind = volume ? EV_VOLUME : EV_ABUSE;
+            ev[i].weight = volume ? 10 : 1;
+            ev[i].time = at(DAY0 + (uint32_t)d, rand() % MODEL_DAY);
+            ev[i].source = "random";
+            size_t pk = (size_t)rand() % RB_POOL;
+            dk[i] = rand() % 5 ? pool[pk] : NULL;
+            if (dk[i] && (seen[pk] || in_batch[pk]))
+                continue; /* a duplicate: adds nothing */
+            if (dk[i])
+                in_batch[pk] = true;
+            want_applied++;
+            if (volume)
+                want_volume[k][d] += 10;
+            else
+                want_abuse[k][d]++;
+        }
+        struct store_apply_stats st;
+        assert_int_equal(store_apply(s, ev, dk, n, &st, why, sizeof why), DNSBL_OK);
+        assert_int_equal(st.applied, want_applied);
+        assert_int_equal(st.applied + st.duplicates, n);
+        for (size_t i = 0; i < RB_POOL; i++)
+            seen[i] = seen[i] || in_batch[i];
+    }
+
+    struct store_reader *r;
+    struct history_day d[RB_DAYS + 1];
+    struct entry e;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    for (size_t k = 0; k < RB_KEYS; k++) {
+        size_t n = 99, want_days = 0;
+        uint32_t total = 0;
+        addr_format(&keys[k], text, sizeof text);
+        assert_int_equal(store_reader_history(r, &keys[k], 0, d, RB_DAYS + 1, &n), DNSBL_OK);
+        size_t got = 0;
+        for (size_t day = 0; day < RB_DAYS; day++) {
+            total += want_abuse[k][day];
+            if (want_abuse[k][day] == 0 && want_volume[k][day] == 0)
+                continue;
+            want_days++;
+            assert_true(got < n);
+            assert_int_equal(d[got].day, DAY0 + day);
+            assert_int_equal(d[got].counts[CNT_ABUSE], want_abuse[k][day]);
+            assert_true(d[got].volume == want_volume[k][day]);
+            got++;
+        }
+        if (n != want_days)
+            print_error("%s: %zu days, want %zu\n", text, n, want_days);
+        assert_int_equal(n, want_days);
+        int rc = store_reader_get(r, &keys[k], &e);
+        if (want_days == 0) {
+            assert_int_equal(rc, DNSBL_ENOENT);
+            continue;
+        }
+        assert_int_equal(rc, DNSBL_OK);
+        assert_int_equal(e.counts[CNT_ABUSE], total);
+    }
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+}
+
 /* ---- readers ---- */
 
 static void test_reader_isolation(void **state)
@@ -892,6 +1612,15 @@ int main(void)
         cmocka_unit_test(test_covering_mapped),
         cmocka_unit_test(test_dedup),
         cmocka_unit_test(test_serial),
+        cmocka_unit_test(test_history_apply),
+        cmocka_unit_test(test_history_range),
+        cmocka_unit_test(test_history_dedup),
+        cmocka_unit_test(test_apply_time_refused),
+        cmocka_unit_test(test_history_corrupt),
+        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_apply_batch_order),
+        cmocka_unit_test(test_dedup_key_ties),
+        cmocka_unit_test(test_apply_random_batches),
         cmocka_unit_test(test_reader_isolation),
         cmocka_unit_test(test_foreach_order),
     };
