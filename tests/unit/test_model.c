@@ -544,6 +544,7 @@ static void test_score_weights(void **state)
 {
     (void)state;
     struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    zp.weight[CNT_TRAP_HITS] = 10; /* round numbers below */
     struct score s;
     struct history_day d = hday(DAY0, 2, 1, 0);
     d.counts[CNT_FRAUD] = 3;
@@ -580,6 +581,7 @@ static void test_score_decay(void **state)
 {
     (void)state;
     struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    zp.weight[CNT_TRAP_HITS] = 10; /* round numbers below */
     struct score s;
     struct history_day d = hday(DAY0, 16, 2, 0);
 
@@ -783,7 +785,7 @@ static void test_decide_allow(void **state)
     assert_true(d.allowed);
     assert_int_equal(d.why, WHY_ALLOWED);
     assert_ptr_equal(d.decider, &b[0]);
-    assert_float_equal(d.score.value, 200, 1e-9); /* still shown */
+    assert_float_equal(d.score.value, 250, 1e-9); /* still shown */
 
     /* An expired allow no longer protects. */
     b[0].expires = NOW - 10;
@@ -1082,7 +1084,7 @@ static void test_decide_snds(void **state)
     assert_int_equal(d.code_why[1], WHY_TRAPS);
     assert_int_equal(d.why, WHY_SNDS);
     assert_ptr_equal(d.decider, &e);
-    assert_float_equal(d.score.traps, 370, 1e-9);
+    assert_float_equal(d.score.traps, 555, 1e-9);
 
     /* Line 3: YELLOW with one trap hit -> .3 only (on the day). */
     e = mk("192.0.2.12", ENTRY_NONE, 0, 0, "");
