@@ -57,6 +57,42 @@ static void fixture_add(struct fixture *f, const char *prefix, uint8_t kind, uin
     assert_int_equal(store_apply(f->store, &ev, NULL, 1, NULL, why, sizeof(why)), DNSBL_OK);
 }
 
+/* Imported list data and evidence, as the feeds would store them. */
+static void fixture_import(struct fixture *f)
+{
+    static const struct snds_row red = {
+        .colour = SNDS_RED, .recipients = 1000, .start = 1699990000};
+    struct event ev[8];
+    char why[256];
+    memset(ev, 0, sizeof(ev));
+    const char *prefixes[8] = {"203.0.113.128/25", "203.0.113.200",  "203.0.113.201",
+                               "2001:db8:99::5",   "2001:db8:99::6", "2001:db8:99::7",
+                               "2001:db8:99::7",   "2001:db8:99::5"};
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(addr_parse(prefixes[i], &ev[i].prefix, why, sizeof(why)), DNSBL_OK);
+        ev[i].time = 1700000000;
+        ev[i].weight = 1;
+        ev[i].source = "test";
+    }
+    ev[0].kind = EV_IMPORT_LIST;
+    ev[0].code = 0x7f000005;
+    ev[0].ttl = 1800;
+    ev[0].txt = "Imported: $ listed, $$5 fee? no";
+    ev[1].kind = EV_IMPORT_LIST; /* rbldnsd ":6:" -- an A and no TXT */
+    ev[1].code = 0x7f000006;
+    ev[2].kind = EV_IMPORT_EXCLUDE;
+    ev[3].kind = EV_ABUSE;
+    ev[3].weight = 20;
+    ev[4].kind = EV_TRAP_HIT;
+    ev[4].weight = 2;
+    ev[5].kind = EV_SNDS;
+    ev[5].snds = &red;
+    ev[6].kind = EV_TRAP_HIT;
+    ev[7].kind = EV_VOLUME; /* 20 complaints in 1000 messages: the rate counts them fully */
+    ev[7].weight = 1000;
+    assert_int_equal(store_apply(f->store, ev, NULL, 8, NULL, why, sizeof(why)), DNSBL_OK);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -69,7 +105,7 @@ static int setup(void **state)
     fputs(ZONE_TEXT, fp);
     fclose(fp);
 
-    struct zone_config zc[2];
+    struct zone_config zc[4];
     memset(zc, 0, sizeof(zc));
     snprintf(zc[0].name, sizeof(zc[0].name), "bl.example");
     snprintf(zc[0].file, sizeof(zc[0].file), "%s", f->zonefile);
@@ -77,7 +113,13 @@ static int setup(void **state)
     snprintf(zc[1].name, sizeof(zc[1].name), "other.example.");
     policy_defaults(&zc[1].policy);
     zc[1].policy.ttl = 60;
-    assert_int_equal(zoneset_build(zc, 2, &f->zones, why, sizeof(why)), DNSBL_OK);
+    snprintf(zc[2].name, sizeof(zc[2].name), "score.example");
+    policy_defaults(&zc[2].policy);
+    zc[2].policy.kind = ZONE_SCORE;
+    snprintf(zc[3].name, sizeof(zc[3].name), "wl.example");
+    policy_defaults(&zc[3].policy);
+    zc[3].policy.kind = ZONE_ALLOWLIST;
+    assert_int_equal(zoneset_build(zc, 4, &f->zones, why, sizeof(why)), DNSBL_OK);
 
     char storedir[160];
     snprintf(storedir, sizeof(storedir), "%s/store", f->dir);
@@ -87,6 +129,7 @@ static int setup(void **state)
     fixture_add(f, "198.51.100.0/24", EV_LIST, 0, "range");
     fixture_add(f, "198.51.100.9", EV_ALLOW, 0, "our partner");
     fixture_add(f, "2001:db8:1::/48", EV_LIST, 0, "v6 range");
+    fixture_import(f);
     assert_int_equal(store_reader_open(f->store, &f->reader), DNSBL_OK);
     *state = f;
     return 0;
@@ -167,6 +210,11 @@ static void assert_a(const ldns_pkt *a, const char *want)
         char *s = ldns_rdf2str(ldns_rr_rdf(rr, 0));
         found = found || strcmp(s, want) == 0;
         free(s);
+    }
+    if (!found) {
+        char *text = ldns_pkt2str(a);
+        print_error("no A %s in:\n%s\n", want, text);
+        free(text);
     }
     assert_true(found);
 }
@@ -522,6 +570,102 @@ static void test_zone_errors(void **state)
     assert_non_null(strstr(why, "outside zone"));
 }
 
+static ldns_pkt *ask6(struct fixture *f, const char *ip, const char *zone, ldns_rr_type type)
+{
+    char name[256];
+    struct addr_prefix p;
+    assert_int_equal(addr_parse(ip, &p, NULL, 0), DNSBL_OK);
+    assert_true(addr_to_qname(&p, zone, name, sizeof(name)) > 0);
+    return ask(f, name, type, PACKET_UDP, 1232);
+}
+
+static size_t count_type(const ldns_pkt *a, ldns_rr_type t)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(a)); i++)
+        n += ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(a), i)) == t;
+    return n;
+}
+
+static void test_imported_lists(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "130.113.0.203.bl.example.", LDNS_RR_TYPE_ANY, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.5");
+    assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), 1800);
+    assert_string_equal(txt_of(a), "Imported: 203.0.113.130 listed, $5 fee? no");
+    ldns_pkt_free(a);
+
+    a = ask(f, "200.113.0.203.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.6");
+    ldns_pkt_free(a);
+    a = ask(f, "200.113.0.203.bl.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR); /* no TXT: NODATA */
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    assert_soa_authority(a, 600);
+    ldns_pkt_free(a);
+
+    a = ask(f, "201.113.0.203.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN); /* the exclusion */
+    ldns_pkt_free(a);
+    a = ask(f, "7.113.0.203.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.3"); /* the manual listing outside the /25 is untouched */
+    ldns_pkt_free(a);
+}
+
+static void test_scores_and_several_codes(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask6(f, "2001:db8:99::5", "bl.example.", LDNS_RR_TYPE_A);
+    assert_a(a, "127.0.0.2"); /* 20 complaints in 1000 messages */
+    ldns_pkt_free(a);
+    a = ask6(f, "2001:db8:99::6", "bl.example.", LDNS_RR_TYPE_TXT);
+    assert_non_null(strstr(txt_of(a), "2001:db8:99::6 is listed in bl.example"));
+    ldns_pkt_free(a);
+    a = ask6(f, "2001:db8:99::6", "bl.example.", LDNS_RR_TYPE_A);
+    assert_a(a, "127.0.0.3"); /* trap hits */
+    ldns_pkt_free(a);
+    /* SNDS RED and a trap hit: both reasons, two A records and two TXT. */
+    a = ask6(f, "2001:db8:99::7", "bl.example.", LDNS_RR_TYPE_ANY);
+    assert_int_equal(count_type(a, LDNS_RR_TYPE_A), 2);
+    assert_int_equal(count_type(a, LDNS_RR_TYPE_TXT), 2);
+    assert_a(a, "127.0.0.4");
+    assert_a(a, "127.0.0.3");
+    ldns_pkt_free(a);
+}
+
+static void test_score_and_allowlist_zones(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask6(f, "2001:db8:99::5", "score.example.", LDNS_RR_TYPE_A);
+    assert_a(a, "127.0.4.34"); /* round(100 * 10 / (10 + 19.2)): 20 complaints, decayed 10 h */
+    ldns_pkt_free(a);
+    a = ask(f, "7.2.0.192.score.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.4.0"); /* listed by an operator */
+    ldns_pkt_free(a);
+    a = ask(f, "9.100.51.198.score.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.4.100"); /* allowed */
+    ldns_pkt_free(a);
+    a = ask(f, "99.113.0.203.score.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN); /* no data */
+    ldns_pkt_free(a);
+
+    a = ask(f, "9.100.51.198.wl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.2");
+    ldns_pkt_free(a);
+    a = ask(f, "7.2.0.192.wl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+    ldns_pkt_free(a);
+    const char *zones[] = {"score.example.", "wl.example."};
+    for (int i = 0; i < 2; i++) {
+        char name[128];
+        snprintf(name, sizeof(name), "2.0.0.127.%s", zones[i]);
+        a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+        assert_a(a, "127.0.0.2");
+        ldns_pkt_free(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +681,9 @@ int main(void)
         cmocka_unit_test(test_edns),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_zone_errors),
+        cmocka_unit_test(test_imported_lists),
+        cmocka_unit_test(test_scores_and_several_codes),
+        cmocka_unit_test(test_score_and_allowlist_zones),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
