@@ -103,6 +103,7 @@ struct worker {
     struct tcp_conn *conns;
     struct store_reader *reader; /* opened and closed in the worker's own thread */
     struct entry *covering;
+    struct history_day *history; /* scratch for the score of one address */
     struct packet_ctx ctx;
     struct packet_info info;
     struct addr_prefix client; /* of the datagram being answered */
@@ -672,12 +673,14 @@ static int worker_init(struct net *n, struct worker *w, unsigned id)
     w->udp = calloc(n->nlistens, sizeof *w->udp);
     w->tcp = calloc(n->nlistens, sizeof *w->tcp);
     w->covering = calloc(STORE_COVERING_MAX, sizeof *w->covering);
+    w->history = calloc(STORE_HISTORY_MAX, sizeof *w->history);
     w->udp_in = malloc((size_t)NET_BATCH * NET_UDP_IN);
     w->udp_out = malloc((size_t)NET_BATCH * PACKET_EDNS_SIZE);
     w->tcp_in = malloc(PACKET_TCP_MAX);
     w->tcp_out = malloc(PACKET_TCP_MAX + 2);
     if (w->wake == NULL || w->udp == NULL || w->tcp == NULL || w->covering == NULL ||
-        w->udp_in == NULL || w->udp_out == NULL || w->tcp_in == NULL || w->tcp_out == NULL)
+        w->history == NULL || w->udp_in == NULL || w->udp_out == NULL || w->tcp_in == NULL ||
+        w->tcp_out == NULL)
         return DNSBL_ENOMEM;
     for (size_t i = 0; i < n->nlistens; i++) {
         w->udp[i].w = w;
@@ -685,6 +688,8 @@ static int worker_init(struct net *n, struct worker *w, unsigned id)
     }
     w->ctx.covering = w->covering;
     w->ctx.covering_cap = STORE_COVERING_MAX;
+    w->ctx.history = w->history;
+    w->ctx.history_cap = STORE_HISTORY_MAX;
     for (int k = 0; k < NL_COUNT; k++)
         atomic_init(&w->limits[k], 0);
     if (n->rrl.rate > 0)
@@ -712,6 +717,7 @@ static void worker_free(struct worker *w)
     free(w->udp);
     free(w->tcp);
     free(w->covering);
+    free(w->history);
     free(w->udp_in);
     free(w->udp_out);
     free(w->tcp_in);

@@ -1,9 +1,13 @@
-/* cmd_read: the commands that only read the store -- show (what decides
- * one address) and list (every entry). Text for people, --json for
- * scripts; the JSON keys are part of the interface. Neither creates the
- * store: a directory without one reads as empty. */
+/* cmd_read: the commands that only read the store -- show (the report on
+ * one address: what decides it, its score, evidence and trend) and list
+ * (every entry). Text for people, --json for scripts; the JSON keys are
+ * part of the interface. Neither creates the store: a directory without
+ * one reads as empty. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "err.h"
@@ -14,15 +18,584 @@
         "json", no_argument, NULL, 'j'                                                             \
     }
 
-/* One-line text: a stored reason may hold anything an import put there. */
-static void ctl_print_text(FILE *out, const char *s)
+/* show's options: --json, --chart and the zone whose policy decides. */
+struct ctl_show_options {
+    bool json, chart, done;
+    const char *zone, *zone_config;
+};
+
+static int ctl_show_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
+                                  struct ctl_show_options *o)
 {
-    for (; *s; s++)
-        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON,
+        CTL_OPTION_JSON,
+        {"chart", no_argument, NULL, 'C'},
+        {"zone", required_argument, NULL, 'z'},
+        {"zone-config", required_argument, NULL, 'Z'},
+        {NULL, 0, NULL, 0},
+    };
+
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "jCz:Z:", opts);
+        switch (c) {
+        case CTL_GETOPT_END:
+            return CTL_EXIT_OK;
+        case CTL_GETOPT_HELP:
+            o->done = true;
+            return CTL_EXIT_OK;
+        case 'j':
+            o->json = true;
+            break;
+        case 'C':
+            o->chart = true;
+            break;
+        case 'z':
+            o->zone = optarg;
+            break;
+        case 'Z':
+            o->zone_config = optarg;
+            break;
+        default:
+            return CTL_EXIT_USAGE;
+        }
+    }
 }
 
-/* --json is the only option of both; *done when --help answered. */
-static int ctl_read_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
+/* One day of the trend: zero when the store has nothing for it. */
+enum ctl_trend_series { CTL_TREND_COMPLAINTS, CTL_TREND_TRAPS, CTL_TREND_VOLUME, CTL_TREND_N };
+
+struct ctl_trend_day {
+    uint32_t day;
+    uint64_t v[CTL_TREND_N];
+};
+
+/* What show prints, computed once for both output forms. Absent values
+ * are NULL (JSON null). */
+struct ctl_show_report {
+    char address[ADDR_TEXT_MAX];
+    const struct ctl_verdict *v;
+    const struct zone_policy *zp;
+    const struct entry *e;        /* decides, else holds the evidence, else the longest */
+    const struct entry *evidence; /* counters, volume, history; may be NULL */
+    const struct entry *snds;     /* the longest covering entry with SNDS data, or NULL */
+    const char *prefix;
+    bool listed, allowed;
+    const char *code;
+    const char *reason;
+    const char *expires;
+    const char *first_seen, *last_seen;
+    const char *why, *state, *note;
+    int64_t listed_since;             /* 0 when not listed or unknown */
+    uint64_t complaints;              /* abuse + fraud + virus, lifetime */
+    char sources[8 * MODEL_TEXT_MAX]; /* comma-separated union, longest entry first */
+    struct ctl_trend_day trend[CTL_TREND_DAYS];
+    char prefix_buf[ADDR_TEXT_MAX];
+    char code_buf[CTL_TEXT_SHORT], expires_buf[CTL_TEXT_SHORT];
+    char first_buf[CTL_TEXT_SHORT], last_buf[CTL_TEXT_SHORT];
+};
+
+static const uint32_t ctl_no_counts[CNT_COUNT];
+
+static const uint32_t *ctl_show_counts(const struct ctl_show_report *r)
+{
+    return r->evidence ? r->evidence->counts : ctl_no_counts;
+}
+
+/* Add each comma-separated name of list to out once. */
+static void ctl_show_merge_sources(char *out, size_t cap, const char *list)
+{
+    while (*list) {
+        size_t len = strcspn(list, ",");
+        bool seen = false;
+        for (const char *p = out; *p && !seen;) {
+            size_t plen = strcspn(p, ",");
+            seen = plen == len && memcmp(p, list, len) == 0;
+            p += plen + (p[plen] == ',');
+        }
+        size_t used = strlen(out);
+        if (!seen && len && used + len + 2 < cap) {
+            if (used)
+                out[used++] = ',';
+            memcpy(out + used, list, len);
+            out[used + len] = '\0';
+        }
+        list += len + (list[len] == ',');
+    }
+}
+
+static void ctl_show_build_trend(struct ctl_show_report *r, int64_t now)
+{
+    const struct ctl_verdict *v = r->v;
+    uint32_t today = (uint32_t)(now / MODEL_DAY);
+    size_t k = 0;
+
+    for (unsigned i = 0; i < CTL_TREND_DAYS; i++) {
+        struct ctl_trend_day *t = &r->trend[i];
+        memset(t, 0, sizeof *t);
+        t->day = today - (CTL_TREND_DAYS - 1) + i;
+        while (k < v->ndays && v->days[k].day < t->day)
+            k++;
+        if (k < v->ndays && v->days[k].day == t->day) {
+            const struct history_day *d = &v->days[k];
+            t->v[CTL_TREND_COMPLAINTS] =
+                (uint64_t)d->counts[CNT_ABUSE] + d->counts[CNT_FRAUD] + d->counts[CNT_VIRUS];
+            t->v[CTL_TREND_TRAPS] = d->counts[CNT_TRAP_HITS];
+            t->v[CTL_TREND_VOLUME] = d->volume;
+        }
+    }
+}
+
+/* The delisting the score restarts from, as policy_decide sees it: the
+ * longest entry with an operator state, if that state is a delisting. */
+static int64_t ctl_show_score_since(const struct ctl_verdict *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->covering[i].state == ENTRY_NONE)
+            continue;
+        return v->covering[i].state == ENTRY_DELISTED ? v->covering[i].state_time : 0;
+    }
+    return 0;
+}
+
+/* When a listing by score began: the first day of the present run of
+ * days over the threshold. Between two days with evidence the score only
+ * decays, so it is lowest just before the later day: checking there
+ * finds the day the run began. */
+static int64_t ctl_show_score_run_start(const struct ctl_show_report *r)
+{
+    const struct ctl_verdict *v = r->v;
+    int64_t since = ctl_show_score_since(v);
+    struct score s;
+
+    if (v->ndays == 0)
+        return 0;
+    size_t last = v->ndays - 1;
+    int64_t start = (int64_t)v->days[last].day * MODEL_DAY;
+    for (size_t k = last; k-- > 0;) {
+        int64_t before_next = (int64_t)v->days[k + 1].day * MODEL_DAY - 1;
+        policy_score(r->zp, v->days, k + 1, since, before_next, &s);
+        if (s.value < r->zp->threshold)
+            break;
+        start = (int64_t)v->days[k].day * MODEL_DAY;
+    }
+    return start;
+}
+
+/* "Listed since": the operator's listing time for manual listings, the
+ * time the imported data said so for imported ones, the start of the
+ * SNDS activity window for SNDS verdicts, and for listings by score the
+ * first day of the run of days over the threshold. */
+static int64_t ctl_show_listed_since(const struct ctl_show_report *r)
+{
+    const struct decision *d = &r->v->d;
+
+    if (!d->listed)
+        return 0;
+    switch (d->why) {
+    case WHY_MANUAL:
+        return d->decider ? d->decider->state_time : 0;
+    case WHY_IMPORTED:
+        return d->imported ? d->imported->imp_time : 0;
+    case WHY_SNDS:
+        if (r->snds && r->snds->snds.colour == SNDS_RED && r->snds->snds.start)
+            return r->snds->snds.start;
+        return d->imported ? d->imported->imp_time : r->snds ? r->snds->imp_time : 0;
+    case WHY_COMPLAINTS:
+    case WHY_TRAPS:
+        return ctl_show_score_run_start(r);
+    }
+    return 0;
+}
+
+static void ctl_show_build_report(const struct ctl_verdict *v, const struct zone_policy *zp,
+                                  int64_t now, struct ctl_show_report *r)
+{
+    const struct entry *e = v->d.decider  ? v->d.decider
+                            : v->evidence ? v->evidence
+                            : v->n        ? &v->covering[0]
+                                          : NULL;
+
+    r->v = v;
+    r->zp = zp;
+    r->e = e;
+    r->evidence = v->evidence;
+    r->listed = v->d.listed;
+    r->allowed = v->d.why == WHY_ALLOWED;
+    r->why = model_why_name(v->d.why);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct entry *c = &v->covering[i];
+        if (!r->snds && (c->snds.colour != SNDS_NONE || c->snds_status != SNDS_STATUS_NONE))
+            r->snds = c;
+        ctl_show_merge_sources(r->sources, sizeof r->sources, c->sources);
+    }
+    const uint32_t *cnt = ctl_show_counts(r);
+    r->complaints = (uint64_t)cnt[CNT_ABUSE] + cnt[CNT_FRAUD] + cnt[CNT_VIRUS];
+    ctl_show_build_trend(r, now);
+    if (r->listed) {
+        uint32_t code = v->d.n ? v->d.codes[0] : v->d.code;
+        ctl_format_code(code ? code : e ? ctl_resolve_entry_code(e) : 0, r->code_buf);
+        r->code = r->code_buf;
+        r->listed_since = ctl_show_listed_since(r);
+    }
+    if (!e)
+        return;
+    addr_format(&e->prefix, r->prefix_buf, sizeof r->prefix_buf);
+    r->prefix = r->prefix_buf;
+    r->state = model_state_name(e->state);
+    r->reason = e->reason[0] ? e->reason : NULL;
+    r->note = e->note[0] ? e->note : NULL;
+    r->expires = ctl_format_time_opt(e->expires, r->expires_buf);
+    r->first_seen = ctl_format_time_opt(e->first_seen, r->first_buf);
+    r->last_seen = ctl_format_time_opt(e->last_seen, r->last_buf);
+}
+
+static const char *ctl_snds_colour_name(uint8_t colour)
+{
+    switch (colour) {
+    case SNDS_GREEN:
+        return "green";
+    case SNDS_YELLOW:
+        return "yellow";
+    case SNDS_RED:
+        return "red";
+    }
+    return NULL;
+}
+
+static const char *ctl_snds_status_name(uint8_t status)
+{
+    switch (status) {
+    case SNDS_STATUS_JUNKED:
+        return "junked";
+    case SNDS_STATUS_BLOCKED:
+        return "blocked";
+    }
+    return NULL;
+}
+
+/* complaints / volume, or NAN when there is no volume to divide by. */
+static double ctl_show_complaint_rate(const struct ctl_show_report *r)
+{
+    if (!r->evidence || r->evidence->volume == 0)
+        return NAN;
+    return (double)r->complaints / (double)r->evidence->volume;
+}
+
+static void ctl_print_snds_json(struct json_writer *w, const struct entry *e)
+{
+    char start[CTL_TEXT_SHORT], end[CTL_TEXT_SHORT];
+    const struct snds_row *row = &e->snds;
+    char qual[2] = {row->rate_qual, '\0'};
+
+    json_key(w, "snds");
+    json_begin_object(w);
+    json_member_string(w, "colour", ctl_snds_colour_name(row->colour));
+    json_key(w, "complaint_rate");
+    if (row->colour != SNDS_NONE && row->rate_qual) {
+        json_begin_object(w);
+        json_member_string(w, "qualifier", qual);
+        json_member_double(w, "percent", row->rate_pct);
+        json_end_object(w);
+    } else {
+        json_null(w);
+    }
+    json_member_uint(w, "rcpt", row->rcpt);
+    json_member_uint(w, "data", row->data);
+    json_member_uint(w, "recipients", row->recipients);
+    json_member_uint(w, "trap_hits", row->trap_hits);
+    json_member_string(w, "start", ctl_format_time_opt(row->start, start));
+    json_member_string(w, "end", ctl_format_time_opt(row->end, end));
+    json_member_string(w, "status", ctl_snds_status_name(e->snds_status));
+    json_end_object(w);
+}
+
+static void ctl_print_show_json(const struct ctl_show_report *r)
+{
+    static const char *const count_keys[CNT_COUNT] = {
+        [CNT_ABUSE] = "abuse",         [CNT_FRAUD] = "fraud",
+        [CNT_VIRUS] = "virus",         [CNT_OTHER] = "other",
+        [CNT_NOT_SPAM] = "not_spam",   [CNT_AUTH_FAILURE] = "auth_failure",
+        [CNT_TRAP_HITS] = "trap_hits",
+    };
+    const struct decision *d = &r->v->d;
+    const uint32_t *cnt = ctl_show_counts(r);
+    char buf[CTL_TEXT_SHORT];
+    struct json_writer w;
+
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_member_string(&w, "address", r->address);
+    json_member_string(&w, "prefix", r->prefix);
+    json_member_bool(&w, "listed", r->listed);
+    json_member_bool(&w, "allowed", r->allowed);
+    json_member_string(&w, "code", r->code);
+    json_member_string(&w, "reason", r->reason);
+    json_member_string(&w, "expires", r->expires);
+    json_member_string(&w, "first_seen", r->first_seen);
+    json_member_string(&w, "last_seen", r->last_seen);
+    json_member_string(&w, "why", r->why);
+    json_member_string(&w, "state", r->state);
+    json_member_bool(&w, "known", r->v->n > 0);
+    json_member_double(&w, "score", d->score.value);
+    json_member_double(&w, "threshold", r->zp->threshold);
+    json_member_uint(&w, "complaints", r->complaints);
+    json_key(&w, "counts");
+    json_begin_object(&w);
+    for (unsigned i = 0; i < CNT_COUNT; i++)
+        json_member_uint(&w, count_keys[i], cnt[i]);
+    json_end_object(&w);
+    json_member_uint(&w, "volume", r->evidence ? r->evidence->volume : 0);
+    json_member_double(&w, "complaint_rate", ctl_show_complaint_rate(r));
+    json_member_string(&w, "light", model_light_name(d->score.light));
+    json_key(&w, "codes");
+    json_begin_array(&w);
+    for (unsigned i = 0; d->listed && i < d->n; i++) {
+        ctl_format_code(d->codes[i], buf);
+        json_string(&w, buf);
+    }
+    json_end_array(&w);
+    json_member_string(&w, "clears_at", ctl_format_time_opt(d->score.clears_at, buf));
+    json_key(&w, "sources");
+    json_begin_array(&w);
+    for (const char *p = r->sources; *p;) {
+        size_t len = strcspn(p, ",");
+        char name[MODEL_TEXT_MAX];
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        json_string(&w, name);
+        p += len + (p[len] == ',');
+    }
+    json_end_array(&w);
+    json_key(&w, "auth_failures");
+    json_begin_object(&w);
+    json_member_uint(&w, "spf", r->evidence ? r->evidence->auth_fail[AUTHC_SPF] : 0);
+    json_member_uint(&w, "dkim", r->evidence ? r->evidence->auth_fail[AUTHC_DKIM] : 0);
+    json_member_uint(&w, "dmarc", r->evidence ? r->evidence->auth_fail[AUTHC_DMARC] : 0);
+    json_end_object(&w);
+    if (r->snds)
+        ctl_print_snds_json(&w, r->snds);
+    else
+        json_member_string(&w, "snds", NULL);
+    json_key(&w, "history");
+    json_begin_array(&w);
+    for (unsigned i = 0; i < CTL_TREND_DAYS; i++) {
+        const struct ctl_trend_day *t = &r->trend[i];
+        ctl_format_day(t->day, buf);
+        json_begin_object(&w);
+        json_member_string(&w, "day", buf);
+        json_member_uint(&w, "complaints", t->v[CTL_TREND_COMPLAINTS]);
+        json_member_uint(&w, "trap_hits", t->v[CTL_TREND_TRAPS]);
+        json_member_uint(&w, "volume", t->v[CTL_TREND_VOLUME]);
+        json_end_object(&w);
+    }
+    json_end_array(&w);
+    json_end_object(&w);
+    json_finish(&w);
+}
+
+static void ctl_print_show_line(const char *key, const char *value, const char *absent)
+{
+    printf("%s: ", key);
+    ctl_print_text(stdout, value ? value : absent);
+    putchar('\n');
+}
+
+/* One series as a sparkline scaled to its own maximum: a day with
+ * nothing is the lowest block, any day with something at least the
+ * second, so a single report still shows. */
+static void ctl_print_sparkline(const char *name, const struct ctl_show_report *r,
+                                enum ctl_trend_series series)
+{
+    static const char *const blocks[8] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                          "\u2585", "\u2586", "\u2587", "\u2588"};
+    uint64_t max = 0;
+
+    for (unsigned i = 0; i < CTL_TREND_DAYS; i++) {
+        uint64_t v = r->trend[i].v[series];
+        if (v > max)
+            max = v;
+    }
+    printf("  %-10s ", name);
+    for (unsigned i = 0; i < CTL_TREND_DAYS; i++) {
+        uint64_t v = r->trend[i].v[series];
+        unsigned level = 0;
+        if (v > 0)
+            level = 1 + (unsigned)((double)(v - 1) * 6.0 / (double)(max > 1 ? max - 1 : 1) + 0.5);
+        fputs(blocks[level > 7 ? 7 : level], stdout);
+    }
+    printf("  max %llu\n", (unsigned long long)max);
+}
+
+static void ctl_print_show_chart(const struct ctl_show_report *r)
+{
+    char first[CTL_TEXT_SHORT], last[CTL_TEXT_SHORT];
+
+    ctl_format_day(r->trend[0].day, first);
+    ctl_format_day(r->trend[CTL_TREND_DAYS - 1].day, last);
+    printf("trend: %s .. %s, one block a day, each line scaled to its maximum\n", first, last);
+    ctl_print_sparkline("complaints", r, CTL_TREND_COMPLAINTS);
+    ctl_print_sparkline("trap hits", r, CTL_TREND_TRAPS);
+    ctl_print_sparkline("volume", r, CTL_TREND_VOLUME);
+}
+
+static void ctl_print_show_score(const struct ctl_show_report *r)
+{
+    const struct decision *d = &r->v->d;
+    char buf[CTL_TEXT_SHORT];
+
+    printf("score: %.2f (threshold %.2f)\n", d->score.value, r->zp->threshold);
+    if (d->score.clears_at)
+        ctl_print_show_line("clears at", ctl_format_time_opt(d->score.clears_at, buf), "-");
+    else
+        ctl_print_show_line("clears at", NULL, "not over the threshold");
+    printf("light: %s\n", model_light_name(d->score.light));
+}
+
+static void ctl_print_show_evidence(const struct ctl_show_report *r)
+{
+    const uint32_t *c = ctl_show_counts(r);
+    uint64_t volume = r->evidence ? r->evidence->volume : 0;
+    double rate = ctl_show_complaint_rate(r);
+
+    printf("complaints: %llu (abuse %u, fraud %u, virus %u)\n", (unsigned long long)r->complaints,
+           c[CNT_ABUSE], c[CNT_FRAUD], c[CNT_VIRUS]);
+    printf("other reports: other %u, not spam %u, auth failure %u\n", c[CNT_OTHER], c[CNT_NOT_SPAM],
+           c[CNT_AUTH_FAILURE]);
+    printf("trap hits: %u\n", c[CNT_TRAP_HITS]);
+    printf("volume: %llu\n", (unsigned long long)volume);
+    if (isnan(rate))
+        printf("complaint rate: - (no volume)\n");
+    else
+        printf("complaint rate: %.4f%% (%llu in %llu)\n", 100.0 * rate,
+               (unsigned long long)r->complaints, (unsigned long long)volume);
+    if (r->complaints == 0 || !r->evidence) {
+        printf("auth failures: - (no complaints)\n");
+        return;
+    }
+    const uint32_t *a = r->evidence->auth_fail;
+    double n = (double)r->complaints;
+    printf("auth failures: SPF %.0f%%, DKIM %.0f%%, DMARC %.0f%% of complaints\n",
+           100.0 * a[AUTHC_SPF] / n, 100.0 * a[AUTHC_DKIM] / n, 100.0 * a[AUTHC_DMARC] / n);
+}
+
+static void ctl_print_show_snds(const struct ctl_show_report *r)
+{
+    char start[CTL_TEXT_SHORT], end[CTL_TEXT_SHORT];
+
+    if (!r->snds)
+        return;
+    const struct entry *e = r->snds;
+    const struct snds_row *row = &e->snds;
+    const char *status = ctl_snds_status_name(e->snds_status);
+    if (row->colour != SNDS_NONE) {
+        printf("snds: %s, complaint rate ", ctl_snds_colour_name(row->colour));
+        if (row->rate_qual == '<' || row->rate_qual == '>')
+            printf("%c %.1f%%", row->rate_qual, row->rate_pct);
+        else if (row->rate_qual)
+            printf("%.1f%%", row->rate_pct);
+        else
+            printf("-");
+        printf(", trap hits %u, recipients %u, %s .. %s\n", row->trap_hits, row->recipients,
+               ctl_format_time_opt(row->start, start) ? start : "?",
+               ctl_format_time_opt(row->end, end) ? end : "?");
+    }
+    if (status)
+        printf("snds status: %s\n", status);
+}
+
+static void ctl_print_show_text(const struct ctl_show_report *r, bool chart)
+{
+    const struct decision *d = &r->v->d;
+    char buf[CTL_TEXT_SHORT];
+
+    ctl_print_show_line("address", r->address, "-");
+    ctl_print_show_line("prefix", r->prefix, "none");
+    ctl_print_show_line("known", r->v->n ? "yes" : "no", "-");
+    ctl_print_show_line("listed", r->listed ? "yes" : "no", "-");
+    ctl_print_show_line("allowed", r->allowed ? "yes" : "no", "-");
+    ctl_print_show_line("why", r->why, "-");
+    ctl_print_show_line("state", r->state, "unknown");
+    ctl_print_show_line("code", r->code, "-");
+    if (d->listed && d->n > 1) {
+        printf("codes: ");
+        for (unsigned i = 0; i < d->n; i++) {
+            ctl_format_code(d->codes[i], buf);
+            printf("%s%s (%s)", i ? ", " : "", buf, model_why_name(d->code_why[i]));
+        }
+        putchar('\n');
+    }
+    if (r->listed)
+        ctl_print_show_line("listed since", ctl_format_time_opt(r->listed_since, buf), "unknown");
+    ctl_print_show_line("reason", r->reason, "-");
+    ctl_print_show_line(
+        "expires", r->expires,
+        r->e && (r->e->state == ENTRY_LISTED || r->e->state == ENTRY_ALLOWED) ? "never" : "-");
+    ctl_print_show_score(r);
+    ctl_print_show_evidence(r);
+    ctl_print_show_snds(r);
+    ctl_print_show_line("first seen", r->first_seen, "-");
+    ctl_print_show_line("last seen", r->last_seen, "-");
+    ctl_print_show_line("sources", r->sources[0] ? r->sources : NULL, "-");
+    if (r->note)
+        ctl_print_show_line("note", r->note, "-");
+    if (chart)
+        ctl_print_show_chart(r);
+}
+
+int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    struct ctl_show_options o = {0};
+    struct ctl_show_report *report = NULL;
+    struct ctl_lookup *l = NULL;
+    struct ctl_verdict v;
+    struct ctl_zone zone;
+    struct addr_prefix addr;
+    struct store *s = NULL;
+    const char *text;
+    int rc = ctl_show_parse_options(ctx, argc, argv, &o);
+
+    if (rc != CTL_EXIT_OK || o.done)
+        return rc;
+    rc = ctl_args_take_one(ctx, argc, argv, "ADDR", &text);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_args_parse_address(ctx, text, &addr);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_zone_resolve(ctx, o.zone_config, o.zone, &zone);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_lookup_open(s, &l);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    rc = ctl_lookup_decide(l, &addr, &zone.policy, ctx->now, &v);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    report = calloc(1, sizeof *report);
+    if (!report) {
+        ctl_error("looking up %s: %s", text, dnsbl_strerror(DNSBL_ENOMEM));
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    addr_format(&addr, report->address, sizeof report->address);
+    ctl_show_build_report(&v, &zone.policy, ctx->now, report);
+    if (o.json)
+        ctl_print_show_json(report);
+    else
+        ctl_print_show_text(report, o.chart || isatty(STDOUT_FILENO));
+out:
+    free(report);
+    ctl_lookup_close(l);
+    if (s)
+        store_close(s);
+    return rc;
+}
+
+/* --json is list's only option; *done when --help answered. */
+static int ctl_list_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
                                   bool *done)
 {
     static const struct option opts[] = {CTL_OPTIONS_COMMON, CTL_OPTION_JSON, {NULL, 0, NULL, 0}};
@@ -46,143 +619,6 @@ static int ctl_read_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bo
     }
 }
 
-/* What show prints, computed once for both output forms. Absent values
- * are NULL (JSON null). */
-struct ctl_show_report {
-    char address[ADDR_TEXT_MAX];
-    const char *prefix;
-    bool listed, allowed;
-    const char *code;
-    const char *reason;
-    const char *expires;
-    const char *first_seen, *last_seen;
-    const char *why, *state, *note;
-    char prefix_buf[ADDR_TEXT_MAX];
-    char code_buf[CTL_TEXT_SHORT], expires_buf[CTL_TEXT_SHORT];
-    char first_buf[CTL_TEXT_SHORT], last_buf[CTL_TEXT_SHORT];
-};
-
-static const char *ctl_format_time_or_null(int64_t t, char *buf)
-{
-    if (t == 0)
-        return NULL;
-    ctl_format_time(t, buf);
-    return buf;
-}
-
-/* The entry to show is the one that decided; if none did (nothing in force),
- * the longest covering entry still tells what the store knows. */
-static void ctl_show_build_report(const struct ctl_verdict *v, struct ctl_show_report *r)
-{
-    const struct entry *e = v->d.decider ? v->d.decider : v->n ? &v->covering[0] : NULL;
-
-    r->listed = v->d.listed;
-    r->allowed = v->d.why == WHY_ALLOWED;
-    r->why = model_why_name(v->d.why);
-    if (r->listed) {
-        ctl_format_code(v->d.code ? v->d.code : e ? ctl_resolve_entry_code(e) : 0, r->code_buf);
-        r->code = r->code_buf;
-    }
-    if (!e)
-        return;
-    addr_format(&e->prefix, r->prefix_buf, sizeof r->prefix_buf);
-    r->prefix = r->prefix_buf;
-    r->state = model_state_name(e->state);
-    r->reason = e->reason[0] ? e->reason : NULL;
-    r->note = e->note[0] ? e->note : NULL;
-    r->expires = ctl_format_time_or_null(e->expires, r->expires_buf);
-    r->first_seen = ctl_format_time_or_null(e->first_seen, r->first_buf);
-    r->last_seen = ctl_format_time_or_null(e->last_seen, r->last_buf);
-}
-
-static void ctl_print_show_json(const struct ctl_show_report *r)
-{
-    struct json_writer w;
-
-    json_init(&w, stdout);
-    json_begin_object(&w);
-    json_member_string(&w, "address", r->address);
-    json_member_string(&w, "prefix", r->prefix);
-    json_member_bool(&w, "listed", r->listed);
-    json_member_bool(&w, "allowed", r->allowed);
-    json_member_string(&w, "code", r->code);
-    json_member_string(&w, "reason", r->reason);
-    json_member_string(&w, "expires", r->expires);
-    json_member_string(&w, "first_seen", r->first_seen);
-    json_member_string(&w, "last_seen", r->last_seen);
-    json_member_string(&w, "why", r->why);
-    json_member_string(&w, "state", r->state);
-    json_end_object(&w);
-    json_finish(&w);
-}
-
-static void ctl_print_show_line(const char *key, const char *value, const char *absent)
-{
-    printf("%s: ", key);
-    ctl_print_text(stdout, value ? value : absent);
-    putchar('\n');
-}
-
-static void ctl_print_show_text(const struct ctl_show_report *r)
-{
-    ctl_print_show_line("address", r->address, "-");
-    ctl_print_show_line("prefix", r->prefix, "none");
-    ctl_print_show_line("listed", r->listed ? "yes" : "no", "-");
-    ctl_print_show_line("allowed", r->allowed ? "yes" : "no", "-");
-    ctl_print_show_line("why", r->why, "-");
-    ctl_print_show_line("state", r->state, "unknown");
-    ctl_print_show_line("code", r->code, "-");
-    ctl_print_show_line("reason", r->reason, "-");
-    ctl_print_show_line("expires", r->expires, r->prefix ? "never" : "-");
-    ctl_print_show_line("first seen", r->first_seen, "-");
-    ctl_print_show_line("last seen", r->last_seen, "-");
-    if (r->note)
-        ctl_print_show_line("note", r->note, "-");
-}
-
-int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
-{
-    struct ctl_show_report report = {0};
-    struct ctl_verdict v = {0};
-    struct addr_prefix addr;
-    struct store *s = NULL;
-    const char *text;
-    bool json, done;
-    int rc = ctl_read_parse_options(ctx, argc, argv, &json, &done);
-
-    if (rc != CTL_EXIT_OK || done)
-        return rc;
-    rc = ctl_args_take_one(ctx, argc, argv, "ADDR", &text);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    rc = ctl_args_parse_address(ctx, text, &addr);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    v.covering = calloc(STORE_COVERING_MAX, sizeof *v.covering);
-    if (!v.covering) {
-        ctl_error("looking up %s: %s", text, dnsbl_strerror(DNSBL_ENOMEM));
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
-    rc = ctl_store_decide(ctx, s, &addr, &v);
-    if (rc != CTL_EXIT_OK)
-        goto out;
-    addr_format(&addr, report.address, sizeof report.address);
-    ctl_show_build_report(&v, &report);
-    if (json)
-        ctl_print_show_json(&report);
-    else
-        ctl_print_show_text(&report);
-out:
-    free(v.covering);
-    if (s)
-        store_close(s);
-    return rc;
-}
-
 /* list walks the store twice: once to size the prefix column, once to
  * print, so memory stays flat however many entries there are. */
 struct ctl_list_walk {
@@ -204,13 +640,22 @@ static int ctl_list_measure_entry(const struct entry *e, void *arg)
     return 0;
 }
 
-/* Listed entries show the A value they answer with; others have none. */
+/* Listed entries show the A value they answer with: the operator's, else
+ * the imported data's (0 there is the zone's imported code). */
 static const char *ctl_list_format_code(const struct entry *e, char *buf)
 {
-    if (e->state != ENTRY_LISTED)
-        return NULL;
-    ctl_format_code(ctl_resolve_entry_code(e), buf);
-    return buf;
+    struct zone_policy zp;
+
+    if (e->state == ENTRY_LISTED) {
+        ctl_format_code(ctl_resolve_entry_code(e), buf);
+        return buf;
+    }
+    if (e->state == ENTRY_NONE && e->imp_state == IMPORT_LISTED) {
+        policy_defaults(&zp);
+        ctl_format_code(e->imp_code ? e->imp_code : zp.code_imported, buf);
+        return buf;
+    }
+    return NULL;
 }
 
 static void ctl_print_entry_json(struct json_writer *w, const struct entry *e)
@@ -224,9 +669,9 @@ static void ctl_print_entry_json(struct json_writer *w, const struct entry *e)
     json_member_string(w, "state", model_state_name(e->state));
     json_member_string(w, "code", ctl_list_format_code(e, code));
     json_member_string(w, "reason", e->reason[0] ? e->reason : NULL);
-    json_member_string(w, "expires", ctl_format_time_or_null(e->expires, exp));
-    json_member_string(w, "first_seen", ctl_format_time_or_null(e->first_seen, first));
-    json_member_string(w, "last_seen", ctl_format_time_or_null(e->last_seen, last));
+    json_member_string(w, "expires", ctl_format_time_opt(e->expires, exp));
+    json_member_string(w, "first_seen", ctl_format_time_opt(e->first_seen, first));
+    json_member_string(w, "last_seen", ctl_format_time_opt(e->last_seen, last));
     json_end_object(w);
 }
 
@@ -234,7 +679,7 @@ static void ctl_print_entry_text(const struct ctl_list_walk *walk, const struct 
 {
     char prefix[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT], exp[CTL_TEXT_SHORT];
     const char *code_text = ctl_list_format_code(e, code);
-    const char *exp_text = ctl_format_time_or_null(e->expires, exp);
+    const char *exp_text = ctl_format_time_opt(e->expires, exp);
     bool manual = e->state == ENTRY_LISTED || e->state == ENTRY_ALLOWED;
 
     addr_format(&e->prefix, prefix, sizeof prefix);
@@ -275,7 +720,7 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
     struct ctl_list_walk walk = {.prefix_width = (int)sizeof "PREFIX" - 1};
     struct store *s = NULL;
     bool done;
-    int rc = ctl_read_parse_options(ctx, argc, argv, &walk.json, &done);
+    int rc = ctl_list_parse_options(ctx, argc, argv, &walk.json, &done);
 
     if (rc != CTL_EXIT_OK || done)
         return rc;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl.h"
 #include "err.h"
@@ -176,7 +177,9 @@ int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
 /* Delisting something not listed is an operator mistake worth an exit 1,
  * and it must not create a store or an entry as a side effect. The check
  * and the write are two transactions: an add in between only means the
- * delist wins, as it would have a moment later. */
+ * delist wins, as it would have a moment later. The note records who
+ * delisted it and why; the entry's evidence and history stay, so fresh
+ * complaints list it again by score. */
 int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -185,24 +188,29 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_DELIST};
-    struct ctl_verdict v = {0};
+    struct ctl_lookup *l = NULL;
+    struct ctl_verdict v;
+    struct zone_policy zp;
     struct store *s = NULL;
-    char text[ADDR_TEXT_MAX];
+    char text[ADDR_TEXT_MAX], note[MODEL_TEXT_MAX];
     int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:", opts, &wa);
 
     if (rc != CTL_EXIT_OK || wa.done)
         return rc;
     addr_format(&wa.ev.prefix, text, sizeof text);
+    if (wa.ev.reason && wa.ev.reason[0])
+        snprintf(note, sizeof note, "by %s: %s", ctl_operator_name(), wa.ev.reason);
+    else
+        snprintf(note, sizeof note, "by %s", ctl_operator_name());
+    wa.ev.reason = note;
     rc = ctl_store_open_existing(ctx, STORE_CREATE, &s);
     if (rc != CTL_EXIT_OK)
         return rc;
-    v.covering = calloc(STORE_COVERING_MAX, sizeof *v.covering);
-    if (!v.covering) {
-        ctl_error("delisting %s: %s", text, dnsbl_strerror(DNSBL_ENOMEM));
-        rc = CTL_EXIT_FAIL;
+    rc = ctl_lookup_open(s, &l);
+    if (rc != CTL_EXIT_OK)
         goto out;
-    }
-    rc = ctl_store_decide(ctx, s, &wa.ev.prefix, &v);
+    policy_defaults(&zp);
+    rc = ctl_lookup_decide(l, &wa.ev.prefix, &zp, ctx->now, &v);
     if (rc != CTL_EXIT_OK)
         goto out;
     if (!v.d.listed) {
@@ -214,7 +222,7 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
     if (rc == CTL_EXIT_OK)
         printf("delisted %s\n", text);
 out:
-    free(v.covering);
+    ctl_lookup_close(l);
     if (s)
         store_close(s);
     return rc;

@@ -2,11 +2,13 @@
  * command table, option parsing with the options every command takes,
  * argument parsers that name the bad value, store opening and lookup.
  * Nothing here keeps state between calls; a struct store handed out by
- * ctl_store_open_* is the caller's to store_close. */
+ * ctl_store_open_* is the caller's to store_close, a struct ctl_lookup
+ * the caller's to ctl_lookup_close (before the store). */
 #ifndef DNSBL_CTL_H
 #define DNSBL_CTL_H
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include "addr.h"
 #include "model.h"
 #include "store.h"
+#include "zone.h"
 
 #define CTL_PROG "dnsblctl"
 
@@ -47,6 +50,9 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_top(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv);
 
 /* Every command accepts these: put CTL_OPTIONS_COMMON first in its option
  * table and start its short-option string with CTL_SHORTOPTS_COMMON. */
@@ -108,22 +114,63 @@ int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out);
  * likely a typo). */
 int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out);
 
-/* What the store says about p: the entries covering p's first address that
- * also cover p itself (longest first, into covering[STORE_COVERING_MAX]),
- * and policy_decide's verdict over them with policy_defaults at ctx->now.
- * d->decider points into covering. s may be NULL (empty store). */
+/* Lookups: one store reader and its scratch buffers (covering entries,
+ * history days) for a whole command, so a command that decides many
+ * addresses allocates once. A NULL store (an empty directory) answers
+ * every lookup with nothing. The caller owns the lookup and closes it
+ * before the store. */
+struct ctl_lookup;
+int ctl_lookup_open(struct store *s, struct ctl_lookup **out);
+void ctl_lookup_close(struct ctl_lookup *l);
+
+#define CTL_TREND_DAYS 30 /* days of history show draws, today included */
+
+/* What the store says about p under a zone policy at now: the entries
+ * covering p's first address that also cover p itself (longest first),
+ * the one holding the evidence, its history and policy_decide's verdict.
+ * Pointers (and d.decider etc.) point into the lookup's scratch and stay
+ * valid until its next decide. days holds the evidence entry's history
+ * from first_day on (oldest first): the zone's window or the last
+ * CTL_TREND_DAYS days, whichever reaches further back. */
 struct ctl_verdict {
-    struct entry *covering; /* STORE_COVERING_MAX entries, caller-allocated */
+    const struct entry *covering;
     size_t n;
+    const struct entry *evidence;
+    const struct history_day *days;
+    size_t ndays;
+    uint32_t first_day;
     struct decision d;
 };
-int ctl_store_decide(const struct ctl_ctx *ctx, struct store *s, const struct addr_prefix *p,
-                     struct ctl_verdict *v);
+int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
+                      const struct zone_policy *zp, int64_t now, struct ctl_verdict *v);
+
+/* The zone a read command speaks for: its name (may be "") and policy.
+ * --zone-config FILE --zone NAME takes them from dnsbld's configuration;
+ * without a config, policy_defaults and the --zone name as given. */
+struct ctl_zone {
+    char name[ZONE_NAME_MAX];
+    char file[PATH_MAX]; /* the apex master file the config names, "" = none */
+    struct zone_policy policy;
+};
+int ctl_zone_resolve(const struct ctl_ctx *ctx, const char *config, const char *name,
+                     struct ctl_zone *out);
+
+/* The operator behind this run, for notes: $SUDO_USER, $USER, or
+ * "unknown". */
+const char *ctl_operator_name(void);
 
 /* Text forms (ctl_args.c); both write into buf[CTL_TEXT_SHORT]. */
 #define CTL_TEXT_SHORT 40
 void ctl_format_code(uint32_t code, char *buf);
 void ctl_format_time(int64_t t, char *buf);
+/* NULL for 0 (never / unknown), else ctl_format_time into buf. */
+const char *ctl_format_time_opt(int64_t t, char *buf);
+/* A day number (unix time / 86400) as YYYY-MM-DD into buf[CTL_TEXT_SHORT]. */
+void ctl_format_day(uint32_t day, char *buf);
+
+/* One-line text: control characters (a stored reason may hold anything
+ * an import put there) are written as '?'. */
+void ctl_print_text(FILE *out, const char *s);
 
 /* The A value a listed entry answers with: its own code or the default. */
 uint32_t ctl_resolve_entry_code(const struct entry *e);

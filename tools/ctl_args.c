@@ -127,6 +127,27 @@ void ctl_format_time(int64_t t, char *buf)
         snprintf(buf, CTL_TEXT_SHORT, "@%lld", (long long)t);
 }
 
+const char *ctl_format_time_opt(int64_t t, char *buf)
+{
+    if (t == 0)
+        return NULL;
+    ctl_format_time(t, buf);
+    return buf;
+}
+
+void ctl_format_day(uint32_t day, char *buf)
+{
+    char full[CTL_TEXT_SHORT];
+    ctl_format_time((int64_t)day * MODEL_DAY, full);
+    snprintf(buf, CTL_TEXT_SHORT, "%.10s", full);
+}
+
+void ctl_print_text(FILE *out, const char *s)
+{
+    for (; *s; s++)
+        fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+}
+
 uint32_t ctl_resolve_entry_code(const struct entry *e)
 {
     struct zone_policy zp;

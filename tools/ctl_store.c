@@ -1,10 +1,15 @@
-/* ctl_store: how dnsblctl opens the store and asks it about one address
- * or prefix. Each failure prints one message naming the step and the
- * store's reason, and becomes exit 1. */
+/* ctl_store: how dnsblctl opens the store, asks it about one address or
+ * prefix under a zone's policy, and finds that policy. Each failure
+ * prints one message naming the step and the store's reason, and becomes
+ * exit 1. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "ctl.h"
 #include "err.h"
 
@@ -74,41 +79,154 @@ static size_t ctl_store_keep_covering(struct entry *covering, size_t n, const st
     return kept;
 }
 
-int ctl_store_decide(const struct ctl_ctx *ctx, struct store *s, const struct addr_prefix *p,
-                     struct ctl_verdict *v)
+struct ctl_lookup {
+    struct store_reader *reader; /* NULL: no store, every lookup is empty */
+    struct entry covering[STORE_COVERING_MAX];
+    struct history_day days[STORE_HISTORY_MAX];
+};
+
+int ctl_lookup_open(struct store *s, struct ctl_lookup **out)
 {
-    struct zone_policy zp;
-    struct store_reader *r = NULL;
+    struct ctl_lookup *l = calloc(1, sizeof *l);
+    int rc;
+
+    *out = NULL;
+    if (!l) {
+        ctl_error("reading the store: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        return CTL_EXIT_FAIL;
+    }
+    if (s) {
+        rc = store_reader_open(s, &l->reader);
+        if (rc != DNSBL_OK) {
+            ctl_error("opening a store reader: %s", dnsbl_strerror(rc));
+            free(l);
+            return CTL_EXIT_FAIL;
+        }
+    }
+    *out = l;
+    return CTL_EXIT_OK;
+}
+
+void ctl_lookup_close(struct ctl_lookup *l)
+{
+    if (!l)
+        return;
+    if (l->reader)
+        store_reader_close(l->reader);
+    free(l);
+}
+
+/* The first day of history to read: the zone's window (what the server
+ * scores, see packet.c) or the trend show draws, whichever is longer. */
+static uint32_t ctl_lookup_first_day(const struct zone_policy *zp, int64_t now)
+{
+    int64_t today = now / MODEL_DAY;
+    uint32_t back = zp->window_days > CTL_TREND_DAYS - 1 ? zp->window_days : CTL_TREND_DAYS - 1;
+    if (back > STORE_HISTORY_MAX - 1)
+        back = STORE_HISTORY_MAX - 1;
+    return today > (int64_t)back ? (uint32_t)(today - back) : 0;
+}
+
+static int ctl_lookup_read(struct ctl_lookup *l, const struct addr_prefix *p, uint32_t first_day,
+                           struct ctl_verdict *v)
+{
     struct addr_prefix first = *p;
     int rc;
 
-    v->n = 0;
-    if (s) {
-        rc = store_reader_open(s, &r);
-        if (rc != DNSBL_OK) {
-            ctl_error("opening a store reader: %s", dnsbl_strerror(rc));
+    first.plen = first.family == ADDR_V4 ? 32 : 128;
+    rc = store_reader_covering(l->reader, &first, l->covering, STORE_COVERING_MAX, &v->n);
+    if (rc != DNSBL_OK) {
+        ctl_error("looking up the entries covering the address: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    v->n = ctl_store_keep_covering(l->covering, v->n, p);
+    v->evidence = policy_evidence_entry(l->covering, v->n);
+    if (!v->evidence)
+        return CTL_EXIT_OK;
+    rc = store_reader_history(l->reader, &v->evidence->prefix, first_day, l->days,
+                              STORE_HISTORY_MAX, &v->ndays);
+    if (rc != DNSBL_OK) {
+        ctl_error("reading the history: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
+                      const struct zone_policy *zp, int64_t now, struct ctl_verdict *v)
+{
+    int rc = CTL_EXIT_OK;
+
+    memset(v, 0, sizeof *v);
+    v->covering = l->covering;
+    v->days = l->days;
+    v->first_day = ctl_lookup_first_day(zp, now);
+    if (l->reader) {
+        int brc = store_reader_begin(l->reader);
+        if (brc != DNSBL_OK) {
+            ctl_error("starting a store read: %s", dnsbl_strerror(brc));
             return CTL_EXIT_FAIL;
         }
-        rc = store_reader_begin(r);
-        if (rc != DNSBL_OK) {
-            ctl_error("starting a store read: %s", dnsbl_strerror(rc));
-            goto fail_close;
-        }
-        first.plen = first.family == ADDR_V4 ? 32 : 128;
-        rc = store_reader_covering(r, &first, v->covering, STORE_COVERING_MAX, &v->n);
-        store_reader_end(r);
-        if (rc != DNSBL_OK) {
-            ctl_error("looking up the entries covering the address: %s", dnsbl_strerror(rc));
-            goto fail_close;
-        }
-        store_reader_close(r);
-        v->n = ctl_store_keep_covering(v->covering, v->n, p);
+        rc = ctl_lookup_read(l, p, v->first_day, v);
+        store_reader_end(l->reader);
+        if (rc != CTL_EXIT_OK)
+            return rc;
     }
-    policy_defaults(&zp);
-    policy_decide(v->covering, v->n, &zp, ctx->now, &v->d);
+    /* The policy sees the zone's window only, as the server does. */
+    int64_t window_start = now / MODEL_DAY - (int64_t)zp->window_days;
+    size_t skip = 0;
+    while (skip < v->ndays && (int64_t)v->days[skip].day < window_start)
+        skip++;
+    policy_decide(l->covering, v->n, l->days + skip, v->ndays - skip, zp, now, &v->d);
     return CTL_EXIT_OK;
+}
 
-fail_close:
-    store_reader_close(r);
+int ctl_zone_resolve(const struct ctl_ctx *ctx, const char *config, const char *name,
+                     struct ctl_zone *out)
+{
+    memset(out, 0, sizeof *out);
+    policy_defaults(&out->policy);
+    if (name && strlen(name) >= sizeof out->name)
+        return ctl_usage_error(ctx, "--zone '%s' is too long", name);
+    if (name)
+        snprintf(out->name, sizeof out->name, "%s", name);
+    if (!config)
+        return CTL_EXIT_OK;
+    if (!name)
+        return ctl_usage_error(ctx, "--zone-config needs --zone NAME to pick the zone");
+    struct config c;
+    char why[512] = "";
+    config_init(&c);
+    if (config_load_file(&c, config, why, sizeof why) != DNSBL_OK) {
+        ctl_error("%s", why[0] ? why : config);
+        return CTL_EXIT_FAIL;
+    }
+    size_t nlen = strlen(name);
+    while (nlen > 1 && name[nlen - 1] == '.')
+        nlen--;
+    for (size_t i = 0; i < c.nzones; i++) {
+        const struct zone_config *zc = &c.zones[i];
+        if (strlen(zc->name) == nlen && strncasecmp(zc->name, name, nlen) == 0) {
+            snprintf(out->name, sizeof out->name, "%s", zc->name);
+            snprintf(out->file, sizeof out->file, "%s", zc->file);
+            out->policy = zc->policy;
+            config_free(&c);
+            return CTL_EXIT_OK;
+        }
+    }
+    config_free(&c);
+    ctl_error("%s: no zone '%s' in the configuration", config, name);
     return CTL_EXIT_FAIL;
+}
+
+const char *ctl_operator_name(void)
+{
+    /* Behind sudo, USER is root: SUDO_USER names the person. */
+    const char *names[] = {"SUDO_USER", "USER", "LOGNAME"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v)
+            return v;
+    }
+    return "unknown";
 }

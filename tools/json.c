@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <string.h>
 
 void json_init(struct json_writer *w, FILE *out)
@@ -198,6 +199,25 @@ void json_int(struct json_writer *w, int64_t v)
     fprintf(w->out, "%" PRId64, v);
 }
 
+void json_uint(struct json_writer *w, uint64_t v)
+{
+    json_begin_item(w);
+    fprintf(w->out, "%" PRIu64, v);
+}
+
+void json_double(struct json_writer *w, double v)
+{
+    if (!isfinite(v)) {
+        json_null(w);
+        return;
+    }
+    /* -0 would print as "-0", which reads as an oddity in a report. */
+    if (v == 0)
+        v = 0;
+    json_begin_item(w);
+    fprintf(w->out, "%.6g", v);
+}
+
 void json_member_string(struct json_writer *w, const char *key, const char *s)
 {
     json_key(w, key);
@@ -208,6 +228,24 @@ void json_member_bool(struct json_writer *w, const char *key, bool v)
 {
     json_key(w, key);
     json_bool(w, v);
+}
+
+void json_member_int(struct json_writer *w, const char *key, int64_t v)
+{
+    json_key(w, key);
+    json_int(w, v);
+}
+
+void json_member_uint(struct json_writer *w, const char *key, uint64_t v)
+{
+    json_key(w, key);
+    json_uint(w, v);
+}
+
+void json_member_double(struct json_writer *w, const char *key, double v)
+{
+    json_key(w, key);
+    json_double(w, v);
 }
 
 void json_finish(struct json_writer *w)

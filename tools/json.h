@@ -32,10 +32,17 @@ void json_string(struct json_writer *w, const char *s); /* NULL writes null */
 void json_null(struct json_writer *w);
 void json_bool(struct json_writer *w, bool v);
 void json_int(struct json_writer *w, int64_t v);
+void json_uint(struct json_writer *w, uint64_t v);
+/* Six significant digits, enough for scores and rates; NaN and infinities
+ * (which JSON cannot carry) are written as null. */
+void json_double(struct json_writer *w, double v);
 
 /* "key": value in one call. */
 void json_member_string(struct json_writer *w, const char *key, const char *s);
 void json_member_bool(struct json_writer *w, const char *key, bool v);
+void json_member_int(struct json_writer *w, const char *key, int64_t v);
+void json_member_uint(struct json_writer *w, const char *key, uint64_t v);
+void json_member_double(struct json_writer *w, const char *key, double v);
 
 /* Ends the document with a newline. */
 void json_finish(struct json_writer *w);

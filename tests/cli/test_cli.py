@@ -1,6 +1,7 @@
 """dnsblctl CLI tests: every command, the 0/1/2 exit-code contract, the
 exact error texts of the spec, and the decisions show reports (longest
-prefix, allow precedence, delisting, expiry). Each test gets a fresh
+prefix, allow precedence, delisting and who did it, expiry, the report's
+keys); import itself is in test_import.py. Each test gets a fresh
 temporary store (ctlhelp.CtlTestCase) and a fixed clock (DNSBL_NOW)."""
 
 import datetime
@@ -10,11 +11,15 @@ import unittest
 
 from ctlhelp import DEFAULT_NOW, CtlTestCase, run_ctl
 
-COMMANDS = ["add", "delist", "allow", "show", "list"]
+COMMANDS = ["add", "delist", "allow", "show", "list", "import", "top", "export"]
 
 SHOW_KEYS = {"address", "prefix", "listed", "allowed", "code", "reason", "expires",
              "first_seen", "last_seen"}
 SHOW_OPTIONAL_KEYS = {"why", "state"}
+# The per-address report's keys (issue "Feeds and reputation", operator view).
+SHOW_REPORT_KEYS = {"known", "score", "threshold", "complaints", "counts", "volume",
+                    "complaint_rate", "light", "codes", "clears_at", "sources",
+                    "auth_failures", "snds", "history"}
 LIST_KEYS = {"prefix", "state", "code", "reason", "expires", "first_seen", "last_seen"}
 
 
@@ -227,8 +232,7 @@ class TestAdd(CtlTestCase):
     def test_add_then_show_json(self):
         self.ctl_ok("add", "192.0.2.0/24", "--reason", "spam run", "--expires", "7d")
         doc = self.show_json("192.0.2.7")
-        self.assertTrue(SHOW_KEYS <= set(doc), doc)
-        self.assertTrue(set(doc) <= SHOW_KEYS | SHOW_OPTIONAL_KEYS, doc)
+        self.assertEqual(set(doc), SHOW_KEYS | SHOW_OPTIONAL_KEYS | SHOW_REPORT_KEYS, doc)
         self.assertEqual(doc["address"], "192.0.2.7")
         self.assertEqual(doc["prefix"], "192.0.2.0/24")
         self.assertIs(doc["listed"], True)
@@ -362,6 +366,53 @@ class TestShow(CtlTestCase):
         kv = self.show_text("2001:db8::1")
         self.assertEqual(kv["listed"], "no")
 
+    def test_report_of_an_unknown_address(self):
+        doc = self.show_json("192.0.2.1")
+        self.assertIs(doc["known"], False)
+        self.assertEqual((doc["score"], doc["threshold"], doc["complaints"], doc["volume"]),
+                         (0, 10, 0, 0))
+        self.assertEqual(doc["counts"], {k: 0 for k in ("abuse", "fraud", "virus", "other",
+                                                         "not_spam", "auth_failure",
+                                                         "trap_hits")})
+        self.assertEqual(doc["auth_failures"], {"spf": 0, "dkim": 0, "dmarc": 0})
+        self.assertIsNone(doc["complaint_rate"])
+        self.assertIsNone(doc["clears_at"])
+        self.assertIsNone(doc["snds"])
+        self.assertEqual((doc["codes"], doc["sources"]), ([], []))
+        self.assertEqual(doc["light"], "green")
+        days = [h["day"] for h in doc["history"]]
+        self.assertEqual(len(days), 30)
+        self.assertEqual((days[0], days[-1]), ("2026-10-29", "2026-11-27"))
+        self.assertTrue(all(h["complaints"] == h["trap_hits"] == h["volume"] == 0
+                            for h in doc["history"]))
+
+    def test_report_of_a_manual_listing(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--code", "127.0.0.10", "--reason", "r")
+        doc = self.show_json("192.0.2.9")
+        self.assertIs(doc["known"], True)
+        self.assertEqual(doc["codes"], ["127.0.0.10"])
+        self.assertEqual(doc["sources"], ["dnsblctl"])
+        kv = self.show_text("192.0.2.9", now=T0 + HOUR)
+        self.assertEqual(kv["known"], "yes")
+        self.assertEqual(kv["listed since"], DEFAULT_NOW)
+        self.assertEqual(kv["score"], "0.00 (threshold 10.00)")
+        self.assertEqual(kv["clears at"], "not over the threshold")
+        self.assertEqual(kv["light"], "green")
+        self.assertEqual(kv["sources"], "dnsblctl")
+
+    def test_chart_only_when_asked_or_on_a_terminal(self):
+        self.ctl_ok("add", "192.0.2.9")
+        self.assertNotIn("trend", self.ctl_ok("show", "192.0.2.9").out)
+        out = self.ctl_ok("show", "192.0.2.9", "--chart").out
+        self.assertIn("trend: 2026-10-29 .. 2026-11-27", out)
+        lines = [l for l in out.splitlines() if l.startswith("  ")]
+        self.assertEqual([l.split()[0] for l in lines], ["complaints", "trap", "volume"])
+        self.assertTrue(all("\u2581" * 30 in l for l in lines), lines)
+
+    def test_zone_config_needs_a_zone(self):
+        r = self.ctl_fail(2, "show", "192.0.2.1", "--zone-config", "/nonexistent.conf")
+        self.assertIn("--zone", r.err)
+
     def test_show_takes_a_single_address(self):
         r = self.ctl_fail(2, "show", "192.0.2.0/24")
         self.assertIn("'192.0.2.0/24'", self.first_error_line(r))
@@ -427,6 +478,15 @@ class TestDelist(CtlTestCase):
         entries = self.list_json()
         self.assertEqual([(e["prefix"], e["state"]) for e in entries], [("192.0.2.0/24", "delisted")])
         self.assertEqual(self.show_text("192.0.2.7")["listed"], "no")
+
+    def test_delist_records_who_and_why(self):
+        self.ctl_ok("add", "192.0.2.7", "--reason", "spam")
+        self.ctl_ok("delist", "192.0.2.7", "--reason", "ticket 42",
+                    env={"USER": "alice", "SUDO_USER": None})
+        self.assertEqual(self.show_text("192.0.2.7")["note"], "delisted: by alice: ticket 42")
+        self.ctl_ok("add", "192.0.2.8")
+        self.ctl_ok("delist", "192.0.2.8", env={"USER": "root", "SUDO_USER": "bob"})
+        self.assertEqual(self.show_text("192.0.2.8")["note"], "delisted: by bob")
 
     def test_delist_inside_a_listed_prefix(self):
         self.ctl_ok("add", "192.0.2.0/24")
@@ -612,6 +672,43 @@ class TestList(CtlTestCase):
         out = self.ctl_ok("list", "--json").out
         self.assertTrue(out.endswith("]\n"))
         self.assertEqual(len(json.loads(out)), 1)
+
+
+class TestTopAndExport(CtlTestCase):
+    def test_top_of_an_empty_store(self):
+        self.assertEqual(self.ctl_ok("top", "--json").out, "[]\n")
+        self.assertEqual(self.ctl_ok("top").out.split(),
+                         ["ADDRESS", "SCORE", "COMPLAINTS", "TRAPS", "LIGHT", "LISTED"])
+
+    def test_top_usage(self):
+        r = self.ctl_fail(2, "top", "--by", "volume")
+        self.assertIn("--by 'volume'", r.err)
+        self.ctl_fail(2, "top", "--limit", "0")
+        self.ctl_fail(2, "top", "192.0.2.1")
+
+    def test_export_manual_listings(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "net, \"quoted\"")
+        self.ctl_ok("allow", "192.0.2.7")
+        out = self.ctl_ok("export", "--format", "csv").out.splitlines()
+        self.assertEqual(out, ["address_or_prefix,kind,weight,time,reason",
+                               "127.0.0.2,list,1,%s,RFC 5782 test point" % DEFAULT_NOW,
+                               '192.0.2.0/24,list,1,%s,"net, ""quoted"""' % DEFAULT_NOW,
+                               "192.0.2.7,allow,1,%s,not listed inside a listed prefix"
+                               % DEFAULT_NOW])
+        out = self.ctl_ok("export", "--format", "rbldnsd").out.splitlines()
+        self.assertIn("$TTL", " ".join(out))
+        self.assertIn("!192.0.2.7", out)
+        self.assertNotIn("$DATASET", " ".join(out))
+
+    def test_export_replaces_the_output_atomically(self):
+        path = os.path.join(self.tmp, "out.csv")
+        with open(path, "w") as f:
+            f.write("old\n")
+        self.ctl_ok("add", "192.0.2.1")
+        self.assertEqual(self.ctl_ok("export", "--format", "csv", "--output", path).out, "")
+        with open(path) as f:
+            self.assertIn("192.0.2.1,list", f.read())
+        self.assertEqual([f for f in os.listdir(self.tmp) if f.startswith("out.csv.")], [])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,732 @@
+"""dnsblctl import (and the commands that read what it wrote: show, top,
+export): every fixture group of $DNSBL_FIXTURES imported into a fresh
+store and checked against the totals of fixtures/README.md, re-imports
+that change nothing, rejects with their file:line and the reject
+directory, gzip, standard input, maildir, auto-detection, --dry-run, the
+summary line, exit codes, and an import killed halfway then run again.
+Each test gets a fresh temporary store (ctlhelp.CtlTestCase)."""
+
+import gzip
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from ctlhelp import CtlTestCase, ctl_binary
+
+FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures")
+ARF = os.path.join(FIXTURES, "arf")
+SNDS = os.path.join(FIXTURES, "snds")
+RBLDNSD = os.path.join(FIXTURES, "rbldnsd")
+
+# Close to the fixtures' own dates (June 2025), so scores have not decayed.
+NOW = "2025-06-03T00:00:00Z"
+
+SUMMARY = re.compile(r"^read (\d+), imported (\d+), duplicates (\d+), rejected (\d+), "
+                     r"warnings (\d+), seconds \d+\.\d\d$")
+
+SHOW_V2_KEYS = {"address", "prefix", "listed", "allowed", "code", "reason", "expires",
+                "first_seen", "last_seen", "why", "state", "known", "score", "threshold",
+                "complaints", "counts", "volume", "complaint_rate", "light", "codes",
+                "clears_at", "sources", "auth_failures", "snds", "history"}
+COUNT_KEYS = {"abuse", "fraud", "virus", "other", "not_spam", "auth_failure", "trap_hits"}
+
+# fixtures/README.md, arf/ totals after importing every file.
+ARF_TOTALS = {
+    "192.0.2.45": dict(abuse=2, not_spam=1, complaints=2),
+    "2001:db8:40::17": dict(abuse=1, complaints=1),
+    "203.0.113.57": dict(abuse=2, complaints=2),
+    "198.51.100.73": dict(abuse=1, complaints=1),
+    "198.51.100.14": dict(fraud=4, complaints=4),
+    "198.51.100.99": dict(auth_failure=1, complaints=0),
+}
+ARF_NO_RECORD = ["198.51.100.250", "198.51.100.251", "198.51.100.252", "198.51.100.253",
+                 "198.51.100.254", "192.0.2.201", "2001:db8:ffff::10", "203.0.113.199"]
+
+
+def arf_files():
+    return sorted(os.path.join(ARF, f) for f in os.listdir(ARF))
+
+
+def summary(r):
+    """The numbers of the summary line, the last line on stdout."""
+    lines = r.out.splitlines()
+    m = SUMMARY.match(lines[-1]) if lines else None
+    if not m:
+        raise AssertionError("no summary line in %r" % r.out)
+    return dict(zip(("read", "imported", "duplicates", "rejected", "warnings"),
+                    (int(g) for g in m.groups())))
+
+
+class ImportTestCase(CtlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.now = NOW
+        self.db = os.path.join(self.tmp, "db")
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write(self, name, text, mode="w"):
+        p = self.path(name)
+        with open(p, mode) as f:
+            f.write(text)
+        return p
+
+    def imp(self, *args, rc=0, **kw):
+        r = self.ctl("import", *args, **kw)
+        self.assertEqual(r.rc, rc, "import %s: rc %d\nstdout %r\nstderr %r" % (args, r.rc, r.out, r.err))
+        return r
+
+    def show(self, addr, *args, **kw):
+        r = self.ctl("show", addr, "--json", *args, **kw)
+        self.assertEqual(r.rc, 0, r.err)
+        return json.loads(r.out)
+
+    def listing(self, **kw):
+        r = self.ctl("list", "--json", **kw)
+        self.assertEqual(r.rc, 0, r.err)
+        return json.loads(r.out)
+
+    def assert_counts(self, addr, **want):
+        doc = self.show(addr)
+        self.assertTrue(doc["known"], addr)
+        counts = dict(doc["counts"])
+        expect = {k: 0 for k in COUNT_KEYS}
+        expect.update({k: v for k, v in want.items() if k in COUNT_KEYS})
+        self.assertEqual(counts, expect, addr)
+        if "complaints" in want:
+            self.assertEqual(doc["complaints"], want["complaints"], addr)
+        return doc
+
+
+class TestArf(ImportTestCase):
+    def test_totals_table(self):
+        r = self.imp(*arf_files(), rc=1)
+        self.assertEqual(summary(r), dict(read=10, imported=9, duplicates=0, rejected=1,
+                                          warnings=summary(r)["warnings"]))
+        for addr, want in ARF_TOTALS.items():
+            with self.subTest(addr=addr):
+                doc = self.assert_counts(addr, **want)
+                self.assertEqual(set(doc), SHOW_V2_KEYS)
+        for addr in ARF_NO_RECORD:
+            with self.subTest(addr=addr):
+                doc = self.show(addr)
+                self.assertIs(doc["known"], False)
+                self.assertIsNone(doc["prefix"])
+                self.assertEqual(doc["complaints"], 0)
+
+    def test_rejected_report_names_file_and_message_id(self):
+        bad = os.path.join(ARF, "07-malformed-missing-feedback-part.eml")
+        r = self.imp(bad, rc=1)
+        self.assertIn("%s: <broken-fbl-0001@broken.example.com>: missing message/feedback-report "
+                      "part" % bad, r.err)
+        self.assertEqual(summary(r)["rejected"], 1)
+        self.assertEqual(summary(r)["imported"], 0)
+        self.assertIs(self.show("203.0.113.199")["known"], False)
+
+    def test_reject_dir_gets_the_raw_message(self):
+        rej = self.path("rejects/deeper")
+        bad = os.path.join(ARF, "07-malformed-missing-feedback-part.eml")
+        self.imp("--reject-dir", rej, *arf_files(), rc=1)
+        self.assertEqual(os.listdir(rej), ["07-malformed-missing-feedback-part.eml.1.eml"])
+        with open(os.path.join(rej, os.listdir(rej)[0]), "rb") as f, open(bad, "rb") as g:
+            self.assertEqual(f.read(), g.read())
+
+    def test_import_twice_changes_nothing(self):
+        self.imp(*arf_files(), rc=1)
+        before = [self.ctl_ok("list", "--json").out] + \
+            [self.ctl_ok("show", a, "--json").out for a in ARF_TOTALS]
+        r = self.imp(*arf_files(), rc=1)
+        self.assertEqual(summary(r), dict(read=10, imported=0, duplicates=9, rejected=1,
+                                          warnings=summary(r)["warnings"]))
+        after = [self.ctl_ok("list", "--json").out] + \
+            [self.ctl_ok("show", a, "--json").out for a in ARF_TOTALS]
+        self.assertEqual(before, after)
+
+    def test_auto_detection_says_what_it_chose(self):
+        r = self.imp(*arf_files(), rc=1)
+        for f in arf_files():
+            fmt = "mbox" if f.endswith(".mbox") else "arf"
+            self.assertIn("dnsblctl: %s: detected format %s\n" % (f, fmt), r.err)
+        r = self.imp("--format", "arf", os.path.join(ARF, "01-abuse-ipv4.eml"))
+        self.assertNotIn("detected", r.err)
+
+    def test_maildir(self):
+        md = self.path("Maildir")
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, sub))
+        shutil.copy(os.path.join(ARF, "01-abuse-ipv4.eml"),
+                    os.path.join(md, "new", "1748851200.M1P1.host"))
+        shutil.copy(os.path.join(ARF, "02-abuse-ipv6.eml"),
+                    os.path.join(md, "cur", "1748851201.M2P1.host:2,S"))
+        # tmp/ holds messages still being written: never read.
+        shutil.copy(os.path.join(ARF, "05-not-spam.eml"),
+                    os.path.join(md, "tmp", "1748851202.M3P1.host"))
+        r = self.imp(md)
+        self.assertIn("dnsblctl: %s: detected format maildir" % md, r.err)
+        self.assertEqual(summary(r)["read"], 2)
+        self.assertEqual(summary(r)["imported"], 2)
+        self.assert_counts("192.0.2.45", abuse=1)
+        self.assert_counts("2001:db8:40::17", abuse=1)
+        r = self.imp("--format", "maildir", md)
+        self.assertEqual(summary(r)["duplicates"], 2)
+
+    def test_folder_of_eml_files(self):
+        folder = self.path("reports")
+        os.mkdir(folder)
+        for f in arf_files():
+            if f.endswith(".eml"):
+                shutil.copy(f, folder)
+        self.write("reports/notes.txt", "not a message, not read\n")
+        r = self.imp(folder, rc=1)
+        self.assertIn("dnsblctl: %s: detected format arf" % folder, r.err)
+        self.assertEqual(summary(r)["read"], 7)
+        self.assertEqual(summary(r)["rejected"], 1)
+        self.assert_counts("192.0.2.45", abuse=1, not_spam=1)
+
+    def test_gzip_input(self):
+        src = os.path.join(ARF, "08-batch-3-reports.mbox")
+        gz = self.path("batch.mbox.gz")
+        with open(src, "rb") as f, gzip.open(gz, "wb") as g:
+            g.write(f.read())
+        r = self.imp(gz)
+        self.assertIn("detected format mbox", r.err)
+        self.assertEqual(summary(r)["imported"], 3)
+        self.assert_counts("198.51.100.14", fraud=4, complaints=4)
+        # The same reports uncompressed are duplicates.
+        self.assertEqual(summary(self.imp(src))["duplicates"], 3)
+
+    def test_truncated_gzip_is_an_error(self):
+        gz = self.path("cut.csv.gz")
+        with gzip.open(gz, "wb") as g:
+            g.write(b"address_or_prefix,kind,weight,time,reason\n" +
+                    b"192.0.2.7,abuse,1,2025-06-01T00:00:00Z,x\n" * 2000)
+        with open(gz, "rb") as f:
+            data = f.read()
+        with open(gz, "wb") as f:
+            f.write(data[:len(data) // 2])
+        r = self.imp(gz, rc=1)
+        self.assertIn(gz, r.err)
+        self.assertIn("gzip", r.err)
+
+    def test_stdin_input(self):
+        with open(os.path.join(ARF, "08-batch-3-reports.mbox"), "rb") as f:
+            data = f.read()
+        env = dict(os.environ, DNSBL_NOW=NOW)
+        env.pop("DNSBL_DB", None)
+        proc = subprocess.run([ctl_binary(), "--db", self.db, "import", "-"], input=data,
+                              capture_output=True, env=env, timeout=30)
+        err = proc.stderr.decode()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("dnsblctl: -: detected format mbox", err)
+        self.assert_counts("203.0.113.57", abuse=1, complaints=1)
+        self.assert_counts("198.51.100.14", fraud=4, complaints=4)
+
+    def test_scores_and_top(self):
+        self.imp(*arf_files(), rc=1)
+        doc = self.show("198.51.100.14")
+        self.assertGreater(doc["score"], 0)
+        self.assertEqual(doc["threshold"], 10)
+        self.assertIn(doc["light"], ("green", "yellow", "red"))
+        self.assertEqual(doc["sources"], ["mbox"])
+        self.assertEqual(doc["first_seen"], "2025-06-02T14:02:03Z")
+        hist = doc["history"]
+        self.assertEqual(len(hist), 30)
+        self.assertEqual(hist[-1]["day"], "2025-06-03")
+        self.assertEqual(hist[0]["day"], "2025-05-05")
+        self.assertEqual(hist[-2], {"day": "2025-06-02", "complaints": 4, "trap_hits": 0,
+                                    "volume": 0})
+        self.assertEqual(sum(h["complaints"] for h in hist), 4)
+        self.assertIsNone(doc["complaint_rate"])
+        r = self.ctl_ok("top", "--by", "complaints", "--json")
+        rows = json.loads(r.out)
+        self.assertEqual([x["address"] for x in rows[:3]],
+                         ["198.51.100.14", "192.0.2.45", "203.0.113.57"])
+        self.assertEqual([x["complaints"] for x in rows], [4, 2, 2, 1, 1])
+        r = self.ctl_ok("top", "--json")
+        rows = json.loads(r.out)
+        self.assertEqual(rows[0]["address"], "198.51.100.14")
+        self.assertEqual([x["score"] for x in rows], sorted((x["score"] for x in rows), reverse=True))
+        self.assertEqual(len(json.loads(self.ctl_ok("top", "--limit", "2", "--json").out)), 2)
+        text = self.ctl_ok("top").out.splitlines()
+        self.assertEqual(text[0].split(), ["ADDRESS", "SCORE", "COMPLAINTS", "TRAPS", "LIGHT",
+                                           "LISTED"])
+        self.assertEqual(text[1].split()[0], "198.51.100.14")
+
+
+    def test_zone_config_policy(self):
+        self.imp(*arf_files(), rc=1)
+        conf = self.write("dnsbld.conf", 'zone "bl.example" {\n  threshold = 2\n}\n')
+        self.assertIs(self.show("198.51.100.14")["listed"], False)
+        doc = self.show("198.51.100.14", "--zone-config", conf, "--zone", "bl.example")
+        self.assertEqual((doc["listed"], doc["why"], doc["codes"]),
+                         (True, "complaints", ["127.0.0.2"]))
+        self.assertEqual(doc["threshold"], 2)
+        self.assertEqual(doc["light"], "red")
+        self.assertGreater(doc["clears_at"], "2025-06-03T00:00:00Z")
+        kv = dict(l.split(": ", 1) for l in self.ctl_ok(
+            "show", "198.51.100.14", "--zone-config", conf, "--zone", "bl.example").out.splitlines()
+            if ": " in l)
+        self.assertEqual(kv["listed since"], "2025-06-02T00:00:00Z")
+        self.assertEqual(kv["clears at"], doc["clears_at"])
+        rows = json.loads(self.ctl_ok("top", "--json", "--zone-config", conf, "--zone",
+                                      "bl.example").out)
+        self.assertEqual([r["address"] for r in rows if r["listed"]], ["198.51.100.14"])
+        r = self.ctl_fail(1, "show", "198.51.100.14", "--zone-config", conf, "--zone", "x.example")
+        self.assertIn("no zone 'x.example'", r.err)
+
+
+class TestSnds(ImportTestCase):
+    DATA = os.path.join(SNDS, "snds-data-2025-06-01.csv")
+    STATUS = os.path.join(SNDS, "snds-ipstatus.csv")
+    # Line, IP, colour, trap hits, complaint rate (qualifier, percent) or None.
+    ROWS = [
+        (1, "192.0.2.10", "green", 0, ("<", 0.1)),
+        (2, "192.0.2.11", "green", 0, ("<", 0.1)),
+        (3, "192.0.2.12", "yellow", 1, ("=", 0.3)),
+        (4, "192.0.2.13", "green", 0, ("<", 0.1)),
+        (5, "198.51.100.20", "red", 37, ("=", 2.6)),
+        (6, "198.51.100.21", "yellow", 4, ("=", 0.6)),
+        (7, "198.51.100.22", "red", 112, ("=", 8.9)),
+        (8, "203.0.113.5", "red", 0, ("=", 1.2)),
+        (10, "203.0.113.9", "green", 0, None),
+        (11, "203.0.113.10", "yellow", 0, ("<", 0.1)),
+    ]
+
+    def test_data_export(self):
+        r = self.imp(self.DATA, rc=1)
+        self.assertIn("dnsblctl: %s: detected format snds" % self.DATA, r.err)
+        rejects = [l for l in r.err.splitlines() if not l.startswith("dnsblctl: ")]
+        self.assertEqual(len(rejects), 2, r.err)
+        self.assertTrue(rejects[0].startswith(self.DATA + ":9: "), rejects)
+        self.assertTrue(rejects[1].startswith(self.DATA + ":12: "), rejects)
+        s = summary(r)
+        self.assertEqual((s["read"], s["rejected"]), (12, 2))
+        for line, ip, colour, traps, rate in self.ROWS:
+            with self.subTest(line=line, ip=ip):
+                doc = self.show(ip)
+                self.assertEqual(doc["snds"]["colour"], colour)
+                self.assertEqual(doc["counts"]["trap_hits"], traps)
+                self.assertEqual(doc["snds"]["trap_hits"], traps)
+                if rate is None:
+                    self.assertIsNone(doc["snds"]["complaint_rate"])
+                else:
+                    got = doc["snds"]["complaint_rate"]
+                    self.assertEqual(got["qualifier"], rate[0])
+                    self.assertAlmostEqual(got["percent"], rate[1], places=4)
+                self.assertEqual(doc["volume"], doc["snds"]["recipients"])
+                self.assertIn("snds", doc["sources"])
+        self.assertEqual(self.show("192.0.2.10")["volume"], 15102)
+        self.assertEqual(self.show("192.0.2.10")["snds"]["start"][:10], "2025-06-01")
+        for ip in ("203.0.113.64", "203.0.113.67", "203.0.113.71"):
+            self.assertIs(self.show(ip)["known"], False, ip)
+        # Default policy (formats.md 3.5): RED lists with 127.0.0.4.
+        for ip in ("198.51.100.20", "198.51.100.22", "203.0.113.5"):
+            doc = self.show(ip)
+            self.assertTrue(doc["listed"], ip)
+            self.assertIn("127.0.0.4", doc["codes"], ip)
+        for ip in ("192.0.2.10", "192.0.2.11", "192.0.2.13", "203.0.113.9", "203.0.113.10"):
+            self.assertIs(self.show(ip)["listed"], False, ip)
+
+    def test_ip_status_export(self):
+        r = self.imp(self.STATUS)
+        self.assertEqual(summary(r)["rejected"], 0)
+        for ip in ("192.0.2.64", "192.0.2.67", "192.0.2.71", "203.0.113.200", "203.0.113.203"):
+            doc = self.show(ip)
+            self.assertEqual((doc["listed"], doc["codes"]), (True, ["127.0.0.4"]), ip)
+            self.assertEqual(doc["snds"]["status"], "blocked", ip)
+        for ip in ("192.0.2.63", "192.0.2.72", "203.0.113.204"):
+            self.assertIs(self.show(ip)["listed"], False, ip)
+        doc = self.show("198.51.100.128")
+        self.assertEqual((doc["known"], doc["listed"]), (True, False))
+        self.assertEqual(doc["snds"]["status"], "junked")
+
+    def test_import_twice(self):
+        first = summary(self.imp(self.DATA, self.STATUS, rc=1))
+        before = self.listing()
+        shows = [self.show(ip) for _, ip, _, _, _ in self.ROWS]
+        r = self.imp(self.DATA, self.STATUS, rc=1)
+        # Data rows carry dedup keys; the three status rows are listings,
+        # which apply again to the same effect.
+        self.assertEqual(summary(r)["duplicates"] + summary(r)["imported"], first["imported"])
+        self.assertLessEqual(summary(r)["imported"], 3)
+        self.assertEqual(self.listing(), before)
+        self.assertEqual([self.show(ip) for _, ip, _, _, _ in self.ROWS], shows)
+
+
+class TestRbldnsd(ImportTestCase):
+    MAIN = os.path.join(RBLDNSD, "bl-main.ip4set")
+    V6 = os.path.join(RBLDNSD, "bl6.ip6trie")
+
+    def test_ip4set_with_zone_file(self):
+        zone = self.path("apex.zone")
+        r = self.imp("--format", "rbldnsd:ip4set", "--zone", "bl.example", "--emit-zone", zone,
+                     self.MAIN)
+        self.assertEqual(summary(r)["warnings"], 2)
+        self.assertEqual(summary(r)["rejected"], 0)
+        self.assertIn(self.MAIN + ":34: warning: ", r.err)
+        self.assertIn(self.MAIN + ":36: warning: ", r.err)
+        with open(zone) as f:
+            text = f.read()
+        self.assertRegex(text, r"bl\.example\.\s+3600\s+IN\s+SOA\s+ns1\.bl\.example\. "
+                               r"hostmaster\.bl\.example\. 2025060101 7200 1800 604800 600")
+        self.assertRegex(text, r"bl\.example\.\s+86400\s+IN\s+NS\s+ns1\.bl\.example\.")
+        self.assertRegex(text, r"bl\.example\.\s+86400\s+IN\s+NS\s+ns2\.bl\.example\.")
+        cases = {"192.0.2.0": ["127.0.0.2"], "192.0.2.255": ["127.0.0.2"], "192.0.2.1": [],
+                 "192.0.2.2": [], "203.0.113.15": ["127.0.0.3"], "203.0.113.21": [],
+                 "203.0.113.103": ["127.0.0.2"], "203.0.113.104": [],
+                 "198.51.100.63": ["127.0.0.2"], "198.51.100.64": [], "198.51.100.77": [],
+                 "198.51.100.200": ["127.0.0.4"], "198.51.100.201": ["127.0.0.5"],
+                 "203.0.113.250": ["127.0.0.6"]}
+        for ip, codes in cases.items():
+            with self.subTest(ip=ip):
+                doc = self.show(ip)
+                self.assertEqual(doc["codes"], codes)
+                self.assertEqual(doc["listed"], bool(codes))
+        self.assertEqual(self.show("192.0.2.1")["why"], "excluded")
+
+    def test_ip6trie(self):
+        r = self.imp("--format", "rbldnsd:ip6trie", "--zone", "bl.example", self.V6)
+        self.assertEqual(summary(r)["warnings"], 2)
+        self.assertIn(self.V6 + ":21: warning: ", r.err)
+        self.assertIn(self.V6 + ":23: warning: ", r.err)
+        cases = {"2001:db8:1::1": ["127.0.0.2"], "2001:db8:1::53": [],
+                 "2001:db8:2:ff::1": ["127.0.0.2"], "2001:db8:2:100::1": [],
+                 "2001:db8:2:10::5": ["127.0.0.10"], "2001:db8:3:4::abcd": ["127.0.0.3"],
+                 "2001:db8:5::25": ["127.0.0.4"], "2001:db8:5::26": [],
+                 "2001:db8:6::1": ["127.0.0.2"], "2001:db8:7::1": []}
+        for ip, codes in cases.items():
+            with self.subTest(ip=ip):
+                self.assertEqual(self.show(ip)["codes"], codes)
+
+    def test_never_auto_detected(self):
+        r = self.imp(self.MAIN, rc=1)
+        self.assertIn("rbldnsd:TYPE", r.err)
+        self.assertEqual(summary(r)["read"], 0)
+        self.assertFalse(os.path.exists(os.path.join(self.db, "data.mdb")) and
+                         self.listing())
+
+    def test_type_is_required(self):
+        for fmt, msg in (("rbldnsd", "needs the dataset type"),
+                         ("rbldnsd:ip5set", "unknown rbldnsd dataset type 'ip5set'")):
+            with self.subTest(fmt=fmt):
+                r = self.ctl_fail(2, "import", "--format", fmt, self.MAIN)
+                self.assertIn(msg, r.err)
+
+    def test_import_twice(self):
+        args = ("--format", "rbldnsd:ip4set", "--zone", "bl.example", self.MAIN)
+        self.imp(*args)
+        before = self.listing()
+        self.imp(*args)
+        self.assertEqual(self.listing(), before)
+
+
+class TestExport(ImportTestCase):
+    def import_rbldnsd(self):
+        self.imp("--format", "rbldnsd:ip4set", "--zone", "bl.example",
+                 os.path.join(RBLDNSD, "bl-main.ip4set"))
+        self.imp("--format", "rbldnsd:ip6trie", "--zone", "bl.example",
+                 os.path.join(RBLDNSD, "bl6.ip6trie"))
+
+    def test_rbldnsd_text(self):
+        self.import_rbldnsd()
+        out = self.path("bl.rbldnsd")
+        r = self.ctl_ok("export", "--format", "rbldnsd", "--zone", "bl.example", "--output", out)
+        self.assertEqual(r.out, "")
+        with open(out) as f:
+            lines = f.read().splitlines()
+        self.assertTrue(lines[0].startswith("#"))
+        self.assertEqual(sum(1 for l in lines if l.startswith("$TTL ")), 2)  # one per section
+        self.assertIn("$DATASET ip4trie @", lines)
+        self.assertIn("$DATASET ip6trie @", lines)
+        self.assertIn("127.0.0.2 :127.0.0.2:RFC 5782 test point: always listed", lines)
+        self.assertIn("!127.0.0.1", lines)
+        self.assertIn("192.0.2.0/24 :127.0.0.2:Listed by bl.example, see "
+                      "https://bl.example/lookup?ip=$", lines)
+        self.assertIn("!192.0.2.1", lines)
+        self.assertIn("198.51.100.201 :127.0.0.5:", lines)
+        self.assertIn("203.0.113.250 :127.0.0.6:Paying $$50 will not delist you, see "
+                      "https://bl.example/lookup?ip=$", lines)
+        self.assertIn("!2001:db8:1::53", lines)
+        self.assertEqual([f for f in os.listdir(self.tmp) if f.startswith("bl.rbldnsd.")], [])
+
+    @unittest.skipUnless(shutil.which("rbldnsd"), "rbldnsd is not installed")
+    def test_rbldnsd_answers_the_same(self):
+        import dns.message
+        import dns.query
+        import dns.rdatatype
+        self.import_rbldnsd()
+        out = self.path("bl.rbldnsd")
+        self.ctl_ok("export", "--format", "rbldnsd", "--zone", "bl.example", "--output", out)
+        # rbldnsd started as root reads its data as an unprivileged user.
+        os.chmod(self.tmp, 0o755)
+        port = random.randint(20000, 60000)
+        proc = subprocess.Popen(["rbldnsd", "-n", "-f", "-b", "127.0.0.1/%d" % port, "-w", self.tmp,
+                                 "bl.example:combined:bl.rbldnsd"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(proc.wait, 5)
+        self.addCleanup(proc.kill)
+
+        def ask(ip, rdtype):
+            rev = dns.reversename.from_address(ip).to_text()
+            name = rev.replace(".in-addr.arpa.", ".bl.example.").replace(".ip6.arpa.", ".bl.example.")
+            q = dns.message.make_query(name, rdtype)
+            for _ in range(50):
+                if proc.poll() is not None:
+                    break
+                try:
+                    resp = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
+                    return sorted(rd.to_text().strip('"') for rrs in resp.answer for rd in rrs)
+                except (dns.exception.Timeout, ConnectionRefusedError, socket.error):
+                    time.sleep(0.1)
+            self.fail("rbldnsd did not answer on port %d: %s" % (port, proc.stderr.read()))
+
+        import dns.reversename
+        import dns.exception
+        lookup = "https://bl.example/lookup?ip="
+        for ip, a, txt in (
+                ("192.0.2.99", ["127.0.0.2"], "Listed by bl.example, see %s192.0.2.99" % lookup),
+                ("192.0.2.1", [], None), ("203.0.113.104", [], None),
+                ("203.0.113.15", ["127.0.0.3"],
+                 "Spam trap hits from 203.0.113.15 - see %s203.0.113.15" % lookup),
+                ("198.51.100.201", ["127.0.0.5"], None),
+                ("203.0.113.250", ["127.0.0.6"],
+                 "Paying $50 will not delist you, see %s203.0.113.250" % lookup),
+                ("127.0.0.2", ["127.0.0.2"], "RFC 5782 test point: always listed"),
+                ("127.0.0.1", [], None), ("2001:db8:1::53", [], None),
+                ("2001:db8:2:10::5", ["127.0.0.10"],
+                 "IPv6 source 2001:db8:2:10::5 is listed, see https://bl.example/v6"),
+                ("2001:db8:5::25", ["127.0.0.4"], "Compromised host 2001:db8:5::25")):
+            with self.subTest(ip=ip):
+                self.assertEqual(ask(ip, "A"), a)
+                self.assertEqual(ask(ip, "TXT"), [txt] if txt else [])
+
+    def test_zone_file(self):
+        self.ctl_ok("add", "192.0.2.0/30", "--reason", "four hosts", "--code", "127.0.0.10")
+        self.ctl_ok("allow", "192.0.2.1")
+        self.ctl_ok("add", "2001:db8::5", "--reason", "v6 host")
+        self.ctl_ok("add", "10.0.0.0/8", "--reason", "too wide")
+        r = self.ctl("export", "--format", "zone", "--zone", "BL.Example.")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("10.0.0.0/8 is listed but spans more than 65536 addresses", r.err)
+        names = {}
+        for line in r.out.splitlines():
+            if line.startswith(";") or not line.strip():
+                continue
+            owner, ttl, cls, rtype, data = line.split(None, 4)
+            names.setdefault(owner, []).append((rtype, data))
+        apex = names.pop("bl.example.")
+        self.assertEqual(sorted(t for t, _ in apex), ["NS", "SOA"])
+        self.assertEqual(names.pop("2.0.0.127.bl.example."),
+                         [("A", "127.0.0.2"), ("TXT", '"RFC 5782 test point: always listed"')])
+        for host in ("0", "2", "3"):
+            recs = names.pop("%s.2.0.192.bl.example." % host)
+            self.assertEqual(recs[0], ("A", "127.0.0.10"))
+            self.assertEqual(recs[1][0], "TXT")
+        v6 = "5" + ".0" * 23 + ".8.b.d.0.1.0.0.2.bl.example."
+        self.assertEqual(names.pop(v6)[0], ("A", "127.0.0.2"))
+        self.assertEqual(names, {})  # 192.0.2.1 allowed, 10/8 left out, nothing else
+
+    def test_zone_needs_a_name_and_a_format(self):
+        self.ctl_fail(2, "export", "--format", "zone")
+        self.ctl_fail(2, "export")
+        self.ctl_fail(2, "export", "--format", "bind")
+
+    def test_csv_imports_back_to_the_same_listings(self):
+        self.import_rbldnsd()
+        self.ctl_ok("allow", "192.0.2.99")
+        out = self.path("export.csv")
+        self.ctl_ok("export", "--format", "csv", "--output", out)
+        with open(out) as f:
+            self.assertEqual(f.readline(), "address_or_prefix,kind,weight,time,reason\n")
+        other = self.path("other")
+        r = self.imp(out, db=other)
+        self.assertEqual(summary(r)["rejected"], 0)
+        for ip in ("192.0.2.0", "192.0.2.1", "192.0.2.99", "192.0.2.100", "203.0.113.15",
+                   "203.0.113.9", "198.51.100.201", "2001:db8:1::1", "2001:db8:1::53",
+                   "2001:db8:2:100::1", "2001:db8:6::1", "127.0.0.2"):
+            with self.subTest(ip=ip):
+                self.assertEqual(self.show(ip, db=other)["listed"], self.show(ip)["listed"]
+                                 or ip == "127.0.0.2")
+
+
+class TestSmallFeeds(ImportTestCase):
+    def test_csv(self):
+        f = self.write("ops.csv",
+                       "address_or_prefix,kind,weight,time,reason\n"
+                       "192.0.2.7,abuse,3,2025-06-01T10:00:00Z,user complaints\n"
+                       "192.0.2.7,trap,2,1748772000,trap hit\n"
+                       "192.0.2.7,volume,1000,2025-06-01T10:00:00Z,\n"
+                       "198.51.100.0/24,list,1,,hand listing\n"
+                       "198.51.100.7,allow,1,,customer\n"
+                       "192.0.2.8,bogus,1,,x\n")
+        r = self.imp(f, rc=1)
+        self.assertIn("dnsblctl: %s: detected format csv" % f, r.err)
+        self.assertIn(f + ":7: ", r.err)
+        self.assertEqual(summary(r), dict(read=6, imported=5, duplicates=0, rejected=1,
+                                          warnings=0))
+        doc = self.assert_counts("192.0.2.7", abuse=3, trap_hits=2, complaints=3)
+        self.assertEqual(doc["volume"], 1000)
+        self.assertAlmostEqual(doc["complaint_rate"], 0.003)
+        self.assertEqual(doc["sources"], ["csv"])
+        doc = self.show("198.51.100.5")
+        self.assertEqual((doc["listed"], doc["why"], doc["reason"]), (True, "manual", "hand listing"))
+        self.assertEqual(self.show("198.51.100.7")["allowed"], True)
+        self.assertEqual(summary(self.imp(f, rc=1))["imported"], 2)  # list/allow re-apply
+
+    def test_list_with_code_and_reason(self):
+        f = self.write("drop.txt", "; Spamhaus DROP List 2025/06/01\n"
+                                   "192.0.2.0/25 ; SBL000001\n"
+                                   "203.0.113.0/24 ; SBL000002\n")
+        r = self.imp("--format", "list", "--code", "127.0.0.9", "--reason", "DROP",
+                     "--source", "drop", f)
+        self.assertEqual(summary(r)["imported"], 2)
+        doc = self.show("192.0.2.100")
+        self.assertEqual((doc["listed"], doc["codes"], doc["why"]), (True, ["127.0.0.9"], "imported"))
+        self.assertEqual(doc["sources"], ["drop"])
+        self.assertIs(self.show("192.0.2.200")["listed"], False)
+
+    def test_traps(self):
+        f = self.write("traps.csv",
+                       "timestamp,ip,helo,mail_from,rcpt_to\n"
+                       "2025-06-01T10:00:00Z,203.0.113.7,h.example,a@example.com,trap1@bl.example\n"
+                       "1748772000,203.0.113.7,h.example,a@example.com,trap2@bl.example\n"
+                       "2025-06-01T10:00:00Z,203.0.113.7,h.example,a@example.com,trap1@bl.example\n")
+        r = self.imp(f)
+        self.assertIn("detected format traps", r.err)
+        self.assertEqual(summary(r), dict(read=3, imported=2, duplicates=1, rejected=0, warnings=0))
+        self.assert_counts("203.0.113.7", trap_hits=2)
+
+    def test_fail2ban(self):
+        f = self.write("fail2ban.log",
+                       "2025-06-01 10:20:31,456 fail2ban.actions        [1234]: NOTICE  "
+                       "[postfix-sasl] Ban 203.0.113.9\n"
+                       "2025-06-01 10:50:31,456 fail2ban.actions        [1234]: NOTICE  "
+                       "[postfix-sasl] Unban 203.0.113.9\n"
+                       "2025-06-01 11:20:31,456 fail2ban.actions        [1234]: NOTICE  "
+                       "[sshd] Ban 203.0.113.9\n")
+        r = self.imp(f)
+        self.assertIn("detected format fail2ban", r.err)
+        self.assertEqual(summary(r)["imported"], 2)
+        doc = self.show("203.0.113.9")
+        self.assertTrue(doc["known"])
+        self.assertEqual(doc["sources"], ["fail2ban"])
+        self.assertEqual(sum(doc["counts"].values()), 2)
+
+    def test_never_lists_127_0_0_1(self):
+        f = self.write("bad.txt", "192.0.2.1\n# comment\n127.0.0.1\n\n127.0.0.0/8 ; covers it\n"
+                                  "127.0.0.2\n")
+        rej = self.path("rej")
+        r = self.imp("--format", "list", "--reject-dir", rej, f, rc=1)
+        self.assertIn(f + ":3: refusing to list 127.0.0.1, the RFC 5782 test point", r.err)
+        self.assertIn(f + ":5: refusing to list 127.0.0.0/8: it covers 127.0.0.1", r.err)
+        self.assertEqual(summary(r)["rejected"], 2)
+        self.assertEqual(summary(r)["imported"], 2)
+        self.assertEqual(sorted(os.listdir(rej)), ["bad.txt.3.rej", "bad.txt.5.rej"])
+        with open(os.path.join(rej, "bad.txt.5.rej")) as g:
+            self.assertEqual(g.read(), "127.0.0.0/8 ; covers it\n")
+        self.assertIs(self.show("127.0.0.1")["known"], False)
+        self.assertTrue(self.show("127.0.0.2")["listed"])
+        c = self.write("bad.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                  "127.0.0.1,list,1,,no\n127.0.0.1,abuse,1,2025-06-01,fine\n")
+        r = self.imp(c, rc=1)
+        self.assertIn(c + ":2: refusing to list 127.0.0.1", r.err)
+        self.assertEqual(summary(r)["imported"], 1)
+        self.assertIs(self.show("127.0.0.1")["listed"], False)
+
+
+class TestRunBehaviour(ImportTestCase):
+    def test_summary_line_is_always_last(self):
+        r = self.imp("--format", "csv", "/dev/null")
+        self.assertEqual(summary(r), dict(read=0, imported=0, duplicates=0, rejected=0, warnings=0))
+        self.assertEqual(len(r.out.splitlines()), 1)
+
+    def test_dry_run_leaves_no_store(self):
+        db = self.path("never")
+        r = self.imp("--dry-run", *arf_files(), db=db, rc=1)
+        self.assertEqual(summary(r)["imported"], 9)
+        self.assertEqual(summary(r)["rejected"], 1)
+        self.assertFalse(os.path.exists(db))
+        r = self.imp("--dry-run", os.path.join(ARF, "01-abuse-ipv4.eml"), db=None)
+        self.assertEqual(summary(r)["imported"], 1)
+
+    def test_usage_errors(self):
+        f = os.path.join(ARF, "01-abuse-ipv4.eml")
+        cases = [(["--format", "pdf", f], "unknown format 'pdf'"),
+                 ([], "missing PATH"),
+                 (["--emit-zone", self.path("z"), f], "--emit-zone needs --format rbldnsd"),
+                 (["--batch", "0", f], "--batch '0'"),
+                 (["--batch", "x", f], "--batch 'x'"),
+                 (["--code", "127.0.0.1", f], "--code '127.0.0.1'"),
+                 (["--source", "a,b", f], "--source"),
+                 (["--format", "rbldnsd:combined", f], "--zone")]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                r = self.ctl_fail(2, "import", *args)
+                self.assertIn(msg, r.err)
+        self.assertFalse(os.path.exists(self.db))
+
+    def test_input_errors_exit_1(self):
+        r = self.imp(self.path("missing.csv"), os.path.join(ARF, "01-abuse-ipv4.eml"), rc=1)
+        self.assertIn("missing.csv: No such file or directory", r.err)
+        self.assertEqual(summary(r)["imported"], 1)
+        r = self.imp("--format", "csv", ARF, rc=1)
+        self.assertIn("is a directory", r.err)
+        r = self.imp("--format", "maildir", os.path.join(ARF, "01-abuse-ipv4.eml"), rc=1)
+        self.assertIn("reads a directory", r.err)
+        nothing = self.write("nothing.bin", b"\x00\x01\x02binary\xff", "wb")
+        r = self.imp(nothing, rc=1)
+        self.assertIn("cannot tell the format", r.err)
+
+    def test_help(self):
+        r = self.ctl_ok("import", "--help")
+        for opt in ("--format", "--source", "--zone", "--code", "--reason", "--dry-run",
+                    "--reject-dir", "--emit-zone", "--batch", "rbldnsd:TYPE", "maildir"):
+            self.assertIn(opt, r.out)
+
+    def test_kill_mid_import_then_rerun(self):
+        """Killed between batches, a re-run reaches the state of one clean run."""
+        ips = ["192.0.2.%d" % i for i in range(1, 255)] + \
+              ["198.51.100.%d" % i for i in range(1, 255)]
+        rows = ["address_or_prefix,kind,weight,time,reason"]
+        for i in range(300000):
+            kind = ("abuse", "trap", "volume")[i % 3]
+            rows.append("%s,%s,%d,%d,row %d" % (ips[i % len(ips)], kind,
+                                                1000 if kind == "volume" else 1,
+                                                1748000000 + i, i))
+        big = self.write("big.csv", "\n".join(rows) + "\n")
+        clean = self.path("clean")
+        self.imp("--format", "csv", big, db=clean)
+
+        env = dict(os.environ, DNSBL_NOW=NOW)
+        env.pop("DNSBL_DB", None)
+        proc = subprocess.Popen([ctl_binary(), "--db", self.db, "import", "--format", "csv",
+                                 "--batch", "1000", big],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        if proc.returncode == -signal.SIGKILL:
+            self.assertEqual(out, b"")  # killed before its summary
+        r = self.imp("--format", "csv", big)
+        if proc.returncode == -signal.SIGKILL:
+            self.assertGreater(summary(r)["imported"], 0)
+        self.assertEqual(summary(r)["imported"] + summary(r)["duplicates"], 300000)
+        self.assertEqual(self.listing(), self.listing(db=clean))
+        top = ("top", "--by", "complaints", "--limit", "1000", "--json")
+        self.assertEqual(self.ctl_ok(*top).out, self.ctl_ok(*top, db=clean).out)
+        for ip in (ips[0], ips[100], ips[-1]):
+            self.assertEqual(self.show(ip), self.show(ip, db=clean))
+
+
+if __name__ == "__main__":
+    unittest.main()

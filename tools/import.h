@@ -1,0 +1,121 @@
+/* import: the pieces of `dnsblctl import`. import_input.c reads one input
+ * whole into memory (a file, gzip or not, standard input) and lists the
+ * messages of a mail directory; import_sink.c is the feed_sink that copies
+ * events into per-batch buffers and commits them to the store one write
+ * transaction per batch, reports rejects and warnings, and draws the
+ * progress bar. Every buffer and list handed out is freed by its _free
+ * function; struct import_run is a plain value owned by cmd_import.c. */
+#ifndef DNSBL_IMPORT_H
+#define DNSBL_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "feed.h"
+#include "store.h"
+
+/* One input, whole: mapped for plain regular files, otherwise read (and
+ * gunzipped) into the heap. data is followed by a NUL when on the heap. */
+struct import_data {
+    const uint8_t *data;
+    size_t len;
+    int64_t mtime; /* file time; standard input: 0 (the caller uses now) */
+    void *map;     /* private */
+    size_t maplen;
+    uint8_t *heap;
+};
+
+/* path "-" is standard input. On error returns a negative dnsbl_err and
+ * writes a sentence naming path to why. */
+int import_data_read(const char *path, struct import_data *out, char *why, size_t whylen);
+void import_data_free(struct import_data *d);
+
+/* A mail directory: a maildir (cur/ and new/, never tmp/) or a folder of
+ * *.eml files. */
+enum import_dir_kind { IMPORT_DIR_MAILDIR, IMPORT_DIR_EML };
+
+struct import_names {
+    char **paths; /* "DIR/cur/NAME", sorted */
+    size_t n;
+};
+
+int import_dir_list(const char *dir, enum import_dir_kind *kind, struct import_names *out,
+                    char *why, size_t whylen);
+void import_names_free(struct import_names *names);
+
+struct import_totals {
+    size_t read;       /* records read whole (accepted or rejected) */
+    size_t imported;   /* events applied (dry run: events that would be) */
+    size_t duplicates; /* events the store had seen (dedup keys) */
+    size_t rejected;   /* records rejected, by the parser or by the import */
+    size_t warnings;
+};
+
+/* One event of the batch. Its strings live in the batch arena, named by
+ * offset + 1 (0 = NULL), because the arena may move as it grows; the
+ * pointers are set only when the batch is committed. */
+struct import_item {
+    struct event ev;
+    size_t str[4]; /* reason, source, txt, dataset */
+    struct snds_row snds;
+    bool has_snds, has_key;
+    uint8_t key[FEED_DEDUP_LEN];
+};
+
+struct import_run {
+    /* settings */
+    struct store *store; /* NULL: --dry-run, nothing is written */
+    size_t batch_max;    /* events per write transaction */
+    const char *reject_dir;
+    bool progress; /* draw the progress bar (stderr is a terminal) */
+    /* results */
+    struct import_totals t;
+    bool failed; /* the store refused a batch: the import stops */
+    /* the batch: items, and at commit the events and key pointers */
+    struct import_item *items;
+    struct event *evs;
+    const uint8_t **keys;
+    size_t n, cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    /* the input being parsed */
+    const struct feed_input *in;
+    const struct feed_options *opt;
+    bool mail;           /* records are messages (line 0), not lines */
+    size_t rec_start;    /* input offset where the current record begins */
+    size_t rec_first;    /* batch index of the current record's first event */
+    size_t rec_arena;    /* arena length when it began */
+    size_t in_records;   /* records of this input so far */
+    size_t in_rejects;   /* rejects of this input so far */
+    const char *refused; /* why the current record is refused, or NULL */
+    char refused_buf[256];
+    size_t line_pos; /* newline counting for refused records */
+    long line_no;
+    /* the progress bar */
+    unsigned in_index, in_count;
+    struct timespec start, in_start, last_draw;
+    size_t bytes_done;
+    bool bar_shown;
+};
+
+void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
+                     const char *reject_dir, bool progress);
+void import_run_free(struct import_run *r);
+
+/* Parse one input through ops into the store: events are committed every
+ * batch_max events at a record boundary and at the end of the input.
+ * index/count (1-based) label the progress bar. Returns 0, or -1 when
+ * the parser failed or the store refused a batch (message printed). */
+int import_run_input(struct import_run *r, const struct feed_ops *ops, const struct feed_input *in,
+                     const struct feed_options *opt, unsigned index, unsigned count);
+
+/* Seconds since import_run_init. */
+double import_run_elapsed(const struct import_run *r);
+
+/* Print a message on stderr, first clearing the progress bar if drawn. */
+void import_run_message(struct import_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

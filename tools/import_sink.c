@@ -1,0 +1,520 @@
+/* import_sink: where the parsers' events go during `dnsblctl import`.
+ * Events are copied into a growing per-batch buffer (no allocation per
+ * event) and committed with store_apply, one write transaction per batch:
+ * killed at any moment, the store holds whole batches only, and a re-run
+ * skips what was committed by its dedup keys. Commits wait for a record
+ * boundary (the parser's progress call) so the events of one record
+ * (an SNDS row's volume, traps and row) land in the same transaction.
+ * Rejects and warnings are printed as FILE:LINE: why and counted. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "err.h"
+#include "import.h"
+
+/* A batch may outgrow batch_max only while one record goes on; a parser
+ * that never reports a record boundary is still cut at this multiple. */
+#define IMPORT_BATCH_HARD_FACTOR 4
+
+#define IMPORT_BAR_WIDTH 24
+#define IMPORT_BAR_INTERVAL_NS 100000000L /* at most 10 redraws a second */
+
+static double import_seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+double import_run_elapsed(const struct import_run *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return import_seconds_between(&r->start, &now);
+}
+
+void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
+                     const char *reject_dir, bool progress)
+{
+    memset(r, 0, sizeof *r);
+    r->store = s;
+    r->batch_max = batch_max;
+    r->reject_dir = reject_dir;
+    r->progress = progress;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+}
+
+void import_run_free(struct import_run *r)
+{
+    free(r->items);
+    free(r->evs);
+    free(r->keys);
+    free(r->arena);
+    memset(r, 0, sizeof *r);
+}
+
+static void import_bar_clear(struct import_run *r)
+{
+    if (!r->bar_shown)
+        return;
+    fputs("\r\033[K", stderr);
+    r->bar_shown = false;
+}
+
+void import_run_message(struct import_run *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    import_bar_clear(r);
+    fflush(stdout);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* "1:05" or "2:03:07". */
+static void import_format_eta(double seconds, char *buf, size_t cap)
+{
+    if (!(seconds >= 0) || seconds > 359999) {
+        snprintf(buf, cap, "--:--");
+        return;
+    }
+    unsigned s = (unsigned)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(buf, cap, "%u:%02u:%02u", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(buf, cap, "%u:%02u", s / 60, s % 60);
+}
+
+/* [2/5] ##########..............  41%  120000 records  35000/s  ETA 0:07
+ * The percentage and ETA are of the current input's bytes (its size is
+ * known once it is read); the rate counts records of the whole run. */
+static void import_bar_draw(struct import_run *r, bool force)
+{
+    struct timespec now;
+    char bar[IMPORT_BAR_WIDTH + 1], eta[32];
+
+    if (!r->progress)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!force && r->bar_shown &&
+        (now.tv_sec - r->last_draw.tv_sec) * 1000000000L + (now.tv_nsec - r->last_draw.tv_nsec) <
+            IMPORT_BAR_INTERVAL_NS)
+        return;
+    r->last_draw = now;
+    size_t len = r->in ? r->in->len : 0;
+    double frac = len ? (double)r->bytes_done / (double)len : 1.0;
+    if (frac > 1)
+        frac = 1;
+    unsigned fill = (unsigned)(frac * IMPORT_BAR_WIDTH);
+    for (unsigned i = 0; i < IMPORT_BAR_WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[IMPORT_BAR_WIDTH] = '\0';
+    double total = import_seconds_between(&r->start, &now);
+    double in_secs = import_seconds_between(&r->in_start, &now);
+    double rate = total > 0 ? (double)r->t.read / total : 0;
+    double byte_rate = in_secs > 0 ? (double)r->bytes_done / in_secs : 0;
+    import_format_eta(byte_rate > 0 ? (double)(len - r->bytes_done) / byte_rate : -1, eta,
+                      sizeof eta);
+    fprintf(stderr, "\r\033[K[%u/%u] %s %3u%%  %zu records  %.0f/s  ETA %s", r->in_index,
+            r->in_count, bar, (unsigned)(frac * 100), r->t.read, rate, eta);
+    fflush(stderr);
+    r->bar_shown = true;
+}
+
+/* Room for one more item, growing every batch array together. */
+static int import_batch_reserve(struct import_run *r)
+{
+    if (r->n < r->cap)
+        return DNSBL_OK;
+    size_t cap = r->cap ? r->cap * 2 : 1024;
+    struct import_item *items = realloc(r->items, cap * sizeof *items);
+    if (!items)
+        return DNSBL_ENOMEM;
+    r->items = items;
+    struct event *evs = realloc(r->evs, cap * sizeof *evs);
+    if (!evs)
+        return DNSBL_ENOMEM;
+    r->evs = evs;
+    const uint8_t **keys = realloc(r->keys, cap * sizeof *keys);
+    if (!keys)
+        return DNSBL_ENOMEM;
+    r->keys = keys;
+    r->cap = cap;
+    return DNSBL_OK;
+}
+
+/* Copy s into the arena; *off gets offset + 1, or 0 for NULL. */
+static int import_arena_put(struct import_run *r, const char *s, size_t *off)
+{
+    if (!s) {
+        *off = 0;
+        return DNSBL_OK;
+    }
+    size_t len = strlen(s) + 1;
+    if (r->arena_len + len > r->arena_cap) {
+        size_t cap = r->arena_cap ? r->arena_cap : 64 * 1024;
+        while (cap < r->arena_len + len)
+            cap *= 2;
+        char *grown = realloc(r->arena, cap);
+        if (!grown)
+            return DNSBL_ENOMEM;
+        r->arena = grown;
+        r->arena_cap = cap;
+    }
+    memcpy(r->arena + r->arena_len, s, len);
+    *off = r->arena_len + 1;
+    r->arena_len += len;
+    return DNSBL_OK;
+}
+
+static const char *import_arena_get(const struct import_run *r, size_t off)
+{
+    return off ? r->arena + off - 1 : NULL;
+}
+
+/* Commit the batch in one write transaction (or, dry, just count it). */
+static int import_batch_commit(struct import_run *r)
+{
+    struct store_apply_stats stats = {0};
+    char why[512] = "";
+
+    if (r->n == 0 || r->failed)
+        return r->failed ? -1 : 0;
+    if (!r->store) {
+        r->t.imported += r->n;
+    } else {
+        for (size_t i = 0; i < r->n; i++) {
+            const struct import_item *it = &r->items[i];
+            struct event *ev = &r->evs[i];
+            *ev = it->ev;
+            ev->reason = import_arena_get(r, it->str[0]);
+            ev->source = import_arena_get(r, it->str[1]);
+            ev->txt = import_arena_get(r, it->str[2]);
+            ev->dataset = import_arena_get(r, it->str[3]);
+            ev->snds = it->has_snds ? &it->snds : NULL;
+            r->keys[i] = it->has_key ? it->key : NULL;
+        }
+        int rc = store_apply(r->store, r->evs, r->keys, r->n, &stats, why, sizeof why);
+        if (rc != DNSBL_OK) {
+            import_run_message(r, CTL_PROG ": %s: writing to the store: %s", r->in->name,
+                               why[0] ? why : dnsbl_strerror(rc));
+            r->failed = true;
+            return -1;
+        }
+        r->t.imported += stats.applied;
+        r->t.duplicates += stats.duplicates;
+    }
+    r->n = 0;
+    r->arena_len = 0;
+    r->rec_first = 0;
+    r->rec_arena = 0;
+    return 0;
+}
+
+/* "name" of a path for reject files: its last component; stdin is "stdin". */
+static const char *import_basename(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return "stdin";
+    const char *slash = strrchr(path, '/');
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+static int import_mkdirs(const char *dir)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+
+    if (len == 0 || len >= sizeof path)
+        return ENAMETOOLONG;
+    memcpy(path, dir, len + 1);
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return errno;
+    return 0;
+}
+
+/* DIR/<basename>.<line>.rej for a line; a message goes to
+ * DIR/<basename>.<line>.eml (mbox: its separator's line) or, when it has
+ * no line, DIR/<basename>.<n>.eml for the input's n-th message. */
+static void import_write_reject(struct import_run *r, const struct feed_origin *o)
+{
+    char path[PATH_MAX];
+    int err = import_mkdirs(r->reject_dir);
+
+    if (err) {
+        import_run_message(r, CTL_PROG ": %s: %s", r->reject_dir, strerror(err));
+        return;
+    }
+    long n = o->line > 0 ? o->line : r->mail ? (long)r->in_records + 1 : (long)r->in_rejects;
+    snprintf(path, sizeof path, "%s/%s.%ld.%s", r->reject_dir,
+             import_basename(o->file ? o->file : r->in->name), n, r->mail ? "eml" : "rej");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        import_run_message(r, CTL_PROG ": %s: %s", path, strerror(errno));
+        return;
+    }
+    size_t done = 0;
+    while (o->raw && done < o->raw_len) {
+        ssize_t w = write(fd, o->raw + done, o->raw_len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            import_run_message(r, CTL_PROG ": %s: %s", path, strerror(errno));
+            break;
+        }
+        done += (size_t)w;
+    }
+    /* A line loses its end when it is cut out; give it back. */
+    if (!r->mail && done == o->raw_len && (o->raw_len == 0 || o->raw[o->raw_len - 1] != '\n'))
+        if (write(fd, "\n", 1) != 1)
+            import_run_message(r, CTL_PROG ": %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+/* FILE:LINE: or, for mail, FILE: <Message-ID>: (FILE: message N: when the
+ * message has none). */
+static void import_format_where(const struct import_run *r, const struct feed_origin *o, char *buf,
+                                size_t cap)
+{
+    const char *file = o->file ? o->file : r->in->name;
+
+    if (o->line > 0)
+        snprintf(buf, cap, "%s:%ld", file, o->line);
+    else if (!r->mail)
+        snprintf(buf, cap, "%s", file);
+    else if (o->message_id)
+        snprintf(buf, cap, "%s: <%s>", file, o->message_id);
+    else
+        snprintf(buf, cap, "%s: message %zu", file, r->in_records + 1);
+}
+
+static void import_sink_reject(void *arg, const struct feed_origin *o, const char *why)
+{
+    struct import_run *r = arg;
+    char where[PATH_MAX + 300];
+
+    import_format_where(r, o, where, sizeof where);
+    import_run_message(r, "%s: %s", where, why);
+    r->t.rejected++;
+    r->in_rejects++;
+    if (r->reject_dir)
+        import_write_reject(r, o);
+}
+
+static void import_sink_warn(void *arg, const struct feed_origin *o, const char *why)
+{
+    struct import_run *r = arg;
+    char where[PATH_MAX + 300];
+
+    import_format_where(r, o, where, sizeof where);
+    import_run_message(r, "%s: warning: %s", where, why);
+    r->t.warnings++;
+}
+
+/* RFC 5782: 127.0.0.1 must never be listed. A listing event covering it
+ * refuses its whole record; the parser does not know, so the record is
+ * reported at its boundary (import_refuse_record). Parsers that emit
+ * after reading the whole input (rbldnsd resolves its datasets first)
+ * have no record left to blame: there the event alone is refused. */
+static const char *import_refuses(struct import_run *r, const struct event *ev)
+{
+    static const uint8_t never[4] = {127, 0, 0, 1};
+    struct addr_prefix tp;
+    char text[ADDR_TEXT_MAX];
+
+    bool lists = ev->kind == EV_LIST || ev->kind == EV_IMPORT_LIST ||
+                 (ev->kind == EV_SNDS_STATUS && ev->snds_blocked);
+    if (!lists)
+        return NULL;
+    addr_from_bytes(&tp, ADDR_V4, never, 32);
+    if (!addr_covers(&ev->prefix, &tp))
+        return NULL;
+    addr_format(&ev->prefix, text, sizeof text);
+    if (ev->prefix.plen == 32)
+        snprintf(r->refused_buf, sizeof r->refused_buf,
+                 "refusing to list 127.0.0.1, the RFC 5782 test point that must never be listed");
+    else
+        snprintf(r->refused_buf, sizeof r->refused_buf,
+                 "refusing to list %s: it covers 127.0.0.1, the RFC 5782 test point that must "
+                 "never be listed",
+                 text);
+    return r->refused_buf;
+}
+
+static int import_sink_event(void *arg, const struct event *ev, const uint8_t *dedup)
+{
+    struct import_run *r = arg;
+
+    if (r->failed)
+        return 1;
+    if (r->refused)
+        return 0;
+    r->refused = import_refuses(r, ev);
+    if (r->refused && r->rec_start >= r->in->len) {
+        char line[ADDR_TEXT_MAX + 1];
+        size_t len = addr_format(&ev->prefix, line, sizeof line - 1);
+        line[len++] = '\n';
+        struct feed_origin o = {.file = r->in->name, .raw = line, .raw_len = len};
+        import_sink_reject(r, &o, r->refused);
+        r->refused = NULL;
+        return 0;
+    }
+    if (r->refused) {
+        /* Drop what the record gave so far: it is rejected whole. */
+        r->n = r->rec_first;
+        r->arena_len = r->rec_arena;
+        return 0;
+    }
+    if (r->n >= r->batch_max * IMPORT_BATCH_HARD_FACTOR) {
+        if (import_batch_commit(r) != 0)
+            return 1;
+    }
+    if (import_batch_reserve(r) != DNSBL_OK)
+        goto nomem;
+    struct import_item *it = &r->items[r->n];
+    memset(it, 0, sizeof *it);
+    it->ev = *ev;
+    it->ev.reason = it->ev.source = it->ev.txt = it->ev.dataset = NULL;
+    it->ev.snds = NULL;
+    /* The store refuses a batch holding an event without a time; the
+     * file's time is the documented fallback and the same on a re-run. */
+    if (it->ev.time <= 0)
+        it->ev.time = r->opt->file_mtime > 0 ? r->opt->file_mtime : r->opt->now;
+    if (ev->snds) {
+        it->snds = *ev->snds;
+        it->has_snds = true;
+    }
+    if (dedup) {
+        memcpy(it->key, dedup, FEED_DEDUP_LEN);
+        it->has_key = true;
+    }
+    if (import_arena_put(r, ev->reason, &it->str[0]) != DNSBL_OK ||
+        import_arena_put(r, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
+        import_arena_put(r, ev->txt, &it->str[2]) != DNSBL_OK ||
+        import_arena_put(r, ev->dataset, &it->str[3]) != DNSBL_OK)
+        goto nomem;
+    r->n++;
+    return 0;
+nomem:
+    import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
+    r->failed = true;
+    return 1;
+}
+
+/* The line number of input offset pos, counting forward from the last
+ * question (records only move forward). */
+static long import_line_at(struct import_run *r, size_t pos)
+{
+    if (pos < r->line_pos) {
+        r->line_pos = 0;
+        r->line_no = 1;
+    }
+    const uint8_t *d = r->in->data;
+    for (; r->line_pos < pos; r->line_pos++)
+        if (d[r->line_pos] == '\n')
+            r->line_no++;
+    return r->line_no;
+}
+
+/* Report the refused record spanning [rec_start, end): a line-based
+ * record is its last non-blank line (comments and blank lines before it
+ * belong to no record), a mail record the whole message. */
+static void import_refuse_record(struct import_run *r, size_t end)
+{
+    const uint8_t *d = r->in->data;
+    struct feed_origin o = {.file = r->in->name};
+    size_t start = r->rec_start;
+
+    if (end > r->in->len)
+        end = r->in->len;
+    if (!r->mail) {
+        size_t e = end;
+        while (e > start &&
+               (d[e - 1] == '\n' || d[e - 1] == '\r' || d[e - 1] == ' ' || d[e - 1] == '\t'))
+            e--;
+        size_t s = e;
+        while (s > start && d[s - 1] != '\n')
+            s--;
+        start = s;
+        end = e;
+        o.line = import_line_at(r, start);
+    }
+    o.raw = (const char *)d + start;
+    o.raw_len = end - start;
+    import_sink_reject(r, &o, r->refused);
+    r->refused = NULL;
+}
+
+static void import_sink_progress(void *arg, size_t bytes_done)
+{
+    struct import_run *r = arg;
+
+    if (r->refused)
+        import_refuse_record(r, bytes_done);
+    r->t.read++;
+    r->in_records++;
+    r->bytes_done = bytes_done;
+    r->rec_start = bytes_done;
+    r->rec_first = r->n;
+    r->rec_arena = r->arena_len;
+    if (r->n >= r->batch_max)
+        import_batch_commit(r);
+    import_bar_draw(r, false);
+}
+
+int import_run_input(struct import_run *r, const struct feed_ops *ops, const struct feed_input *in,
+                     const struct feed_options *opt, unsigned index, unsigned count)
+{
+    struct feed_sink sink = {
+        .event = import_sink_event,
+        .reject = import_sink_reject,
+        .warn = import_sink_warn,
+        .progress = import_sink_progress,
+        .arg = r,
+    };
+
+    r->in = in;
+    r->opt = opt;
+    r->mail = strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0;
+    r->rec_start = r->rec_first = r->rec_arena = 0;
+    r->in_records = 0;
+    r->in_rejects = 0;
+    r->refused = NULL;
+    r->line_pos = 0;
+    r->line_no = 1;
+    r->in_index = index;
+    r->in_count = count;
+    r->bytes_done = 0;
+    clock_gettime(CLOCK_MONOTONIC, &r->in_start);
+    import_bar_draw(r, true);
+
+    int rc = ops->parse(in, opt, &sink);
+    if (r->refused)
+        import_refuse_record(r, in->len);
+    if (!r->failed)
+        import_batch_commit(r);
+    import_bar_clear(r);
+    if (r->failed)
+        return -1;
+    if (rc < 0) {
+        import_run_message(r, CTL_PROG ": %s: reading it as %s failed: %s", in->name, ops->name,
+                           dnsbl_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
