@@ -1,9 +1,13 @@
-/* dnsbld: the daemon's process side -- options, startup, signals, reload.
- * All state lives in one struct daemon on main's stack; net.c owns the
- * workers, config.c the settings, zone.c the zone sets. */
+/* dnsbld: the daemon's process side -- options, startup, privileges,
+ * signals, reload. All state lives in one struct daemon on main's stack;
+ * net.c owns the workers, config.c the settings, zone.c the zone sets. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,9 @@
 
 #define EXIT_USAGE 2
 #define DAEMON_WHY 1024
+#ifndef DAEMON_LIMITS_LOG_SECONDS
+#define DAEMON_LIMITS_LOG_SECONDS 60 /* how often the RRL and TCP refusal counts are logged */
+#endif
 
 struct options {
     const char *config_path; /* NULL = no config file */
@@ -39,7 +46,11 @@ struct daemon {
     struct store *store;
     struct net *net;
     struct event_base *base;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_reclaim;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_reclaim, *ev_limits;
+    uid_t uid; /* of cfg.user */
+    gid_t gid;
+    char root[PATH_MAX];        /* the chroot, resolved; "" = none */
+    char config_path[PATH_MAX]; /* the config file, resolved, when chrooting */
 };
 
 static void daemon_usage(FILE *f)
@@ -56,6 +67,19 @@ static void daemon_usage(FILE *f)
           "  -c, --config FILE    read settings from FILE; the options here win, and\n"
           "                       --zone/--listen replace the file's lists\n"
           "  --workers N          worker threads (default: one per online CPU)\n"
+          "  --rrl-rate N         rate-limit UDP answers to N a second per client prefix\n"
+          "                       (default 0: off)\n"
+          "  --rrl-slip N         every Nth limited answer goes out truncated, the others\n"
+          "                       are dropped (default 2; 0 drops all, 1 truncates all)\n"
+          "  --rrl-ipv4-prefix N  IPv4 clients in one /N share a rate (default 24)\n"
+          "  --rrl-ipv6-prefix N  IPv6 clients in one /N share a rate (default 56)\n"
+          "  --tcp-max-clients N  open TCP connections at most (default 256)\n"
+          "  --tcp-max-per-client N  open TCP connections per client address (default 16)\n"
+          "  --tcp-idle-timeout S close a TCP connection idle for S seconds (default 10)\n"
+          "  --tcp-max-queries N  close a TCP connection after N queries (default 1000)\n"
+          "  --user NAME          switch to user NAME once the sockets are bound\n"
+          "  --chroot DIR         chroot to DIR once the sockets are bound\n"
+          "  --refuse-root        refuse to run as root without --user\n"
           "  --log-queries        log every query: client, name, type, rcode\n"
           "  --verbose            log debug messages too\n"
           "  -h, --help           this text\n"
@@ -72,7 +96,68 @@ enum {
     OPT_WORKERS,
     OPT_LOG_QUERIES,
     OPT_VERBOSE,
+    OPT_RRL_RATE,
+    OPT_RRL_SLIP,
+    OPT_RRL_V4,
+    OPT_RRL_V6,
+    OPT_TCP_CLIENTS,
+    OPT_TCP_PER_CLIENT,
+    OPT_TCP_IDLE,
+    OPT_TCP_QUERIES,
+    OPT_USER,
+    OPT_CHROOT,
+    OPT_REFUSE_ROOT,
 };
+
+/* The numeric options: where each goes in struct config and its range. */
+static const struct {
+    int opt;
+    const char *name;
+    unsigned lo, hi;
+    size_t off;
+    unsigned set; /* enum config_set bit */
+} daemon_numbers[] = {
+    {OPT_WORKERS, "workers", 1, CONFIG_WORKERS_MAX, offsetof(struct config, workers), 0},
+    {OPT_RRL_RATE, "rrl-rate", 0, RRL_RATE_MAX, offsetof(struct config, rrl.rate),
+     CONFIG_SET_RRL_RATE},
+    {OPT_RRL_SLIP, "rrl-slip", 0, RRL_SLIP_MAX, offsetof(struct config, rrl.slip),
+     CONFIG_SET_RRL_SLIP},
+    {OPT_RRL_V4, "rrl-ipv4-prefix", 0, 32, offsetof(struct config, rrl.ipv4_prefix),
+     CONFIG_SET_RRL_IPV4_PREFIX},
+    {OPT_RRL_V6, "rrl-ipv6-prefix", 0, 128, offsetof(struct config, rrl.ipv6_prefix),
+     CONFIG_SET_RRL_IPV6_PREFIX},
+    {OPT_TCP_CLIENTS, "tcp-max-clients", 1, CONFIG_TCP_CLIENTS_MAX,
+     offsetof(struct config, tcp_max_clients), CONFIG_SET_TCP_MAX_CLIENTS},
+    {OPT_TCP_PER_CLIENT, "tcp-max-per-client", 1, CONFIG_TCP_CLIENTS_MAX,
+     offsetof(struct config, tcp_max_per_client), CONFIG_SET_TCP_MAX_PER_CLIENT},
+    {OPT_TCP_IDLE, "tcp-idle-timeout", 1, 86400, offsetof(struct config, tcp_idle_timeout),
+     CONFIG_SET_TCP_IDLE_TIMEOUT},
+    {OPT_TCP_QUERIES, "tcp-max-queries", 1, 1000000, offsetof(struct config, tcp_max_queries),
+     CONFIG_SET_TCP_MAX_QUERIES},
+};
+
+/* Returns -1 when ch is no numeric option, else 0 or EXIT_USAGE. */
+static int daemon_parse_number(struct options *o, int ch, const char *arg)
+{
+    for (size_t i = 0; i < sizeof daemon_numbers / sizeof daemon_numbers[0]; i++) {
+        if (daemon_numbers[i].opt != ch)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(arg, &end, 10);
+        if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || n < daemon_numbers[i].lo ||
+            n > daemon_numbers[i].hi) {
+            fprintf(stderr, "dnsbld: --%s '%s': give a number from %u to %u\n",
+                    daemon_numbers[i].name, arg, daemon_numbers[i].lo, daemon_numbers[i].hi);
+            return EXIT_USAGE;
+        }
+        unsigned v = (unsigned)n;
+        memcpy((char *)&o->cli + daemon_numbers[i].off, &v, sizeof v);
+        o->cli.set |= daemon_numbers[i].set;
+        return 0;
+    }
+    return -1;
+}
 
 /* Fills o. Returns -1 to go on, or the exit code (0 after --help). */
 static int daemon_parse_args(struct options *o, int argc, char **argv)
@@ -83,6 +168,17 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
         {"listen", required_argument, NULL, OPT_LISTEN},
         {"config", required_argument, NULL, 'c'},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"rrl-rate", required_argument, NULL, OPT_RRL_RATE},
+        {"rrl-slip", required_argument, NULL, OPT_RRL_SLIP},
+        {"rrl-ipv4-prefix", required_argument, NULL, OPT_RRL_V4},
+        {"rrl-ipv6-prefix", required_argument, NULL, OPT_RRL_V6},
+        {"tcp-max-clients", required_argument, NULL, OPT_TCP_CLIENTS},
+        {"tcp-max-per-client", required_argument, NULL, OPT_TCP_PER_CLIENT},
+        {"tcp-idle-timeout", required_argument, NULL, OPT_TCP_IDLE},
+        {"tcp-max-queries", required_argument, NULL, OPT_TCP_QUERIES},
+        {"user", required_argument, NULL, OPT_USER},
+        {"chroot", required_argument, NULL, OPT_CHROOT},
+        {"refuse-root", no_argument, NULL, OPT_REFUSE_ROOT},
         {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
         {"help", no_argument, NULL, 'h'},
@@ -93,6 +189,12 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
     int ch;
     opterr = 0; /* our messages name the argument and end in a hint */
     while ((ch = getopt_long(argc, argv, ":c:hV", longopts, NULL)) != -1) {
+        int rc = daemon_parse_number(o, ch, optarg);
+        if (rc >= 0) {
+            if (rc != 0)
+                return rc;
+            continue;
+        }
         switch (ch) {
         case OPT_DB:
             if (snprintf(o->cli.db, sizeof o->cli.db, "%s", optarg) >= (int)sizeof o->cli.db ||
@@ -116,19 +218,23 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
         case 'c':
             o->config_path = optarg;
             break;
-        case OPT_WORKERS: {
-            char *end;
-            errno = 0;
-            unsigned long n = strtoul(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || n < 1 ||
-                n > CONFIG_WORKERS_MAX) {
-                fprintf(stderr, "dnsbld: --workers '%s': give a number from 1 to %d\n", optarg,
-                        CONFIG_WORKERS_MAX);
+        case OPT_USER:
+            if (optarg[0] == '\0' || snprintf(o->cli.user, sizeof o->cli.user, "%s", optarg) >=
+                                         (int)sizeof o->cli.user) {
+                fprintf(stderr, "dnsbld: --user '%s': empty or too long a name\n", optarg);
                 return EXIT_USAGE;
             }
-            o->cli.workers = (unsigned)n;
             break;
-        }
+        case OPT_CHROOT:
+            if (optarg[0] == '\0' || snprintf(o->cli.chroot, sizeof o->cli.chroot, "%s", optarg) >=
+                                         (int)sizeof o->cli.chroot) {
+                fprintf(stderr, "dnsbld: --chroot '%s': empty or too long a path\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_REFUSE_ROOT:
+            o->cli.refuse_root = true;
+            break;
         case OPT_LOG_QUERIES:
             o->cli.log_queries = true;
             break;
@@ -192,18 +298,36 @@ static void daemon_log_zones(const struct zoneset *zs)
     }
 }
 
-/* Settings a reload cannot apply to running sockets and threads. */
-static void daemon_warn_restart(const struct config *now, const struct config *next)
+/* A path as seen from inside the chroot: with the chroot's own prefix cut
+ * off, so that paths given from outside still work at a reload. */
+static const char *daemon_in_root(const struct daemon *d, const char *path)
 {
+    size_t n = strlen(d->root);
+    if (n > 1 && strncmp(path, d->root, n) == 0 && path[n] == '/')
+        return path + n;
+    return path;
+}
+
+/* Settings a reload cannot apply to running sockets and threads. */
+static void daemon_warn_restart(const struct daemon *d, const struct config *next)
+{
+    const struct config *now = &d->cfg;
     if (!config_same_listens(now, next))
         log_warn("listen addresses changed; restart dnsbld to apply them");
-    if (strcmp(now->db, next->db) != 0)
+    if (strcmp(daemon_in_root(d, now->db), daemon_in_root(d, next->db)) != 0)
         log_warn("db changed to %s; restart dnsbld to apply it", next->db);
     if (now->workers != next->workers)
         log_warn("workers changed; restart dnsbld to apply it");
     if (now->tcp_idle_timeout != next->tcp_idle_timeout ||
-        now->tcp_max_queries != next->tcp_max_queries)
+        now->tcp_max_queries != next->tcp_max_queries ||
+        now->tcp_max_clients != next->tcp_max_clients ||
+        now->tcp_max_per_client != next->tcp_max_per_client)
         log_warn("TCP limits changed; restart dnsbld to apply them");
+    if (memcmp(&now->rrl, &next->rrl, sizeof now->rrl) != 0)
+        log_warn("rate limiting changed; restart dnsbld to apply it");
+    if (strcmp(now->user, next->user) != 0 || now->refuse_root != next->refuse_root ||
+        strcmp(daemon_in_root(d, now->chroot), daemon_in_root(d, next->chroot)) != 0)
+        log_warn("user, chroot or refuse_root changed; restart dnsbld to apply it");
 }
 
 static void daemon_reload(struct daemon *d)
@@ -212,6 +336,10 @@ static void daemon_reload(struct daemon *d)
     struct config next;
     struct zoneset *zs = NULL;
     int rc = daemon_build_config(&d->opt, &next, why, sizeof why);
+    for (size_t i = 0; rc == DNSBL_OK && d->root[0] != '\0' && i < next.nzones; i++) {
+        char *f = next.zones[i].file;
+        memmove(f, daemon_in_root(d, f), strlen(daemon_in_root(d, f)) + 1);
+    }
     if (rc == DNSBL_OK && next.nzones == 0) {
         snprintf(why, sizeof why, "no zone left to serve");
         rc = DNSBL_EINVAL;
@@ -233,7 +361,7 @@ static void daemon_reload(struct daemon *d)
         config_free(&next);
         return;
     }
-    daemon_warn_restart(&d->cfg, &next);
+    daemon_warn_restart(d, &next);
 
     /* Zones and query logging are now next's; the rest stays as started. */
     free(d->cfg.zones);
@@ -268,6 +396,93 @@ static void daemon_on_reclaim(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     net_reclaim(d->net);
+}
+
+static void daemon_on_limits(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)fd;
+    (void)what;
+    net_log_limits(d->net);
+}
+
+/* Root is only needed to bind port 53 (and to chroot): once that is done,
+ * a bug in dnsbld must not hand root to whoever sends the packet. Before
+ * anything is opened: look the user up, refuse or warn about root. */
+static int daemon_check_user(struct daemon *d)
+{
+    const struct config *c = &d->cfg;
+    if (c->user[0] != '\0') {
+        errno = 0;
+        struct passwd *pw = getpwnam(c->user);
+        if (pw == NULL) {
+            log_error("user %s: %s", c->user, errno ? strerror(errno) : "no such user");
+            return 1;
+        }
+        d->uid = pw->pw_uid;
+        d->gid = pw->pw_gid;
+        if (geteuid() != 0 && geteuid() != d->uid) {
+            log_error("user %s: only root can switch to another user", c->user);
+            return 1;
+        }
+    } else if (geteuid() == 0) {
+        if (c->refuse_root) {
+            log_error("refusing to run as root without a user to switch to (refuse_root): "
+                      "give --user NAME");
+            return 1;
+        }
+        log_warn("RUNNING AS ROOT: a bug in dnsbld would give root to anyone who can send it a "
+                 "packet; give --user NAME to drop root once the sockets are bound "
+                 "(or refuse_root = true to refuse to start like this)");
+    }
+    if (c->chroot[0] != '\0') {
+        if (realpath(c->chroot, d->root) == NULL) {
+            log_error("chroot %s: %s", c->chroot, strerror(errno));
+            return 1;
+        }
+        /* Reloads read the config file again, from inside the chroot. */
+        if (d->opt.config_path != NULL && realpath(d->opt.config_path, d->config_path) != NULL) {
+            d->opt.config_path = d->config_path;
+            if (daemon_in_root(d, d->config_path) == d->config_path)
+                log_warn("config file %s is outside the chroot %s: SIGHUP will not find it",
+                         d->config_path, d->root);
+        }
+        for (size_t i = 0; i < d->opt.cli.nzones; i++) {
+            char real[PATH_MAX], *f = d->opt.cli.zones[i].file;
+            if (f[0] != '\0' && realpath(f, real) != NULL && strlen(real) < sizeof real)
+                memcpy(f, real, strlen(real) + 1);
+        }
+    }
+    return 0;
+}
+
+/* After binding: chroot, then setgroups, setgid, setuid, and check that
+ * root cannot be had back. */
+static int daemon_drop_privileges(struct daemon *d)
+{
+    const struct config *c = &d->cfg;
+    if (d->root[0] != '\0') {
+        if (chroot(d->root) != 0 || chdir("/") != 0) {
+            log_error("chroot %s: %s", d->root, strerror(errno));
+            return 1;
+        }
+        log_info("chrooted to %s", d->root);
+        if (d->opt.config_path == d->config_path)
+            d->opt.config_path = daemon_in_root(d, d->config_path);
+    }
+    if (c->user[0] == '\0' || (geteuid() == d->uid && getuid() == d->uid))
+        return 0;
+    if (setgroups(1, &d->gid) != 0 || setgid(d->gid) != 0 || setuid(d->uid) != 0) {
+        log_error("cannot switch to user %s: %s", c->user, strerror(errno));
+        return 1;
+    }
+    if (getuid() != d->uid || geteuid() != d->uid || getgid() != d->gid || getegid() != d->gid ||
+        (d->uid != 0 && setuid(0) == 0)) {
+        log_error("switching to user %s did not take: refusing to go on", c->user);
+        return 1;
+    }
+    log_info("running as user %s (uid %u, gid %u)", c->user, (unsigned)d->uid, (unsigned)d->gid);
+    return 0;
 }
 
 static int daemon_open_store(struct daemon *d)
@@ -307,9 +522,10 @@ static int daemon_add_signals(struct daemon *d)
     d->ev_hup = evsignal_new(d->base, SIGHUP, daemon_on_hup, d);
     /* Replaced zone sets are freed here, once every worker has moved on. */
     d->ev_reclaim = event_new(d->base, -1, EV_PERSIST, daemon_on_reclaim, d);
+    d->ev_limits = event_new(d->base, -1, EV_PERSIST, daemon_on_limits, d);
     if (d->ev_term == NULL || d->ev_int == NULL || d->ev_hup == NULL || d->ev_reclaim == NULL ||
-        event_add(d->ev_term, NULL) != 0 || event_add(d->ev_int, NULL) != 0 ||
-        event_add(d->ev_hup, NULL) != 0)
+        d->ev_limits == NULL || event_add(d->ev_term, NULL) != 0 ||
+        event_add(d->ev_int, NULL) != 0 || event_add(d->ev_hup, NULL) != 0)
         return -1;
     return 0;
 }
@@ -335,6 +551,8 @@ static int daemon_run(struct daemon *d)
         return EXIT_USAGE;
     }
 
+    if (daemon_check_user(d) != 0)
+        return 1;
     if (evthread_use_pthreads() != 0) {
         log_error("libevent has no pthreads support");
         return 1;
@@ -361,14 +579,21 @@ static int daemon_run(struct daemon *d)
         .workers = daemon_workers(&d->cfg),
         .tcp_idle_timeout = d->cfg.tcp_idle_timeout,
         .tcp_max_queries = d->cfg.tcp_max_queries,
+        .tcp_max_clients = d->cfg.tcp_max_clients,
+        .tcp_max_per_client = d->cfg.tcp_max_per_client,
+        .rrl = d->cfg.rrl,
     };
     if (net_start(&ns, d->store, zs, d->cfg.log_queries, &d->net, why, sizeof why) != DNSBL_OK) {
         log_error("%s", why);
         zoneset_free(zs);
         return 1;
     }
-    struct timeval sec = {1, 0};
+    /* The sockets are bound and every worker holds its store reader. */
+    if (daemon_drop_privileges(d) != 0)
+        return 1;
+    struct timeval sec = {1, 0}, minute = {DAEMON_LIMITS_LOG_SECONDS, 0};
     event_add(d->ev_reclaim, &sec);
+    event_add(d->ev_limits, &minute);
     log_debug("%u workers", ns.workers);
     log_info("ready");
     if (event_base_dispatch(d->base) < 0) {
@@ -384,7 +609,7 @@ static void daemon_cleanup(struct daemon *d)
         net_stop(d->net);
     if (d->store != NULL)
         store_close(d->store);
-    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_reclaim};
+    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_reclaim, d->ev_limits};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);

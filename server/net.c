@@ -1,13 +1,11 @@
 /* net: listeners and workers. Every worker owns everything it touches on
- * the query path (event_base, sockets, store reader, buffers, counters), so
- * the only shared state is the published view, read with one acquire load
- * per batch or callback. */
+ * the query path (event_base, sockets, store reader, buffers, counters, its
+ * rate-limiting table), so the only shared state is the published view,
+ * read with one acquire load per batch or callback, and the TCP connection
+ * counts, touched on accept and close only. */
 #include "net.h"
 
 #include <errno.h>
-#include <net/if.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,7 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -24,22 +23,19 @@
 #include <event2/listener.h>
 #include <ldns/ldns.h>
 
+#include "connlimit.h"
 #include "err.h"
 #include "log.h"
 #include "packet.h"
+#include "sock.h"
 #include "timeutil.h"
 
 #define NET_BATCH 32     /* datagrams per recvmmsg/sendmmsg */
 #define NET_UDP_ROUNDS 8 /* batches per callback before other events get a turn */
 #define NET_UDP_IN 4096  /* a longer datagram is no query we answer (MSG_TRUNC: dropped) */
-#define NET_RCVBUF (4 << 20)
 #define NET_TCP_BACKLOG 256
 #define NET_TCP_READ_HIGH (2 * (PACKET_TCP_MAX + 2)) /* >= one whole frame, or reading stalls */
 #define NET_TCP_OUT_HIGH (256 * 1024) /* stop reading a client that does not read its answers */
-#define NET_BIND_TRIES 16
-#define NET_CTL_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
-#define NET_HOST_TEXT (INET6_ADDRSTRLEN + IF_NAMESIZE + 2)
-#define NET_ADDR_TEXT (NET_HOST_TEXT + 16) /* "[host]:port" */
 
 /* What workers answer from. Replaced whole by net_publish, never changed. */
 struct net_view {
@@ -64,6 +60,10 @@ static const char *const net_counter_names[NC_COUNT] = {
     "tcp queries", "tcp timeouts", "store errors",
 };
 
+/* Read by the main thread while workers run (net_log_limits): atomics,
+ * written by their one worker with plain relaxed stores. */
+enum net_limit_counter { NL_RRL_DROPPED, NL_RRL_SLIPPED, NL_COUNT };
+
 struct worker;
 
 struct net_udp {
@@ -74,7 +74,7 @@ struct net_udp {
 };
 
 union net_ctl {
-    char buf[NET_CTL_SPACE];
+    char buf[SOCK_CTL_SPACE];
     struct cmsghdr align;
 };
 
@@ -85,8 +85,10 @@ struct tcp_conn {
     unsigned queries;
     bool closing; /* no more reading; free once the answers are written */
     bool paused;  /* reading stopped until the client takes its answers */
+    bool counted; /* client is counted in net->conns: release on close */
     struct sockaddr_storage peer;
     socklen_t peerlen;
+    struct addr_prefix client;
 };
 
 struct worker {
@@ -104,6 +106,10 @@ struct worker {
     struct history_day *history; /* scratch for the score of one address */
     struct packet_ctx ctx;
     struct packet_info info;
+    struct addr_prefix client; /* of the datagram being answered */
+    struct rrl *rrl;           /* NULL = no rate limiting */
+    uint64_t now_ms;           /* monotonic, per batch */
+    _Atomic uint64_t limits[NL_COUNT];
     bool log_queries;
     uint64_t gen;           /* generation of the view in use */
     _Atomic uint64_t seen;  /* published copy of gen, for net_reclaim */
@@ -117,13 +123,19 @@ struct worker {
 
 struct net {
     struct config_listen *listens;
-    char (*bound)[NET_ADDR_TEXT]; /* the address actually bound, for the log */
+    char (*bound)[SOCK_ADDR_TEXT]; /* the address actually bound, for the log */
     size_t nlistens;
-    unsigned tcp_idle_timeout, tcp_max_queries;
+    unsigned tcp_idle_timeout, tcp_max_queries, tcp_max_clients, tcp_max_per_client;
     struct store *store;
     _Atomic(struct net_view *) view;
     uint64_t gen;
     struct net_view *retired;
+    struct rrl_settings rrl;
+    uint64_t rrl_seed;
+    struct connlimit *conns;                   /* TCP connections, counted across workers */
+    _Atomic uint64_t tcp_refused;              /* over a TCP limit */
+    _Atomic int64_t tcp_refused_logged;        /* monotonic second of the last such log line */
+    uint64_t logged[NL_COUNT], logged_refused; /* totals at the last net_log_limits */
     struct worker *workers;
     size_t nworkers;
     pthread_mutex_t lock; /* guards running, failed, fail_why during start */
@@ -203,21 +215,27 @@ size_t net_reclaim(struct net *n)
 
 /* --- logging --- */
 
-/* "127.0.0.1:53" / "[::1]:53", or with sep "#" BIND's "::1#53". */
-static void net_format_addr(const struct sockaddr *sa, socklen_t len, const char *sep, char *buf,
-                            size_t cap)
+static uint64_t net_monotonic_ms(void)
 {
-    char host[NET_HOST_TEXT] = "?", serv[8] = "?";
-    getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
-    bool brackets = sa->sa_family == AF_INET6 && sep[0] == ':';
-    snprintf(buf, cap, "%s%s%s%s%s", brackets ? "[" : "", host, brackets ? "]" : "", sep, serv);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Only this worker writes its counters: a relaxed load and store is enough
+ * and costs no locked instruction. */
+static void worker_count_limit(struct worker *w, enum net_limit_counter k)
+{
+    atomic_store_explicit(&w->limits[k],
+                          atomic_load_explicit(&w->limits[k], memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 static void worker_log_query(struct worker *w, const struct sockaddr *sa, socklen_t len,
                              const char *proto)
 {
-    char peer[NET_ADDR_TEXT], tbuf[16], rbuf[16];
-    net_format_addr(sa, len, "#", peer, sizeof peer);
+    char peer[SOCK_ADDR_TEXT], tbuf[16], rbuf[16];
+    sock_format_addr(sa, len, "#", peer, sizeof peer);
     const ldns_rr_descriptor *d = ldns_rr_descript(w->info.qtype);
     ldns_lookup_table *r = ldns_lookup_by_id(ldns_rcodes, w->info.rcode);
     snprintf(tbuf, sizeof tbuf, "TYPE%u", w->info.qtype);
@@ -237,33 +255,6 @@ static void worker_store_error(struct worker *w)
 }
 
 /* --- UDP --- */
-
-/* Echo the query's destination address as the reply's source, so a
- * wildcard listener answers from the address that was asked. */
-static void net_reply_pktinfo(struct msghdr *in, struct msghdr *out, union net_ctl *ctl)
-{
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c != NULL; c = CMSG_NXTHDR(in, c)) {
-        bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO;
-        if (!v4 && !(c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO))
-            continue;
-        size_t dlen = v4 ? sizeof(struct in_pktinfo) : sizeof(struct in6_pktinfo);
-        out->msg_control = ctl->buf;
-        out->msg_controllen = CMSG_SPACE(dlen);
-        struct cmsghdr *o = CMSG_FIRSTHDR(out);
-        o->cmsg_level = c->cmsg_level;
-        o->cmsg_type = c->cmsg_type;
-        o->cmsg_len = CMSG_LEN(dlen);
-        memcpy(CMSG_DATA(o), CMSG_DATA(c), dlen);
-        if (v4) {
-            struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(o), sizeof pi);
-            pi.ipi_spec_dst = pi.ipi_addr;
-            pi.ipi_ifindex = 0;
-            memcpy(CMSG_DATA(o), &pi, sizeof pi);
-        }
-        return;
-    }
-}
 
 static void worker_send_udp(struct worker *w, int fd, unsigned nout)
 {
@@ -286,6 +277,33 @@ static void worker_send_udp(struct worker *w, int fd, unsigned nout)
     }
 }
 
+/* The UDP stage around packet_answer: who asks (zone ACLs need it), then
+ * response rate limiting, which may drop the query before any store
+ * lookup or answer it truncated. True when out holds an answer to send. */
+static bool worker_udp_stage(struct worker *w, const struct msghdr *h, const uint8_t *in,
+                             size_t inlen, uint8_t *out, size_t *outlen)
+{
+    bool known = sock_client(h->msg_name, h->msg_namelen, &w->client);
+    w->ctx.client = known ? &w->client : NULL;
+    enum rrl_verdict v = RRL_PASS;
+    if (w->rrl != NULL && known)
+        v = rrl_check(w->rrl, &w->client, w->now_ms);
+    if (v == RRL_DROP) {
+        worker_count_limit(w, NL_RRL_DROPPED);
+        return false;
+    }
+    enum packet_outcome o;
+    if (v == RRL_SLIP) {
+        worker_count_limit(w, NL_RRL_SLIPPED);
+        o = packet_answer_slip(&w->ctx, in, inlen, out, PACKET_EDNS_SIZE, outlen);
+    } else {
+        o = packet_answer(&w->ctx, PACKET_UDP, in, inlen, out, PACKET_EDNS_SIZE, outlen);
+    }
+    if (o != PACKET_ANSWER)
+        w->cnt[NC_UDP_DROPPED]++;
+    return o == PACKET_ANSWER;
+}
+
 static void worker_answer_udp(struct worker *w, struct net_udp *u, unsigned got)
 {
     w->cnt[NC_UDP_QUERIES] += got;
@@ -295,17 +313,20 @@ static void worker_answer_udp(struct worker *w, struct net_udp *u, unsigned got)
         return;
     }
     w->ctx.now = time_now();
+    if (w->rrl != NULL)
+        w->now_ms = net_monotonic_ms();
     unsigned nout = 0;
     for (unsigned i = 0; i < got; i++) {
         struct msghdr *h = &w->in[i].msg_hdr;
         uint8_t *out = w->udp_out + (size_t)nout * PACKET_EDNS_SIZE;
         size_t outlen = 0;
-        if ((h->msg_flags & MSG_TRUNC) != 0 ||
-            packet_answer(&w->ctx, PACKET_UDP, w->udp_in + (size_t)i * NET_UDP_IN, w->in[i].msg_len,
-                          out, PACKET_EDNS_SIZE, &outlen) != PACKET_ANSWER) {
+        if ((h->msg_flags & MSG_TRUNC) != 0) {
             w->cnt[NC_UDP_DROPPED]++;
             continue;
         }
+        if (!worker_udp_stage(w, h, w->udp_in + (size_t)i * NET_UDP_IN, w->in[i].msg_len, out,
+                              &outlen))
+            continue;
         if (w->log_queries)
             worker_log_query(w, h->msg_name, h->msg_namelen, "udp");
         w->out_iov[nout] = (struct iovec){.iov_base = out, .iov_len = outlen};
@@ -314,7 +335,7 @@ static void worker_answer_udp(struct worker *w, struct net_udp *u, unsigned got)
                                                .msg_iov = &w->out_iov[nout],
                                                .msg_iovlen = 1};
         if (u->pktinfo)
-            net_reply_pktinfo(h, &w->out[nout].msg_hdr, &w->out_ctl[nout]);
+            sock_reply_pktinfo(h, &w->out[nout].msg_hdr, w->out_ctl[nout].buf);
         nout++;
     }
     store_reader_end(w->reader);
@@ -359,6 +380,8 @@ static void tcp_close(struct tcp_conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    if (c->counted)
+        connlimit_release(w->net->conns, &c->client);
     bufferevent_free(c->bev);
     free(c);
 }
@@ -396,6 +419,8 @@ static void tcp_process(struct tcp_conn *c)
         }
         size_t outlen = 0;
         w->cnt[NC_TCP_QUERIES]++;
+        /* Never rate-limited: a TCP client has proved its address. */
+        w->ctx.client = c->counted ? &c->client : NULL;
         if (packet_answer(&w->ctx, PACKET_TCP, w->tcp_in, qlen, w->tcp_out + 2, PACKET_TCP_MAX,
                           &outlen) == PACKET_ANSWER) {
             w->tcp_out[0] = (uint8_t)(outlen >> 8);
@@ -454,19 +479,55 @@ static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
     tcp_close(c);
 }
 
+/* One line a second at most, however many connections are refused. */
+static void net_log_refused(struct net *n, const struct sockaddr *sa, int salen,
+                            enum connlimit_verdict v)
+{
+    int64_t now = (int64_t)(net_monotonic_ms() / 1000);
+    int64_t last = atomic_load_explicit(&n->tcp_refused_logged, memory_order_relaxed);
+    if (now == last || !atomic_compare_exchange_strong(&n->tcp_refused_logged, &last, now))
+        return;
+    char peer[SOCK_ADDR_TEXT];
+    sock_format_addr(sa, (socklen_t)salen, "#", peer, sizeof peer);
+    if (v == CONNLIMIT_TOTAL)
+        log_warn("tcp: closed a connection from %s: %u are open (tcp_max_clients)", peer,
+                 n->tcp_max_clients);
+    else
+        log_warn("tcp: closed a connection from %s: it has %u open (tcp_max_per_client)", peer,
+                 n->tcp_max_per_client);
+}
+
 static void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                           int salen, void *arg)
 {
     struct worker *w = arg;
+    struct net *n = w->net;
+    struct addr_prefix client = {0};
     (void)l;
+    bool known = salen > 0 && sock_client(sa, (socklen_t)salen, &client);
+    if (known) {
+        /* Over a limit the connection is closed at once: held open, it
+         * would only wait for a slot that idle clients keep. */
+        enum connlimit_verdict v = connlimit_acquire(n->conns, &client);
+        if (v != CONNLIMIT_OK) {
+            evutil_closesocket(fd);
+            atomic_fetch_add_explicit(&n->tcp_refused, 1, memory_order_relaxed);
+            net_log_refused(n, sa, salen, v);
+            return;
+        }
+    }
     struct tcp_conn *c = calloc(1, sizeof *c);
     if (c == NULL ||
         (c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
         free(c);
         evutil_closesocket(fd);
+        if (known)
+            connlimit_release(n->conns, &client);
         return;
     }
     c->w = w;
+    c->counted = known;
+    c->client = client;
     if (salen > 0 && (size_t)salen <= sizeof c->peer) {
         memcpy(&c->peer, sa, (size_t)salen);
         c->peerlen = (socklen_t)salen;
@@ -506,140 +567,34 @@ static void tcp_on_accept_error(struct evconnlistener *l, void *arg)
     event_base_once(w->base, -1, EV_TIMEOUT, worker_on_accept_retry, w, &sec);
 }
 
-/* --- sockets --- */
-
-static uint16_t net_port(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-    return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static void net_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-    if (ss->ss_family == AF_INET)
-        ((struct sockaddr_in *)ss)->sin_port = htons(port);
-    else
-        ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
-static bool net_is_wildcard(const struct sockaddr_storage *ss)
-{
-    if (ss->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
-/* A bound socket, or -1 with errno set. */
-static int net_socket(const struct sockaddr_storage *ss, socklen_t len, int type, bool reuseport)
-{
-    int fd = socket(ss->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    if (type == SOCK_STREAM)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-        goto fail;
-    if (ss->ss_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
-        goto fail;
-    if (type == SOCK_DGRAM) {
-        int rcv = NET_RCVBUF; /* the kernel caps it at rmem_max; best effort */
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-        if (net_is_wildcard(ss)) {
-            if (ss->ss_family == AF_INET)
-                setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-            else
-                setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-        }
-    }
-    if (bind(fd, (const struct sockaddr *)ss, len) != 0)
-        goto fail;
-    return fd;
-fail:;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return -1;
-}
-
-/* 0 if nobody holds the port: a socket without SO_REUSEPORT only binds
- * then, so we never silently share a port with another server. */
-static int net_probe(const struct sockaddr_storage *ss, socklen_t len, int type)
-{
-    int fd = net_socket(ss, len, type, false);
-    if (fd < 0)
-        return errno;
-    close(fd);
-    return 0;
-}
-
-/* Choose the port for listen address li: the configured one, or for port 0
- * one the kernel picks for TCP (its port-0 choice avoids SO_REUSEPORT
- * groups, UDP's does not) and that is also free for UDP. *tcp0 gets the
- * TCP socket bound in doing so, or -1. */
-static int net_choose_port(struct net *n, size_t li, struct sockaddr_storage *addr, int *tcp0,
-                           char *why, size_t whylen)
-{
-    const struct config_listen *l = &n->listens[li];
-    bool any = net_port(&l->addr) == 0;
-    *addr = l->addr;
-    *tcp0 = -1;
-    for (int attempt = 0;; attempt++) {
-        const char *proto = "tcp";
-        int err = 0;
-        if (any) {
-            net_set_port(addr, 0);
-            *tcp0 = net_socket(addr, l->addrlen, SOCK_STREAM, true);
-            socklen_t alen = sizeof *addr;
-            if (*tcp0 < 0 || getsockname(*tcp0, (struct sockaddr *)addr, &alen) != 0)
-                err = errno;
-        } else {
-            err = net_probe(addr, l->addrlen, SOCK_STREAM);
-        }
-        if (err == 0) {
-            proto = "udp";
-            err = net_probe(addr, l->addrlen, SOCK_DGRAM);
-        }
-        if (err == 0)
-            return DNSBL_OK;
-        if (*tcp0 >= 0)
-            close(*tcp0);
-        *tcp0 = -1;
-        if (!(any && err == EADDRINUSE && attempt < NET_BIND_TRIES)) {
-            snprintf(why, whylen, "cannot listen on %s (%s): %s", l->text, proto, strerror(err));
-            return DNSBL_EIO;
-        }
-    }
-}
+/* --- sockets (sock.c) --- */
 
 static int net_bind_listen(struct net *n, size_t li, char *why, size_t whylen)
 {
     const struct config_listen *l = &n->listens[li];
     struct sockaddr_storage addr;
     int tcp0;
-    int rc = net_choose_port(n, li, &addr, &tcp0, why, whylen);
+    int rc = sock_choose_port(l, &addr, &tcp0, why, whylen);
     if (rc != DNSBL_OK)
         return rc;
-    net_format_addr((struct sockaddr *)&addr, l->addrlen, ":", n->bound[li], sizeof n->bound[li]);
+    sock_format_addr((struct sockaddr *)&addr, l->addrlen, ":", n->bound[li], sizeof n->bound[li]);
 
     const unsigned lflags = LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE;
     for (size_t k = 0; k < n->nworkers; k++) {
         struct worker *w = &n->workers[k];
         struct net_udp *u = &w->udp[li];
         const char *proto = "udp";
-        u->fd = net_socket(&addr, l->addrlen, SOCK_DGRAM, true);
+        u->fd = sock_open(&addr, l->addrlen, SOCK_DGRAM, true);
         if (u->fd < 0)
             goto fail;
-        u->pktinfo = net_is_wildcard(&addr);
+        u->pktinfo = sock_is_wildcard(&addr);
         u->ev = event_new(w->base, u->fd, EV_READ | EV_PERSIST, net_on_udp, u);
         if (u->ev == NULL || event_add(u->ev, NULL) != 0)
             goto fail;
         proto = "tcp";
         int fd = tcp0;
         tcp0 = -1;
-        if (fd < 0 && (fd = net_socket(&addr, l->addrlen, SOCK_STREAM, true)) < 0)
+        if (fd < 0 && (fd = sock_open(&addr, l->addrlen, SOCK_STREAM, true)) < 0)
             goto fail;
         w->tcp[li] = evconnlistener_new(w->base, tcp_on_accept, w, lflags, NET_TCP_BACKLOG, fd);
         if (w->tcp[li] == NULL) {
@@ -656,6 +611,18 @@ static int net_bind_listen(struct net *n, size_t li, char *why, size_t whylen)
             close(tcp0);
         return DNSBL_EIO;
     }
+    /* The kernel picks a UDP socket of the group by a hash of the whole
+     * 4-tuple, so one client socket always meets the same worker, but a
+     * client (or a spoofed flood) using many source ports would meet all
+     * of them and get workers times the rate. Steering by the client
+     * prefix makes the limit hold per prefix for the whole process. */
+    int family = addr.ss_family;
+    unsigned plen = family == AF_INET ? n->rrl.ipv4_prefix : n->rrl.ipv6_prefix;
+    if (n->rrl.rate > 0 && sock_steer_by_prefix(n->workers[0].udp[li].fd, family, plen,
+                                                (unsigned)n->nworkers) != DNSBL_OK)
+        log_warn("%s: cannot steer clients to workers by prefix (%s); each worker rate-limits "
+                 "on its own",
+                 n->bound[li], strerror(errno));
     return DNSBL_OK;
 }
 
@@ -723,6 +690,10 @@ static int worker_init(struct net *n, struct worker *w, unsigned id)
     w->ctx.covering_cap = STORE_COVERING_MAX;
     w->ctx.history = w->history;
     w->ctx.history_cap = STORE_HISTORY_MAX;
+    for (int k = 0; k < NL_COUNT; k++)
+        atomic_init(&w->limits[k], 0);
+    if (n->rrl.rate > 0)
+        return rrl_new(&n->rrl, RRL_BUCKETS, n->rrl_seed, &w->rrl);
     return DNSBL_OK;
 }
 
@@ -751,6 +722,7 @@ static void worker_free(struct worker *w)
     free(w->udp_out);
     free(w->tcp_in);
     free(w->tcp_out);
+    rrl_free(w->rrl);
 }
 
 static void net_halt(struct net *n)
@@ -778,6 +750,7 @@ static void net_free(struct net *n)
         n->retired = v->next;
         net_view_free(v);
     }
+    connlimit_free(n->conns);
     pthread_cond_destroy(&n->cond);
     pthread_mutex_destroy(&n->lock);
     free(n->listens);
@@ -833,6 +806,14 @@ int net_start(const struct net_settings *s, struct store *store, struct zoneset 
     n->store = store;
     n->tcp_idle_timeout = s->tcp_idle_timeout;
     n->tcp_max_queries = s->tcp_max_queries;
+    n->tcp_max_clients = s->tcp_max_clients;
+    n->tcp_max_per_client = s->tcp_max_per_client;
+    n->rrl = s->rrl;
+    atomic_init(&n->tcp_refused, 0);
+    atomic_init(&n->tcp_refused_logged, 0);
+    /* A secret hash key: nobody outside can aim at a victim's bucket. */
+    if (getrandom(&n->rrl_seed, sizeof n->rrl_seed, GRND_NONBLOCK) != sizeof n->rrl_seed)
+        n->rrl_seed = net_monotonic_ms() ^ ((uint64_t)getpid() << 32);
     n->gen = 1;
     v->zones = zones;
     v->log_queries = log_queries;
@@ -848,6 +829,10 @@ int net_start(const struct net_settings *s, struct store *store, struct zoneset 
     snprintf(why, whylen, "out of memory");
     if (n->listens == NULL || n->bound == NULL || n->workers == NULL)
         goto fail;
+    if ((rc = connlimit_new(s->tcp_max_clients, s->tcp_max_per_client, &n->conns)) != DNSBL_OK) {
+        snprintf(why, whylen, "TCP limits: %s", dnsbl_strerror(rc));
+        goto fail;
+    }
     memcpy(n->listens, s->listens, s->nlistens * sizeof *n->listens);
     for (unsigned i = 0; i < s->workers; i++)
         if ((rc = worker_init(n, &n->workers[i], i)) != DNSBL_OK)
@@ -859,6 +844,9 @@ int net_start(const struct net_settings *s, struct store *store, struct zoneset 
         goto fail;
     for (size_t li = 0; li < n->nlistens; li++)
         log_info("listening on %s udp+tcp", n->bound[li]);
+    if (n->rrl.rate > 0)
+        log_info("rate limiting UDP answers to %u a second per /%u (IPv4) or /%u (IPv6), slip %u",
+                 n->rrl.rate, n->rrl.ipv4_prefix, n->rrl.ipv6_prefix, n->rrl.slip);
     *out = n;
     return DNSBL_OK;
 
@@ -869,10 +857,37 @@ fail:
     return rc;
 }
 
+static void net_sum_limits(struct net *n, uint64_t sum[NL_COUNT], uint64_t *refused)
+{
+    for (int k = 0; k < NL_COUNT; k++) {
+        sum[k] = 0;
+        for (size_t i = 0; i < n->nworkers; i++)
+            sum[k] += atomic_load_explicit(&n->workers[i].limits[k], memory_order_relaxed);
+    }
+    *refused = atomic_load_explicit(&n->tcp_refused, memory_order_relaxed);
+}
+
+void net_log_limits(struct net *n)
+{
+    uint64_t sum[NL_COUNT], refused;
+    net_sum_limits(n, sum, &refused);
+    uint64_t dropped = sum[NL_RRL_DROPPED] - n->logged[NL_RRL_DROPPED];
+    uint64_t slipped = sum[NL_RRL_SLIPPED] - n->logged[NL_RRL_SLIPPED];
+    if (dropped + slipped > 0)
+        log_info("rrl: limited %llu answers since the last report (dropped %llu, slipped %llu)",
+                 (unsigned long long)(dropped + slipped), (unsigned long long)dropped,
+                 (unsigned long long)slipped);
+    if (refused > n->logged_refused)
+        log_info("tcp: refused %llu connections over the limits since the last report",
+                 (unsigned long long)(refused - n->logged_refused));
+    memcpy(n->logged, sum, sizeof n->logged);
+    n->logged_refused = refused;
+}
+
 void net_stop(struct net *n)
 {
     net_halt(n);
-    char line[512];
+    char line[640];
     size_t len = 0;
     for (int k = 0; k < NC_COUNT; k++) {
         uint64_t sum = 0;
@@ -881,6 +896,13 @@ void net_stop(struct net *n)
         len += (size_t)snprintf(line + len, sizeof line - len, "%s%s %llu", k ? ", " : "",
                                 net_counter_names[k], (unsigned long long)sum);
     }
+    uint64_t lim[NL_COUNT], refused;
+    net_sum_limits(n, lim, &refused);
+    snprintf(line + len, sizeof line - len,
+             ", tcp refused %llu, rrl limited %llu, rrl dropped %llu, rrl slipped %llu",
+             (unsigned long long)refused,
+             (unsigned long long)(lim[NL_RRL_DROPPED] + lim[NL_RRL_SLIPPED]),
+             (unsigned long long)lim[NL_RRL_DROPPED], (unsigned long long)lim[NL_RRL_SLIPPED]);
     log_info("served: %s", line);
     net_free(n);
 }

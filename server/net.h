@@ -4,7 +4,9 @@
  * buffers and counters; net_stop stops, joins and frees all of it.
  * The zone set is published by pointer swap (net_publish); a replaced set
  * is freed by net_reclaim once no worker can still be using it. net owns
- * every zoneset handed to it; the store is borrowed and must outlive net. */
+ * every zoneset handed to it; the store is borrowed and must outlive net.
+ * UDP answers pass response rate limiting (rrl.h) per worker; TCP
+ * connections are counted against the limits in all (connlimit.h). */
 #ifndef DNSBLD_NET_H
 #define DNSBLD_NET_H
 
@@ -12,6 +14,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "rrl.h"
 #include "store.h"
 #include "zone.h"
 
@@ -20,9 +23,12 @@ struct net;
 struct net_settings {
     const struct config_listen *listens; /* copied by net_start */
     size_t nlistens;
-    unsigned workers;          /* >= 1 */
-    unsigned tcp_idle_timeout; /* seconds */
-    unsigned tcp_max_queries;  /* per connection */
+    unsigned workers;            /* >= 1 */
+    unsigned tcp_idle_timeout;   /* seconds */
+    unsigned tcp_max_queries;    /* per connection */
+    unsigned tcp_max_clients;    /* open connections in the whole process */
+    unsigned tcp_max_per_client; /* open connections per client address (IPv6: per /64) */
+    struct rrl_settings rrl;     /* UDP response rate limiting; rate 0 = off */
 };
 
 /* Bind, start the workers and return once every one of them is running.
@@ -41,6 +47,11 @@ int net_publish(struct net *n, struct zoneset *zones, bool log_queries);
 /* Free the replaced sets that every worker has moved past. Returns how
  * many are still waiting. Main thread only; call it now and then. */
 size_t net_reclaim(struct net *n);
+
+/* Log how many UDP answers rate limiting held back and how many TCP
+ * connections the limits refused since the last call, if any. Main thread
+ * only; dnsbld calls it every minute. */
+void net_log_limits(struct net *n);
 
 /* Stop every worker, join, log the counters, free everything. */
 void net_stop(struct net *n);

@@ -18,6 +18,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "acl.h"
+#include "addr.h"
 #include "err.h"
 #include "store.h"
 #include "timeutil.h"
@@ -66,6 +68,11 @@ void config_init(struct config *c)
     memset(c, 0, sizeof *c);
     c->tcp_idle_timeout = CONFIG_DEFAULT_TCP_IDLE_TIMEOUT;
     c->tcp_max_queries = CONFIG_DEFAULT_TCP_MAX_QUERIES;
+    c->tcp_max_clients = CONFIG_DEFAULT_TCP_MAX_CLIENTS;
+    c->tcp_max_per_client = CONFIG_DEFAULT_TCP_MAX_PER_CLIENT;
+    c->rrl.slip = RRL_DEFAULT_SLIP;
+    c->rrl.ipv4_prefix = RRL_DEFAULT_IPV4_PREFIX;
+    c->rrl.ipv6_prefix = RRL_DEFAULT_IPV6_PREFIX;
 }
 
 void config_free(struct config *c)
@@ -205,6 +212,23 @@ static int config_parse_code(const char *s, uint32_t *out, char *why, size_t why
     return DNSBL_OK;
 }
 
+/* An ACL error code: one of the values clients know as an error, never one
+ * a listing can have (config_parse_code refuses exactly these). */
+static int config_parse_error_code(const char *s, uint32_t *out, char *why, size_t whylen)
+{
+    struct in_addr a;
+    uint32_t v = inet_pton(AF_INET, s, &a) == 1 ? ntohl(a.s_addr) : 0;
+    if (v < 0x7ffffffc || v > 0x7fffffff) {
+        config_set_why(why, whylen,
+                       "error_code '%s' is not one of the error values 127.255.255.252 to "
+                       "127.255.255.255",
+                       s);
+        return DNSBL_EINVAL;
+    }
+    *out = v;
+    return DNSBL_OK;
+}
+
 static int config_check_zone_name(const char *name, char *why, size_t whylen)
 {
     size_t n = strlen(name);
@@ -259,6 +283,7 @@ int config_add_zone(struct config *c, const char *arg, char *why, size_t whylen)
     struct zone_config zc;
     memset(&zc, 0, sizeof zc);
     policy_defaults(&zc.policy);
+    acl_init(&zc.policy.acl);
 
     const char *eq = strchr(arg, '=');
     size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -341,6 +366,28 @@ int config_override(struct config *c, const struct config *cli)
         c->workers = cli->workers;
     if (cli->log_queries)
         c->log_queries = true;
+    if (cli->refuse_root)
+        c->refuse_root = true;
+    if (cli->user[0] != '\0')
+        memcpy(c->user, cli->user, sizeof c->user);
+    if (cli->chroot[0] != '\0')
+        memcpy(c->chroot, cli->chroot, sizeof c->chroot);
+    static const struct {
+        unsigned bit;
+        size_t off;
+    } values[] = {
+        {CONFIG_SET_TCP_IDLE_TIMEOUT, offsetof(struct config, tcp_idle_timeout)},
+        {CONFIG_SET_TCP_MAX_QUERIES, offsetof(struct config, tcp_max_queries)},
+        {CONFIG_SET_TCP_MAX_CLIENTS, offsetof(struct config, tcp_max_clients)},
+        {CONFIG_SET_TCP_MAX_PER_CLIENT, offsetof(struct config, tcp_max_per_client)},
+        {CONFIG_SET_RRL_RATE, offsetof(struct config, rrl.rate)},
+        {CONFIG_SET_RRL_SLIP, offsetof(struct config, rrl.slip)},
+        {CONFIG_SET_RRL_IPV4_PREFIX, offsetof(struct config, rrl.ipv4_prefix)},
+        {CONFIG_SET_RRL_IPV6_PREFIX, offsetof(struct config, rrl.ipv6_prefix)},
+    };
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        if ((cli->set & values[i].bit) != 0)
+            memcpy((char *)c + values[i].off, (const char *)cli + values[i].off, sizeof(unsigned));
     if (cli->nzones > 0) {
         struct zone_config *z = malloc(cli->nzones * sizeof *z);
         if (z == NULL)
@@ -388,24 +435,67 @@ static int config_check_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
     return 0;
 }
 
-static int config_v_workers(cfg_t *cfg, cfg_opt_t *opt)
+/* The integer keys and their ranges, by path: one validator for all. */
+static const struct {
+    const char *path;
+    long lo, hi;
+} config_ranges[] = {
+    {"workers", 0, CONFIG_WORKERS_MAX},
+    {"tcp_idle_timeout", 1, 86400},
+    {"tcp_max_queries", 1, 1000000},
+    {"tcp_max_clients", 1, CONFIG_TCP_CLIENTS_MAX},
+    {"tcp_max_per_client", 1, CONFIG_TCP_CLIENTS_MAX},
+    {"rrl_rate", 0, RRL_RATE_MAX},
+    {"rrl_slip", 0, RRL_SLIP_MAX},
+    {"rrl_ipv4_prefix", 0, 32},
+    {"rrl_ipv6_prefix", 0, 128},
+    {"zone|ttl", 0, INT32_MAX},
+    {"zone|acl|error_ttl", 0, 86400},
+};
+
+static int config_v_range(cfg_t *cfg, cfg_opt_t *opt)
 {
-    return config_check_range(cfg, opt, 0, CONFIG_WORKERS_MAX);
+    const char *name = cfg_opt_name(opt);
+    for (size_t i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++) {
+        const char *bar = strrchr(config_ranges[i].path, '|');
+        if (strcmp(bar ? bar + 1 : config_ranges[i].path, name) == 0)
+            return config_check_range(cfg, opt, config_ranges[i].lo, config_ranges[i].hi);
+    }
+    return 0;
 }
 
-static int config_v_idle(cfg_t *cfg, cfg_opt_t *opt)
+static int config_v_user(cfg_t *cfg, cfg_opt_t *opt)
 {
-    return config_check_range(cfg, opt, 1, 86400);
+    const char *s = config_last_str(opt);
+    if (s != NULL && (s[0] == '\0' || strlen(s) >= CONFIG_USER_MAX)) {
+        cfg_error(cfg, "user name is empty or too long");
+        return -1;
+    }
+    return 0;
 }
 
-static int config_v_maxq(cfg_t *cfg, cfg_opt_t *opt)
+static int config_v_prefix(cfg_t *cfg, cfg_opt_t *opt)
 {
-    return config_check_range(cfg, opt, 1, 1000000);
+    struct addr_prefix p;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s != NULL && addr_parse(s, &p, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "acl %s: %s", cfg_opt_name(opt), why);
+        return -1;
+    }
+    return 0;
 }
 
-static int config_v_ttl(cfg_t *cfg, cfg_opt_t *opt)
+static int config_v_error_code(cfg_t *cfg, cfg_opt_t *opt)
 {
-    return config_check_range(cfg, opt, 0, INT32_MAX);
+    uint32_t code;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s != NULL && config_parse_error_code(s, &code, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "%s", why);
+        return -1;
+    }
+    return 0;
 }
 
 static int config_v_path(cfg_t *cfg, cfg_opt_t *opt)
@@ -442,11 +532,14 @@ static int config_v_code(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+_Static_assert(ACL_TXT_MAX == MODEL_TEXT_MAX, "txt and error_txt share a validator");
+
 static int config_v_txt(cfg_t *cfg, cfg_opt_t *opt)
 {
     const char *s = config_last_str(opt);
     if (s != NULL && strlen(s) >= MODEL_TEXT_MAX) {
-        cfg_error(cfg, "txt is %zu bytes long; the most is %d", strlen(s), MODEL_TEXT_MAX - 1);
+        cfg_error(cfg, "%s is %zu bytes long; the most is %d", cfg_opt_name(opt), strlen(s),
+                  MODEL_TEXT_MAX - 1);
         return -1;
     }
     return 0;
@@ -560,6 +653,49 @@ static int config_load_policy(const struct config *c, cfg_t *sec, struct zone_co
     return DNSBL_OK;
 }
 
+/* A zone's acl section: prefixes per action (the longest covering prefix
+ * decides, so the lists' order does not matter) and the error answer. */
+static int config_load_acl(const struct config *c, cfg_t *sec, struct zone_config *zc, char *why,
+                           size_t whylen)
+{
+    static const struct {
+        const char *key;
+        enum acl_action action;
+    } lists[] = {{"allow", ACL_ALLOW}, {"refuse", ACL_REFUSE}, {"error", ACL_ERROR}};
+    struct acl *acl = &zc->policy.acl;
+    if (cfg_size(sec, "acl") == 0)
+        return DNSBL_OK;
+    cfg_t *a = cfg_getsec(sec, "acl");
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        for (unsigned i = 0; i < cfg_size(a, lists[k].key); i++) {
+            const char *text = cfg_getnstr(a, lists[k].key, i);
+            struct addr_prefix p;
+            int rc = addr_parse(text, &p, NULL, 0);
+            if (rc == DNSBL_OK)
+                rc = acl_add(acl, &p, lists[k].action);
+            if (rc == DNSBL_ESPACE) {
+                config_set_why(why, whylen, "%s: zone %s: acl: more than %d prefixes", c->path,
+                               zc->name, ACL_RULES_MAX);
+                return DNSBL_EINVAL;
+            }
+            if (rc != DNSBL_OK) {
+                config_set_why(why, whylen, "%s: zone %s: acl: %s is given twice", c->path,
+                               zc->name, text);
+                return DNSBL_EINVAL;
+            }
+        }
+    }
+    if (cfg_size(a, "error_code") > 0 &&
+        config_parse_error_code(cfg_getstr(a, "error_code"), &acl->error_code, why, whylen) !=
+            DNSBL_OK)
+        return DNSBL_EINVAL;
+    if (cfg_size(a, "error_txt") > 0)
+        snprintf(acl->error_txt, sizeof acl->error_txt, "%s", cfg_getstr(a, "error_txt"));
+    if (cfg_size(a, "error_ttl") > 0)
+        acl->error_ttl = (uint32_t)cfg_getint(a, "error_ttl");
+    return DNSBL_OK;
+}
+
 static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *why, size_t whylen)
 {
     if (cfg_size(cfg, "db") > 0 &&
@@ -580,12 +716,39 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         c->tcp_idle_timeout = (unsigned)cfg_getint(cfg, "tcp_idle_timeout");
     if (cfg_size(cfg, "tcp_max_queries") > 0)
         c->tcp_max_queries = (unsigned)cfg_getint(cfg, "tcp_max_queries");
+    static const struct {
+        const char *key;
+        size_t off;
+    } uints[] = {
+        {"tcp_max_clients", offsetof(struct config, tcp_max_clients)},
+        {"tcp_max_per_client", offsetof(struct config, tcp_max_per_client)},
+        {"rrl_rate", offsetof(struct config, rrl.rate)},
+        {"rrl_slip", offsetof(struct config, rrl.slip)},
+        {"rrl_ipv4_prefix", offsetof(struct config, rrl.ipv4_prefix)},
+        {"rrl_ipv6_prefix", offsetof(struct config, rrl.ipv6_prefix)},
+    };
+    for (size_t i = 0; i < sizeof uints / sizeof uints[0]; i++) {
+        if (cfg_size(cfg, uints[i].key) > 0) {
+            unsigned v = (unsigned)cfg_getint(cfg, uints[i].key);
+            memcpy((char *)c + uints[i].off, &v, sizeof v);
+        }
+    }
+    if (cfg_size(cfg, "user") > 0)
+        snprintf(c->user, sizeof c->user, "%s", cfg_getstr(cfg, "user"));
+    if (cfg_size(cfg, "chroot") > 0 &&
+        config_copy_path(c->chroot, sizeof c->chroot, dir, cfg_getstr(cfg, "chroot")) != DNSBL_OK) {
+        config_set_why(why, whylen, "%s: chroot path is too long", c->path);
+        return DNSBL_EINVAL;
+    }
+    if (cfg_size(cfg, "refuse_root") > 0)
+        c->refuse_root = cfg_getbool(cfg, "refuse_root");
 
     for (unsigned i = 0; i < cfg_size(cfg, "zone"); i++) {
         cfg_t *sec = cfg_getnsec(cfg, "zone", i);
         struct zone_config zc;
         memset(&zc, 0, sizeof zc);
         policy_defaults(&zc.policy);
+        acl_init(&zc.policy.acl);
         snprintf(zc.name, sizeof zc.name, "%s", cfg_title(sec));
         if (cfg_size(sec, "file") > 0 && cfg_getstr(sec, "file")[0] != '\0' &&
             config_copy_path(zc.file, sizeof zc.file, dir, cfg_getstr(sec, "file")) != DNSBL_OK) {
@@ -601,7 +764,8 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         if (cfg_size(sec, "txt") > 0)
             snprintf(zc.policy.txt_template, sizeof zc.policy.txt_template, "%s",
                      cfg_getstr(sec, "txt"));
-        if (config_load_policy(c, sec, &zc, why, whylen) != DNSBL_OK)
+        if (config_load_policy(c, sec, &zc, why, whylen) != DNSBL_OK ||
+            config_load_acl(c, sec, &zc, why, whylen) != DNSBL_OK)
             return DNSBL_EINVAL;
         int rc = config_append((void **)&c->zones, &c->nzones, sizeof zc, &zc);
         if (rc != DNSBL_OK)
@@ -620,6 +784,15 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_FLOAT("not_spam", 0, CFGF_NODEFAULT),  CFG_FLOAT("auth_failure", 0, CFGF_NODEFAULT),
         CFG_FLOAT("trap_hits", 0, CFGF_NODEFAULT), CFG_END(),
     };
+    cfg_opt_t acl_opts[] = {
+        CFG_STR_LIST("allow", NULL, CFGF_NODEFAULT),
+        CFG_STR_LIST("refuse", NULL, CFGF_NODEFAULT),
+        CFG_STR_LIST("error", NULL, CFGF_NODEFAULT),
+        CFG_STR("error_code", NULL, CFGF_NODEFAULT),
+        CFG_STR("error_txt", NULL, CFGF_NODEFAULT),
+        CFG_INT("error_ttl", 0, CFGF_NODEFAULT),
+        CFG_END(),
+    };
     cfg_opt_t zone_opts[] = {
         CFG_STR("file", NULL, CFGF_NODEFAULT),
         CFG_INT("ttl", 0, CFGF_NODEFAULT),
@@ -637,6 +810,7 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_BOOL("snds_red_lists", cfg_true, CFGF_NODEFAULT),
         CFG_STR_LIST("datasets", NULL, CFGF_NODEFAULT),
         CFG_SEC("weights", weight_opts, CFGF_NODEFAULT),
+        CFG_SEC("acl", acl_opts, CFGF_NODEFAULT),
         CFG_END(),
     };
     cfg_opt_t opts[] = {
@@ -646,6 +820,15 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_BOOL("log_queries", cfg_false, CFGF_NODEFAULT),
         CFG_INT("tcp_idle_timeout", 0, CFGF_NODEFAULT),
         CFG_INT("tcp_max_queries", 0, CFGF_NODEFAULT),
+        CFG_INT("tcp_max_clients", 0, CFGF_NODEFAULT),
+        CFG_INT("tcp_max_per_client", 0, CFGF_NODEFAULT),
+        CFG_INT("rrl_rate", 0, CFGF_NODEFAULT),
+        CFG_INT("rrl_slip", 0, CFGF_NODEFAULT),
+        CFG_INT("rrl_ipv4_prefix", 0, CFGF_NODEFAULT),
+        CFG_INT("rrl_ipv6_prefix", 0, CFGF_NODEFAULT),
+        CFG_STR("user", NULL, CFGF_NODEFAULT),
+        CFG_STR("chroot", NULL, CFGF_NODEFAULT),
+        CFG_BOOL("refuse_root", cfg_false, CFGF_NODEFAULT),
         CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_END(),
     };
@@ -676,14 +859,19 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
     cfg_set_error_function(cfg, config_on_error);
     cfg_set_validate_func(cfg, "db", config_v_path);
     cfg_set_validate_func(cfg, "listen", config_v_listen);
-    cfg_set_validate_func(cfg, "workers", config_v_workers);
-    cfg_set_validate_func(cfg, "tcp_idle_timeout", config_v_idle);
-    cfg_set_validate_func(cfg, "tcp_max_queries", config_v_maxq);
+    cfg_set_validate_func(cfg, "user", config_v_user);
+    cfg_set_validate_func(cfg, "chroot", config_v_path);
     cfg_set_validate_func(cfg, "zone", config_v_zone);
+    for (size_t i = 0; i < sizeof config_ranges / sizeof config_ranges[0]; i++)
+        cfg_set_validate_func(cfg, config_ranges[i].path, config_v_range);
     cfg_set_validate_func(cfg, "zone|file", config_v_path);
-    cfg_set_validate_func(cfg, "zone|ttl", config_v_ttl);
     cfg_set_validate_func(cfg, "zone|code", config_v_code);
     cfg_set_validate_func(cfg, "zone|txt", config_v_txt);
+    cfg_set_validate_func(cfg, "zone|acl|allow", config_v_prefix);
+    cfg_set_validate_func(cfg, "zone|acl|refuse", config_v_prefix);
+    cfg_set_validate_func(cfg, "zone|acl|error", config_v_prefix);
+    cfg_set_validate_func(cfg, "zone|acl|error_code", config_v_error_code);
+    cfg_set_validate_func(cfg, "zone|acl|error_txt", config_v_txt);
 
     config_tls_sink = &sink;
     errno = 0;

@@ -10,12 +10,30 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "rrl.h"
 #include "zone.h"
 
 #define CONFIG_LISTEN_TEXT 128
 #define CONFIG_WORKERS_MAX 256
 #define CONFIG_DEFAULT_TCP_IDLE_TIMEOUT 10
 #define CONFIG_DEFAULT_TCP_MAX_QUERIES 1000
+#define CONFIG_DEFAULT_TCP_MAX_CLIENTS 256
+#define CONFIG_DEFAULT_TCP_MAX_PER_CLIENT 16
+#define CONFIG_TCP_CLIENTS_MAX 65535
+#define CONFIG_USER_MAX 64
+
+/* The settings the command line gave, for config_override (struct config
+ * set); the others have no "unset" value of their own. */
+enum config_set {
+    CONFIG_SET_TCP_IDLE_TIMEOUT = 1 << 0,
+    CONFIG_SET_TCP_MAX_QUERIES = 1 << 1,
+    CONFIG_SET_TCP_MAX_CLIENTS = 1 << 2,
+    CONFIG_SET_TCP_MAX_PER_CLIENT = 1 << 3,
+    CONFIG_SET_RRL_RATE = 1 << 4,
+    CONFIG_SET_RRL_SLIP = 1 << 5,
+    CONFIG_SET_RRL_IPV4_PREFIX = 1 << 6,
+    CONFIG_SET_RRL_IPV6_PREFIX = 1 << 7,
+};
 
 /* One address to serve on, UDP and TCP on the same port (0 = any free). */
 struct config_listen {
@@ -33,11 +51,19 @@ struct config {
     size_t nzones;
     unsigned workers; /* 0 = one per online CPU */
     bool log_queries;
-    unsigned tcp_idle_timeout; /* seconds a TCP connection may stay idle */
-    unsigned tcp_max_queries;  /* queries per TCP connection, then close */
+    unsigned tcp_idle_timeout;   /* seconds a TCP connection may stay idle */
+    unsigned tcp_max_queries;    /* queries per TCP connection, then close */
+    unsigned tcp_max_clients;    /* open TCP connections in the whole process */
+    unsigned tcp_max_per_client; /* open TCP connections per client address (IPv6: per /64) */
+    struct rrl_settings rrl;     /* UDP response rate limiting; rate 0 = off */
+    char user[CONFIG_USER_MAX];  /* switch to this user once the sockets are bound; "" = stay */
+    char chroot[PATH_MAX];       /* chroot here once the sockets are bound; "" = none */
+    bool refuse_root;            /* as root without user: refuse to start instead of warning */
+    unsigned set;                /* enum config_set bits (command line only) */
 };
 
-/* Defaults: no db, no zones, no listens, workers 0, TCP 10 s / 1000. */
+/* Defaults: no db, no zones, no listens, workers 0, TCP 10 s / 1000
+ * queries / 256 clients / 16 per client, RRL off (slip 2, /24, /56). */
 void config_init(struct config *c);
 void config_free(struct config *c);
 
@@ -59,9 +85,11 @@ int config_add_listen(struct config *c, const char *arg, char *why, size_t whyle
 /* Parse one listen address (the syntax of config_add_listen). */
 int config_parse_listen(const char *text, struct config_listen *out, char *why, size_t whylen);
 
-/* What the command line set in cli replaces the same thing in c: db when
- * not "", workers when not 0, log_queries when true, the whole zone list
- * when cli has zones, the whole listen list when cli has listens. */
+/* What the command line set in cli replaces the same thing in c: db,
+ * user and chroot when not "", workers when not 0, log_queries and
+ * refuse_root when true, the TCP and RRL values whose bit is in cli->set,
+ * the whole zone list when cli has zones, the whole listen list when cli
+ * has listens. */
 int config_override(struct config *c, const struct config *cli);
 
 /* Is the same address with the same non-zero port listed twice? Writes the

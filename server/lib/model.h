@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "addr.h"
 
 #define MODEL_TEXT_MAX 256 /* reason/note/source/TXT text, with the NUL */
@@ -180,6 +181,7 @@ struct zone_policy {
     bool snds_red_lists;      /* SNDS RED lists with code_imported (default true) */
     char datasets[8][64];     /* imported data sets served; none given = all */
     uint8_t ndatasets;
+    struct acl acl;           /* who may ask; policy_defaults leaves it empty (all allowed) */
 };
 
 void policy_defaults(struct zone_policy *zp);

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "wire.h"
 
@@ -63,6 +64,8 @@ struct reply {
     uint16_t flags;
     uint8_t rcode; /* full 12-bit value; the upper bits go to the OPT record */
     uint16_t an, ns, ar;
+    bool udp;       /* ANY is answered minimally (RFC 8482) */
+    bool acl_error; /* the zone's ACL says: answer addresses with its error code */
 };
 
 /* Read the question name: labels only (a pointer here is malformed),
@@ -242,6 +245,14 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
 {
     const struct zone_rrset *glue = NULL;
     r->flags |= FLAG_AA;
+    if (q->qtype == DNS_TYPE_ANY && r->udp) {
+        /* RFC 8482 4.1: one RRset is a valid answer to ANY, and a small
+         * one gives a spoofed ANY flood nothing to amplify. */
+        const struct zone_rrset *one = apex_off == 0 ? &z->soa : &z->sets[first];
+        if (reply_put_rrset(r, DNS_HEADER_LEN, one))
+            r->an = (uint16_t)(r->an + one->count);
+        return;
+    }
     for (size_t i = first; i < first + n; i++) {
         const struct zone_rrset *set = &z->sets[i];
         if (q->qtype != DNS_TYPE_ANY && q->qtype != set->type)
@@ -306,6 +317,20 @@ static bool packet_also_v6_partial(const uint8_t *qname, size_t len)
     return true;
 }
 
+/* The zone's ACL error answer for an address: never a listing code, and
+ * the same whatever the store holds (test points included). */
+static void packet_answer_acl_error(struct reply *r, const struct query *q, const struct zone *z,
+                                    size_t apex_off)
+{
+    const struct acl *acl = &z->policy.acl;
+    if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY)
+        reply_put_a(r, acl->error_ttl, acl->error_code ? acl->error_code : ACL_DEFAULT_ERROR_CODE);
+    if ((q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) && acl->error_txt[0] != '\0')
+        reply_put_txt(r, acl->error_ttl, acl->error_txt, strlen(acl->error_txt));
+    if (r->an == 0)
+        reply_put_soa_authority(r, z, apex_off);
+}
+
 /* A full address: test points, then the store and the zone's policy. */
 static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off,
@@ -315,6 +340,10 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
     struct decision d;
     bool testpoint = false;
     r->flags |= FLAG_AA;
+    if (r->acl_error) {
+        packet_answer_acl_error(r, q, z, apex_off);
+        return;
+    }
     memset(&d, 0, sizeof(d));
     if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_never, 4) == 0) {
         d.listed = false;
@@ -425,9 +454,31 @@ static void packet_fill_info(struct packet_info *info, const uint8_t *in, const 
     info->qname[o] = '\0';
 }
 
-enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
-                                  const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
-                                  size_t *outlen)
+/* The zone, the client's ACL, then the answer inside the zone. */
+static void packet_answer_question(struct packet_ctx *ctx, struct reply *r, const struct query *q)
+{
+    const struct zone *z = NULL;
+    size_t apex_off = 0;
+    if (q->qclass == DNS_CLASS_IN || q->qclass == DNS_CLASS_ANY)
+        z = ctx->zones ? zoneset_find(ctx->zones, q->qname, q->qlen, &apex_off) : NULL;
+    if (!z) {
+        r->rcode = RCODE_REFUSED;
+        return;
+    }
+    enum acl_action act = ACL_ALLOW;
+    if (ctx->client && z->policy.acl.n > 0)
+        act = acl_match(&z->policy.acl, ctx->client);
+    if (act == ACL_REFUSE) {
+        r->rcode = RCODE_REFUSED;
+        return;
+    }
+    r->acl_error = act == ACL_ERROR;
+    packet_answer_zone(ctx, r, q, z, apex_off);
+}
+
+static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transport t, bool slip,
+                                      const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                                      size_t *outlen)
 {
     struct query q;
     struct wire w;
@@ -472,20 +523,18 @@ enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport 
     reply_begin(&r, &q, out, packet_udp_limit(&q, t, outcap));
     wire_put_bytes(&r.w, in + DNS_HEADER_LEN, q.qend - DNS_HEADER_LEN);
     r.rcode = rcode;
+    r.udp = t == PACKET_UDP;
+    r.acl_error = false;
     if (ctx->info) {
         packet_fill_info(ctx->info, in, &q, have_question);
         ctx->info->listed = false;
     }
 
-    if (rcode == RCODE_NOERROR) {
-        const struct zone *z = NULL;
-        size_t apex_off = 0;
-        if (q.qclass == DNS_CLASS_IN || q.qclass == DNS_CLASS_ANY)
-            z = ctx->zones ? zoneset_find(ctx->zones, q.qname, q.qlen, &apex_off) : NULL;
-        if (!z)
-            r.rcode = RCODE_REFUSED;
-        else
-            packet_answer_zone(ctx, &r, &q, z, apex_off);
+    if (slip) {
+        r.flags |= FLAG_TC;
+        truncated = true;
+    } else if (rcode == RCODE_NOERROR) {
+        packet_answer_question(ctx, &r, &q);
     }
 
     *outlen = reply_finish(&r, &q, q.qend, &truncated);
@@ -494,4 +543,17 @@ enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport 
         ctx->info->truncated = truncated;
     }
     return PACKET_ANSWER;
+}
+
+enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
+                                  const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                                  size_t *outlen)
+{
+    return packet_run(ctx, t, false, in, inlen, out, outcap, outlen);
+}
+
+enum packet_outcome packet_answer_slip(struct packet_ctx *ctx, const uint8_t *in, size_t inlen,
+                                       uint8_t *out, size_t outcap, size_t *outlen)
+{
+    return packet_run(ctx, PACKET_UDP, true, in, inlen, out, outcap, outlen);
 }

@@ -2,7 +2,9 @@
  * finds the zone, decodes the address, asks the store (through a reader the
  * caller has begun), applies the policy and writes the answer into the
  * caller's buffer. No allocation, no I/O, no lock; the clock is passed in.
- * Unit and fuzz tests call packet_answer directly. */
+ * Unit and fuzz tests call packet_answer directly. Zone ACLs (acl.h) are
+ * applied here, to the client named in the ctx; rate limiting is the
+ * caller's (rrl.h), which answers a limited client with packet_answer_slip. */
 #ifndef DNSBL_PACKET_H
 #define DNSBL_PACKET_H
 
@@ -43,14 +45,23 @@ struct packet_ctx {
     size_t history_cap;
     int64_t now;                   /* unix seconds */
     struct packet_info *info;      /* may be NULL */
+    const struct addr_prefix *client; /* the querier, for zone ACLs; NULL = unknown: allowed */
 };
 
 /* Answer one query. out must hold at least PACKET_TCP_MAX bytes for TCP
  * and PACKET_EDNS_SIZE for UDP; the answer is cut to the client's UDP limit
  * (512 without EDNS, its EDNS size capped at 1232) with TC set when the
- * answer does not fit. */
+ * answer does not fit. Over UDP, ANY at a name of the zone file gets one
+ * RRset (the SOA at the apex; RFC 8482), over TCP all of them. */
 enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
                                   const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                   size_t *outlen);
+
+/* The UDP answer for a rate-limited client: the header and question with
+ * TC set and no records (and an OPT when the query had one), so a real
+ * client retries over TCP. It never looks at a zone or the store, so a
+ * limited client never gets a listing. Drops what packet_answer drops. */
+enum packet_outcome packet_answer_slip(struct packet_ctx *ctx, const uint8_t *in, size_t inlen,
+                                       uint8_t *out, size_t outcap, size_t *outlen);
 
 #endif

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "addr.h"
 #include "config.h"
 #include "err.h"
 
@@ -398,6 +400,132 @@ static void test_override_and_duplicates(void **state)
     config_free(&c);
 }
 
+/* --- hostile traffic and privileges: RRL, TCP limits, users, zone ACLs --- */
+
+static void test_limits_and_privileges(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    assert_int_equal(load_text(f, "# nothing\n", &c, why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.tcp_max_clients, 256);
+    assert_int_equal(c.tcp_max_per_client, 16);
+    assert_int_equal(c.rrl.rate, 0);
+    assert_int_equal(c.rrl.slip, 2);
+    assert_int_equal(c.rrl.ipv4_prefix, 24);
+    assert_int_equal(c.rrl.ipv6_prefix, 56);
+    assert_string_equal(c.user, "");
+    assert_string_equal(c.chroot, "");
+    assert_false(c.refuse_root);
+    config_free(&c);
+
+    const char *text = "tcp_max_clients = 1000\ntcp_max_per_client = 4\n"
+                       "rrl_rate = 20\nrrl_slip = 0\nrrl_ipv4_prefix = 32\nrrl_ipv6_prefix = 64\n"
+                       "user = \"nobody\"\nchroot = \"jail\"\nrefuse_root = true\n";
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.tcp_max_clients, 1000);
+    assert_int_equal(c.tcp_max_per_client, 4);
+    assert_int_equal(c.rrl.rate, 20);
+    assert_int_equal(c.rrl.slip, 0);
+    assert_int_equal(c.rrl.ipv4_prefix, 32);
+    assert_int_equal(c.rrl.ipv6_prefix, 64);
+    assert_string_equal(c.user, "nobody");
+    char want[PATH_MAX + 8];
+    snprintf(want, sizeof want, "%s/jail", f->dir); /* relative to the file */
+    assert_string_equal(c.chroot, want);
+    assert_true(c.refuse_root);
+
+    /* The command line wins for what it set, and only for that. */
+    struct config cli;
+    config_init(&cli);
+    cli.rrl.rate = 5;
+    cli.tcp_max_clients = 9; /* not marked set: ignored */
+    cli.set = CONFIG_SET_RRL_RATE | CONFIG_SET_TCP_MAX_PER_CLIENT;
+    snprintf(cli.user, sizeof cli.user, "dnsbld");
+    assert_int_equal(config_override(&c, &cli), DNSBL_OK);
+    assert_int_equal(c.rrl.rate, 5);
+    assert_int_equal(c.rrl.slip, 0);
+    assert_int_equal(c.tcp_max_clients, 1000);
+    assert_int_equal(c.tcp_max_per_client, 16); /* cli's default, marked set */
+    assert_string_equal(c.user, "dnsbld");
+    assert_true(c.refuse_root);
+    config_free(&cli);
+    config_free(&c);
+
+    assert_error_at(f, "rrl_rate = -1\n", 1, "out of range");
+    assert_error_at(f, "db = \"x\"\nrrl_ipv4_prefix = 33\n", 2, "rrl_ipv4_prefix");
+    assert_error_at(f, "rrl_ipv6_prefix = 129\n", 1, "out of range");
+    assert_error_at(f, "rrl_slip = 1000\n", 1, "out of range");
+    assert_error_at(f, "tcp_max_clients = 0\n", 1, "out of range");
+    assert_error_at(f, "\ntcp_max_per_client = 70000\n", 2, "out of range");
+    assert_error_at(f, "user = \"\"\n", 1, "user name");
+}
+
+static void test_zone_acl(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    const char *text = "zone \"bl.example\" {\n"
+                       "  acl {\n"
+                       "    allow = {\"127.0.0.0/8\", \"::1\"}\n"
+                       "    refuse = {\"0.0.0.0/0\"}\n"
+                       "    error = {\"8.8.8.0/24\", \"2001:4860::/32\"}\n"
+                       "    error_code = \"127.255.255.255\"\n"
+                       "    error_txt = \"use your own resolver\"\n"
+                       "    error_ttl = 30\n"
+                       "  }\n"
+                       "}\n"
+                       "zone \"other.example\" { }\n";
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
+    const struct acl *a = &c.zones[0].policy.acl;
+    assert_int_equal(a->n, 5);
+    assert_int_equal(a->error_code, 0x7fffffff);
+    assert_int_equal(a->error_ttl, 30);
+    assert_string_equal(a->error_txt, "use your own resolver");
+    struct addr_prefix p;
+    const struct {
+        const char *client;
+        enum acl_action want;
+    } cases[] = {{"127.0.0.2", ACL_ALLOW}, {"8.8.8.8", ACL_ERROR},      {"8.8.4.4", ACL_REFUSE},
+                 {"::1", ACL_ALLOW},       {"2001:4860::8", ACL_ERROR}, {"2001:db8::1", ACL_ALLOW}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(addr_parse(cases[i].client, &p, NULL, 0), DNSBL_OK);
+        assert_int_equal(acl_match(a, &p), cases[i].want);
+    }
+    /* No acl section: nobody limited, the default error answer ready. */
+    a = &c.zones[1].policy.acl;
+    assert_int_equal(a->n, 0);
+    assert_int_equal(a->error_code, ACL_DEFAULT_ERROR_CODE);
+    assert_int_equal(a->error_ttl, ACL_DEFAULT_ERROR_TTL);
+    assert_string_equal(a->error_txt, ACL_DEFAULT_ERROR_TXT);
+    config_free(&c);
+
+    assert_error_at(f, "zone \"bl.example\" {\n  acl {\n    refuse = {\"10.0.0.1/8\"}\n  }\n}\n", 3,
+                    "host bits");
+    assert_error_at(f, "zone \"bl.example\" {\n  acl {\n    error = {\"resolver\"}\n  }\n}\n", 3,
+                    "'resolver'");
+    assert_error_at(f, "zone \"bl.example\" {\n  acl {\n    error_code = \"127.0.0.2\"\n  }\n}\n",
+                    3, "not one of the error values");
+    assert_error_at(f, "zone \"bl.example\" {\n  acl { error_ttl = 100000 }\n}\n", 2,
+                    "out of range");
+    assert_error_at(f, "zone \"bl.example\" {\n  acl { deny = {\"1.2.3.4\"} }\n}\n", 2,
+                    "no such option 'deny'");
+    assert_int_equal(load_text(f,
+                               "zone \"bl.example\" {\n  acl {\n    allow = {\"192.0.2.0/24\"}\n"
+                               "    refuse = {\"192.0.2.0/24\"}\n  }\n}\n",
+                               &c, why, sizeof why),
+                     DNSBL_EINVAL);
+    assert_non_null(strstr(why, "zone bl.example: acl: 192.0.2.0/24 is given twice"));
+    config_free(&c);
+
+    /* Zones from the command line get the default error answer too. */
+    config_init(&c);
+    assert_int_equal(config_add_zone(&c, "bl.example", why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.zones[0].policy.acl.error_code, ACL_DEFAULT_ERROR_CODE);
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +540,8 @@ int main(void)
         cmocka_unit_test(test_add_zone),
         cmocka_unit_test(test_parse_listen),
         cmocka_unit_test_setup_teardown(test_override_and_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_and_privileges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zone_acl, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <ldns/ldns.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "err.h"
 #include "packet.h"
@@ -148,6 +149,9 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The client the next answers are for (zone ACLs); NULL = unknown. */
+static const struct addr_prefix *test_client;
+
 /* Run raw bytes through packet_answer; returns the answer length or 0 when dropped. */
 static size_t answer_raw(struct fixture *f, enum packet_transport t, const uint8_t *in, size_t len)
 {
@@ -159,6 +163,7 @@ static size_t answer_raw(struct fixture *f, enum packet_transport t, const uint8
         .history = f->history,
         .history_cap = STORE_HISTORY_MAX,
         .now = 1700000100,
+        .client = test_client,
     };
     size_t outlen = 0;
     assert_int_equal(store_reader_begin(f->reader), DNSBL_OK);
@@ -666,6 +671,224 @@ static void test_score_and_allowlist_zones(void **state)
     }
 }
 
+/* --- zone ACLs, ANY over UDP, the answer for rate-limited clients --- */
+
+static void acl_rule(struct acl *a, const char *prefix, enum acl_action action)
+{
+    struct addr_prefix p;
+    assert_int_equal(addr_parse(prefix, &p, NULL, 0), DNSBL_OK);
+    assert_int_equal(acl_add(a, &p, action), DNSBL_OK);
+}
+
+/* bl.example (zone file) with an ACL, other.example without one, and
+ * err.example refusing nothing but answering its own error code to all. */
+static struct zoneset *acl_zones(struct fixture *f)
+{
+    struct zone_config zc[3];
+    struct zoneset *zs = NULL;
+    char why[256];
+    memset(zc, 0, sizeof(zc));
+    snprintf(zc[0].name, sizeof(zc[0].name), "bl.example");
+    snprintf(zc[0].file, sizeof(zc[0].file), "%s", f->zonefile);
+    snprintf(zc[1].name, sizeof(zc[1].name), "other.example");
+    snprintf(zc[2].name, sizeof(zc[2].name), "err.example");
+    for (int i = 0; i < 3; i++) {
+        policy_defaults(&zc[i].policy);
+        acl_init(&zc[i].policy.acl);
+    }
+    acl_rule(&zc[0].policy.acl, "198.51.100.0/24", ACL_REFUSE);
+    acl_rule(&zc[0].policy.acl, "203.0.113.0/24", ACL_ERROR);
+    acl_rule(&zc[0].policy.acl, "203.0.113.7", ACL_ALLOW);
+    acl_rule(&zc[0].policy.acl, "2001:db8::/32", ACL_ERROR);
+    acl_rule(&zc[2].policy.acl, "0.0.0.0/0", ACL_ERROR);
+    zc[2].policy.acl.error_code = 0x7fffffff;
+    zc[2].policy.acl.error_ttl = 30;
+    snprintf(zc[2].policy.acl.error_txt, sizeof(zc[2].policy.acl.error_txt), "too many queries");
+    assert_int_equal(zoneset_build(zc, 3, &zs, why, sizeof(why)), DNSBL_OK);
+    return zs;
+}
+
+static ldns_pkt *ask_from(struct fixture *f, const char *client, const char *name,
+                          ldns_rr_type type, enum packet_transport t)
+{
+    struct addr_prefix c;
+    if (client)
+        assert_int_equal(addr_parse(client, &c, NULL, 0), DNSBL_OK);
+    test_client = client ? &c : NULL;
+    ldns_pkt *a = ask(f, name, type, t, 0);
+    test_client = NULL;
+    return a;
+}
+
+static void assert_refused(ldns_pkt *a)
+{
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_REFUSED);
+    assert_false(ldns_pkt_aa(a));
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    assert_int_equal(ldns_pkt_nscount(a), 0);
+    ldns_pkt_free(a);
+}
+
+static void test_acl_allow_refuse(void **state)
+{
+    struct fixture *f = *state;
+    struct zoneset *keep = f->zones;
+    f->zones = acl_zones(f);
+    const char *allowed[] = {NULL, "192.0.2.1", "203.0.113.7", "2001:db9::1"};
+    for (size_t i = 0; i < 4; i++) {
+        ldns_pkt *a = ask_from(f, allowed[i], "7.2.0.192.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP);
+        assert_a(a, "127.0.0.2");
+        ldns_pkt_free(a);
+    }
+    for (int t = PACKET_UDP; t <= PACKET_TCP; t++) {
+        assert_refused(ask_from(f, "198.51.100.5", "7.2.0.192.bl.example.", LDNS_RR_TYPE_A,
+                                (enum packet_transport)t));
+        assert_refused(
+            ask_from(f, "198.51.100.5", "bl.example.", LDNS_RR_TYPE_SOA, (enum packet_transport)t));
+        assert_refused(ask_from(f, "::ffff:198.51.100.5", "2.0.0.127.bl.example.", LDNS_RR_TYPE_A,
+                                (enum packet_transport)t));
+    }
+    /* The ACL is the zone's: another zone answers the same client. */
+    ldns_pkt *a =
+        ask_from(f, "198.51.100.5", "7.2.0.192.other.example.", LDNS_RR_TYPE_A, PACKET_UDP);
+    assert_a(a, "127.0.0.2");
+    ldns_pkt_free(a);
+    zoneset_free(f->zones);
+    f->zones = keep;
+}
+
+static void assert_error_answer(ldns_pkt *a, const char *code, uint32_t ttl, const char *txt)
+{
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_true(ldns_pkt_aa(a));
+    if (code) {
+        assert_a(a, code);
+        assert_int_equal(count_type(a, LDNS_RR_TYPE_A), 1);
+    } else {
+        assert_int_equal(count_type(a, LDNS_RR_TYPE_A), 0);
+    }
+    assert_string_equal(txt_of(a), txt ? txt : "");
+    for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_pkt_answer(a)); i++)
+        assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(a), i)), ttl);
+    ldns_pkt_free(a);
+}
+
+static void test_acl_error_answers(void **state)
+{
+    struct fixture *f = *state;
+    struct zoneset *keep = f->zones;
+    f->zones = acl_zones(f);
+    const char *txt = ACL_DEFAULT_ERROR_TXT;
+    /* Listed, unlisted and the test points alike: never a listing code. */
+    const char *names[] = {"7.2.0.192.bl.example.", "7.3.0.192.bl.example.",
+                           "2.0.0.127.bl.example.", "1.0.0.127.bl.example."};
+    for (size_t i = 0; i < 4; i++) {
+        for (int t = PACKET_UDP; t <= PACKET_TCP; t++) {
+            enum packet_transport tr = (enum packet_transport)t;
+            assert_error_answer(ask_from(f, "203.0.113.5", names[i], LDNS_RR_TYPE_A, tr),
+                                "127.255.255.254", 60, NULL);
+            assert_error_answer(ask_from(f, "203.0.113.5", names[i], LDNS_RR_TYPE_TXT, tr), NULL,
+                                60, txt);
+            assert_error_answer(ask_from(f, "2001:db8:5::1", names[i], LDNS_RR_TYPE_ANY, tr),
+                                "127.255.255.254", 60, txt);
+        }
+    }
+    /* Other types: NODATA. The apex and partial names answer as usual. */
+    ldns_pkt *a =
+        ask_from(f, "203.0.113.5", "7.2.0.192.bl.example.", LDNS_RR_TYPE_AAAA, PACKET_UDP);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    assert_soa_authority(a, 600);
+    ldns_pkt_free(a);
+    a = ask_from(f, "203.0.113.5", "bl.example.", LDNS_RR_TYPE_SOA, PACKET_UDP);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    ldns_pkt_free(a);
+    a = ask_from(f, "203.0.113.5", "2.0.192.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    ldns_pkt_free(a);
+    /* A zone's own error code, TTL and text. */
+    assert_error_answer(
+        ask_from(f, "192.0.2.1", "7.2.0.192.err.example.", LDNS_RR_TYPE_ANY, PACKET_UDP),
+        "127.255.255.255", 30, "too many queries");
+    zoneset_free(f->zones);
+    f->zones = keep;
+}
+
+static void test_any_minimal_over_udp(void **state)
+{
+    struct fixture *f = *state;
+    ldns_pkt *a = ask(f, "bl.example.", LDNS_RR_TYPE_ANY, PACKET_UDP, 1232);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), LDNS_RR_TYPE_SOA);
+    assert_int_equal(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), 3600);
+    assert_int_equal(ldns_pkt_arcount(a), 0); /* no glue (ldns keeps the OPT apart) */
+    assert_true(ldns_pkt_edns(a));
+    assert_false(ldns_pkt_tc(a));
+    ldns_pkt_free(a);
+    a = ask(f, "bl.example.", LDNS_RR_TYPE_ANY, PACKET_TCP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 4);
+    ldns_pkt_free(a);
+    a = ask(f, "other.example.", LDNS_RR_TYPE_ANY, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(a), 0)), LDNS_RR_TYPE_SOA);
+    ldns_pkt_free(a);
+    /* ns1 has A and AAAA: one of them. */
+    a = ask(f, "ns1.bl.example.", LDNS_RR_TYPE_ANY, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 1);
+    ldns_pkt_free(a);
+    /* A listed address still gets its A and TXT: small, and what clients ask. */
+    a = ask(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_ANY, PACKET_UDP, 0);
+    assert_int_equal(ldns_pkt_ancount(a), 2);
+    assert_a(a, "127.0.0.2");
+    ldns_pkt_free(a);
+}
+
+static void test_slip_answer(void **state)
+{
+    struct fixture *f = *state;
+    struct packet_info info;
+    struct packet_ctx ctx = {.zones = f->zones, .reader = NULL, .info = &info};
+    ldns_pkt *q = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0, outlen = 0;
+    for (int edns = 0; edns < 2; edns++) {
+        assert_int_equal(ldns_pkt_query_new_frm_str(&q, "7.2.0.192.bl.example.", LDNS_RR_TYPE_A,
+                                                    LDNS_RR_CLASS_IN, LDNS_RD),
+                         LDNS_STATUS_OK);
+        ldns_pkt_set_id(q, 777);
+        if (edns)
+            ldns_pkt_set_edns_udp_size(q, 1232);
+        assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+        ldns_pkt_free(q);
+        assert_int_equal(packet_answer_slip(&ctx, wire, len, f->out, PACKET_EDNS_SIZE, &outlen),
+                         PACKET_ANSWER);
+        ldns_pkt *a = NULL;
+        assert_int_equal(ldns_wire2pkt(&a, f->out, outlen), LDNS_STATUS_OK);
+        assert_int_equal(ldns_pkt_id(a), 777);
+        assert_true(ldns_pkt_qr(a));
+        assert_true(ldns_pkt_tc(a));
+        assert_true(ldns_pkt_rd(a));
+        assert_false(ldns_pkt_aa(a));
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOERROR);
+        assert_int_equal(ldns_pkt_qdcount(a), 1);
+        assert_int_equal(ldns_pkt_ancount(a), 0);
+        assert_int_equal(ldns_pkt_nscount(a), 0);
+        assert_int_equal(ldns_pkt_edns(a), edns);
+        assert_true(info.truncated);
+        assert_false(info.listed);
+        assert_string_equal(info.qname, "7.2.0.192.bl.example.");
+        ldns_pkt_free(a);
+        /* Never an answer to an answer, nor to a runt. */
+        wire[2] |= 0x80;
+        assert_int_equal(packet_answer_slip(&ctx, wire, len, f->out, PACKET_EDNS_SIZE, &outlen),
+                         PACKET_DROP);
+        assert_int_equal(packet_answer_slip(&ctx, wire, 11, f->out, PACKET_EDNS_SIZE, &outlen),
+                         PACKET_DROP);
+        free(wire);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +907,10 @@ int main(void)
         cmocka_unit_test(test_imported_lists),
         cmocka_unit_test(test_scores_and_several_codes),
         cmocka_unit_test(test_score_and_allowlist_zones),
+        cmocka_unit_test(test_acl_allow_refuse),
+        cmocka_unit_test(test_acl_error_answers),
+        cmocka_unit_test(test_any_minimal_over_udp),
+        cmocka_unit_test(test_slip_answer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

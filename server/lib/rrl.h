@@ -1,0 +1,49 @@
+/* rrl: response rate limiting per client prefix (the idea of BIND, Knot and
+ * NSD RRL) for UDP answers. One table per worker: rrl_new allocates it
+ * whole, rrl_free frees it; rrl_check never allocates or locks, so a table
+ * belongs to one thread. The clock is passed in (milliseconds, monotonic). */
+#ifndef DNSBL_RRL_H
+#define DNSBL_RRL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define RRL_RATE_MAX 1000000
+#define RRL_SLIP_MAX 100
+#define RRL_DEFAULT_SLIP 2
+#define RRL_DEFAULT_IPV4_PREFIX 24
+#define RRL_DEFAULT_IPV6_PREFIX 56
+#define RRL_BUCKETS 32768 /* per worker, 16 bytes each */
+
+struct rrl_settings {
+    unsigned rate;        /* answers per second per client prefix; 0 = off */
+    unsigned slip;        /* every slip-th limited answer goes out truncated; 0 = none */
+    unsigned ipv4_prefix; /* 0..32: IPv4 clients in one prefix share one budget */
+    unsigned ipv6_prefix; /* 0..128 */
+};
+
+enum rrl_verdict {
+    RRL_PASS, /* answer normally */
+    RRL_DROP, /* send nothing */
+    RRL_SLIP, /* send a truncated answer (TC, no records) so a real client retries over TCP */
+};
+
+struct rrl;
+
+/* A table of buckets (a power of two; RRL_BUCKETS in the server) with
+ * every budget full. seed keys the hash, so that nobody outside can aim
+ * at the bucket of a victim. DNSBL_OK, DNSBL_EINVAL or DNSBL_ENOMEM. */
+int rrl_new(const struct rrl_settings *s, size_t buckets, uint64_t seed, struct rrl **out);
+void rrl_free(struct rrl *r);
+
+/* The verdict for one answer to client (a full address) at now_ms. Each
+ * prefix has a token bucket holding at most one second's worth (rate); a
+ * pass takes a token. Prefixes whose hash collides share a bucket. */
+enum rrl_verdict rrl_check(struct rrl *r, const struct addr_prefix *client, uint64_t now_ms);
+
+/* The client's prefix as rrl counts it (for logs and tests). */
+struct addr_prefix rrl_prefix(const struct rrl_settings *s, const struct addr_prefix *client);
+
+#endif
