@@ -10,6 +10,7 @@ packages=(
     libgmime-3.0-dev
     python3 python3-dnspython
     bind9-dnsutils knot-dnsutils ldnsutils
+    valgrind
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
