@@ -11,6 +11,7 @@ packages=(
     rbldnsd
     python3 python3-dnspython
     bind9-dnsutils knot-dnsutils ldnsutils
+    valgrind
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

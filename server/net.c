@@ -28,6 +28,7 @@
 #include "log.h"
 #include "packet.h"
 #include "sock.h"
+#include "tcpframe.h"
 #include "timeutil.h"
 
 #define NET_BATCH 32     /* datagrams per recvmmsg/sendmmsg */
@@ -114,7 +115,7 @@ struct worker {
     uint64_t gen;           /* generation of the view in use */
     _Atomic uint64_t seen;  /* published copy of gen, for net_reclaim */
     uint64_t cnt[NC_COUNT]; /* read by others only after join */
-    uint8_t *udp_in, *udp_out, *tcp_in, *tcp_out;
+    uint8_t *udp_in, *udp_out, *tcp_out;
     struct mmsghdr in[NET_BATCH], out[NET_BATCH];
     struct iovec in_iov[NET_BATCH], out_iov[NET_BATCH];
     struct sockaddr_storage peer[NET_BATCH];
@@ -396,15 +397,17 @@ static void tcp_process(struct tcp_conn *c)
     bool begun = false;
 
     while (!c->closing && !c->paused) {
-        uint8_t hdr[2];
+        uint8_t hdr[TCPFRAME_PREFIX];
+        struct tcpframe f;
         size_t avail = evbuffer_get_length(in);
-        if (avail < 2 || evbuffer_copyout(in, hdr, 2) != 2)
+        size_t size = evbuffer_copyout(in, hdr, sizeof hdr) == (ev_ssize_t)sizeof hdr
+                          ? tcpframe_size(hdr, sizeof hdr)
+                          : 0;
+        if (size == 0 || avail < size)
             break;
-        size_t qlen = (size_t)hdr[0] << 8 | hdr[1];
-        if (avail < 2 + qlen)
-            break;
-        evbuffer_drain(in, 2);
-        if (evbuffer_remove(in, w->tcp_in, qlen) != (int)qlen) {
+        /* Made contiguous, the frame is answered where it lies. */
+        const uint8_t *frame = evbuffer_pullup(in, (ev_ssize_t)size);
+        if (frame == NULL || !tcpframe_next(frame, size, &f)) {
             c->closing = true;
             break;
         }
@@ -421,8 +424,10 @@ static void tcp_process(struct tcp_conn *c)
         w->cnt[NC_TCP_QUERIES]++;
         /* Never rate-limited: a TCP client has proved its address. */
         w->ctx.client = c->counted ? &c->client : NULL;
-        if (packet_answer(&w->ctx, PACKET_TCP, w->tcp_in, qlen, w->tcp_out + 2, PACKET_TCP_MAX,
-                          &outlen) == PACKET_ANSWER) {
+        enum packet_outcome po = packet_answer(&w->ctx, PACKET_TCP, f.msg, f.len, w->tcp_out + 2,
+                                               PACKET_TCP_MAX, &outlen);
+        evbuffer_drain(in, f.used);
+        if (po == PACKET_ANSWER) {
             w->tcp_out[0] = (uint8_t)(outlen >> 8);
             w->tcp_out[1] = (uint8_t)outlen;
             bufferevent_write(c->bev, w->tcp_out, outlen + 2);
@@ -676,11 +681,9 @@ static int worker_init(struct net *n, struct worker *w, unsigned id)
     w->history = calloc(STORE_HISTORY_MAX, sizeof *w->history);
     w->udp_in = malloc((size_t)NET_BATCH * NET_UDP_IN);
     w->udp_out = malloc((size_t)NET_BATCH * PACKET_EDNS_SIZE);
-    w->tcp_in = malloc(PACKET_TCP_MAX);
     w->tcp_out = malloc(PACKET_TCP_MAX + 2);
     if (w->wake == NULL || w->udp == NULL || w->tcp == NULL || w->covering == NULL ||
-        w->history == NULL || w->udp_in == NULL || w->udp_out == NULL || w->tcp_in == NULL ||
-        w->tcp_out == NULL)
+        w->history == NULL || w->udp_in == NULL || w->udp_out == NULL || w->tcp_out == NULL)
         return DNSBL_ENOMEM;
     for (size_t i = 0; i < n->nlistens; i++) {
         w->udp[i].w = w;
@@ -720,7 +723,6 @@ static void worker_free(struct worker *w)
     free(w->history);
     free(w->udp_in);
     free(w->udp_out);
-    free(w->tcp_in);
     free(w->tcp_out);
     rrl_free(w->rrl);
 }

@@ -180,6 +180,23 @@ static const struct ctl_command ctl_commands[] = {
      "  -F, --zone-file FILE    the apex records (SOA, NS, ...) for --format zone\n"
      "  -Z, --zone-config FILE  dnsbld's configuration file: the zone's policy\n" CTL_USAGE_COMMON,
      "write what a zone answers as rbldnsd data, a zone file or CSV"},
+    {"check", ctl_cmd_check,
+     "Usage: dnsblctl check [--json]\n"
+     "\n"
+     "Check the store's integrity in one read snapshot: the schema version and\n"
+     "serial records, that every entry's key and value decode, that the\n"
+     "prefix-length bitmaps cover every entry's length, that every history record\n"
+     "belongs to an existing entry and decodes, and that every dedup key is 32\n"
+     "bytes. Each problem is printed on a line of its own, naming the database\n"
+     "and the key (as a prefix). Safe while dnsbld serves and imports run.\n"
+     "A directory without a store yet is consistent (nothing to check).\n"
+     "Exit status 0 when consistent, 1 when a problem was found or the store\n"
+     "cannot be read.\n"
+     "\n"
+     "Options:\n"
+     "  -j, --json              print one JSON object: db, exists, problems,\n"
+     "                          consistent, serial, entries\n" CTL_USAGE_COMMON,
+     "check the store's integrity"},
     {"help", ctl_cmd_help,
      "Usage: dnsblctl help [COMMAND]\n"
      "\n"

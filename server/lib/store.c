@@ -2,13 +2,28 @@
  * depend on any of it; callers see struct entry / struct event only.
  *
  * Environment: the directory DIR (data.mdb + lock.mdb), 8 named databases
- * at most, 256 reader slots, a 32 GiB map (virtual address space only: LMDB
- * grows the file as pages are used, it does not preallocate without
- * MDB_WRITEMAP). Writers open with flags 0 (fully durable commits),
- * readers with MDB_RDONLY; both add MDB_NOTLS so a reader's transaction is
- * tied to its struct store_reader rather than to a thread-local slot, which
- * is what lets one thread reset/renew it freely and lets a process hold a
- * read and a write transaction at once (dnsblctl, the tests).
+ * at most, 256 reader slots. Writers open with flags 0 (fully durable
+ * commits), readers with MDB_RDONLY; both add MDB_NOTLS so a reader's
+ * transaction is tied to its struct store_reader rather than to a
+ * thread-local slot, which is what lets one thread reset/renew it freely
+ * and lets a process hold a read and a write transaction at once
+ * (dnsblctl, the tests).
+ *
+ * The map: a new store starts with a 64 MiB map (the size LMDB records in
+ * the file; virtual address space only, the file grows as pages are used).
+ * A writer whose batch hits MDB_MAP_FULL aborts it, doubles the map and
+ * runs the batch again, up to 1 TiB (1 GiB on 32-bit systems); the new size
+ * is recorded by its next commit. A process that finds the file grown by
+ * another (MDB_MAP_RESIZED, readers and writers alike) adopts the recorded
+ * size. LMDB remaps on a resize and so demands that no transaction of the
+ * process be open meanwhile (lmdb.h, mdb_env_set_mapsize): store_remap
+ * raises `remapping`, waits for every read transaction of this struct
+ * store to end, resizes and lowers it. Read transactions announce
+ * themselves first (store_gate_enter: an atomic increment of a counter of
+ * their own, then a look at `remapping`), so the query path takes no lock;
+ * only a reader that meets a remap in progress waits on remap_lock. Tests
+ * set DNSBL_STORE_MAPSIZE=INITIAL[,MAX] (bytes, or with a k/m/g suffix)
+ * to start small; it is not documented for operators.
  *
  * Named databases (all integers big-endian, so keys sort as numbers):
  *   meta     "schema" -> u32, 1.  "serial" -> u64, bumped per apply.
@@ -46,27 +61,40 @@
  * here, a new value version in store_decode_entry, and a migration step in store_open. */
 #include "store.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "err.h"
 #include "wire.h"
 
 #define STORE_SCHEMA 1u
 #define STORE_VALUE_VERSION 1
+#define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
-#define STORE_MAP_GIB 32
+#define STORE_MAP_MAX ((size_t)1 << 40)
 #else
-#define STORE_MAP_GIB 1 /* all a 32-bit address space can spare */
+#define STORE_MAP_MAX ((size_t)1 << 30) /* all a 32-bit address space can spare */
 #endif
+#define STORE_MAP_MIN ((size_t)64 << 10)
+#define STORE_REMAP_WAIT_MS 5000            /* a read transaction lives one batch of queries */
+#define STORE_DISK_LOW ((uint64_t)16 << 20) /* free space under which an EIO means "full" */
+#define STORE_RESIZED_TRIES 8               /* another process may grow the map again meanwhile */
+/* store_lmdb_fail's code for MDB_MAP_FULL inside store.c: store_apply
+ * grows the map on it; public functions turn it into DNSBL_EBUSY. */
+#define STORE_EMAPFULL (-100)
 #define STORE_MAXDBS 8
 #define STORE_MAXREADERS 256
 #define STORE_KEY_LEN 18
@@ -91,6 +119,12 @@ struct store {
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
                       inside a write transaction, which LMDB gives one writer at a time */
     size_t scratch_cap;
+    size_t map_initial, map_max;
+    /* Resizing the map (see the top of this file). */
+    pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
+    _Atomic bool remapping;       /* a remap waits for the open read transactions */
+    _Atomic unsigned loose;       /* open read transactions not of a store_reader */
+    struct store_reader *readers; /* every open store_reader */
 };
 
 struct store_reader {
@@ -98,6 +132,8 @@ struct store_reader {
     MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
     MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
     bool active;
+    _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
+    struct store_reader *prev, *next;
     uint8_t lens4[STORE_LENS4_BYTES];
     uint8_t lens6[STORE_LENS6_BYTES];
 };
@@ -138,17 +174,79 @@ static int store_map_err(int rc)
 static int store_lmdb_fail(const struct store *s, int rc, const char *step, char *why,
                            size_t whylen)
 {
-    if (rc == MDB_MAP_FULL)
-        store_set_why(why, whylen,
-                      "%s: %s: %s (the store's %d GiB map is full; growing it is not "
-                      "supported yet)",
-                      s->dir, step, mdb_strerror(rc), STORE_MAP_GIB);
-    else if (rc == MDB_TXN_FULL)
-        store_set_why(why, whylen, "%s: %s: %s (apply fewer events per batch)", s->dir, step,
-                      mdb_strerror(rc));
-    else
+    const char *hint = "";
+    struct statvfs fs;
+    switch (rc) {
+    case MDB_MAP_FULL:
         store_set_why(why, whylen, "%s: %s: %s", s->dir, step, mdb_strerror(rc));
+        return STORE_EMAPFULL;
+    case MDB_TXN_FULL:
+        hint = " (apply fewer events per batch)";
+        break;
+    case EIO:
+        /* LMDB reports a short write as EIO: on a full disk that is what a
+         * commit gets before any ENOSPC. */
+        if (statvfs(s->dir, &fs) != 0 || (uint64_t)fs.f_bavail * fs.f_frsize >= STORE_DISK_LOW)
+            break;
+        /* fall through */
+    case ENOSPC:
+    case EDQUOT:
+        hint = " (the disk holding the store is full; nothing of this transaction was kept)";
+        break;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        hint = " (LMDB needs write access to lock.mdb, and a writer to the directory and "
+               "data.mdb as well)";
+        break;
+    }
+    store_set_why(why, whylen, "%s: %s: %s%s", s->dir, step, mdb_strerror(rc), hint);
     return store_map_err(rc);
+}
+
+/* What a public function returns for an error from inside this file. */
+static int store_public_err(int err)
+{
+    return err == STORE_EMAPFULL ? DNSBL_EBUSY : err;
+}
+
+static void store_gate_enter(struct store *s, _Atomic unsigned *mine);
+static void store_gate_leave(_Atomic unsigned *mine);
+static int store_remap(struct store *s, size_t size);
+
+/* Write transactions pass the gate too (on s->loose), so that a remap in
+ * another thread never pulls the map from under one. A map grown by
+ * another process is adopted here, as by readers. */
+static int store_write_begin(struct store *s, MDB_txn **txn, char *why, size_t whylen)
+{
+    for (unsigned resized = 0;; resized++) {
+        store_gate_enter(s, &s->loose);
+        int rc = mdb_txn_begin(s->env, NULL, 0, txn);
+        if (rc == MDB_SUCCESS)
+            return DNSBL_OK;
+        store_gate_leave(&s->loose);
+        if (rc != MDB_MAP_RESIZED || resized == STORE_RESIZED_TRIES)
+            return store_lmdb_fail(s, rc, "begin write transaction", why, whylen);
+        rc = store_remap(s, 0);
+        if (rc != MDB_SUCCESS)
+            return store_lmdb_fail(s, rc, "adopt the map size another process set", why, whylen);
+    }
+}
+
+static void store_write_abort(struct store *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    store_gate_leave(&s->loose);
+}
+
+/* LMDB frees the transaction whether the commit worked or not. */
+static int store_write_commit(struct store *s, MDB_txn *txn, char *why, size_t whylen)
+{
+    int rc = mdb_txn_commit(txn);
+    store_gate_leave(&s->loose);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "commit", why, whylen);
+    return DNSBL_OK;
 }
 
 static MDB_val store_val(const void *p, size_t n)
@@ -392,7 +490,9 @@ bool store_exists(const char *dir)
 
     if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
         return false;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    /* An empty data.mdb is a creation killed before LMDB wrote its first
+     * pages: no store yet, and only a writer can make one of it. */
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 }
 
 static int store_mkdir_p(const char *dir, char *why, size_t whylen)
@@ -533,11 +633,12 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
 {
     MDB_txn *txn;
     bool missing;
-    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_lmdb_fail(s, rc, "begin write transaction", why, whylen);
+    int rc;
+    int err = store_write_begin(s, &txn, why, whylen);
+    if (err != DNSBL_OK)
+        return err;
 
-    int err = store_open_dbs(s, txn, MDB_CREATE, why, whylen);
+    err = store_open_dbs(s, txn, MDB_CREATE, why, whylen);
     if (err == DNSBL_OK)
         err = store_check_schema(s, txn, &missing, why, whylen);
     if (err == DNSBL_OK && missing) {
@@ -567,14 +668,11 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
         }
     }
     if (err != DNSBL_OK) {
-        mdb_txn_abort(txn);
+        store_write_abort(s, txn);
         return err;
     }
     /* Committing is what keeps the database handles open for later txns. */
-    rc = mdb_txn_commit(txn);
-    if (rc != MDB_SUCCESS)
-        return store_lmdb_fail(s, rc, "commit", why, whylen);
-    return DNSBL_OK;
+    return store_write_commit(s, txn, why, whylen);
 }
 
 static int store_init_ro(struct store *s, char *why, size_t whylen)
@@ -607,6 +705,62 @@ static int store_init_ro(struct store *s, char *why, size_t whylen)
     return DNSBL_OK;
 }
 
+/* One size of DNSBL_STORE_MAPSIZE: digits and an optional k, m or g. */
+static bool store_parse_size(const char *text, const char **end, size_t *out)
+{
+    if (!isdigit((unsigned char)*text))
+        return false;
+    char *e;
+    errno = 0;
+    unsigned long long v = strtoull(text, &e, 10);
+    unsigned shift = 0;
+    switch (tolower((unsigned char)*e)) {
+    case 'k':
+        shift = 10;
+        e++;
+        break;
+    case 'm':
+        shift = 20;
+        e++;
+        break;
+    case 'g':
+        shift = 30;
+        e++;
+        break;
+    }
+    if (errno != 0 || v > (SIZE_MAX >> shift))
+        return false;
+    *out = (size_t)v << shift;
+    *end = e;
+    return true;
+}
+
+/* The map's first size and its limit: the defaults, or what a test set in
+ * DNSBL_STORE_MAPSIZE=INITIAL[,MAX]. */
+static int store_map_limits(struct store *s, char *why, size_t whylen)
+{
+    const char *text = getenv("DNSBL_STORE_MAPSIZE");
+    s->map_initial = STORE_MAP_INITIAL;
+    s->map_max = STORE_MAP_MAX;
+    if (!text || !*text)
+        return DNSBL_OK;
+    const char *p = text;
+    size_t max = STORE_MAP_MAX;
+    bool ok = store_parse_size(p, &p, &s->map_initial);
+    if (ok && *p == ',')
+        ok = store_parse_size(p + 1, &p, &max);
+    if (!ok || *p != '\0' || s->map_initial < STORE_MAP_MIN || max < s->map_initial ||
+        max > STORE_MAP_MAX) {
+        store_set_why(why, whylen,
+                      "DNSBL_STORE_MAPSIZE='%s': want INITIAL[,MAX] in bytes (k, m, g "
+                      "suffixes), %zu <= INITIAL <= MAX <= %zu",
+                      text, STORE_MAP_MIN, STORE_MAP_MAX);
+        return DNSBL_EINVAL;
+    }
+    s->map_max = max;
+    return DNSBL_OK;
+}
+
 int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen)
 {
     struct store *s;
@@ -630,6 +784,12 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     /* A read-only opener can never create, whatever else it asked for. */
     s->flags = rdonly ? STORE_RDONLY : flags;
+    pthread_mutex_init(&s->remap_lock, NULL);
+    atomic_init(&s->remapping, false);
+    atomic_init(&s->loose, 0);
+    err = store_map_limits(s, why, whylen);
+    if (err != DNSBL_OK)
+        goto fail;
 
     if (!rdonly && (flags & STORE_CREATE)) {
         err = store_mkdir_p(dir, why, whylen);
@@ -656,7 +816,9 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
         err = store_lmdb_fail(s, rc, "set maxreaders", why, whylen);
         goto fail;
     }
-    rc = mdb_env_set_mapsize(s->env, (size_t)STORE_MAP_GIB << 30);
+    /* An existing store keeps the size its file records (set before the
+     * open, ours would replace it); a new one starts at map_initial. */
+    rc = store_exists(dir) ? MDB_SUCCESS : mdb_env_set_mapsize(s->env, s->map_initial);
     if (rc != MDB_SUCCESS) {
         err = store_lmdb_fail(s, rc, "set map size", why, whylen);
         goto fail;
@@ -666,6 +828,20 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
         err = store_lmdb_fail(s, rc, "open environment", why, whylen);
         goto fail;
     }
+    /* A writer lifts a smaller recorded size (LMDB's 1 MiB default, a test's
+     * tiny map) to map_initial now, while no transaction is open. */
+    MDB_envinfo info;
+    if (!rdonly && mdb_env_info(s->env, &info) == MDB_SUCCESS && info.me_mapsize < s->map_initial) {
+        rc = mdb_env_set_mapsize(s->env, s->map_initial);
+        if (rc != MDB_SUCCESS) {
+            err = store_lmdb_fail(s, rc, "set map size", why, whylen);
+            goto fail;
+        }
+    }
+    /* Reader slots of killed processes pin old snapshots, and so pages a
+     * writer could reuse: free them now rather than when the table fills. */
+    int dead = 0;
+    mdb_reader_check(s->env, &dead);
     err = rdonly ? store_init_ro(s, why, whylen) : store_init_rw(s, why, whylen);
     if (err != DNSBL_OK)
         goto fail;
@@ -674,8 +850,9 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
 
 fail:
     mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->remap_lock);
     free(s);
-    return err;
+    return store_public_err(err);
 }
 
 void store_close(struct store *s)
@@ -683,28 +860,91 @@ void store_close(struct store *s)
     if (!s)
         return;
     mdb_env_close(s->env);
+    pthread_mutex_destroy(&s->remap_lock);
     free(s->scratch);
     free(s);
 }
 
-/* ---- read transactions ---- */
+/* ---- read transactions and map resizes ---- */
 
-/* Begin (*txn NULL) or renew (*txn reset) a read transaction, recovering
- * once from each of: another process grew the map, and stale reader slots
- * left by dead processes. mdb_env_set_mapsize(env, 0) adopts the size in
- * the file; LMDB wants no other txn of this process active then, which the
- * server arranges by beginning batches after all readers have ended. */
-static int store_read_begin(struct store *s, MDB_txn **txn)
+/* Announce a transaction about to begin on *mine (a reader's own counter,
+ * or s->loose), waiting out a remap in progress. Both sides are seq_cst:
+ * either store_remap sees the increment and waits for the transaction to
+ * end, or this sees `remapping` and backs off. */
+static void store_gate_enter(struct store *s, _Atomic unsigned *mine)
 {
-    bool resized = false, checked = false;
-    int rc;
+    for (;;) {
+        atomic_fetch_add(mine, 1);
+        if (!atomic_load(&s->remapping))
+            return;
+        atomic_fetch_sub(mine, 1);
+        /* The remap holds the lock from before raising the flag to after
+         * lowering it. */
+        pthread_mutex_lock(&s->remap_lock);
+        pthread_mutex_unlock(&s->remap_lock);
+    }
+}
+
+static void store_gate_leave(_Atomic unsigned *mine)
+{
+    atomic_fetch_sub_explicit(mine, 1, memory_order_release);
+}
+
+static bool store_txns_open(struct store *s)
+{
+    if (atomic_load(&s->loose) != 0)
+        return true;
+    for (struct store_reader *r = s->readers; r; r = r->next)
+        if (atomic_load(&r->in_txn) != 0)
+            return true;
+    return false;
+}
+
+/* mdb_env_set_mapsize(env, size) once no transaction of this store is
+ * open (size 0 adopts the size the file records). Waits for the open
+ * ones, which last one batch of queries, at most STORE_REMAP_WAIT_MS:
+ * past that (a transaction open in the caller's own thread, a caller
+ * bug) it gives up with EBUSY rather than pull the map from under it. */
+static int store_remap(struct store *s, size_t size)
+{
+    int rc = MDB_SUCCESS;
+    pthread_mutex_lock(&s->remap_lock);
+    atomic_store(&s->remapping, true);
+    for (unsigned waited = 0; store_txns_open(s); waited++) {
+        if (waited >= STORE_REMAP_WAIT_MS * 10) {
+            rc = EBUSY;
+            break;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    if (rc == MDB_SUCCESS)
+        rc = mdb_env_set_mapsize(s->env, size);
+    atomic_store(&s->remapping, false);
+    pthread_mutex_unlock(&s->remap_lock);
+    return rc;
+}
+
+/* Begin (*txn NULL) or renew (*txn reset) a read transaction counted on
+ * *mine, recovering from: another process grew the map (adopt its size,
+ * a few times, as it may grow again meanwhile), and stale reader slots left
+ * by dead processes (once). On success the caller ends the transaction
+ * and then calls store_gate_leave(mine). */
+static int store_read_begin(struct store *s, MDB_txn **txn, _Atomic unsigned *mine)
+{
+    unsigned resized = 0;
+    bool checked = false;
 
     for (;;) {
-        rc = *txn ? mdb_txn_renew(*txn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-        if (rc == MDB_MAP_RESIZED && !resized) {
-            resized = true;
-            if (mdb_env_set_mapsize(s->env, 0) != MDB_SUCCESS)
-                return rc;
+        store_gate_enter(s, mine);
+        int rc = *txn ? mdb_txn_renew(*txn) : mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+        if (rc == MDB_SUCCESS)
+            return rc;
+        store_gate_leave(mine);
+        if (rc == MDB_MAP_RESIZED && resized++ < STORE_RESIZED_TRIES) {
+            int mrc = store_remap(s, 0);
+            if (mrc != MDB_SUCCESS)
+                return mrc;
         } else if (rc == MDB_READERS_FULL && !checked) {
             int dead = 0;
             checked = true;
@@ -715,6 +955,19 @@ static int store_read_begin(struct store *s, MDB_txn **txn)
     }
 }
 
+/* A read transaction of one call (count, serial, foreach, check). */
+static int store_loose_begin(struct store *s, MDB_txn **txn)
+{
+    *txn = NULL;
+    return store_read_begin(s, txn, &s->loose);
+}
+
+static void store_loose_end(struct store *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    store_gate_leave(&s->loose);
+}
+
 int store_reader_open(struct store *s, struct store_reader **out)
 {
     struct store_reader *r = calloc(1, sizeof *r);
@@ -722,6 +975,13 @@ int store_reader_open(struct store *s, struct store_reader **out)
     if (!r)
         return DNSBL_ENOMEM;
     r->s = s;
+    atomic_init(&r->in_txn, 0);
+    pthread_mutex_lock(&s->remap_lock);
+    r->next = s->readers;
+    if (s->readers)
+        s->readers->prev = r;
+    s->readers = r;
+    pthread_mutex_unlock(&s->remap_lock);
     *out = r;
     return DNSBL_OK;
 }
@@ -730,6 +990,16 @@ void store_reader_close(struct store_reader *r)
 {
     if (!r)
         return;
+    struct store *s = r->s;
+    store_reader_end(r);
+    pthread_mutex_lock(&s->remap_lock);
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        s->readers = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    pthread_mutex_unlock(&s->remap_lock);
     /* A read-only cursor outlives its transaction unless closed itself. */
     if (r->hcur)
         mdb_cursor_close(r->hcur);
@@ -743,22 +1013,21 @@ int store_reader_begin(struct store_reader *r)
     /* A begin without an end still means "show me the latest". */
     if (r->active)
         store_reader_end(r);
-    int rc = store_read_begin(r->s, &r->txn);
+    int rc = store_read_begin(r->s, &r->txn, &r->in_txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     /* The history cursor is made with the first transaction and renewed
      * with every later one, so lookups themselves never allocate. */
     rc = r->hcur ? mdb_cursor_renew(r->txn, r->hcur)
                  : mdb_cursor_open(r->txn, r->s->history, &r->hcur);
-    if (rc != MDB_SUCCESS) {
-        mdb_txn_reset(r->txn);
-        return store_map_err(rc);
-    }
-    int err = store_get_lens(r->s, r->txn, "lens4", r->lens4, sizeof r->lens4);
+    int err = store_map_err(rc);
+    if (err == DNSBL_OK)
+        err = store_get_lens(r->s, r->txn, "lens4", r->lens4, sizeof r->lens4);
     if (err == DNSBL_OK)
         err = store_get_lens(r->s, r->txn, "lens6", r->lens6, sizeof r->lens6);
     if (err != DNSBL_OK) {
         mdb_txn_reset(r->txn);
+        store_gate_leave(&r->in_txn);
         return err;
     }
     r->active = true;
@@ -767,8 +1036,10 @@ int store_reader_begin(struct store_reader *r)
 
 void store_reader_end(struct store_reader *r)
 {
-    if (r->active)
+    if (r->active) {
         mdb_txn_reset(r->txn);
+        store_gate_leave(&r->in_txn);
+    }
     r->active = false;
 }
 
@@ -852,11 +1123,11 @@ int store_count(struct store *s, size_t *entries)
     MDB_stat st;
 
     *entries = 0;
-    int rc = store_read_begin(s, &txn);
+    int rc = store_loose_begin(s, &txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     rc = mdb_stat(txn, s->entries, &st);
-    mdb_txn_abort(txn);
+    store_loose_end(s, txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     *entries = st.ms_entries;
@@ -866,11 +1137,11 @@ int store_count(struct store *s, size_t *entries)
 int store_serial(struct store *s, uint64_t *out)
 {
     MDB_txn *txn = NULL;
-    int rc = store_read_begin(s, &txn);
+    int rc = store_loose_begin(s, &txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     int err = store_get_u64(s, txn, "serial", out, NULL, 0);
-    mdb_txn_abort(txn);
+    store_loose_end(s, txn);
     return err;
 }
 
@@ -882,12 +1153,12 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
     struct entry e;
     int ret = 0;
 
-    int rc = store_read_begin(s, &txn);
+    int rc = store_loose_begin(s, &txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     rc = mdb_cursor_open(txn, s->entries, &cur);
     if (rc != MDB_SUCCESS) {
-        mdb_txn_abort(txn);
+        store_loose_end(s, txn);
         return store_map_err(rc);
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
@@ -904,8 +1175,243 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
     if (ret == 0 && rc != MDB_NOTFOUND)
         ret = store_map_err(rc);
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    store_loose_end(s, txn);
     return ret;
+}
+
+/* ---- integrity check ---- */
+
+struct store_checker {
+    struct store *s;
+    MDB_txn *txn;
+    void (*problem)(void *arg, const char *what);
+    void *arg;
+    size_t n;
+    uint8_t lens4[STORE_LENS4_BYTES], lens6[STORE_LENS6_BYTES];
+};
+
+__attribute__((format(printf, 2, 3))) static void store_check_report(struct store_checker *c,
+                                                                     const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    c->n++;
+    if (c->problem)
+        c->problem(c->arg, what);
+}
+
+/* A key we cannot show as a prefix, in hex (cut after 40 bytes). */
+static const char *store_check_hex(const MDB_val *k, char *buf, size_t cap)
+{
+    const uint8_t *p = k->mv_data;
+    size_t n = k->mv_size < 40 ? k->mv_size : 40, used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used + 3 < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%02x", p[i]);
+    if (n < k->mv_size && used + 4 < cap)
+        snprintf(buf + used, cap - used, "...");
+    return buf;
+}
+
+/* The prefix an 18-byte entries key stands for, when it is one this
+ * module could have written: family 4 or 6, a valid length, IPv4 mapped,
+ * no host bits. Otherwise why says what is wrong. */
+static bool store_check_key(const MDB_val *k, struct addr_prefix *p, const char **why)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (k->mv_size != STORE_KEY_LEN) {
+        *why = "key length is not 18 bytes";
+        return false;
+    }
+    if (store_prefix_from_key(k, p) != DNSBL_OK) {
+        *why = "bad family or prefix length";
+        return false;
+    }
+    if (p->family == ADDR_V4 && memcmp(p->a, mapped, sizeof mapped) != 0) {
+        *why = "an IPv4 key that is not IPv4-mapped";
+        return false;
+    }
+    struct addr_prefix m = *p;
+    addr_mask(&m);
+    if (memcmp(m.a, p->a, sizeof p->a) != 0) {
+        *why = "host bits set past the prefix length";
+        return false;
+    }
+    return true;
+}
+
+static int store_check_meta(struct store_checker *c)
+{
+    struct store *s = c->s;
+    MDB_val k = store_meta_key("schema"), v;
+    int rc = mdb_get(c->txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        store_check_report(c, "meta: no schema version record");
+    } else if (rc != MDB_SUCCESS) {
+        return store_map_err(rc);
+    } else if (v.mv_size != 4) {
+        store_check_report(c, "meta: the schema version record is %zu bytes, not 4", v.mv_size);
+    } else {
+        struct wire w;
+        wire_init_ro(&w, v.mv_data, v.mv_size);
+        uint32_t version = wire_get_u32(&w);
+        if (version != STORE_SCHEMA)
+            store_check_report(c, "meta: schema version %u, this program knows %u", version,
+                               STORE_SCHEMA);
+    }
+    k = store_meta_key("serial");
+    rc = mdb_get(c->txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        store_check_report(c, "meta: no serial record");
+    else if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    else if (v.mv_size != 8)
+        store_check_report(c, "meta: the serial record is %zu bytes, not 8", v.mv_size);
+
+    static const struct {
+        const char *name;
+        size_t size;
+    } maps[] = {{"lens4", STORE_LENS4_BYTES}, {"lens6", STORE_LENS6_BYTES}};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *map = i == 0 ? c->lens4 : c->lens6;
+        int err = store_get_lens(s, c->txn, maps[i].name, map, maps[i].size);
+        if (err == DNSBL_ESCHEMA) {
+            store_check_report(c, "meta: the %s prefix-length bitmap is not %zu bytes",
+                               maps[i].name, maps[i].size);
+            memset(map, 0, maps[i].size);
+        } else if (err != DNSBL_OK) {
+            return err;
+        }
+    }
+    return DNSBL_OK;
+}
+
+static int store_check_entries(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct entry e;
+    char text[ADDR_TEXT_MAX], hex[96];
+    const char *why;
+    int rc = mdb_cursor_open(c->txn, c->s->entries, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (!store_check_key(&k, &e.prefix, &why)) {
+            store_check_report(c, "entries: key %s: %s", store_check_hex(&k, hex, sizeof hex), why);
+            continue;
+        }
+        addr_format(&e.prefix, text, sizeof text);
+        if (store_decode_entry(v.mv_data, v.mv_size, &e) != DNSBL_OK)
+            store_check_report(c, "entries: %s: the %zu-byte value does not decode", text,
+                               v.mv_size);
+        const uint8_t *map = e.prefix.family == ADDR_V4 ? c->lens4 : c->lens6;
+        if (!store_lens_has(map, e.prefix.plen))
+            store_check_report(c,
+                               "entries: %s: prefix length /%u is missing from the %s bitmap in "
+                               "meta (lookups would not see it)",
+                               text, e.prefix.plen, e.prefix.family == ADDR_V4 ? "lens4" : "lens6");
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
+static int store_check_history(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t last[STORE_KEY_LEN];
+    bool have_last = false, last_exists = false;
+    char text[ADDR_TEXT_MAX], hex[96];
+    const char *why;
+    int rc = mdb_cursor_open(c->txn, c->s->history, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct addr_prefix p;
+        struct history_day d;
+        MDB_val ek = store_val(k.mv_data, STORE_KEY_LEN);
+        if (k.mv_size != STORE_HKEY_LEN || !store_check_key(&ek, &p, &why)) {
+            store_check_report(c, "history: key %s: %s", store_check_hex(&k, hex, sizeof hex),
+                               k.mv_size != STORE_HKEY_LEN ? "key length is not 22 bytes" : why);
+            continue;
+        }
+        addr_format(&p, text, sizeof text);
+        if (store_decode_history(&k, &v, &d) != DNSBL_OK) {
+            store_check_report(c, "history: %s: the record is %zu bytes, not %d", text, v.mv_size,
+                               STORE_HVAL_LEN);
+            continue;
+        }
+        /* One entries probe per prefix: its days are adjacent. */
+        if (!have_last || memcmp(last, k.mv_data, STORE_KEY_LEN) != 0) {
+            MDB_val ev;
+            memcpy(last, k.mv_data, STORE_KEY_LEN);
+            have_last = true;
+            ek = store_val(last, STORE_KEY_LEN);
+            int grc = mdb_get(c->txn, c->s->entries, &ek, &ev);
+            if (grc != MDB_SUCCESS && grc != MDB_NOTFOUND) {
+                rc = grc;
+                break;
+            }
+            last_exists = grc == MDB_SUCCESS;
+        }
+        if (!last_exists) {
+            time_t t = (time_t)d.day * MODEL_DAY;
+            struct tm tm;
+            char day[16] = "?";
+            if (gmtime_r(&t, &tm))
+                strftime(day, sizeof day, "%Y-%m-%d", &tm);
+            store_check_report(c, "history: %s, day %s: no entry for this prefix", text, day);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
+static int store_check_seen(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char hex[96];
+    int rc = mdb_cursor_open(c->txn, c->s->seen, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_DEDUP_LEN)
+            store_check_report(c, "seen: key %s: %zu bytes, not %d",
+                               store_check_hex(&k, hex, sizeof hex), k.mv_size, STORE_DEDUP_LEN);
+        else if (v.mv_size != 8)
+            store_check_report(c, "seen: key %s: the value is %zu bytes, not 8",
+                               store_check_hex(&k, hex, sizeof hex), v.mv_size);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
+int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
+                size_t *nproblems)
+{
+    struct store_checker c = {.s = s, .problem = problem, .arg = arg};
+    *nproblems = 0;
+    int rc = store_loose_begin(s, &c.txn);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    int err = store_check_meta(&c);
+    if (err == DNSBL_OK)
+        err = store_check_entries(&c);
+    if (err == DNSBL_OK)
+        err = store_check_history(&c);
+    if (err == DNSBL_OK)
+        err = store_check_seen(&c);
+    store_loose_end(s, c.txn);
+    *nproblems = c.n;
+    return err;
 }
 
 /* ---- writing ---- */
@@ -1311,33 +1817,19 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
     return err;
 }
 
-int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
-                struct store_apply_stats *stats, char *why, size_t whylen)
+/* One try at a batch: STORE_EMAPFULL when the map filled up (nothing
+ * was written; the caller may grow the map and try again). */
+static int store_apply_once(struct store *s, const struct event *ev, const uint8_t *const *dedup,
+                            size_t n, struct store_apply_stats *st, char *why, size_t whylen)
 {
-    struct store_apply_stats st = {0, 0};
     struct store_applier app, *a = &app;
     struct store_scratch sc;
     MDB_txn *txn;
-    int rc, err;
 
-    if (stats)
-        *stats = st;
-    if (s->flags & STORE_RDONLY) {
-        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
-        return DNSBL_EINVAL;
-    }
-    if (n > UINT32_MAX) {
-        store_set_why(why, whylen, "%s: %zu events in one batch, at most %u", s->dir, n,
-                      UINT32_MAX);
-        return DNSBL_EINVAL;
-    }
-    err = store_check_events(s, ev, n, why, whylen);
-    if (err != DNSBL_OK || n == 0)
+    st->applied = st->duplicates = 0;
+    int err = store_write_begin(s, &txn, why, whylen);
+    if (err != DNSBL_OK)
         return err;
-
-    rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_lmdb_fail(s, rc, "begin write transaction", why, whylen);
     err = store_scratch(s, n, &sc);
     if (err != DNSBL_OK) {
         store_set_why(why, whylen, "%s: out of memory for a batch of %zu events", s->dir, n);
@@ -1356,21 +1848,17 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
     }
 
     if (dedup) {
-        err = store_dedup_pass(s, txn, ev, dedup, n, &sc, &st.duplicates, why, whylen);
+        err = store_dedup_pass(s, txn, ev, dedup, n, &sc, &st->duplicates, why, whylen);
         if (err != DNSBL_OK)
             goto abort;
     }
-    err = store_entry_pass(a, txn, n, &sc, &st.applied, why, whylen);
-    if (err != DNSBL_OK) {
-        st.applied = 0;
+    err = store_entry_pass(a, txn, n, &sc, &st->applied, why, whylen);
+    if (err != DNSBL_OK)
         goto abort;
-    }
 
-    if (st.applied == 0) {
+    if (st->applied == 0) {
         /* Nothing changed (all duplicates): keep the serial, write nothing. */
-        mdb_txn_abort(txn);
-        if (stats)
-            *stats = st;
+        store_write_abort(s, txn);
         return DNSBL_OK;
     }
     if (a->lens_dirty) {
@@ -1381,14 +1869,65 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
     err = store_bump_serial(s, txn, why, whylen);
     if (err != DNSBL_OK)
         goto abort;
-    rc = mdb_txn_commit(txn);
+    return store_write_commit(s, txn, why, whylen);
+
+abort:
+    store_write_abort(s, txn);
+    return err;
+}
+
+/* Double the map (up to map_max); called with no transaction open. */
+static int store_grow(struct store *s, char *why, size_t whylen)
+{
+    MDB_envinfo info;
+    int rc = mdb_env_info(s->env, &info);
     if (rc != MDB_SUCCESS)
-        return store_lmdb_fail(s, rc, "commit", why, whylen);
+        return store_lmdb_fail(s, rc, "read the map size", why, whylen);
+    if (info.me_mapsize >= s->map_max) {
+        store_set_why(why, whylen,
+                      "%s: the store is full: its map has reached the limit of %zu MiB", s->dir,
+                      s->map_max >> 20);
+        return DNSBL_EBUSY;
+    }
+    size_t next = info.me_mapsize > s->map_max / 2 ? s->map_max : info.me_mapsize * 2;
+    rc = store_remap(s, next);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "grow the map", why, whylen);
+    return DNSBL_OK;
+}
+
+int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
+                struct store_apply_stats *stats, char *why, size_t whylen)
+{
+    struct store_apply_stats st = {0, 0};
+
+    if (stats)
+        *stats = st;
+    if (s->flags & STORE_RDONLY) {
+        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
+        return DNSBL_EINVAL;
+    }
+    if (n > UINT32_MAX) {
+        store_set_why(why, whylen, "%s: %zu events in one batch, at most %u", s->dir, n,
+                      UINT32_MAX);
+        return DNSBL_EINVAL;
+    }
+    int err = store_check_events(s, ev, n, why, whylen);
+    if (err != DNSBL_OK || n == 0)
+        return err;
+    /* The batch is all or nothing, so after a full map it runs again whole
+     * in the grown map: once per doubling, until it fits or the limit. */
+    for (;;) {
+        err = store_apply_once(s, ev, dedup, n, &st, why, whylen);
+        if (err != STORE_EMAPFULL)
+            break;
+        err = store_grow(s, why, whylen);
+        if (err != DNSBL_OK)
+            break;
+    }
+    if (err != DNSBL_OK)
+        return store_public_err(err);
     if (stats)
         *stats = st;
     return DNSBL_OK;
-
-abort:
-    mdb_txn_abort(txn);
-    return err;
 }

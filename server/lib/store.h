@@ -28,7 +28,7 @@ enum store_flags {
 int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen);
 void store_close(struct store *s);
 
-/* Does dir hold a store (data.mdb)? */
+/* Does dir hold a store (a data.mdb that is not empty)? */
 bool store_exists(const char *dir);
 
 struct store_apply_stats {
@@ -56,6 +56,18 @@ int store_count(struct store *s, size_t *entries);
  * cb returns 0 to go on, non-zero to stop (that value is returned). */
 int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg);
 
+/* Integrity check of the whole store in one read snapshot: the schema
+ * version and serial records; every entries key (family, prefix length,
+ * host bits) and value decodes; the prefix-length bitmaps in meta have
+ * every stored key's length; every history key belongs to an existing
+ * entry and its record decodes; every seen key is 32 bytes. problem(arg,
+ * what) is called for each problem found, what a sentence naming the
+ * database and the key (as prefix text, else hex); *nproblems gets the
+ * count. Returns DNSBL_OK when the walk completed, whatever it found,
+ * else the error that stopped it. */
+int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
+                size_t *nproblems);
+
 /* Reader: one read-only transaction, reset between uses so a writer is never
  * held back. Begin before a batch of lookups, end after; entries copied out
  * stay valid after end. */
@@ -67,8 +79,8 @@ void store_reader_end(struct store_reader *r);
 /* Fill out[0..cap) with the entries covering addr (a full-length address),
  * longest prefix first; *n gets how many. One exact probe per prefix
  * length in use. No allocation. Call between begin and end. */
-int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr,
-                          struct entry *out, size_t cap, size_t *n);
+int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
+                          size_t cap, size_t *n);
 
 /* The entry stored for exactly this prefix, DNSBL_ENOENT if none. */
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
@@ -82,7 +94,8 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
 
 #define STORE_HISTORY_MAX 400 /* more days than any window a zone may set */
 
-#define STORE_COVERING_MAX 129 /* prefix lengths 0..128: the most entries that can cover one address */
+#define STORE_COVERING_MAX                                                                         \
+    129 /* prefix lengths 0..128: the most entries that can cover one address */
 
 /* The `entries` value codec, exposed for tests and later schema upgrades.
  * encode writes the current version into buf (STORE_ENTRY_VALUE_MAX is
