@@ -508,7 +508,18 @@ static int daemon_open_store(struct daemon *d)
         store_close(s);
         log_info("no store in %s yet: created an empty one", d->cfg.db);
     }
-    if (store_open(d->cfg.db, STORE_RDONLY, &d->store, why, sizeof why) != DNSBL_OK) {
+    int rc = store_open(d->cfg.db, STORE_RDONLY, &d->store, why, sizeof why);
+    if (rc == DNSBL_ENOENT) {
+        /* A data.mdb whose first commit never happened (an import killed
+         * at its very start): finish creating it, then open it again. */
+        struct store *s;
+        if (store_open(d->cfg.db, STORE_CREATE, &s, why, sizeof why) == DNSBL_OK) {
+            store_close(s);
+            log_info("store in %s was never completed: made it an empty one", d->cfg.db);
+            rc = store_open(d->cfg.db, STORE_RDONLY, &d->store, why, sizeof why);
+        }
+    }
+    if (rc != DNSBL_OK) {
         log_error("%s", why);
         return 1;
     }

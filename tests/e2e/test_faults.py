@@ -180,3 +180,21 @@ class MapGrowthTest(DnsAssertions, unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HalfCreatedStoreTest(DnsAssertions, unittest.TestCase):
+    @unittest.skipUnless(shutil.which("mdb_load"), "mdb_load (lmdb-utils) is not installed")
+    def test_store_whose_first_commit_never_happened(self):
+        """An import killed before its first commit leaves a data.mdb with
+        no schema: dnsbld finishes making it an empty store and serves."""
+        db = tmpdir("dnsbl-half-")
+        subprocess.run(["mdb_load", "-f", os.devnull, db], check=True)
+        self.assertGreater(os.path.getsize(os.path.join(db, "data.mdb")), 0)
+        with Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE)]) as srv:
+            self.assertIn("was never completed", srv.log())
+            self.assertEqual(answer_of(srv, v4name("127.0.0.2")), {"127.0.0.2"})
+            ctl_ok("add", "192.0.2.7", "--reason", "after repair", db=db)
+            deadline = time.monotonic() + 1
+            while answer_of(srv, v4name("192.0.2.7")) != {"127.0.0.2"}:
+                self.assertLess(time.monotonic(), deadline, "the listing never showed")
+                time.sleep(0.02)
