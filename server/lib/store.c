@@ -131,6 +131,7 @@ struct store_reader {
     struct store *s;
     MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
     MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
+    MDB_cursor *ecur; /* entries cursor, the same way: probes reuse its leaf page */
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
@@ -1003,6 +1004,8 @@ void store_reader_close(struct store_reader *r)
     /* A read-only cursor outlives its transaction unless closed itself. */
     if (r->hcur)
         mdb_cursor_close(r->hcur);
+    if (r->ecur)
+        mdb_cursor_close(r->ecur);
     if (r->txn)
         mdb_txn_abort(r->txn);
     free(r);
@@ -1020,6 +1023,9 @@ int store_reader_begin(struct store_reader *r)
      * with every later one, so lookups themselves never allocate. */
     rc = r->hcur ? mdb_cursor_renew(r->txn, r->hcur)
                  : mdb_cursor_open(r->txn, r->s->history, &r->hcur);
+    if (rc == MDB_SUCCESS)
+        rc = r->ecur ? mdb_cursor_renew(r->txn, r->ecur)
+                     : mdb_cursor_open(r->txn, r->s->entries, &r->ecur);
     int err = store_map_err(rc);
     if (err == DNSBL_OK)
         err = store_get_lens(r->s, r->txn, "lens4", r->lens4, sizeof r->lens4);
@@ -1067,10 +1073,20 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
     for (int len = addr->plen; len >= 0 && *n < cap; len--) {
         if (!store_lens_has(map, (unsigned)len))
             continue;
+        /* Through one cursor, shortest probe after longest: LMDB searches
+         * only the current leaf page when the key falls inside it, and the
+         * prefixes of one address sort next to each other. */
         struct addr_prefix p = addr_truncate(addr, (unsigned)len);
-        int err = store_get_exact(r->s, r->txn, &p, &out[*n]);
-        if (err == DNSBL_ENOENT)
+        uint8_t key[STORE_KEY_LEN];
+        store_key_from_prefix(&p, key);
+        MDB_val k = store_val(key, sizeof key), v;
+        int rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET_KEY);
+        if (rc == MDB_NOTFOUND)
             continue;
+        if (rc != MDB_SUCCESS)
+            return store_map_err(rc);
+        out[*n].prefix = p;
+        int err = store_decode_entry(v.mv_data, v.mv_size, &out[*n]);
         if (err != DNSBL_OK)
             return err;
         (*n)++;
