@@ -1,4 +1,4 @@
-/* store: the LMDB layout, schema version 1. Nothing outside this file may
+/* store: the LMDB layout, schema version 2. Nothing outside this file may
  * depend on any of it; callers see struct entry / struct event only.
  *
  * Environment: the directory DIR (data.mdb + lock.mdb), 8 named databases
@@ -26,11 +26,9 @@
  * to start small; it is not documented for operators.
  *
  * Named databases (all integers big-endian, so keys sort as numbers):
- *   meta     "schema" -> u32, 1.  "serial" -> u64, bumped per apply.
- *            "lens4" -> 5 bytes, "lens6" -> 17 bytes: bitmaps of the prefix
- *            lengths that have at least one entry (bit for length L is
- *            byte L/8, mask 0x80 >> L%8). Entries are never deleted in this
- *            version, so a bit is only ever set.
+ *   meta     "schema" -> u32, 2.  "serial" -> u64, bumped per apply.
+ *            (Version 1 also kept "lens4" and "lens6", bitmaps of the
+ *            prefix lengths in use; the upgrade deletes them.)
  *   entries  key: 18 bytes = family (4 or 6) + 16 address bytes (IPv4
  *            mapped ::ffff:a.b.c.d) + plen, so byte order is V4 first, then
  *            address, then prefix length.
@@ -54,8 +52,26 @@
  *            time / 86400), so one entry's days are adjacent and in date
  *            order; value: counts[CNT_COUNT] u32 + volume u64 (36 bytes).
  *
- * Longest-prefix match is one exact mdb_get per prefix length set in the
- * bitmap, longest first. store_apply works through a batch in key order
+ *   cover    key: the entries key, one record per entry (version 2 on).
+ *            value: the entry's ancestors -- the prefix lengths of the
+ *            other entries that contain it -- as a bitmap, the bit for
+ *            length L in byte L/8, mask 0x80 >> L%8 (5 bytes for IPv4, 17
+ *            for IPv6). Entries are never deleted, so a bit is only ever
+ *            set. Kept in the same
+ *            write transaction as entries; a new entry gets its ancestors'
+ *            lengths and adds its own to every entry inside it.
+ *
+ * Covering lookup (why cover exists): take the greatest cover key at or
+ * below (address, longest length). Any entry containing the address sorts
+ * at or before that key and contains it too, so the entries covering the
+ * address are that key's own prefix and its ancestors, those no longer
+ * than the bits the address shares with it. One B-tree descent answers an
+ * address nothing covers (most queries), and each covering entry is then
+ * one exact get in entries. Version 1 had no cover and probed every prefix
+ * length in use; the first writer to open a version 1 store builds cover
+ * from entries in one transaction (store_upgrade).
+ *
+ * store_apply works through a batch in key order
  * (dedup keys, then entries keys; see "Sort records" below) so imports of
  * a million events touch each B-tree page in one sweep. A new schema gets a new version number
  * here, a new value version in store_decode_entry, and a migration step in store_open. */
@@ -80,7 +96,8 @@
 #include "err.h"
 #include "wire.h"
 
-#define STORE_SCHEMA 1u
+#define STORE_SCHEMA 2u
+#define STORE_SCHEMA_OLD 1u /* no cover database: upgraded by the first writer */
 #define STORE_VALUE_VERSION 1
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
@@ -95,12 +112,14 @@
 /* store_lmdb_fail's code for MDB_MAP_FULL inside store.c: store_apply
  * grows the map on it; public functions turn it into DNSBL_EBUSY. */
 #define STORE_EMAPFULL (-100)
+/* store_init_ro's code for a version 1 store: store_open upgrades it. */
+#define STORE_EOLD (-101)
 #define STORE_MAXDBS 8
 #define STORE_MAXREADERS 256
 #define STORE_KEY_LEN 18
 #define STORE_DEDUP_LEN 32
-#define STORE_LENS4_BYTES 5
-#define STORE_LENS6_BYTES 17
+#define STORE_COVER4_BYTES 5  /* lengths 0..32 */
+#define STORE_COVER6_BYTES 17 /* lengths 0..128 */
 #define STORE_HKEY_LEN (STORE_KEY_LEN + 4)
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
 #define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
@@ -113,7 +132,7 @@ _Static_assert(sizeof(((struct entry *)0)->sources) == MODEL_TEXT_MAX,
 
 struct store {
     MDB_env *env;
-    MDB_dbi meta, entries, seen, history;
+    MDB_dbi meta, entries, seen, history, cover;
     int flags;
     char dir[PATH_MAX];
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
@@ -131,15 +150,14 @@ struct store_reader {
     struct store *s;
     MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
     MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
-    MDB_cursor *ecur; /* entries cursor, the same way: probes reuse its leaf page */
+    MDB_cursor *ecur; /* entries cursor, the same way */
+    MDB_cursor *ccur; /* cover cursor, the same way */
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
-    uint8_t lens4[STORE_LENS4_BYTES];
-    uint8_t lens6[STORE_LENS6_BYTES];
 };
 
-static const char *const store_db_names[] = {"meta", "entries", "seen", "history"};
+static const char *const store_db_names[] = {"meta", "entries", "seen", "history", "cover"};
 
 __attribute__((format(printf, 3, 4))) static void store_set_why(char *why, size_t whylen,
                                                                 const char *fmt, ...)
@@ -214,6 +232,9 @@ static int store_public_err(int err)
 static void store_gate_enter(struct store *s, _Atomic unsigned *mine);
 static void store_gate_leave(_Atomic unsigned *mine);
 static int store_remap(struct store *s, size_t size);
+static int store_grow(struct store *s, char *why, size_t whylen);
+static int store_open_upgraded(const char *dir, int flags, struct store **out, char *why,
+                               size_t whylen);
 
 /* Write transactions pass the gate too (on s->loose), so that a remap in
  * another thread never pulls the map from under one. A map grown by
@@ -284,14 +305,186 @@ static int store_prefix_from_key(const MDB_val *k, struct addr_prefix *p)
     return store_prefix_valid(p) ? DNSBL_OK : DNSBL_ESCHEMA;
 }
 
-static void store_lens_set(uint8_t *map, unsigned plen)
+/* ---- cover: the ancestors of each entry ---- */
+
+/* A cover bitmap in registers: length L is bit 63 - L % 64 of word L / 64,
+ * so within a word the lowest set bit is the longest length. */
+struct store_lens {
+    uint64_t w[3];
+};
+
+static size_t store_cover_size(uint8_t family)
 {
-    map[plen / 8] |= (uint8_t)(0x80u >> (plen % 8));
+    return family == ADDR_V4 ? STORE_COVER4_BYTES : STORE_COVER6_BYTES;
 }
 
-static bool store_lens_has(const uint8_t *map, unsigned plen)
+static unsigned store_family_bits(uint8_t family)
 {
-    return (map[plen / 8] & (0x80u >> (plen % 8))) != 0;
+    return family == ADDR_V4 ? 32 : 128;
+}
+
+static uint64_t store_load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* The order of memcmp (LMDB's default, which mdb_dump and other tools
+ * use) in a few word compares for our 18-byte keys: every lookup makes
+ * some twenty compares per B-tree descent. */
+static int store_cmp_key(const MDB_val *a, const MDB_val *b)
+{
+    if (a->mv_size == STORE_KEY_LEN && b->mv_size == STORE_KEY_LEN) {
+        const uint8_t *x = a->mv_data, *y = b->mv_data;
+        if (x[0] != y[0])
+            return x[0] < y[0] ? -1 : 1;
+        uint64_t p = store_load_be64(x + 1), q = store_load_be64(y + 1);
+        if (p == q) {
+            p = store_load_be64(x + 9);
+            q = store_load_be64(y + 9);
+        }
+        if (p != q)
+            return p < q ? -1 : 1;
+        return (int)x[17] - (int)y[17];
+    }
+    size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
+    int c = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
+    if (c)
+        return c;
+    return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* A cover key: the entries key with every bit inverted, so cover sorts
+ * backwards and the greatest entry at or below an address is the first
+ * cover key at or above it -- one MDB_SET_RANGE. The same function turns
+ * it back. */
+static void store_cover_key(const uint8_t in[STORE_KEY_LEN], uint8_t out[STORE_KEY_LEN])
+{
+    for (int i = 0; i < STORE_KEY_LEN; i++)
+        out[i] = (uint8_t)~in[i];
+}
+
+static void store_lens_unpack(const uint8_t *bytes, size_t n, struct store_lens *l)
+{
+    uint8_t buf[24] = {0};
+    memcpy(buf, bytes, n);
+    l->w[0] = store_load_be64(buf);
+    l->w[1] = store_load_be64(buf + 8);
+    l->w[2] = store_load_be64(buf + 16);
+}
+
+static void store_lens_pack(const struct store_lens *l, uint8_t *bytes, size_t n)
+{
+    uint8_t buf[24];
+    for (int i = 0; i < 24; i++)
+        buf[i] = (uint8_t)(l->w[i / 8] >> (56 - 8 * (i % 8)));
+    memcpy(bytes, buf, n);
+}
+
+static void store_lens_add(struct store_lens *l, unsigned len)
+{
+    l->w[len / 64] |= (uint64_t)1 << (63 - len % 64);
+}
+
+/* Keeps the lengths <= max only. */
+static void store_lens_limit(struct store_lens *l, unsigned max)
+{
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned first = i * 64;
+        if (max < first)
+            l->w[i] = 0;
+        else if (max - first < 63)
+            l->w[i] &= ~(uint64_t)0 << (63 - (max - first));
+    }
+}
+
+/* The longest length in l, removed from it; -1 when l is empty. */
+static int store_lens_pop_longest(struct store_lens *l)
+{
+    for (int i = 2; i >= 0; i--) {
+        if (l->w[i]) {
+            int bit = __builtin_ctzll(l->w[i]);
+            l->w[i] &= l->w[i] - 1;
+            return i * 64 + 63 - bit;
+        }
+    }
+    return -1;
+}
+
+/* How many leading bits of the family's address two keys share. An IPv4
+ * key is mapped, so its address is the last four of the 16 bytes. */
+static unsigned store_key_common_bits(const uint8_t *ka, const uint8_t *kb)
+{
+    const uint8_t *a = ka + 1, *b = kb + 1;
+    if (ka[0] == ADDR_V4) {
+        uint32_t x = (uint32_t)(store_load_be64(a + 8) ^ store_load_be64(b + 8));
+        return x ? (unsigned)__builtin_clz(x) : 32;
+    }
+    uint64_t hi = store_load_be64(a) ^ store_load_be64(b);
+    if (hi)
+        return (unsigned)__builtin_clzll(hi);
+    uint64_t lo = store_load_be64(a + 8) ^ store_load_be64(b + 8);
+    return lo ? 64 + (unsigned)__builtin_clzll(lo) : 128;
+}
+
+/* Does the entry with key `outer` contain the prefix of key `inner`? */
+static bool store_key_contains(const uint8_t *outer, const uint8_t *inner)
+{
+    return outer[0] == inner[0] && outer[17] <= inner[17] &&
+           store_key_common_bits(outer, inner) >= outer[17];
+}
+
+/* The lengths of the entries that contain key's prefix and sort at or
+ * before key (see the top of this file), through cur on cover; *at gets
+ * the entries key of the record the answer came from, when there is one.
+ * MDB_SUCCESS with an empty set when nothing does. */
+static int store_cover_lookup(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN],
+                              struct store_lens *out, uint8_t at[STORE_KEY_LEN])
+{
+    uint8_t ckey[STORE_KEY_LEN];
+    store_cover_key(key, ckey);
+    MDB_val k = store_val(ckey, STORE_KEY_LEN), v;
+    memset(out, 0, sizeof *out);
+    at[0] = 0;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (k.mv_size != STORE_KEY_LEN)
+        return MDB_CORRUPTED;
+    store_cover_key(k.mv_data, at);
+    if (at[0] != key[0]) {
+        at[0] = 0;
+        return MDB_SUCCESS; /* nothing of this family sorts at or before key */
+    }
+    if (v.mv_size != store_cover_size(at[0]) || at[17] > store_family_bits(at[0]))
+        return MDB_CORRUPTED;
+    store_lens_unpack(v.mv_data, v.mv_size, out);
+    store_lens_add(out, at[17]);
+    unsigned shared = store_key_common_bits(at, key);
+    store_lens_limit(out, shared < key[17] ? shared : key[17]);
+    return MDB_SUCCESS;
+}
+
+/* The entries key of length len over the address of key. */
+static void store_key_truncate(const uint8_t key[STORE_KEY_LEN], unsigned len,
+                               uint8_t out[STORE_KEY_LEN])
+{
+    unsigned first = key[0] == ADDR_V4 ? 96 : 0, bits = first + len;
+    memcpy(out, key, STORE_KEY_LEN);
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned lo = i * 8;
+        if (bits <= lo)
+            out[1 + i] = 0;
+        else if (bits < lo + 8)
+            out[1 + i] &= (uint8_t)(0xff00u >> (bits - lo));
+    }
+    out[17] = (uint8_t)len;
 }
 
 /* ---- value codec ---- */
@@ -557,31 +750,15 @@ static int store_put_u64(const struct store *s, MDB_txn *txn, const char *name, 
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
-/* Reads a prefix-length bitmap; a missing one means no entries yet. */
-static int store_get_lens(const struct store *s, MDB_txn *txn, const char *name, uint8_t *map,
-                          size_t size)
-{
-    MDB_val k = store_meta_key(name), v;
-    int rc = mdb_get(txn, s->meta, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        memset(map, 0, size);
-        return DNSBL_OK;
-    }
-    if (rc != MDB_SUCCESS)
-        return store_map_err(rc);
-    if (v.mv_size != size)
-        return DNSBL_ESCHEMA;
-    memcpy(map, v.mv_data, size);
-    return DNSBL_OK;
-}
-
 static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *why, size_t whylen)
 {
-    MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history};
+    MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history, &s->cover};
     char step[64];
 
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
         int rc = mdb_dbi_open(txn, store_db_names[i], flags, dbis[i]);
+        if (rc == MDB_SUCCESS && (dbis[i] == &s->entries || dbis[i] == &s->cover))
+            rc = mdb_set_compare(txn, *dbis[i], store_cmp_key);
         if (rc != MDB_SUCCESS) {
             snprintf(step, sizeof step, "open database %s", store_db_names[i]);
             int err = store_lmdb_fail(s, rc, step, why, whylen);
@@ -592,15 +769,85 @@ static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *w
     return DNSBL_OK;
 }
 
+/* The ancestors of entries met in key order: each key on the stack
+ * contains the one above it, so a key that the top does not contain is
+ * contained by nothing later either and is dropped. */
+struct store_ancestry {
+    uint8_t stack[STORE_COVERING_MAX][STORE_KEY_LEN];
+    size_t n;
+};
+
+static void store_ancestry_next(struct store_ancestry *w, const uint8_t key[STORE_KEY_LEN],
+                                struct store_lens *lens)
+{
+    while (w->n > 0 && !store_key_contains(w->stack[w->n - 1], key))
+        w->n--;
+    memset(lens, 0, sizeof *lens);
+    for (size_t i = 0; i < w->n; i++)
+        store_lens_add(lens, w->stack[i][17]);
+    if (w->n < STORE_COVERING_MAX)
+        memcpy(w->stack[w->n++], key, STORE_KEY_LEN);
+}
+
+/* Writes cover afresh from entries, in one sweep in key order. Keys that
+ * are not valid prefixes are left out (store_check reports them). */
+static int store_cover_rebuild(const struct store *s, MDB_txn *txn)
+{
+    MDB_cursor *ecur = NULL, *ccur = NULL;
+    MDB_val k, v;
+    struct store_lens lens;
+    struct addr_prefix p;
+    uint8_t val[STORE_COVER6_BYTES];
+    struct store_ancestry *w = calloc(1, sizeof *w);
+    if (!w)
+        return ENOMEM;
+    int rc = mdb_drop(txn, s->cover, 0);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_open(txn, s->entries, &ecur);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_open(txn, s->cover, &ccur);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_get(ecur, &k, &v, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(ecur, &k, &v, MDB_NEXT)) {
+        if (store_prefix_from_key(&k, &p) != DNSBL_OK)
+            continue;
+        store_ancestry_next(w, k.mv_data, &lens);
+        size_t vlen = store_cover_size(p.family);
+        store_lens_pack(&lens, val, vlen);
+        uint8_t ckey[STORE_KEY_LEN];
+        store_cover_key(k.mv_data, ckey);
+        MDB_val ck = store_val(ckey, STORE_KEY_LEN), cv = store_val(val, vlen);
+        rc = mdb_cursor_put(ccur, &ck, &cv, 0);
+        if (rc != MDB_SUCCESS)
+            break;
+    }
+    if (ccur)
+        mdb_cursor_close(ccur);
+    if (ecur)
+        mdb_cursor_close(ecur);
+    free(w);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+static int store_put_schema(const struct store *s, MDB_txn *txn)
+{
+    uint8_t buf[4];
+    struct wire w;
+    wire_init(&w, buf, sizeof buf);
+    wire_put_u32(&w, STORE_SCHEMA);
+    MDB_val k = store_meta_key("schema"), v = store_val(buf, sizeof buf);
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
 /* Checks the schema record; *missing is set (and DNSBL_OK returned) when
  * there is none, which the caller decides about. */
-static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, char *why,
+static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, bool *old, char *why,
                               size_t whylen)
 {
     MDB_val k = store_meta_key("schema"), v;
     int rc = mdb_get(txn, s->meta, &k, &v);
 
-    *missing = false;
+    *missing = *old = false;
     if (rc == MDB_NOTFOUND) {
         *missing = true;
         return DNSBL_OK;
@@ -615,6 +862,10 @@ static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, char
     struct wire w;
     wire_init_ro(&w, v.mv_data, v.mv_size);
     uint32_t version = wire_get_u32(&w);
+    if (version == STORE_SCHEMA_OLD) {
+        *old = true;
+        return DNSBL_OK;
+    }
     if (version != STORE_SCHEMA) {
         store_set_why(why, whylen,
                       "%s: the store has schema version %u, this program knows version %u", s->dir,
@@ -633,7 +884,7 @@ static int store_no_store(const struct store *s, char *why, size_t whylen)
 static int store_init_rw(struct store *s, char *why, size_t whylen)
 {
     MDB_txn *txn;
-    bool missing;
+    bool missing, old;
     int rc;
     int err = store_write_begin(s, &txn, why, whylen);
     if (err != DNSBL_OK)
@@ -641,7 +892,22 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
 
     err = store_open_dbs(s, txn, MDB_CREATE, why, whylen);
     if (err == DNSBL_OK)
-        err = store_check_schema(s, txn, &missing, why, whylen);
+        err = store_check_schema(s, txn, &missing, &old, why, whylen);
+    if (err == DNSBL_OK && old) {
+        /* Version 1 to 2: build cover; entries are unchanged. */
+        rc = store_cover_rebuild(s, txn);
+        for (const char *const *name = (const char *const[]){"lens4", "lens6", NULL};
+             rc == MDB_SUCCESS && *name; name++) {
+            MDB_val k = store_meta_key(*name);
+            rc = mdb_del(txn, s->meta, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_SUCCESS;
+        }
+        if (rc == MDB_SUCCESS)
+            rc = store_put_schema(s, txn);
+        if (rc != MDB_SUCCESS)
+            err = store_lmdb_fail(s, rc, "upgrade the store to schema version 2", why, whylen);
+    }
     if (err == DNSBL_OK && missing) {
         /* An empty meta is a store whose creation never committed (or a
          * brand-new file): initialise it if asked to. Anything else without
@@ -656,12 +922,7 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
         } else if (!(s->flags & STORE_CREATE)) {
             err = store_no_store(s, why, whylen);
         } else {
-            uint8_t buf[4];
-            struct wire w;
-            wire_init(&w, buf, sizeof buf);
-            wire_put_u32(&w, STORE_SCHEMA);
-            MDB_val k = store_meta_key("schema"), v = store_val(buf, sizeof buf);
-            rc = mdb_put(txn, s->meta, &k, &v, 0);
+            rc = store_put_schema(s, txn);
             if (rc == MDB_SUCCESS)
                 rc = store_put_u64(s, txn, "serial", 0);
             if (rc != MDB_SUCCESS)
@@ -679,7 +940,7 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
 static int store_init_ro(struct store *s, char *why, size_t whylen)
 {
     MDB_txn *txn;
-    bool missing;
+    bool missing, old;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "begin read transaction", why, whylen);
@@ -691,9 +952,11 @@ static int store_init_ro(struct store *s, char *why, size_t whylen)
     else if (rc != MDB_SUCCESS)
         err = store_lmdb_fail(s, rc, "open database meta", why, whylen);
     if (err == DNSBL_OK)
-        err = store_check_schema(s, txn, &missing, why, whylen);
+        err = store_check_schema(s, txn, &missing, &old, why, whylen);
     if (err == DNSBL_OK && missing)
         err = store_no_store(s, why, whylen);
+    if (err == DNSBL_OK && old)
+        err = STORE_EOLD;
     if (err == DNSBL_OK)
         err = store_open_dbs(s, txn, 0, why, whylen);
     if (err != DNSBL_OK) {
@@ -843,7 +1106,16 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
      * writer could reuse: free them now rather than when the table fills. */
     int dead = 0;
     mdb_reader_check(s->env, &dead);
-    err = rdonly ? store_init_ro(s, why, whylen) : store_init_rw(s, why, whylen);
+    if (rdonly) {
+        err = store_init_ro(s, why, whylen);
+    } else {
+        /* An upgrade may not fit the map: grow it as store_apply does. */
+        while ((err = store_init_rw(s, why, whylen)) == STORE_EMAPFULL) {
+            err = store_grow(s, why, whylen);
+            if (err != DNSBL_OK)
+                break;
+        }
+    }
     if (err != DNSBL_OK)
         goto fail;
     *out = s;
@@ -853,7 +1125,28 @@ fail:
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->remap_lock);
     free(s);
+    if (err == STORE_EOLD)
+        return store_open_upgraded(dir, flags, out, why, whylen);
     return store_public_err(err);
+}
+
+/* A reader that met a version 1 store: upgrade it through a writer, which
+ * needs write access, then open it as asked. */
+static int store_open_upgraded(const char *dir, int flags, struct store **out, char *why,
+                               size_t whylen)
+{
+    struct store *w;
+    char wwhy[PATH_MAX + 256];
+    int err = store_open(dir, 0, &w, wwhy, sizeof wwhy);
+    if (err != DNSBL_OK) {
+        store_set_why(why, whylen,
+                      "%s: the store has schema version %u and must be upgraded to version %u, "
+                      "which needs write access: %s",
+                      dir, STORE_SCHEMA_OLD, STORE_SCHEMA, wwhy);
+        return err == DNSBL_OK ? DNSBL_ESCHEMA : err;
+    }
+    store_close(w);
+    return store_open(dir, flags, out, why, whylen);
 }
 
 void store_close(struct store *s)
@@ -1006,6 +1299,8 @@ void store_reader_close(struct store_reader *r)
         mdb_cursor_close(r->hcur);
     if (r->ecur)
         mdb_cursor_close(r->ecur);
+    if (r->ccur)
+        mdb_cursor_close(r->ccur);
     if (r->txn)
         mdb_txn_abort(r->txn);
     free(r);
@@ -1026,11 +1321,10 @@ int store_reader_begin(struct store_reader *r)
     if (rc == MDB_SUCCESS)
         rc = r->ecur ? mdb_cursor_renew(r->txn, r->ecur)
                      : mdb_cursor_open(r->txn, r->s->entries, &r->ecur);
+    if (rc == MDB_SUCCESS)
+        rc = r->ccur ? mdb_cursor_renew(r->txn, r->ccur)
+                     : mdb_cursor_open(r->txn, r->s->cover, &r->ccur);
     int err = store_map_err(rc);
-    if (err == DNSBL_OK)
-        err = store_get_lens(r->s, r->txn, "lens4", r->lens4, sizeof r->lens4);
-    if (err == DNSBL_OK)
-        err = store_get_lens(r->s, r->txn, "lens6", r->lens6, sizeof r->lens6);
     if (err != DNSBL_OK) {
         mdb_txn_reset(r->txn);
         store_gate_leave(&r->in_txn);
@@ -1069,24 +1363,28 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
     *n = 0;
     if (!r->active || !store_prefix_valid(addr))
         return DNSBL_EINVAL;
-    const uint8_t *map = addr->family == ADDR_V4 ? r->lens4 : r->lens6;
-    for (int len = addr->plen; len >= 0 && *n < cap; len--) {
-        if (!store_lens_has(map, (unsigned)len))
-            continue;
-        /* Through one cursor, shortest probe after longest: LMDB searches
-         * only the current leaf page when the key falls inside it, and the
-         * prefixes of one address sort next to each other. */
-        struct addr_prefix p = addr_truncate(addr, (unsigned)len);
-        uint8_t key[STORE_KEY_LEN];
-        store_key_from_prefix(&p, key);
-        MDB_val k = store_val(key, sizeof key), v;
-        int rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET_KEY);
+    uint8_t key[STORE_KEY_LEN];
+    store_key_from_prefix(addr, key);
+    struct store_lens lens;
+    uint8_t at[STORE_KEY_LEN];
+    int rc = store_cover_lookup(r->ccur, key, &lens, at);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (int len; *n < cap && (len = store_lens_pop_longest(&lens)) >= 0;) {
+        uint8_t ekey[STORE_KEY_LEN];
+        store_key_truncate(key, (unsigned)len, ekey);
+        MDB_val k = store_val(ekey, sizeof ekey), v;
+        rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET);
+        /* cover names an entry that entries lacks: the two disagree. */
         if (rc == MDB_NOTFOUND)
-            continue;
+            return DNSBL_ESCHEMA;
         if (rc != MDB_SUCCESS)
             return store_map_err(rc);
-        out[*n].prefix = p;
-        int err = store_decode_entry(v.mv_data, v.mv_size, &out[*n]);
+        struct entry *e = &out[*n];
+        e->prefix.family = addr->family;
+        memcpy(e->prefix.a, ekey + 1, 16);
+        e->prefix.plen = (uint8_t)len;
+        int err = store_decode_entry(v.mv_data, v.mv_size, e);
         if (err != DNSBL_OK)
             return err;
         (*n)++;
@@ -1203,7 +1501,6 @@ struct store_checker {
     void (*problem)(void *arg, const char *what);
     void *arg;
     size_t n;
-    uint8_t lens4[STORE_LENS4_BYTES], lens6[STORE_LENS6_BYTES];
 };
 
 __attribute__((format(printf, 2, 3))) static void store_check_report(struct store_checker *c,
@@ -1287,21 +1584,6 @@ static int store_check_meta(struct store_checker *c)
     else if (v.mv_size != 8)
         store_check_report(c, "meta: the serial record is %zu bytes, not 8", v.mv_size);
 
-    static const struct {
-        const char *name;
-        size_t size;
-    } maps[] = {{"lens4", STORE_LENS4_BYTES}, {"lens6", STORE_LENS6_BYTES}};
-    for (size_t i = 0; i < 2; i++) {
-        uint8_t *map = i == 0 ? c->lens4 : c->lens6;
-        int err = store_get_lens(s, c->txn, maps[i].name, map, maps[i].size);
-        if (err == DNSBL_ESCHEMA) {
-            store_check_report(c, "meta: the %s prefix-length bitmap is not %zu bytes",
-                               maps[i].name, maps[i].size);
-            memset(map, 0, maps[i].size);
-        } else if (err != DNSBL_OK) {
-            return err;
-        }
-    }
     return DNSBL_OK;
 }
 
@@ -1325,14 +1607,106 @@ static int store_check_entries(struct store_checker *c)
         if (store_decode_entry(v.mv_data, v.mv_size, &e) != DNSBL_OK)
             store_check_report(c, "entries: %s: the %zu-byte value does not decode", text,
                                v.mv_size);
-        const uint8_t *map = e.prefix.family == ADDR_V4 ? c->lens4 : c->lens6;
-        if (!store_lens_has(map, e.prefix.plen))
-            store_check_report(c,
-                               "entries: %s: prefix length /%u is missing from the %s bitmap in "
-                               "meta (lookups would not see it)",
-                               text, e.prefix.plen, e.prefix.family == ADDR_V4 ? "lens4" : "lens6");
     }
     mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
+/* A cover key in text for a report: the prefix, else hex. */
+static const char *store_check_name(const MDB_val *k, char *buf, size_t cap)
+{
+    struct addr_prefix p;
+    const char *why;
+    if (!store_check_key(k, &p, &why))
+        return store_check_hex(k, buf, cap);
+    addr_format(&p, buf, cap);
+    return buf;
+}
+
+/* A cover record under a cursor, with the entries key it stands for in
+ * at (the raw key when it is not 18 bytes long). */
+struct store_cover_rec {
+    MDB_val at, val;
+    uint8_t key[STORE_KEY_LEN];
+};
+
+static int store_cover_step(MDB_cursor *cur, MDB_cursor_op op, struct store_cover_rec *r)
+{
+    MDB_val k;
+    int rc = mdb_cursor_get(cur, &k, &r->val, op);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    r->at = k;
+    if (k.mv_size == STORE_KEY_LEN) {
+        store_cover_key(k.mv_data, r->key);
+        r->at = store_val(r->key, STORE_KEY_LEN);
+    }
+    return MDB_SUCCESS;
+}
+
+/* cover must hold one record per valid entries key, no other, each with
+ * the ancestors an in-order sweep of entries finds. cover sorts
+ * backwards, so it is read from its end. */
+static int store_check_cover(struct store_checker *c)
+{
+    MDB_cursor *ecur = NULL, *ccur = NULL;
+    MDB_val ek, ev;
+    struct store_cover_rec cr;
+    struct store_lens want, have;
+    struct addr_prefix p;
+    char text[ADDR_TEXT_MAX + 96];
+    int crc = MDB_NOTFOUND, rc;
+    struct store_ancestry *w = calloc(1, sizeof *w);
+    if (!w)
+        return DNSBL_ENOMEM;
+    rc = mdb_cursor_open(c->txn, c->s->entries, &ecur);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_open(c->txn, c->s->cover, &ccur);
+    if (rc == MDB_SUCCESS)
+        crc = store_cover_step(ccur, MDB_LAST, &cr);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_cursor_get(ecur, &ek, &ev, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(ecur, &ek, &ev, MDB_NEXT)) {
+        if (store_prefix_from_key(&ek, &p) != DNSBL_OK)
+            continue; /* reported by store_check_entries */
+        store_ancestry_next(w, ek.mv_data, &want);
+        for (; crc == MDB_SUCCESS && store_cmp_key(&cr.at, &ek) < 0;
+             crc = store_cover_step(ccur, MDB_PREV, &cr))
+            store_check_report(c, "cover: a record for %s, which has no entry",
+                               store_check_name(&cr.at, text, sizeof text));
+        if (crc != MDB_SUCCESS && crc != MDB_NOTFOUND) {
+            rc = crc;
+            break;
+        }
+        addr_format(&p, text, sizeof text);
+        if (crc == MDB_NOTFOUND || store_cmp_key(&cr.at, &ek) != 0) {
+            store_check_report(c, "cover: no record for %s (lookups would not see it)", text);
+            continue;
+        }
+        if (cr.val.mv_size != store_cover_size(p.family)) {
+            store_check_report(c, "cover: %s: the value is %zu bytes, not %zu", text,
+                               cr.val.mv_size, store_cover_size(p.family));
+        } else {
+            store_lens_unpack(cr.val.mv_data, cr.val.mv_size, &have);
+            if (memcmp(&have, &want, sizeof have) != 0)
+                store_check_report(c,
+                                   "cover: %s: the lengths of the entries containing it are "
+                                   "wrong (lookups would miss or invent covering entries)",
+                                   text);
+        }
+        crc = store_cover_step(ccur, MDB_PREV, &cr);
+    }
+    if (rc == MDB_NOTFOUND) {
+        for (; crc == MDB_SUCCESS; crc = store_cover_step(ccur, MDB_PREV, &cr))
+            store_check_report(c, "cover: a record for %s, which has no entry",
+                               store_check_name(&cr.at, text, sizeof text));
+        rc = crc;
+    }
+    if (ccur)
+        mdb_cursor_close(ccur);
+    if (ecur)
+        mdb_cursor_close(ecur);
+    free(w);
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
@@ -1422,6 +1796,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
     if (err == DNSBL_OK)
         err = store_check_entries(&c);
     if (err == DNSBL_OK)
+        err = store_check_cover(&c);
+    if (err == DNSBL_OK)
         err = store_check_history(&c);
     if (err == DNSBL_OK)
         err = store_check_seen(&c);
@@ -1492,21 +1868,6 @@ static int store_history_add(const struct store *s, MDB_cursor *cur,
     rc = mdb_cursor_put(cur, &k, &v, flags);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "write history", why, whylen);
-    return DNSBL_OK;
-}
-
-static int store_put_lens(const struct store *s, MDB_txn *txn, const uint8_t *lens4,
-                          const uint8_t *lens6, char *why, size_t whylen)
-{
-    MDB_val k = store_meta_key("lens4"), v = store_val(lens4, STORE_LENS4_BYTES);
-    int rc = mdb_put(txn, s->meta, &k, &v, 0);
-    if (rc == MDB_SUCCESS) {
-        k = store_meta_key("lens6");
-        v = store_val(lens6, STORE_LENS6_BYTES);
-        rc = mdb_put(txn, s->meta, &k, &v, 0);
-    }
-    if (rc != MDB_SUCCESS)
-        return store_lmdb_fail(s, rc, "write prefix lengths", why, whylen);
     return DNSBL_OK;
 }
 
@@ -1701,14 +2062,58 @@ static int store_dedup_pass(struct store *s, MDB_txn *txn, const struct event *e
 struct store_applier {
     struct store *s;
     const struct event *ev;
-    MDB_cursor *ecur, *hcur;
+    MDB_cursor *ecur, *hcur, *ccur;
     uint8_t last[STORE_KEY_LEN]; /* entries' last key before the batch */
     bool have_last;
-    uint8_t lens4[STORE_LENS4_BYTES], lens6[STORE_LENS6_BYTES];
-    bool lens_dirty;
     struct entry e;
     uint8_t val[STORE_ENTRY_VALUE_MAX];
 };
+
+/* A new entry's cover record: its ancestors' lengths; and its own length
+ * added to every entry inside it, which sort right after it (right
+ * before it in cover). */
+static int store_cover_add(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
+{
+    struct store_lens lens = {{0, 0, 0}};
+    uint8_t ckey[STORE_KEY_LEN], at[STORE_KEY_LEN];
+    MDB_val k, v;
+    int rc;
+    if (key[17] > 0) {
+        uint8_t below[STORE_KEY_LEN];
+        memcpy(below, key, STORE_KEY_LEN);
+        below[17]--; /* the greatest key an ancestor may have */
+        rc = store_cover_lookup(cur, below, &lens, at);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    uint8_t val[STORE_COVER6_BYTES];
+    size_t vlen = store_cover_size(key[0]);
+    store_lens_pack(&lens, val, vlen);
+    store_cover_key(key, ckey);
+    k = store_val(ckey, STORE_KEY_LEN);
+    v = store_val(val, vlen);
+    rc = mdb_cursor_put(cur, &k, &v, 0);
+    if (rc != MDB_SUCCESS || key[17] == store_family_bits(key[0]))
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_PREV); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size != STORE_KEY_LEN)
+            return MDB_CORRUPTED;
+        store_cover_key(k.mv_data, at);
+        if (!store_key_contains(key, at))
+            break;
+        if (v.mv_size != vlen)
+            return MDB_CORRUPTED;
+        store_lens_unpack(v.mv_data, vlen, &lens);
+        store_lens_add(&lens, key[17]);
+        store_lens_pack(&lens, val, vlen);
+        MDB_val nv = store_val(val, vlen);
+        rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
 
 /* Applies the events rec[0..m), all on one entry, in the caller's order:
  * one load, one store, a history update per event that has one. */
@@ -1773,11 +2178,10 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
     rc = mdb_cursor_put(a->ecur, &k, &v, flags);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "write entry", why, whylen);
-
-    uint8_t *map = prefix.family == ADDR_V4 ? a->lens4 : a->lens6;
-    if (!store_lens_has(map, prefix.plen)) {
-        store_lens_set(map, prefix.plen);
-        a->lens_dirty = true;
+    if (flags != MDB_CURRENT) {
+        rc = store_cover_add(a->ccur, key);
+        if (rc != MDB_SUCCESS)
+            return store_lmdb_fail(s, rc, "write cover", why, whylen);
     }
     return DNSBL_OK;
 }
@@ -1810,6 +2214,12 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
         mdb_cursor_close(a->ecur);
         return store_lmdb_fail(s, rc, "open history cursor", why, whylen);
     }
+    rc = mdb_cursor_open(txn, s->cover, &a->ccur);
+    if (rc != MDB_SUCCESS) {
+        mdb_cursor_close(a->hcur);
+        mdb_cursor_close(a->ecur);
+        return store_lmdb_fail(s, rc, "open cover cursor", why, whylen);
+    }
     rc = store_last_key(a->ecur, a->last, sizeof a->last, &a->have_last);
     if (rc != MDB_SUCCESS)
         err = store_lmdb_fail(s, rc, "read entries", why, whylen);
@@ -1828,6 +2238,7 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
         *applied += end - j;
         j = end;
     }
+    mdb_cursor_close(a->ccur);
     mdb_cursor_close(a->hcur);
     mdb_cursor_close(a->ecur);
     return err;
@@ -1854,14 +2265,6 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
     memset(sc.skip, 0, n);
     a->s = s;
     a->ev = ev;
-    a->lens_dirty = false;
-    err = store_get_lens(s, txn, "lens4", a->lens4, sizeof a->lens4);
-    if (err == DNSBL_OK)
-        err = store_get_lens(s, txn, "lens6", a->lens6, sizeof a->lens6);
-    if (err != DNSBL_OK) {
-        store_set_why(why, whylen, "%s: read prefix lengths: %s", s->dir, dnsbl_strerror(err));
-        goto abort;
-    }
 
     if (dedup) {
         err = store_dedup_pass(s, txn, ev, dedup, n, &sc, &st->duplicates, why, whylen);
@@ -1876,11 +2279,6 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         /* Nothing changed (all duplicates): keep the serial, write nothing. */
         store_write_abort(s, txn);
         return DNSBL_OK;
-    }
-    if (a->lens_dirty) {
-        err = store_put_lens(s, txn, a->lens4, a->lens6, why, whylen);
-        if (err != DNSBL_OK)
-            goto abort;
     }
     err = store_bump_serial(s, txn, why, whylen);
     if (err != DNSBL_OK)

@@ -515,28 +515,224 @@ static void test_schema_mismatch(void **state)
     struct store *s = create_store(dir, sizeof dir, "schema");
     store_close(s);
 
-    const uint8_t v2[4] = {0, 0, 0, 2};
-    raw_put(dir, "meta", "schema", 6, v2, sizeof v2);
+    /* a version from the future */
+    const uint8_t v3[4] = {0, 0, 0, 3};
+    raw_put(dir, "meta", "schema", 6, v3, sizeof v3);
     s = (struct store *)1;
     why[0] = '\0';
     assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_ESCHEMA);
     assert_null(s);
     assert_non_null(strstr(why, dir));
+    assert_non_null(strstr(why, "version 3"));
     assert_non_null(strstr(why, "version 2"));
-    assert_non_null(strstr(why, "version 1"));
     why[0] = '\0';
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_ESCHEMA);
+    assert_non_null(strstr(why, "version 3"));
     assert_non_null(strstr(why, "version 2"));
-    assert_non_null(strstr(why, "version 1"));
 
     /* a malformed version record is a schema error too */
-    raw_put(dir, "meta", "schema", 6, v2, 3);
+    raw_put(dir, "meta", "schema", 6, v3, 3);
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_ESCHEMA);
 
-    /* and back to 1 the store opens again */
-    const uint8_t v1[4] = {0, 0, 0, 1};
-    raw_put(dir, "meta", "schema", 6, v1, sizeof v1);
+    /* and back to 2 the store opens again */
+    const uint8_t v2[4] = {0, 0, 0, 2};
+    raw_put(dir, "meta", "schema", 6, v2, sizeof v2);
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
+    store_close(s);
+}
+
+/* Turns a closed store back into version 1: schema 1, no cover records,
+ * the prefix-length bitmaps that version kept in meta. */
+static void make_version1(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, cover;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    assert_int_equal(mdb_dbi_open(txn, "cover", 0, &cover), 0);
+    assert_int_equal(mdb_drop(txn, cover, 1), 0);
+    const uint8_t v1[4] = {0, 0, 0, 1}, lens4[5] = {0, 0, 0x80, 0x80, 0x80}, lens6[17] = {0};
+    MDB_val k = {6, (void *)"schema"}, v = {sizeof v1, (void *)v1};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    k = (MDB_val){5, (void *)"lens4"};
+    v = (MDB_val){sizeof lens4, (void *)lens4};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    k = (MDB_val){5, (void *)"lens6"};
+    v = (MDB_val){sizeof lens6, (void *)lens6};
+    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void count_problem(void *arg, const char *what)
+{
+    print_error("problem: %s\n", what);
+    (*(size_t *)arg)++;
+}
+
+static size_t problems_of(struct store *s)
+{
+    size_t n = 0, seen = 0;
+    assert_int_equal(store_check(s, count_problem, &seen, &n), DNSBL_OK);
+    assert_int_equal(n, seen);
+    return n;
+}
+
+static void test_upgrade_from_version1(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[PATH_MAX + 256] = "";
+    struct store *s = create_store(dir, sizeof dir, "upgrade");
+    list(s, "10.1.2.3", "10.1.2.3");
+    list(s, "10.1.0.0/16", "10.1.0.0/16");
+    list(s, "10.1.2.0/24", "10.1.2.0/24");
+    list(s, "2001:db8::/32", "2001:db8::/32");
+    list(s, "2001:db8::1", "2001:db8::1");
+    uint64_t serial = serial_of(s);
+    store_close(s);
+    make_version1(dir);
+
+    /* The server opens read-only: the store is upgraded for it. */
+    assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
+    assert_int_equal(problems_of(s), 0);
+    assert_int_equal(serial_of(s), serial);
+    struct store_reader *r;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_covering(r, "10.1.2.3", "10.1.2.3,10.1.2.0/24,10.1.0.0/16");
+    assert_covering(r, "10.1.2.4", "10.1.2.0/24,10.1.0.0/16");
+    assert_covering(r, "2001:db8::1", "2001:db8::1,2001:db8::/32");
+    assert_covering(r, "2001:db8::2", "2001:db8::/32");
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+
+    /* A writer upgrades too, and what it adds is seen by lookups. */
+    make_version1(dir);
+    s = NULL;
+    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_OK);
+    list(s, "10.0.0.0/8", "10.0.0.0/8");
+    assert_int_equal(problems_of(s), 0);
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_covering(r, "10.1.2.3", "10.1.2.3,10.1.2.0/24,10.1.0.0/16,10.0.0.0/8");
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+
+    /* Without write access the reader says what is needed. */
+    make_version1(dir);
+    char data[PATH_MAX + 16];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(data, 0440), 0);
+        why[0] = '\0';
+        assert_int_not_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
+        assert_non_null(strstr(why, "schema version 1"));
+        assert_non_null(strstr(why, "write access"));
+        assert_int_equal(chmod(data, 0640), 0);
+    }
+}
+
+/* Random nested prefixes, applied in shuffled batches (so containers
+ * often come after what they contain), against a brute-force search. */
+#define RAND_PREFIXES 600
+static uint32_t rand_next(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+static void rand_prefix(uint32_t *x, bool v6, struct addr_prefix *p)
+{
+    uint8_t a[16] = {0x20, 0x01, 0x0d, 0xb8};
+    if (v6) {
+        /* 2001:db8::/32 with few distinct bits, so prefixes nest often */
+        a[4] = (uint8_t)(rand_next(x) & 3);
+        a[8] = (uint8_t)(rand_next(x) & 0x81);
+        a[15] = (uint8_t)(rand_next(x) & 7);
+        addr_from_bytes(p, ADDR_V6, a, 32 + rand_next(x) % 97);
+    } else {
+        uint8_t b[4] = {10, (uint8_t)(rand_next(x) & 3), (uint8_t)(rand_next(x) & 0x83),
+                        (uint8_t)(rand_next(x) & 0x0f)};
+        addr_from_bytes(p, ADDR_V4, b, 8 + rand_next(x) % 25);
+    }
+    addr_mask(p);
+}
+
+static void test_covering_random(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "lpmrand");
+    static struct addr_prefix all[RAND_PREFIXES];
+    static char reasons[RAND_PREFIXES][ADDR_TEXT_MAX];
+    static struct event ev[RAND_PREFIXES];
+    size_t n = 0;
+    uint32_t x = 2463534242u;
+
+    while (n < RAND_PREFIXES) {
+        /* a batch of new distinct prefixes, in random (unsorted) order */
+        size_t start = n, want = n + 1 + rand_next(&x) % 97;
+        if (want > RAND_PREFIXES)
+            want = RAND_PREFIXES;
+        while (n < want) {
+            struct addr_prefix p;
+            rand_prefix(&x, rand_next(&x) % 3 == 0, &p);
+            bool dup = false;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = all[i].family == p.family && all[i].plen == p.plen &&
+                      memcmp(all[i].a, p.a, 16) == 0;
+            if (dup)
+                continue;
+            all[n] = p;
+            addr_format(&p, reasons[n], sizeof reasons[n]);
+            ev[n] = mkev(EV_LIST, reasons[n], 1700000000, reasons[n]);
+            n++;
+        }
+        apply_ok(s, ev + start, n - start);
+        assert_int_equal(problems_of(s), 0);
+
+        struct store_reader *r;
+        assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+        assert_int_equal(store_reader_begin(r), DNSBL_OK);
+        for (int q = 0; q < 300; q++) {
+            /* an address near the data: a random prefix's start with noise */
+            struct addr_prefix a = all[rand_next(&x) % n];
+            unsigned full = a.family == ADDR_V4 ? 32 : 128;
+            unsigned flip = rand_next(&x) % (full + 8);
+            if (flip < full) {
+                unsigned bit = (a.family == ADDR_V4 ? 96 : 0) + flip;
+                a.a[bit / 8] ^= (uint8_t)(0x80 >> bit % 8);
+            }
+            a.plen = (uint8_t)full;
+
+            struct entry found[STORE_COVERING_MAX];
+            size_t got = 0;
+            assert_int_equal(store_reader_covering(r, &a, found, STORE_COVERING_MAX, &got),
+                             DNSBL_OK);
+            size_t expect = 0;
+            for (size_t i = 0; i < n; i++)
+                expect += addr_covers(&all[i], &a);
+            assert_int_equal(got, expect);
+            for (size_t i = 0; i < got; i++) {
+                char text[ADDR_TEXT_MAX];
+                addr_format(&found[i].prefix, text, sizeof text);
+                assert_string_equal(text, found[i].reason);
+                assert_true(addr_covers(&found[i].prefix, &a));
+                if (i > 0)
+                    assert_true(found[i].prefix.plen < found[i - 1].prefix.plen);
+            }
+        }
+        store_reader_end(r);
+        store_reader_close(r);
+    }
     store_close(s);
 }
 
@@ -1604,6 +1800,8 @@ int main(void)
         cmocka_unit_test(test_open_missing),
         cmocka_unit_test(test_create_open_reopen),
         cmocka_unit_test(test_schema_mismatch),
+        cmocka_unit_test(test_upgrade_from_version1),
+        cmocka_unit_test(test_covering_random),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
         cmocka_unit_test(test_apply_all_or_nothing),

@@ -411,6 +411,14 @@ static void v4key(const char *a4, uint8_t plen, uint8_t key[18])
     key[17] = plen;
 }
 
+/* cover's keys are the entries keys with every bit inverted. */
+static const uint8_t *cover_key(uint8_t key[18])
+{
+    for (int i = 0; i < 18; i++)
+        key[i] = (uint8_t)~key[i];
+    return key;
+}
+
 static void test_check(void **state)
 {
     (void)state;
@@ -433,7 +441,8 @@ static void test_check(void **state)
     store_close(s);
 
     /* One problem of each kind. */
-    uint8_t key[18], hkey[22], seen[31] = {1}, zero5[5] = {0};
+    uint8_t key[18], hkey[22], seen[31] = {1}, zero5[5] = {0},
+                               ones5[5] = {0xff, 0xff, 0xff, 0xff, 0xff};
     v4key("\xc0\x00\x02\x00", 24, key);
     raw_write(dir, "entries", key, sizeof key, "\x01garbage", 8);
     v4key("\xcb\x00\x71\x07", 32, hkey);
@@ -444,18 +453,26 @@ static void test_check(void **state)
     v4key("\xc6\x33\x64\x01", 8, key); /* 198.51.100.1/8: host bits */
     raw_write(dir, "entries", key, sizeof key, "x", 1);
     raw_write(dir, "meta", "serial", 6, NULL, 0);
-    raw_write(dir, "meta", "lens4", 5, zero5, sizeof zero5);
+    /* cover: one record lost, one wrong, one without its entry */
+    v4key("\x0a\x00\x00\x13", 32, key); /* 10.0.0.19 */
+    raw_write(dir, "cover", cover_key(key), sizeof key, NULL, 0);
+    v4key("\x0a\x00\x00\x12", 32, key); /* 10.0.0.18 */
+    raw_write(dir, "cover", cover_key(key), sizeof key, ones5, sizeof ones5);
+    v4key("\x0a\x09\x09\x09", 32, key); /* 10.9.9.9 */
+    raw_write(dir, "cover", cover_key(key), sizeof key, zero5, sizeof zero5);
 
     s = open_store(dir, STORE_RDONLY);
     size_t n = check_store(s, &p);
-    assert_true(n >= 6);
+    assert_true(n >= 8);
     assert_true(has_problem(&p, "entries: 192.0.2.0/24", "does not decode"));
     assert_true(has_problem(&p, "history: 203.0.113.7", "no entry"));
     assert_true(has_problem(&p, "seen: key", "31 bytes"));
     assert_true(has_problem(&p, "entries: key", "host bits"));
     assert_true(has_problem(&p, "meta: no serial", NULL));
-    assert_true(has_problem(&p, "/24 is missing from the lens4", NULL));
-    assert_true(has_problem(&p, "10.0.0.19", "/32 is missing from the lens4"));
+    assert_true(has_problem(&p, "cover: no record for 10.0.0.19", "would not see it"));
+    assert_true(has_problem(&p, "cover: 10.0.0.18", "wrong"));
+    assert_true(has_problem(&p, "cover: a record for 10.9.9.9", "no entry"));
+    assert_false(has_problem(&p, "cover: 10.0.0.17", NULL));
     assert_false(has_problem(&p, "2001:db8::/32", NULL));
     store_close(s);
 }
