@@ -333,29 +333,33 @@ static uint64_t store_load_be64(const uint8_t *p)
     return v;
 }
 
-/* The order of memcmp (LMDB's default, which mdb_dump and other tools
- * use) in a few word compares for our 18-byte keys: every lookup makes
- * some twenty compares per B-tree descent. */
-static int store_cmp_key(const MDB_val *a, const MDB_val *b)
+/* memcmp order for keys of any length, as LMDB's default compare. */
+__attribute__((noinline)) static int store_cmp_bytes(const MDB_val *a, const MDB_val *b)
 {
-    if (a->mv_size == STORE_KEY_LEN && b->mv_size == STORE_KEY_LEN) {
-        const uint8_t *x = a->mv_data, *y = b->mv_data;
-        if (x[0] != y[0])
-            return x[0] < y[0] ? -1 : 1;
-        uint64_t p = store_load_be64(x + 1), q = store_load_be64(y + 1);
-        if (p == q) {
-            p = store_load_be64(x + 9);
-            q = store_load_be64(y + 9);
-        }
-        if (p != q)
-            return p < q ? -1 : 1;
-        return (int)x[17] - (int)y[17];
-    }
     size_t n = a->mv_size < b->mv_size ? a->mv_size : b->mv_size;
     int c = n ? memcmp(a->mv_data, b->mv_data, n) : 0;
     if (c)
         return c;
     return a->mv_size < b->mv_size ? -1 : a->mv_size > b->mv_size;
+}
+
+/* The same order in big-endian word compares for our 18-byte keys: a
+ * lookup makes some twenty compares per B-tree descent. */
+static int store_cmp_key(const MDB_val *a, const MDB_val *b)
+{
+    if (__builtin_expect(a->mv_size != STORE_KEY_LEN || b->mv_size != STORE_KEY_LEN, 0))
+        return store_cmp_bytes(a, b);
+    const uint8_t *x = a->mv_data, *y = b->mv_data;
+    uint64_t p = store_load_be64(x), q = store_load_be64(y);
+    if (p == q) {
+        p = store_load_be64(x + 8);
+        q = store_load_be64(y + 8);
+        if (p == q) {
+            p = (uint64_t)x[16] << 8 | x[17];
+            q = (uint64_t)y[16] << 8 | y[17];
+        }
+    }
+    return (p > q) - (p < q);
 }
 
 /* A cover key: the entries key with every bit inverted, so cover sorts
