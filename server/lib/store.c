@@ -520,11 +520,6 @@ static void store_put_i64(struct wire *w, int64_t v)
     wire_put_u64(w, (uint64_t)v);
 }
 
-static int64_t store_get_i64(struct wire *w)
-{
-    return (int64_t)wire_get_u64(w);
-}
-
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len)
 {
     struct wire w;
@@ -580,52 +575,85 @@ static bool store_rate_qual_valid(char q)
 }
 
 /* Decodes into e (every field but the prefix); e is garbage on failure. */
+/* Readers of the fixed part, whose length is checked once up front: a
+ * hit on the query path decodes one entry, and a check per field was
+ * most of its cost. */
+static uint8_t store_rd_u8(const uint8_t **p)
+{
+    return *(*p)++;
+}
+
+static uint32_t store_rd_u32(const uint8_t **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, sizeof v);
+    *p += sizeof v;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static uint64_t store_rd_u64(const uint8_t **p)
+{
+    uint64_t v = store_load_be64(*p);
+    *p += sizeof v;
+    return v;
+}
+
+static int64_t store_rd_i64(const uint8_t **p)
+{
+    return (int64_t)store_rd_u64(p);
+}
+
 static int store_decode_into(const void *val, size_t len, struct entry *e)
 {
-    struct wire w;
+    const uint8_t *p = val;
     uint32_t rate_bits;
 
-    wire_init_ro(&w, val, len);
-    if (wire_get_u8(&w) != STORE_VALUE_VERSION)
+    if (len < STORE_ENTRY_VALUE_FIXED || store_rd_u8(&p) != STORE_VALUE_VERSION)
         return DNSBL_ESCHEMA;
-    e->state = wire_get_u8(&w);
-    e->code = wire_get_u32(&w);
-    e->expires = store_get_i64(&w);
-    e->state_time = store_get_i64(&w);
+    e->state = store_rd_u8(&p);
+    e->code = store_rd_u32(&p);
+    e->expires = store_rd_i64(&p);
+    e->state_time = store_rd_i64(&p);
 
-    e->imp_state = wire_get_u8(&w);
-    e->imp_flags = wire_get_u8(&w);
-    e->imp_code = wire_get_u32(&w);
-    e->imp_ttl = wire_get_u32(&w);
-    e->imp_time = store_get_i64(&w);
+    e->imp_state = store_rd_u8(&p);
+    e->imp_flags = store_rd_u8(&p);
+    e->imp_code = store_rd_u32(&p);
+    e->imp_ttl = store_rd_u32(&p);
+    e->imp_time = store_rd_i64(&p);
 
-    e->first_seen = store_get_i64(&w);
-    e->last_seen = store_get_i64(&w);
+    e->first_seen = store_rd_i64(&p);
+    e->last_seen = store_rd_i64(&p);
     for (size_t i = 0; i < CNT_COUNT; i++)
-        e->counts[i] = wire_get_u32(&w);
-    e->volume = wire_get_u64(&w);
+        e->counts[i] = store_rd_u32(&p);
+    e->volume = store_rd_u64(&p);
     for (size_t i = 0; i < AUTHC_COUNT; i++)
-        e->auth_fail[i] = wire_get_u32(&w);
+        e->auth_fail[i] = store_rd_u32(&p);
 
-    e->snds.colour = wire_get_u8(&w);
-    e->snds.rate_qual = (char)wire_get_u8(&w);
-    rate_bits = wire_get_u32(&w);
+    e->snds.colour = store_rd_u8(&p);
+    e->snds.rate_qual = (char)store_rd_u8(&p);
+    rate_bits = store_rd_u32(&p);
     memcpy(&e->snds.rate_pct, &rate_bits, sizeof rate_bits);
-    e->snds.rcpt = wire_get_u32(&w);
-    e->snds.data = wire_get_u32(&w);
-    e->snds.recipients = wire_get_u32(&w);
-    e->snds.trap_hits = wire_get_u32(&w);
-    e->snds.start = store_get_i64(&w);
-    e->snds.end = store_get_i64(&w);
-    e->snds_status = wire_get_u8(&w);
+    e->snds.rcpt = store_rd_u32(&p);
+    e->snds.data = store_rd_u32(&p);
+    e->snds.recipients = store_rd_u32(&p);
+    e->snds.trap_hits = store_rd_u32(&p);
+    e->snds.start = store_rd_i64(&p);
+    e->snds.end = store_rd_i64(&p);
+    e->snds_status = store_rd_u8(&p);
 
+    struct wire w;
+    size_t fixed = (size_t)(p - (const uint8_t *)val);
+    wire_init_ro(&w, p, len - fixed);
     store_get_text(&w, e->reason, sizeof e->reason);
     store_get_text(&w, e->note, sizeof e->note);
     store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
     store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
     store_get_text(&w, e->sources, sizeof e->sources);
 
-    if (w.err || wire_left(&w) != 0)
+    if (fixed != STORE_ENTRY_VALUE_FIXED || w.err || wire_left(&w) != 0)
         return DNSBL_ESCHEMA;
     if (e->state > ENTRY_ALLOWED || e->imp_state > IMPORT_EXCLUDED ||
         (e->imp_flags & ~IMPORT_NO_TXT) != 0 || e->snds.colour > SNDS_RED ||
@@ -1388,7 +1416,10 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
         e->prefix.family = addr->family;
         memcpy(e->prefix.a, ekey + 1, 16);
         e->prefix.plen = (uint8_t)len;
-        int err = store_decode_entry(v.mv_data, v.mv_size, e);
+        /* In place, not through store_decode_entry's copy of a struct
+         * entry (over 1 KiB of text buffers): on an error out[*n] is
+         * garbage, but the caller gets the error. */
+        int err = store_decode_into(v.mv_data, v.mv_size, e);
         if (err != DNSBL_OK)
             return err;
         (*n)++;
