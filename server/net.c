@@ -54,11 +54,12 @@ enum net_counter {
     NC_TCP_QUERIES,
     NC_TCP_TIMEOUTS,
     NC_STORE_ERRORS,
+    NC_LOOKUP_ERRORS, /* folded in from ctx.store_failures after each batch */
     NC_COUNT
 };
 static const char *const net_counter_names[NC_COUNT] = {
     "udp queries", "udp dropped",  "udp unsent",   "tcp connections",
-    "tcp queries", "tcp timeouts", "store errors",
+    "tcp queries", "tcp timeouts", "store errors", "store lookup errors",
 };
 
 /* Read by the main thread while workers run (net_log_limits): atomics,
@@ -255,6 +256,19 @@ static void worker_store_error(struct worker *w)
                   (unsigned long long)w->cnt[NC_STORE_ERRORS]);
 }
 
+/* After a batch: queries answered SERVFAIL because a lookup failed. Logged
+ * like worker_store_error, the first and then one in 10000. */
+static void worker_note_lookup_errors(struct worker *w)
+{
+    uint64_t before = w->cnt[NC_LOOKUP_ERRORS], now = w->ctx.store_failures;
+    if (now == before)
+        return;
+    w->cnt[NC_LOOKUP_ERRORS] = now;
+    if (before / 10000 != now / 10000 || before == 0)
+        log_error("worker %u: a store lookup failed (%llu times); answered SERVFAIL", w->id,
+                  (unsigned long long)now);
+}
+
 /* --- UDP --- */
 
 static void worker_send_udp(struct worker *w, int fd, unsigned nout)
@@ -340,6 +354,7 @@ static void worker_answer_udp(struct worker *w, struct net_udp *u, unsigned got)
         nout++;
     }
     store_reader_end(w->reader);
+    worker_note_lookup_errors(w);
     worker_send_udp(w, u->fd, nout);
 }
 
@@ -439,8 +454,10 @@ static void tcp_process(struct tcp_conn *c)
         else if (evbuffer_get_length(out) > NET_TCP_OUT_HIGH)
             c->paused = true;
     }
-    if (begun)
+    if (begun) {
         store_reader_end(w->reader);
+        worker_note_lookup_errors(w);
+    }
     if (c->closing || c->paused)
         bufferevent_disable(c->bev, EV_READ);
     if (c->closing && evbuffer_get_length(out) == 0)

@@ -25,6 +25,7 @@
 
 #define RCODE_NOERROR 0
 #define RCODE_FORMERR 1
+#define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
 #define RCODE_NOTIMP 4
 #define RCODE_REFUSED 5
@@ -283,14 +284,15 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
     }
 }
 
-/* Ask the store and the zone's policy about a full address. */
-static void packet_decide(struct packet_ctx *ctx, const struct zone *z,
+/* Ask the store and the zone's policy about a full address. False when the
+ * store could not be read: "no entries" would then be a guess. */
+static bool packet_decide(struct packet_ctx *ctx, const struct zone *z,
                           const struct addr_prefix *addr, struct decision *d)
 {
     size_t n = 0, ndays = 0;
-    if (!ctx->reader ||
+    if (ctx->reader &&
         store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
-        n = 0;
+        return false;
     /* History is read only for the one entry that holds evidence, so
      * addresses known from lists alone cost no range scan. */
     const struct entry *ev = policy_evidence_entry(ctx->covering, n);
@@ -298,9 +300,10 @@ static void packet_decide(struct packet_ctx *ctx, const struct zone *z,
         int64_t first = ctx->now / MODEL_DAY - (int64_t)z->policy.window_days;
         if (store_reader_history(ctx->reader, &ev->prefix, first > 0 ? (uint32_t)first : 0,
                                  ctx->history, ctx->history_cap, &ndays) != 0)
-            ndays = 0;
+            return false;
     }
     policy_decide(ctx->covering, n, ctx->history, ndays, &z->policy, ctx->now, d);
+    return true;
 }
 
 /* Four one-character labels that are all hex digits read as an IPv4
@@ -354,8 +357,12 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         d.why = d.code_why[0] = WHY_TESTPOINT;
         d.ttl = z->policy.ttl;
         testpoint = true;
-    } else {
-        packet_decide(ctx, z, addr, &d);
+    } else if (!packet_decide(ctx, z, addr, &d)) {
+        /* Not authoritative for what we could not read: no AA, no SOA. */
+        ctx->store_failures++;
+        r->flags &= (uint16_t)~FLAG_AA;
+        r->rcode = RCODE_SERVFAIL;
+        return;
     }
     if (ctx->info)
         ctx->info->listed = d.listed;
