@@ -433,6 +433,7 @@ int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out,
                 return DNSBL_EINVAL;
             }
         }
+        zs->acl = zs->acl || zs->zones[zs->n]->policy.acl.n > 0;
         zs->n++;
     }
     *out = zs;

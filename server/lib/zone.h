@@ -66,6 +66,7 @@ struct zone {
 struct zoneset {
     struct zone **zones;
     size_t n;
+    bool acl; /* some zone has an ACL: answers depend on who asks */
 };
 
 /* Load one zone. On error returns a negative dnsbl_err and writes a sentence
