@@ -54,11 +54,12 @@ enum net_counter {
     NC_TCP_QUERIES,
     NC_TCP_TIMEOUTS,
     NC_STORE_ERRORS,
+    NC_LOOKUP_ERRORS, /* folded in from ctx.store_failures after each batch */
     NC_COUNT
 };
 static const char *const net_counter_names[NC_COUNT] = {
     "udp queries", "udp dropped",  "udp unsent",   "tcp connections",
-    "tcp queries", "tcp timeouts", "store errors",
+    "tcp queries", "tcp timeouts", "store errors", "store lookup errors",
 };
 
 /* Read by the main thread while workers run (net_log_limits): atomics,
@@ -255,6 +256,19 @@ static void worker_store_error(struct worker *w)
                   (unsigned long long)w->cnt[NC_STORE_ERRORS]);
 }
 
+/* After a batch: queries answered SERVFAIL because a lookup failed. Logged
+ * like worker_store_error, the first and then one in 10000. */
+static void worker_note_lookup_errors(struct worker *w)
+{
+    uint64_t before = w->cnt[NC_LOOKUP_ERRORS], now = w->ctx.store_failures;
+    if (now == before)
+        return;
+    w->cnt[NC_LOOKUP_ERRORS] = now;
+    if (before / 10000 != now / 10000 || before == 0)
+        log_error("worker %u: a store lookup failed (%llu times); answered SERVFAIL", w->id,
+                  (unsigned long long)now);
+}
+
 /* --- UDP --- */
 
 static void worker_send_udp(struct worker *w, int fd, unsigned nout)
@@ -284,7 +298,10 @@ static void worker_send_udp(struct worker *w, int fd, unsigned nout)
 static bool worker_udp_stage(struct worker *w, const struct msghdr *h, const uint8_t *in,
                              size_t inlen, uint8_t *out, size_t *outlen)
 {
-    bool known = sock_client(h->msg_name, h->msg_namelen, &w->client);
+    /* The client's prefix is only looked at by zone ACLs and rate limiting. */
+    bool known = false;
+    if (w->rrl != NULL || (w->ctx.zones != NULL && w->ctx.zones->acl))
+        known = sock_client(h->msg_name, h->msg_namelen, &w->client);
     w->ctx.client = known ? &w->client : NULL;
     enum rrl_verdict v = RRL_PASS;
     if (w->rrl != NULL && known)
@@ -330,16 +347,20 @@ static void worker_answer_udp(struct worker *w, struct net_udp *u, unsigned got)
             continue;
         if (w->log_queries)
             worker_log_query(w, h->msg_name, h->msg_namelen, "udp");
-        w->out_iov[nout] = (struct iovec){.iov_base = out, .iov_len = outlen};
-        w->out[nout].msg_hdr = (struct msghdr){.msg_name = h->msg_name,
-                                               .msg_namelen = h->msg_namelen,
-                                               .msg_iov = &w->out_iov[nout],
-                                               .msg_iovlen = 1};
+        /* msg_iov was set once (worker_init_msgs); the rest changes per datagram. */
+        struct msghdr *oh = &w->out[nout].msg_hdr;
+        w->out_iov[nout].iov_base = out;
+        w->out_iov[nout].iov_len = outlen;
+        oh->msg_name = h->msg_name;
+        oh->msg_namelen = h->msg_namelen;
+        oh->msg_control = NULL;
+        oh->msg_controllen = 0;
         if (u->pktinfo)
-            sock_reply_pktinfo(h, &w->out[nout].msg_hdr, w->out_ctl[nout].buf);
+            sock_reply_pktinfo(h, oh, w->out_ctl[nout].buf);
         nout++;
     }
     store_reader_end(w->reader);
+    worker_note_lookup_errors(w);
     worker_send_udp(w, u->fd, nout);
 }
 
@@ -350,16 +371,14 @@ static void net_on_udp(evutil_socket_t fd, short what, void *arg)
     (void)what;
     worker_enter(w);
     for (int round = 0; round < NET_UDP_ROUNDS; round++) {
+        /* recvmmsg rewrites only the lengths (and msg_flags); the buffers
+         * were set once (worker_init_msgs). A worker's sockets differ in
+         * pktinfo, so the control buffer is set per round too. */
         for (unsigned i = 0; i < NET_BATCH; i++) {
-            w->in_iov[i] = (struct iovec){w->udp_in + (size_t)i * NET_UDP_IN, NET_UDP_IN};
-            w->in[i].msg_hdr = (struct msghdr){.msg_name = &w->peer[i],
-                                               .msg_namelen = sizeof w->peer[i],
-                                               .msg_iov = &w->in_iov[i],
-                                               .msg_iovlen = 1};
-            if (u->pktinfo) {
-                w->in[i].msg_hdr.msg_control = w->in_ctl[i].buf;
-                w->in[i].msg_hdr.msg_controllen = sizeof w->in_ctl[i].buf;
-            }
+            struct msghdr *h = &w->in[i].msg_hdr;
+            h->msg_namelen = sizeof w->peer[i];
+            h->msg_control = u->pktinfo ? w->in_ctl[i].buf : NULL;
+            h->msg_controllen = u->pktinfo ? sizeof w->in_ctl[i].buf : 0;
         }
         int got = recvmmsg(fd, w->in, NET_BATCH, MSG_DONTWAIT, NULL);
         if (got <= 0)
@@ -439,8 +458,10 @@ static void tcp_process(struct tcp_conn *c)
         else if (evbuffer_get_length(out) > NET_TCP_OUT_HIGH)
             c->paused = true;
     }
-    if (begun)
+    if (begun) {
         store_reader_end(w->reader);
+        worker_note_lookup_errors(w);
+    }
     if (c->closing || c->paused)
         bufferevent_disable(c->bev, EV_READ);
     if (c->closing && evbuffer_get_length(out) == 0)
@@ -665,6 +686,19 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The parts of the recvmmsg/sendmmsg headers that never change. */
+static void worker_init_msgs(struct worker *w)
+{
+    for (unsigned i = 0; i < NET_BATCH; i++) {
+        w->in_iov[i] = (struct iovec){w->udp_in + (size_t)i * NET_UDP_IN, NET_UDP_IN};
+        w->in[i].msg_hdr = (struct msghdr){.msg_name = &w->peer[i],
+                                           .msg_namelen = sizeof w->peer[i],
+                                           .msg_iov = &w->in_iov[i],
+                                           .msg_iovlen = 1};
+        w->out[i].msg_hdr = (struct msghdr){.msg_iov = &w->out_iov[i], .msg_iovlen = 1};
+    }
+}
+
 static int worker_init(struct net *n, struct worker *w, unsigned id)
 {
     w->net = n;
@@ -685,6 +719,7 @@ static int worker_init(struct net *n, struct worker *w, unsigned id)
     if (w->wake == NULL || w->udp == NULL || w->tcp == NULL || w->covering == NULL ||
         w->history == NULL || w->udp_in == NULL || w->udp_out == NULL || w->tcp_out == NULL)
         return DNSBL_ENOMEM;
+    worker_init_msgs(w);
     for (size_t i = 0; i < n->nlistens; i++) {
         w->udp[i].w = w;
         w->udp[i].fd = -1;

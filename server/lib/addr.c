@@ -1,6 +1,6 @@
 /* addr: address and prefix parsing/printing, and the RFC 5782 reversed
- * query-name forms. addr_from_qname runs once per query, so it is one pass
- * over the labels with no allocation, no locale and no stdio. */
+ * query-name forms. addr_from_qname runs once per query, so it is a tight
+ * pass over the labels with no allocation, no locale and no stdio. */
 #include "addr.h"
 
 #include <arpa/inet.h>
@@ -181,78 +181,124 @@ int addr_parse(const char *text, struct addr_prefix *out, char *why, size_t whyl
     return DNSBL_OK;
 }
 
-/* -1 if c is not a hex digit. */
-static int hex_value(uint8_t c)
+/* 0x10 | value for a hex digit of either case, 0 for any other byte: the
+ * flag bit survives an AND over every digit only when all of them are hex. */
+#define HEX_OK 0x10
+static const uint8_t hex_digit[256] = {
+    ['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+    ['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+    ['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f, ['A'] = 0x1a, ['B'] = 0x1b,
+    ['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
+/* Are labels an IPv4 name: at most four labels of 1..3 decimal digits,
+ * each at most 255? The octets go to oct[] least significant label first
+ * (RFC 5782: 7.2.0.192 is 192.0.2.7); *count gets how many. */
+static bool qname_octets(const uint8_t *labels, size_t len, uint8_t oct[4], unsigned *count)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    unsigned c = 0;
+    for (size_t i = 0; i < len; c++) {
+        unsigned l = labels[i++];
+        /* l - 1 > 2 rejects both an empty label and one over 3 digits. */
+        if (l - 1 > 2 || l > len - i || c == 4)
+            return false;
+        /* One to three digits, unrolled: no loop per digit. */
+        const uint8_t *s = labels + i;
+        unsigned v = (unsigned)s[0] - '0';
+        if (v > 9)
+            return false;
+        if (l > 1) {
+            unsigned d = (unsigned)s[1] - '0';
+            if (d > 9)
+                return false;
+            v = v * 10 + d;
+            if (l > 2) {
+                d = (unsigned)s[2] - '0';
+                if (d > 9)
+                    return false;
+                v = v * 10 + d;
+                if (v > 255)
+                    return false;
+            }
+        }
+        oct[3 - c] = (uint8_t)v;
+        i += l;
+    }
+    *count = c;
+    return true;
 }
 
+/* Are labels an IPv6 nibble name: 1..32 labels of one hex digit each,
+ * least significant first? With 32 of them the address goes to a16. */
+static bool qname_nibbles(const uint8_t *labels, size_t len, uint8_t a16[16])
+{
+    /* Every label is two bytes, length 1 then the digit: check the length
+     * bytes eight at a time (the masks are bytes, so any byte order). */
+    static const uint8_t ones[8] = {1, 0, 1, 0, 1, 0, 1, 0},
+                         even[8] = {0xff, 0, 0xff, 0, 0xff, 0, 0xff, 0};
+    uint64_t want, mask, x;
+    if (len % 2 || len > 64)
+        return false;
+    memcpy(&want, ones, 8);
+    memcpy(&mask, even, 8);
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        memcpy(&x, labels + i, 8);
+        if ((x & mask) != want)
+            return false;
+    }
+    for (; i < len; i += 2) {
+        if (labels[i] != 1)
+            return false;
+    }
+    uint8_t all = HEX_OK;
+    if (len < 64) {
+        for (i = 1; i < len; i += 2)
+            all &= hex_digit[labels[i]];
+        return all & HEX_OK;
+    }
+    /* Byte 15 - j holds the digits of labels 2j + 1 (high) and 2j (low). */
+    for (unsigned j = 0; j < 16; j++) {
+        uint8_t lo = hex_digit[labels[4 * j + 1]], hi = hex_digit[labels[4 * j + 3]];
+        all &= lo & hi;
+        a16[15 - j] = (uint8_t)((hi << 4) | (lo & 0x0f));
+    }
+    return all & HEX_OK;
+}
+
+/* This runs for every query: one pass for the IPv4 form, a second only
+ * when that fails, and the address written directly (it is full length,
+ * so there is nothing to mask). */
 enum addr_qname addr_from_qname(const uint8_t *labels, size_t len, struct addr_prefix *out)
 {
-    uint8_t octets[4] = {0};
-    uint8_t nib[16] = {0};
-    unsigned count = 0;
-    bool all_octets = true, all_nibbles = true;
-    size_t i = 0;
+    uint8_t oct[4], a16[16];
+    unsigned count;
 
     if (len == 0)
         return ADDR_QNAME_INVALID;
-    while (i < len) {
-        unsigned l = labels[i++];
-        if (l == 0 || l > len - i || count >= 32)
-            return ADDR_QNAME_INVALID;
-        const uint8_t *s = labels + i;
-        i += l;
-
-        /* The first label is the least significant octet / nibble. */
-        bool octet_ok = false;
-        if (all_octets && l <= 3 && count < 4) {
-            unsigned v = 0;
-            octet_ok = true;
-            for (unsigned k = 0; k < l; k++) {
-                if (s[k] < '0' || s[k] > '9') {
-                    octet_ok = false;
-                    break;
-                }
-                v = v * 10 + (unsigned)(s[k] - '0');
-            }
-            if (octet_ok && v > 255)
-                octet_ok = false;
-            if (octet_ok)
-                octets[3 - count] = (uint8_t)v;
-        }
-        bool nibble_ok = false;
-        if (all_nibbles && l == 1) {
-            int h = hex_value(s[0]);
-            if (h >= 0) {
-                nibble_ok = true;
-                unsigned pos = 31 - count; /* nibble index, most significant first */
-                nib[pos / 2] |= (uint8_t)(pos % 2 ? h : h << 4);
-            }
-        }
-        all_octets = all_octets && octet_ok;
-        all_nibbles = all_nibbles && nibble_ok;
-        if (!all_octets && !all_nibbles)
-            return ADDR_QNAME_INVALID;
-        count++;
-    }
-
-    if (count == 4 && all_octets) {
-        addr_from_bytes(out, ADDR_V4, octets, 32);
+    /* Four labels of three digits take 16 bytes: longer is no IPv4 name. */
+    if (len <= 16 && qname_octets(labels, len, oct, &count)) {
+        if (count < 4)
+            return ADDR_QNAME_PARTIAL;
+        out->family = ADDR_V4;
+        out->plen = 32;
+        memcpy(out->a, mapped_prefix, sizeof mapped_prefix);
+        memcpy(out->a + 12, oct, 4);
         return ADDR_QNAME_FULL;
     }
-    if (count == 32 && all_nibbles) {
-        addr_from_bytes(out, ADDR_V6, nib, 128);
-        return ADDR_QNAME_FULL;
-    }
-    if ((all_octets && count <= 3) || (all_nibbles && count <= 31))
+    if (!qname_nibbles(labels, len, a16))
+        return ADDR_QNAME_INVALID;
+    if (len < 64)
         return ADDR_QNAME_PARTIAL;
-    return ADDR_QNAME_INVALID;
+    memcpy(out->a, a16, 16);
+    if (is_mapped(a16)) {
+        out->family = ADDR_V4;
+        out->plen = 32;
+    } else {
+        out->family = ADDR_V6;
+        out->plen = 128;
+    }
+    return ADDR_QNAME_FULL;
 }
 
 size_t addr_to_qname(const struct addr_prefix *p, const char *zone, char *buf, size_t cap)

@@ -7,6 +7,7 @@
  * (zone.c); here they are copied behind a compression pointer. */
 #include "packet.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "acl.h"
@@ -25,6 +26,7 @@
 
 #define RCODE_NOERROR 0
 #define RCODE_FORMERR 1
+#define RCODE_SERVFAIL 2
 #define RCODE_NXDOMAIN 3
 #define RCODE_NOTIMP 4
 #define RCODE_REFUSED 5
@@ -47,9 +49,8 @@ struct query {
     uint16_t flags;
     uint16_t qtype;
     uint16_t qclass;
-    size_t qend;        /* offset just past the question in the packet */
-    uint8_t qname[256]; /* lower-cased wire name */
-    size_t qlen;
+    size_t qend;            /* offset just past the question in the packet */
+    struct zone_qname name; /* as sent, with its label offsets */
     bool edns;
     bool edns_do;
     uint8_t edns_version;
@@ -68,27 +69,58 @@ struct reply {
     bool acl_error; /* the zone's ACL says: answer addresses with its error code */
 };
 
-/* Read the question name: labels only (a pointer here is malformed),
- * lowered into q->qname. Returns false on any malformation. */
+/* Unaligned network-order loads and stores: memcpy and ntohs/htons let
+ * the compiler use one load or store and a byte swap where the byte-wise
+ * form costs a shift and a store per byte. */
+static inline uint16_t packet_load_u16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return ntohs(v);
+}
+
+static inline void packet_store_u16(uint8_t *p, uint16_t v)
+{
+    v = htons(v);
+    memcpy(p, &v, 2);
+}
+
+static inline void packet_store_u32(uint8_t *p, uint32_t v)
+{
+    v = htonl(v);
+    memcpy(p, &v, 4);
+}
+
+/* Read the question name: labels only (a pointer here is malformed), at
+ * most 255 bytes. One walk over the length bytes records where each label
+ * starts; the name stays where it is, in the case it was sent: the zone
+ * lookup ignores case, the address labels are digits and either-case hex,
+ * and the zone file's names get a lowered copy (packet_answer_zone).
+ * Returns false on any malformation. */
 static bool packet_parse_qname(struct wire *w, struct query *q)
 {
-    size_t len = 0;
+    const uint8_t *p = w->pos;
+    size_t avail = (size_t)(w->end - w->pos), len = 0, n = 0;
+    /* Every length byte lies below 255 and inside the packet; then the
+     * name, its root label included, is at most 255 bytes. */
+    size_t limit = avail < 255 ? avail : 255;
     for (;;) {
-        uint8_t l = wire_get_u8(w);
-        if (w->err || (l & 0xc0) || len + 1 + l > 255)
+        if (len >= limit)
             return false;
-        q->qname[len++] = l;
-        if (l == 0)
+        uint8_t l = p[len];
+        q->name.off[n++] = (uint8_t)len;
+        if ((uint8_t)(l - 1) >= 63) { /* the root label, or a pointer / reserved bits */
+            if (l != 0)
+                return false;
             break;
-        if (!wire_need(w, l))
-            return false;
-        for (uint8_t i = 0; i < l; i++) {
-            uint8_t c = w->pos[i];
-            q->qname[len++] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
         }
-        w->pos += l;
+        len += (size_t)l + 1;
     }
-    q->qlen = len;
+    len++;
+    q->name.wire = p;
+    q->name.len = (uint16_t)len;
+    q->name.n = (uint8_t)n;
+    w->pos += len;
     return true;
 }
 
@@ -157,6 +189,15 @@ static void reply_begin(struct reply *r, const struct query *q, uint8_t *out, si
 static bool reply_put_rrset(struct reply *r, uint16_t ptr, const struct zone_rrset *set)
 {
     struct wire in;
+    if (set->count == 1) {
+        /* The usual case (the SOA in every negative answer): no walk. */
+        if (ptr)
+            wire_put_u16(&r->w, (uint16_t)(0xc000 | ptr));
+        else
+            wire_put_bytes(&r->w, set->owner, set->owner_len);
+        wire_put_bytes(&r->w, set->rrs, set->rrs_len);
+        return !r->w.err;
+    }
     wire_init_ro(&in, set->rrs, set->rrs_len);
     for (uint16_t i = 0; i < set->count; i++) {
         uint8_t *start = in.pos;
@@ -171,14 +212,19 @@ static bool reply_put_rrset(struct reply *r, uint16_t ptr, const struct zone_rrs
     return !r->w.err;
 }
 
+/* Most answers are one A record: its 16 bytes take one bounds check. */
 static void reply_put_a(struct reply *r, uint32_t ttl, uint32_t addr)
 {
-    wire_put_u16(&r->w, 0xc000 | DNS_HEADER_LEN);
-    wire_put_u16(&r->w, DNS_TYPE_A);
-    wire_put_u16(&r->w, DNS_CLASS_IN);
-    wire_put_u32(&r->w, ttl);
-    wire_put_u16(&r->w, 4);
-    wire_put_u32(&r->w, addr);
+    static const uint8_t head[6] = {0xc0, DNS_HEADER_LEN, 0, DNS_TYPE_A, 0, DNS_CLASS_IN};
+    if (!wire_need(&r->w, 16))
+        return;
+    uint8_t *p = r->w.pos;
+    memcpy(p, head, sizeof head);
+    packet_store_u32(p + 6, ttl);
+    p[10] = 0;
+    p[11] = 4;
+    packet_store_u32(p + 12, addr);
+    r->w.pos += 16;
     r->an++;
 }
 
@@ -228,14 +274,13 @@ static size_t reply_finish(struct reply *r, const struct query *q, size_t qend, 
         wire_put_u16(&r->w, 0);
         r->ar++;
     }
-    struct wire h;
-    wire_init(&h, r->buf, DNS_HEADER_LEN);
-    wire_put_u16(&h, q->id);
-    wire_put_u16(&h, (uint16_t)(r->flags | (r->rcode & 0x0f)));
-    wire_put_u16(&h, qend > DNS_HEADER_LEN ? 1 : 0);
-    wire_put_u16(&h, r->an);
-    wire_put_u16(&h, r->ns);
-    wire_put_u16(&h, r->ar);
+    /* The buffer always holds a header (outcap >= 512): no bounds checks. */
+    packet_store_u16(r->buf, q->id);
+    packet_store_u16(r->buf + 2, (uint16_t)(r->flags | (r->rcode & 0x0f)));
+    packet_store_u16(r->buf + 4, qend > DNS_HEADER_LEN ? 1 : 0);
+    packet_store_u16(r->buf + 6, r->an);
+    packet_store_u16(r->buf + 8, r->ns);
+    packet_store_u16(r->buf + 10, r->ar);
     return wire_used(&r->w);
 }
 
@@ -283,14 +328,15 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
     }
 }
 
-/* Ask the store and the zone's policy about a full address. */
-static void packet_decide(struct packet_ctx *ctx, const struct zone *z,
+/* Ask the store and the zone's policy about a full address. False when the
+ * store could not be read: "no entries" would then be a guess. */
+static bool packet_decide(struct packet_ctx *ctx, const struct zone *z,
                           const struct addr_prefix *addr, struct decision *d)
 {
     size_t n = 0, ndays = 0;
-    if (!ctx->reader ||
+    if (ctx->reader &&
         store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
-        n = 0;
+        return false;
     /* History is read only for the one entry that holds evidence, so
      * addresses known from lists alone cost no range scan. */
     const struct entry *ev = policy_evidence_entry(ctx->covering, n);
@@ -298,9 +344,10 @@ static void packet_decide(struct packet_ctx *ctx, const struct zone *z,
         int64_t first = ctx->now / MODEL_DAY - (int64_t)z->policy.window_days;
         if (store_reader_history(ctx->reader, &ev->prefix, first > 0 ? (uint32_t)first : 0,
                                  ctx->history, ctx->history_cap, &ndays) != 0)
-            ndays = 0;
+            return false;
     }
     policy_decide(ctx->covering, n, ctx->history, ndays, &z->policy, ctx->now, d);
+    return true;
 }
 
 /* Four one-character labels that are all hex digits read as an IPv4
@@ -310,8 +357,8 @@ static bool packet_also_v6_partial(const uint8_t *qname, size_t len)
     if (len != 8)
         return false;
     for (size_t i = 0; i < 8; i += 2) {
-        uint8_t c = qname[i + 1];
-        if (qname[i] != 1 || !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+        uint8_t c = qname[i + 1], lc = (uint8_t)(c | 0x20);
+        if (qname[i] != 1 || !((c >= '0' && c <= '9') || (lc >= 'a' && lc <= 'f')))
             return false;
     }
     return true;
@@ -344,25 +391,31 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         packet_answer_acl_error(r, q, z, apex_off);
         return;
     }
-    memset(&d, 0, sizeof(d));
+    /* policy_decide fills d; only the test points are set here. */
     if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_never, 4) == 0) {
-        d.listed = false;
+        d = (struct decision){.listed = false};
     } else if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_listed, 4) == 0) {
-        d.listed = true;
-        d.n = 1;
-        d.code = d.codes[0] = 0x7f000002;
-        d.why = d.code_why[0] = WHY_TESTPOINT;
-        d.ttl = z->policy.ttl;
+        d = (struct decision){.listed = true,
+                              .n = 1,
+                              .code = 0x7f000002,
+                              .codes = {0x7f000002},
+                              .why = WHY_TESTPOINT,
+                              .code_why = {WHY_TESTPOINT},
+                              .ttl = z->policy.ttl};
         testpoint = true;
-    } else {
-        packet_decide(ctx, z, addr, &d);
+    } else if (!packet_decide(ctx, z, addr, &d)) {
+        /* Not authoritative for what we could not read: no AA, no SOA. */
+        ctx->store_failures++;
+        r->flags &= (uint16_t)~FLAG_AA;
+        r->rcode = RCODE_SERVFAIL;
+        return;
     }
     if (ctx->info)
         ctx->info->listed = d.listed;
     if (!d.listed || d.n == 0) {
         /* 1.0.0.2.bl.example is both IPv4 2.0.0.1 and the first four
          * nibbles of 2001::/16: as an IPv6 empty non-terminal it exists. */
-        if (!packet_also_v6_partial(q->qname, apex_off))
+        if (!packet_also_v6_partial(q->name.wire, apex_off))
             r->rcode = RCODE_NXDOMAIN;
         reply_put_soa_authority(r, z, apex_off);
         return;
@@ -393,18 +446,28 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
 static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off)
 {
-    size_t first, n = zone_find_owner(z, q->qname, q->qlen, &first);
-    if (n) {
-        packet_answer_file(r, q, z, apex_off, first, n);
-        return;
+    /* Address queries are longer than any name of a usual zone file: one
+     * comparison skips both lookups and the lowered copy they need. */
+    if (q->name.len <= zone_owner_len_max(z)) {
+        uint8_t lower[ZONE_NAME_MAX];
+        for (size_t i = 0; i < q->name.len; i++) {
+            uint8_t c = q->name.wire[i];
+            lower[i] = (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+        }
+        size_t first, n = zone_find_owner(z, lower, q->name.len, &first);
+        if (n) {
+            packet_answer_file(r, q, z, apex_off, first, n);
+            return;
+        }
+        if (zone_has_below(z, lower, q->name.len)) {
+            r->flags |= FLAG_AA;
+            reply_put_soa_authority(r, z, apex_off);
+            return;
+        }
     }
     r->flags |= FLAG_AA;
-    if (zone_has_below(z, q->qname, q->qlen)) {
-        reply_put_soa_authority(r, z, apex_off);
-        return;
-    }
     struct addr_prefix addr;
-    switch (addr_from_qname(q->qname, apex_off, &addr)) {
+    switch (addr_from_qname(q->name.wire, apex_off, &addr)) {
     case ADDR_QNAME_FULL:
         packet_answer_addr(ctx, r, q, z, apex_off, &addr);
         return;
@@ -460,7 +523,7 @@ static void packet_answer_question(struct packet_ctx *ctx, struct reply *r, cons
     const struct zone *z = NULL;
     size_t apex_off = 0;
     if (q->qclass == DNS_CLASS_IN || q->qclass == DNS_CLASS_ANY)
-        z = ctx->zones ? zoneset_find(ctx->zones, q->qname, q->qlen, &apex_off) : NULL;
+        z = ctx->zones ? zoneset_find(ctx->zones, &q->name, &apex_off) : NULL;
     if (!z) {
         r->rcode = RCODE_REFUSED;
         return;
@@ -487,24 +550,26 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
 
     if (inlen < DNS_HEADER_LEN || outcap < PACKET_UDP_PLAIN)
         return PACKET_DROP;
-    wire_init_ro(&w, in, inlen);
-    q.id = wire_get_u16(&w);
-    q.flags = wire_get_u16(&w);
+    /* The header is there (inlen checked): read it without the cursor. */
+    q.id = packet_load_u16(in);
+    q.flags = packet_load_u16(in + 2);
     if (q.flags & FLAG_QR)
         return PACKET_DROP; /* never answer an answer: no reflection loops */
-    uint16_t qdcount = wire_get_u16(&w), ancount = wire_get_u16(&w);
-    uint16_t nscount = wire_get_u16(&w), arcount = wire_get_u16(&w);
+    uint16_t qdcount = packet_load_u16(in + 4), ancount = packet_load_u16(in + 6);
+    uint16_t nscount = packet_load_u16(in + 8), arcount = packet_load_u16(in + 10);
+    wire_init_ro(&w, in, inlen);
+    w.pos += DNS_HEADER_LEN;
     q.edns = q.edns_do = false;
     q.edns_version = 0;
     q.edns_size = 0;
     q.qtype = q.qclass = 0;
-    q.qlen = 0;
 
     uint8_t rcode = RCODE_NOERROR;
-    if (qdcount == 1 && packet_parse_qname(&w, &q)) {
-        q.qtype = wire_get_u16(&w);
-        q.qclass = wire_get_u16(&w);
-        have_question = !w.err;
+    if (qdcount == 1 && packet_parse_qname(&w, &q) && wire_need(&w, 4)) {
+        q.qtype = packet_load_u16(w.pos);
+        q.qclass = packet_load_u16(w.pos + 2);
+        w.pos += 4;
+        have_question = true;
     }
     q.qend = have_question ? wire_used(&w) : DNS_HEADER_LEN;
     uint8_t opcode = (uint8_t)((q.flags >> 11) & 0x0f);

@@ -46,13 +46,19 @@ struct packet_ctx {
     int64_t now;                   /* unix seconds */
     struct packet_info *info;      /* may be NULL */
     const struct addr_prefix *client; /* the querier, for zone ACLs; NULL = unknown: allowed */
+    /* Queries answered SERVFAIL because the store could not be read; only
+     * ever incremented here, the caller reports it. */
+    uint64_t store_failures;
 };
 
 /* Answer one query. out must hold at least PACKET_TCP_MAX bytes for TCP
  * and PACKET_EDNS_SIZE for UDP; the answer is cut to the client's UDP limit
  * (512 without EDNS, its EDNS size capped at 1232) with TC set when the
  * answer does not fit. Over UDP, ANY at a name of the zone file gets one
- * RRset (the SOA at the apex; RFC 8482), over TCP all of them. */
+ * RRset (the SOA at the apex; RFC 8482), over TCP all of them. When the
+ * store cannot be read for an address (a lookup or decoding error) the
+ * answer is SERVFAIL and ctx->store_failures counts it: a guess either way
+ * would be wrong for someone. */
 enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
                                   const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                   size_t *outlen);

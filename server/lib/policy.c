@@ -353,6 +353,8 @@ void policy_decide(const struct entry *covering, size_t n, const struct history_
 
     memset(out, 0, sizeof *out);
     out->ttl = zp->ttl;
+    if (n == 0)
+        return; /* nothing covers the address: no zone kind lists it (half the queries) */
     policy_find_operator(covering, n, now, &op);
     out->allowed = op.allow != NULL;
     out->evidence = policy_evidence_entry(covering, n);

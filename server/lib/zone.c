@@ -365,6 +365,9 @@ int zone_load(const struct zone_config *zc, struct zone **out, char *why, size_t
         return DNSBL_EINVAL;
     }
 
+    for (size_t off = 0; off < z->apex_len; off += (size_t)z->apex[off] + 1)
+        z->apex_labels++;
+
     int rc;
     if (zc->file[0]) {
         ldns_rr_list *rrs = NULL;
@@ -430,6 +433,7 @@ int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out,
                 return DNSBL_EINVAL;
             }
         }
+        zs->acl = zs->acl || zs->zones[zs->n]->policy.acl.n > 0;
         zs->n++;
     }
     *out = zs;
@@ -446,26 +450,68 @@ void zoneset_free(struct zoneset *zs)
     free(zs);
 }
 
-const struct zone *zoneset_find(const struct zoneset *zs, const uint8_t *qname, size_t qlen,
+/* ASCII upper case to lower case in eight bytes at once: a byte gets 0x20
+ * when its high bit is clear and its low seven bits are 'A'..'Z'. Adding
+ * to the seven-bit values never carries into the next byte. Label length
+ * bytes (at most 63, below 'A') are left alone. */
+static inline uint64_t zone_lower8(uint64_t x)
+{
+    const uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL, high = 0x8080808080808080ULL;
+    uint64_t h = x & low7;
+    uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3fULL; /* high bit set when >= 'A' (0x41) */
+    uint64_t gt_z = h + 0x2525252525252525ULL; /* high bit set when > 'Z' (0x5a) */
+    return x | (((ge_a & ~gt_z & ~x) & high) >> 2);
+}
+
+/* Is name (any case) the lower-case wire name lower, both len bytes? Names
+ * are short (a zone apex is a dozen bytes), so whole words beat a byte
+ * loop; the last word may overlap the one before, which compares some
+ * bytes twice and is still exact. Lowering only runs when the bytes
+ * differ, which a lower-case query never makes it do. */
+static bool zone_wire_equal_nocase(const uint8_t *name, const uint8_t *lower, size_t len)
+{
+    uint64_t x, y;
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++) {
+            uint8_t c = name[i];
+            if ((c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c) != lower[i])
+                return false;
+        }
+        return true;
+    }
+    for (size_t i = 0; i + 8 < len; i += 8) {
+        memcpy(&x, name + i, 8);
+        memcpy(&y, lower + i, 8);
+        if (x != y && zone_lower8(x) != y)
+            return false;
+    }
+    memcpy(&x, name + len - 8, 8);
+    memcpy(&y, lower + len - 8, 8);
+    return x == y || zone_lower8(x) == y;
+}
+
+const struct zone *zoneset_find(const struct zoneset *zs, const struct zone_qname *qname,
                                 size_t *apex_off)
 {
-    /* Walk the labels from the left: the first suffix that is a zone apex is
-     * the longest match, so nested zones (bl.example, v6.bl.example) work. */
-    size_t off = 0;
-    while (off < qlen) {
-        size_t rest = qlen - off;
-        for (size_t i = 0; i < zs->n; i++) {
-            const struct zone *z = zs->zones[i];
-            if (z->apex_len == rest && memcmp(qname + off, z->apex, rest) == 0) {
-                *apex_off = off;
-                return z;
-            }
+    /* A zone's apex can only be the suffix made of its last apex_labels
+     * labels: one length test and one comparison per zone. The longest
+     * match wins, so nested zones (bl.example, v6.bl.example) work. */
+    const struct zone *best = NULL;
+    size_t best_off = 0, n = zs->n;
+    for (size_t i = 0; i < n; i++) {
+        const struct zone *z = zs->zones[i];
+        if (z->apex_labels > qname->n || (best && z->apex_len <= best->apex_len))
+            continue;
+        size_t off = qname->off[qname->n - z->apex_labels];
+        if (qname->len - off == z->apex_len &&
+            zone_wire_equal_nocase(qname->wire + off, z->apex, z->apex_len)) {
+            best = z;
+            best_off = off;
         }
-        if (qname[off] == 0)
-            break;
-        off += (size_t)qname[off] + 1;
     }
-    return NULL;
+    if (best)
+        *apex_off = best_off;
+    return best;
 }
 
 size_t zone_find_owner(const struct zone *z, const uint8_t *owner, size_t len, size_t *first)

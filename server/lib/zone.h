@@ -15,6 +15,18 @@
 #include "model.h"
 
 #define ZONE_NAME_MAX 256
+#define ZONE_LABELS_MAX 128 /* labels of a 255-byte name, the root included */
+
+/* A question name as the query parser hands it over: the wire form as
+ * sent (any case, not copied) and where each label starts, so a zone apex
+ * is found with one comparison per zone instead of one per label and
+ * zone. Filled by the parser; wire points into the query. */
+struct zone_qname {
+    const uint8_t *wire;          /* ends with the root label */
+    uint8_t off[ZONE_LABELS_MAX]; /* off[i]: where label i starts; off[n - 1] == len - 1 */
+    uint16_t len;                 /* bytes in wire, root label included */
+    uint8_t n;                    /* labels, root included */
+};
 
 /* What config gives for one zone (plain value). */
 struct zone_config {
@@ -41,6 +53,7 @@ struct zone {
     char name[ZONE_NAME_MAX];     /* text, lower case, no trailing dot */
     uint8_t apex[ZONE_NAME_MAX];  /* wire, lower case */
     uint16_t apex_len;
+    uint8_t apex_labels;          /* labels of apex, root included */
     struct zone_policy policy;
     bool synthesised;             /* no zone file: SOA/NS were made up */
     uint32_t neg_ttl;             /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
@@ -53,6 +66,7 @@ struct zone {
 struct zoneset {
     struct zone **zones;
     size_t n;
+    bool acl; /* some zone has an ACL: answers depend on who asks */
 };
 
 /* Load one zone. On error returns a negative dnsbl_err and writes a sentence
@@ -64,9 +78,10 @@ int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out,
                   size_t whylen);
 void zoneset_free(struct zoneset *zs);
 
-/* The zone whose apex is the longest suffix of qname (wire, lower case),
- * or NULL. *apex_off gets the offset of the apex inside qname. */
-const struct zone *zoneset_find(const struct zoneset *zs, const uint8_t *qname, size_t qlen,
+/* The zone whose apex is the longest suffix of qname (at a label
+ * boundary, ASCII case ignored), or NULL. *apex_off gets the offset of the
+ * apex inside qname. */
+const struct zone *zoneset_find(const struct zoneset *zs, const struct zone_qname *qname,
                                 size_t *apex_off);
 
 /* RRsets at an exact owner name (wire, lower case): first index and count
@@ -76,5 +91,12 @@ size_t zone_find_owner(const struct zone *z, const uint8_t *owner, size_t len, s
 /* Does any name of the zone file lie strictly below owner (owner is then an
  * empty non-terminal if it has no records of its own)? */
 bool zone_has_below(const struct zone *z, const uint8_t *owner, size_t len);
+
+/* The length of the longest owner name of the zone file (sets are sorted
+ * by length first): a longer name has no records and nothing below it. */
+static inline size_t zone_owner_len_max(const struct zone *z)
+{
+    return z->nsets ? z->sets[z->nsets - 1].owner_len : 0;
+}
 
 #endif

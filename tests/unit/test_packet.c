@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 #include <ldns/ldns.h>
+#include <lmdb.h>
 
 #include "acl.h"
 #include "addr.h"
@@ -889,6 +890,118 @@ static void test_slip_answer(void **state)
     }
 }
 
+/* Overwrite every value of one named database of a closed store with a
+ * byte no decoder accepts, as a broken writer or a bad disk would. */
+static void corrupt_values(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v, bad = {1, "x"};
+    size_t n = 0;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), n++)
+        assert_int_equal(mdb_cursor_put(cur, &k, &bad, MDB_CURRENT), 0);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_true(n > 0);
+}
+
+/* One query against store dir; returns the rcode, *aa the AA bit. */
+static int ask_store(struct fixture *f, const char *dir, const char *name, uint64_t *failures,
+                     bool *aa)
+{
+    struct store *s;
+    struct store_reader *r;
+    char why[512];
+    assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof(why)), DNSBL_OK);
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    struct packet_ctx ctx = {
+        .zones = f->zones,
+        .reader = r,
+        .covering = f->covering,
+        .covering_cap = STORE_COVERING_MAX,
+        .history = f->history,
+        .history_cap = STORE_HISTORY_MAX,
+        .now = 1700000100,
+        .store_failures = *failures,
+    };
+    ldns_pkt *q = NULL, *a = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0, outlen = 0;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0),
+                     LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_int_equal(packet_answer(&ctx, PACKET_UDP, wire, len, f->out, PACKET_EDNS_SIZE, &outlen),
+                     PACKET_ANSWER);
+    store_reader_end(r);
+    assert_int_equal(ldns_wire2pkt(&a, f->out, outlen), LDNS_STATUS_OK);
+    int rcode = ldns_pkt_get_rcode(a);
+    *aa = ldns_pkt_aa(a);
+    if (rcode == LDNS_RCODE_SERVFAIL)
+        assert_int_equal(ldns_pkt_ancount(a) + ldns_pkt_nscount(a), 0);
+    *failures = ctx.store_failures;
+    ldns_pkt_free(a);
+    ldns_pkt_free(q);
+    free(wire);
+    store_reader_close(r);
+    store_close(s);
+    return rcode;
+}
+
+/* A store that cannot be read is SERVFAIL and counted, never "not listed":
+ * first a corrupt history (an address with evidence), then corrupt entries. */
+static void test_store_failure_servfail(void **state)
+{
+    struct fixture *f = *state;
+    char dir[160], why[512];
+    struct store *s;
+    uint64_t failures = 0;
+    bool aa;
+    snprintf(dir, sizeof(dir), "%s/corrupt", f->dir);
+    assert_int_equal(store_open(dir, STORE_CREATE, &s, why, sizeof(why)), DNSBL_OK);
+    struct event ev[2] = {{.kind = EV_LIST, .time = 1700000000},
+                          {.kind = EV_ABUSE, .weight = 1, .time = 1700000000}};
+    assert_int_equal(addr_parse("192.0.2.0/24", &ev[0].prefix, why, sizeof(why)), DNSBL_OK);
+    assert_int_equal(addr_parse("203.0.113.7", &ev[1].prefix, why, sizeof(why)), DNSBL_OK);
+    assert_int_equal(store_apply(s, ev, NULL, 2, NULL, why, sizeof(why)), DNSBL_OK);
+    store_close(s);
+    assert_int_equal(ask_store(f, dir, "7.113.0.203.bl.example.", &failures, &aa),
+                     LDNS_RCODE_NXDOMAIN);
+    assert_int_equal(failures, 0);
+
+    corrupt_values(dir, "history");
+    assert_int_equal(ask_store(f, dir, "7.113.0.203.bl.example.", &failures, &aa),
+                     LDNS_RCODE_SERVFAIL);
+    assert_false(aa);
+    assert_int_equal(failures, 1);
+    assert_int_equal(ask_store(f, dir, "7.2.0.192.bl.example.", &failures, &aa),
+                     LDNS_RCODE_NOERROR);
+    assert_int_equal(failures, 1);
+
+    corrupt_values(dir, "entries");
+    assert_int_equal(ask_store(f, dir, "7.2.0.192.bl.example.", &failures, &aa),
+                     LDNS_RCODE_SERVFAIL);
+    assert_int_equal(failures, 2);
+    /* Nothing covers 10.0.0.1, so nothing corrupt is read: a plain NXDOMAIN. */
+    assert_int_equal(ask_store(f, dir, "1.0.0.10.bl.example.", &failures, &aa),
+                     LDNS_RCODE_NXDOMAIN);
+    assert_true(aa);
+    /* Test points never touch the store. */
+    assert_int_equal(ask_store(f, dir, "2.0.0.127.bl.example.", &failures, &aa),
+                     LDNS_RCODE_NOERROR);
+    assert_int_equal(failures, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -911,6 +1024,7 @@ int main(void)
         cmocka_unit_test(test_acl_error_answers),
         cmocka_unit_test(test_any_minimal_over_udp),
         cmocka_unit_test(test_slip_answer),
+        cmocka_unit_test(test_store_failure_servfail),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
