@@ -1,4 +1,4 @@
-/* store: the LMDB layout, schema version 2. Nothing outside this file may
+/* store: the LMDB layout, schema version 3. Nothing outside this file may
  * depend on any of it; callers see struct entry / struct event only.
  *
  * Environment: the directory DIR (data.mdb + lock.mdb), 8 named databases
@@ -26,13 +26,16 @@
  * to start small; it is not documented for operators.
  *
  * Named databases (all integers big-endian, so keys sort as numbers):
- *   meta     "schema" -> u32, 2.  "serial" -> u64, bumped per apply.
- *            (Version 1 also kept "lens4" and "lens6", bitmaps of the
- *            prefix lengths in use; the upgrade deletes them.)
+ *   meta     "schema" -> u32, 3.  "serial" -> u64, bumped per apply.
  *   entries  key: 18 bytes = family (4 or 6) + 16 address bytes (IPv4
  *            mapped ::ffff:a.b.c.d) + plen, so byte order is V4 first, then
- *            address, then prefix length.
- *            value: version byte 1, then the fixed-size fields
+ *            address, then prefix length. Compared as memcmp would, in
+ *            word compares (store_cmp_key).
+ *            value: the ancestors -- the prefix lengths of the other
+ *            entries that contain this one -- as a bitmap, the bit for
+ *            length L in byte L/8, mask 0x80 >> L%8 (5 bytes for IPv4, 17
+ *            for IPv6); then the entry, which store_encode_entry writes:
+ *            version byte 1, then the fixed-size fields
  *              operator: state u8, code u32, expires i64, state_time i64;
  *              imported: imp_state u8, imp_flags u8, imp_code u32,
  *                imp_ttl u32, imp_time i64;
@@ -46,30 +49,31 @@
  *            note, imp_txt, imp_dataset, sources. Exactly that long: a
  *            value shorter, longer, with another version, an unknown enum
  *            value, a string too long or holding a NUL is DNSBL_ESCHEMA.
+ *            Entries are never deleted, so an ancestor bit is only ever
+ *            set: a new entry gets its ancestors' lengths, and adds its
+ *            own to every entry inside it (they sort right after it), in
+ *            the same write transaction.
  *   seen     key: the caller's 32-byte dedup key; value: the event time
  *            (i64), kept so old keys can be pruned later.
  *   history  key: 22 bytes = the 18-byte entries key + day (u32, unix
  *            time / 86400), so one entry's days are adjacent and in date
  *            order; value: counts[CNT_COUNT] u32 + volume u64 (36 bytes).
  *
- *   cover    key: the entries key, one record per entry (version 2 on).
- *            value: the entry's ancestors -- the prefix lengths of the
- *            other entries that contain it -- as a bitmap, the bit for
- *            length L in byte L/8, mask 0x80 >> L%8 (5 bytes for IPv4, 17
- *            for IPv6). Entries are never deleted, so a bit is only ever
- *            set. Kept in the same
- *            write transaction as entries; a new entry gets its ancestors'
- *            lengths and adds its own to every entry inside it.
+ * Covering lookup (why the ancestors are kept): take the greatest entries
+ * key at or below (address, longest length). Any entry containing the
+ * address sorts at or before that key and contains it too, so the entries
+ * covering the address are that key's own prefix and its ancestors, those
+ * no longer than the bits the address shares with it. One B-tree descent
+ * (MDB_SET_RANGE, then one step back) answers an address nothing covers
+ * and, when no other entry contains the one found, an address that is
+ * listed; each further covering entry is one exact get.
  *
- * Covering lookup (why cover exists): take the greatest cover key at or
- * below (address, longest length). Any entry containing the address sorts
- * at or before that key and contains it too, so the entries covering the
- * address are that key's own prefix and its ancestors, those no longer
- * than the bits the address shares with it. One B-tree descent answers an
- * address nothing covers (most queries), and each covering entry is then
- * one exact get in entries. Version 1 had no cover and probed every prefix
- * length in use; the first writer to open a version 1 store builds cover
- * from entries in one transaction (store_upgrade).
+ * Earlier versions: 1 probed every prefix length in use (bitmaps "lens4"
+ * and "lens6" in meta); 2 kept the ancestors in a database of their own,
+ * "cover", and so cost a listed address a second descent. The first
+ * writer to open either rewrites the entries values with their ancestors
+ * in one transaction (store_upgrade) and drops what is left of the old
+ * layout; a read-only opener has it done first (store_open_upgraded).
  *
  * store_apply works through a batch in key order
  * (dedup keys, then entries keys; see "Sort records" below) so imports of
@@ -96,8 +100,8 @@
 #include "err.h"
 #include "wire.h"
 
-#define STORE_SCHEMA 2u
-#define STORE_SCHEMA_OLD 1u /* no cover database: upgraded by the first writer */
+#define STORE_SCHEMA 3u
+#define STORE_SCHEMA_OLDEST 1u /* 1 and 2 are upgraded by the first writer */
 #define STORE_VALUE_VERSION 1
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
@@ -118,8 +122,8 @@
 #define STORE_MAXREADERS 256
 #define STORE_KEY_LEN 18
 #define STORE_DEDUP_LEN 32
-#define STORE_COVER4_BYTES 5  /* lengths 0..32 */
-#define STORE_COVER6_BYTES 17 /* lengths 0..128 */
+#define STORE_ANC4_BYTES 5  /* lengths 0..32 */
+#define STORE_ANC6_BYTES 17 /* lengths 0..128 */
 #define STORE_HKEY_LEN (STORE_KEY_LEN + 4)
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
 #define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
@@ -132,7 +136,7 @@ _Static_assert(sizeof(((struct entry *)0)->sources) == MODEL_TEXT_MAX,
 
 struct store {
     MDB_env *env;
-    MDB_dbi meta, entries, seen, history, cover;
+    MDB_dbi meta, entries, seen, history;
     int flags;
     char dir[PATH_MAX];
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
@@ -151,13 +155,12 @@ struct store_reader {
     MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
     MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
     MDB_cursor *ecur; /* entries cursor, the same way */
-    MDB_cursor *ccur; /* cover cursor, the same way */
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
 };
 
-static const char *const store_db_names[] = {"meta", "entries", "seen", "history", "cover"};
+static const char *const store_db_names[] = {"meta", "entries", "seen", "history"};
 
 __attribute__((format(printf, 3, 4))) static void store_set_why(char *why, size_t whylen,
                                                                 const char *fmt, ...)
@@ -305,17 +308,17 @@ static int store_prefix_from_key(const MDB_val *k, struct addr_prefix *p)
     return store_prefix_valid(p) ? DNSBL_OK : DNSBL_ESCHEMA;
 }
 
-/* ---- cover: the ancestors of each entry ---- */
+/* ---- the ancestors of each entry ---- */
 
-/* A cover bitmap in registers: length L is bit 63 - L % 64 of word L / 64,
+/* An ancestors bitmap in registers: length L is bit 63 - L % 64 of word L / 64,
  * so within a word the lowest set bit is the longest length. */
 struct store_lens {
     uint64_t w[3];
 };
 
-static size_t store_cover_size(uint8_t family)
+static size_t store_anc_size(uint8_t family)
 {
-    return family == ADDR_V4 ? STORE_COVER4_BYTES : STORE_COVER6_BYTES;
+    return family == ADDR_V4 ? STORE_ANC4_BYTES : STORE_ANC6_BYTES;
 }
 
 static unsigned store_family_bits(uint8_t family)
@@ -360,16 +363,6 @@ static int store_cmp_key(const MDB_val *a, const MDB_val *b)
         }
     }
     return (p > q) - (p < q);
-}
-
-/* A cover key: the entries key with every bit inverted, so cover sorts
- * backwards and the greatest entry at or below an address is the first
- * cover key at or above it -- one MDB_SET_RANGE. The same function turns
- * it back. */
-static void store_cover_key(const uint8_t in[STORE_KEY_LEN], uint8_t out[STORE_KEY_LEN])
-{
-    for (int i = 0; i < STORE_KEY_LEN; i++)
-        out[i] = (uint8_t)~in[i];
 }
 
 static void store_lens_unpack(const uint8_t *bytes, size_t n, struct store_lens *l)
@@ -443,35 +436,36 @@ static bool store_key_contains(const uint8_t *outer, const uint8_t *inner)
 }
 
 /* The lengths of the entries that contain key's prefix and sort at or
- * before key (see the top of this file), through cur on cover; *at gets
- * the entries key of the record the answer came from, when there is one.
- * MDB_SUCCESS with an empty set when nothing does. */
-static int store_cover_lookup(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN],
-                              struct store_lens *out, uint8_t at[STORE_KEY_LEN])
+ * before key (see the top of this file), through cur on entries; *found
+ * and *val get the record the answer came from (found->mv_size is 0 when
+ * there is none). MDB_SUCCESS with an empty set when nothing does. */
+static int store_lookup_covering(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN],
+                                 struct store_lens *out, MDB_val *found, MDB_val *val)
 {
-    uint8_t ckey[STORE_KEY_LEN];
-    store_cover_key(key, ckey);
-    MDB_val k = store_val(ckey, STORE_KEY_LEN), v;
+    MDB_val want = store_val(key, STORE_KEY_LEN), k = want, v;
     memset(out, 0, sizeof *out);
-    at[0] = 0;
+    found->mv_size = 0;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (rc == MDB_SUCCESS && store_cmp_key(&k, &want) != 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     if (rc == MDB_NOTFOUND)
         return MDB_SUCCESS;
     if (rc != MDB_SUCCESS)
         return rc;
-    if (k.mv_size != STORE_KEY_LEN)
-        return MDB_CORRUPTED;
-    store_cover_key(k.mv_data, at);
-    if (at[0] != key[0]) {
-        at[0] = 0;
+    const uint8_t *at = k.mv_data;
+    if (k.mv_size != STORE_KEY_LEN || at[0] != key[0])
         return MDB_SUCCESS; /* nothing of this family sorts at or before key */
-    }
-    if (v.mv_size != store_cover_size(at[0]) || at[17] > store_family_bits(at[0]))
+    size_t an = store_anc_size(at[0]);
+    if (v.mv_size < an || at[17] > store_family_bits(at[0]))
         return MDB_CORRUPTED;
-    store_lens_unpack(v.mv_data, v.mv_size, out);
+    store_lens_unpack(v.mv_data, an, out);
     store_lens_add(out, at[17]);
     unsigned shared = store_key_common_bits(at, key);
     store_lens_limit(out, shared < key[17] ? shared : key[17]);
+    *found = k;
+    *val = v;
     return MDB_SUCCESS;
 }
 
@@ -674,6 +668,28 @@ int store_decode_entry(const void *val, size_t len, struct entry *out)
     return DNSBL_OK;
 }
 
+/* The entry part of an entries value, past the family's ancestors bitmap;
+ * false when the value is too short to have one. */
+static bool store_value_entry(const MDB_val *v, uint8_t family, MDB_val *entry)
+{
+    size_t an = store_anc_size(family);
+    if (v->mv_size < an)
+        return false;
+    entry->mv_data = (uint8_t *)v->mv_data + an;
+    entry->mv_size = v->mv_size - an;
+    return true;
+}
+
+/* An entries value into *out, as store_decode_entry does (out alone on
+ * garbage). */
+static int store_decode_value(const MDB_val *v, uint8_t family, struct entry *out)
+{
+    MDB_val ent;
+    if (!store_value_entry(v, family, &ent))
+        return DNSBL_ESCHEMA;
+    return store_decode_entry(ent.mv_data, ent.mv_size, out);
+}
+
 static void store_hkey(const uint8_t key[STORE_KEY_LEN], uint32_t day, uint8_t hkey[STORE_HKEY_LEN])
 {
     memcpy(hkey, key, STORE_KEY_LEN);
@@ -784,12 +800,12 @@ static int store_put_u64(const struct store *s, MDB_txn *txn, const char *name, 
 
 static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *why, size_t whylen)
 {
-    MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history, &s->cover};
+    MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history};
     char step[64];
 
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
         int rc = mdb_dbi_open(txn, store_db_names[i], flags, dbis[i]);
-        if (rc == MDB_SUCCESS && (dbis[i] == &s->entries || dbis[i] == &s->cover))
+        if (rc == MDB_SUCCESS && dbis[i] == &s->entries)
             rc = mdb_set_compare(txn, *dbis[i], store_cmp_key);
         if (rc != MDB_SUCCESS) {
             snprintf(step, sizeof step, "open database %s", store_db_names[i]);
@@ -821,43 +837,55 @@ static void store_ancestry_next(struct store_ancestry *w, const uint8_t key[STOR
         memcpy(w->stack[w->n++], key, STORE_KEY_LEN);
 }
 
-/* Writes cover afresh from entries, in one sweep in key order. Keys that
- * are not valid prefixes are left out (store_check reports them). */
-static int store_cover_rebuild(const struct store *s, MDB_txn *txn)
+/* Versions 1 and 2 to 3: every entries value gets its ancestors bitmap,
+ * in one sweep in key order; then the old layout's leftovers go. Keys
+ * that are not valid prefixes are left as they are (store_check reports
+ * them). */
+static int store_upgrade(const struct store *s, MDB_txn *txn)
 {
-    MDB_cursor *ecur = NULL, *ccur = NULL;
+    MDB_cursor *cur = NULL;
     MDB_val k, v;
+    MDB_dbi cover;
     struct store_lens lens;
     struct addr_prefix p;
-    uint8_t val[STORE_COVER6_BYTES];
+    size_t cap = STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX;
+    uint8_t *buf = malloc(cap);
     struct store_ancestry *w = calloc(1, sizeof *w);
-    if (!w)
-        return ENOMEM;
-    int rc = mdb_drop(txn, s->cover, 0);
+    int rc = buf && w ? mdb_cursor_open(txn, s->entries, &cur) : ENOMEM;
     if (rc == MDB_SUCCESS)
-        rc = mdb_cursor_open(txn, s->entries, &ecur);
-    if (rc == MDB_SUCCESS)
-        rc = mdb_cursor_open(txn, s->cover, &ccur);
-    if (rc == MDB_SUCCESS)
-        rc = mdb_cursor_get(ecur, &k, &v, MDB_FIRST);
-    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(ecur, &k, &v, MDB_NEXT)) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (store_prefix_from_key(&k, &p) != DNSBL_OK)
             continue;
         store_ancestry_next(w, k.mv_data, &lens);
-        size_t vlen = store_cover_size(p.family);
-        store_lens_pack(&lens, val, vlen);
-        uint8_t ckey[STORE_KEY_LEN];
-        store_cover_key(k.mv_data, ckey);
-        MDB_val ck = store_val(ckey, STORE_KEY_LEN), cv = store_val(val, vlen);
-        rc = mdb_cursor_put(ccur, &ck, &cv, 0);
+        size_t an = store_anc_size(p.family);
+        if (v.mv_size > cap - an)
+            continue; /* garbage too long to be an entry: check names it */
+        memcpy(buf + an, v.mv_data, v.mv_size);
+        store_lens_pack(&lens, buf, an);
+        /* Our own copy of the key: a value that changes size is moved,
+         * and k points into the page. */
+        uint8_t key[STORE_KEY_LEN];
+        memcpy(key, k.mv_data, sizeof key);
+        MDB_val nk = store_val(key, sizeof key), nv = store_val(buf, an + v.mv_size);
+        rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
         if (rc != MDB_SUCCESS)
             break;
     }
-    if (ccur)
-        mdb_cursor_close(ccur);
-    if (ecur)
-        mdb_cursor_close(ecur);
+    if (cur)
+        mdb_cursor_close(cur);
+    free(buf);
     free(w);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    rc = mdb_dbi_open(txn, "cover", 0, &cover);
+    if (rc == MDB_SUCCESS)
+        rc = mdb_drop(txn, cover, 1);
+    for (const char *const *name = (const char *const[]){"lens4", "lens6", NULL};
+         (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) && *name; name++) {
+        k = store_meta_key(*name);
+        rc = mdb_del(txn, s->meta, &k, NULL);
+    }
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
@@ -873,13 +901,14 @@ static int store_put_schema(const struct store *s, MDB_txn *txn)
 
 /* Checks the schema record; *missing is set (and DNSBL_OK returned) when
  * there is none, which the caller decides about. */
-static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, bool *old, char *why,
-                              size_t whylen)
+static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, uint32_t *old,
+                              char *why, size_t whylen)
 {
     MDB_val k = store_meta_key("schema"), v;
     int rc = mdb_get(txn, s->meta, &k, &v);
 
-    *missing = *old = false;
+    *missing = false;
+    *old = 0;
     if (rc == MDB_NOTFOUND) {
         *missing = true;
         return DNSBL_OK;
@@ -894,8 +923,8 @@ static int store_check_schema(struct store *s, MDB_txn *txn, bool *missing, bool
     struct wire w;
     wire_init_ro(&w, v.mv_data, v.mv_size);
     uint32_t version = wire_get_u32(&w);
-    if (version == STORE_SCHEMA_OLD) {
-        *old = true;
+    if (version >= STORE_SCHEMA_OLDEST && version < STORE_SCHEMA) {
+        *old = version;
         return DNSBL_OK;
     }
     if (version != STORE_SCHEMA) {
@@ -916,7 +945,8 @@ static int store_no_store(const struct store *s, char *why, size_t whylen)
 static int store_init_rw(struct store *s, char *why, size_t whylen)
 {
     MDB_txn *txn;
-    bool missing, old;
+    bool missing;
+    uint32_t old;
     int rc;
     int err = store_write_begin(s, &txn, why, whylen);
     if (err != DNSBL_OK)
@@ -926,19 +956,15 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
     if (err == DNSBL_OK)
         err = store_check_schema(s, txn, &missing, &old, why, whylen);
     if (err == DNSBL_OK && old) {
-        /* Version 1 to 2: build cover; entries are unchanged. */
-        rc = store_cover_rebuild(s, txn);
-        for (const char *const *name = (const char *const[]){"lens4", "lens6", NULL};
-             rc == MDB_SUCCESS && *name; name++) {
-            MDB_val k = store_meta_key(*name);
-            rc = mdb_del(txn, s->meta, &k, NULL);
-            if (rc == MDB_NOTFOUND)
-                rc = MDB_SUCCESS;
-        }
+        rc = store_upgrade(s, txn);
         if (rc == MDB_SUCCESS)
             rc = store_put_schema(s, txn);
-        if (rc != MDB_SUCCESS)
-            err = store_lmdb_fail(s, rc, "upgrade the store to schema version 2", why, whylen);
+        if (rc != MDB_SUCCESS) {
+            char step[64];
+            snprintf(step, sizeof step, "upgrade the store from schema version %u to %u", old,
+                     STORE_SCHEMA);
+            err = store_lmdb_fail(s, rc, step, why, whylen);
+        }
     }
     if (err == DNSBL_OK && missing) {
         /* An empty meta is a store whose creation never committed (or a
@@ -972,7 +998,8 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
 static int store_init_ro(struct store *s, char *why, size_t whylen)
 {
     MDB_txn *txn;
-    bool missing, old;
+    bool missing;
+    uint32_t old;
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "begin read transaction", why, whylen);
@@ -1172,9 +1199,9 @@ static int store_open_upgraded(const char *dir, int flags, struct store **out, c
     int err = store_open(dir, 0, &w, wwhy, sizeof wwhy);
     if (err != DNSBL_OK) {
         store_set_why(why, whylen,
-                      "%s: the store has schema version %u and must be upgraded to version %u, "
-                      "which needs write access: %s",
-                      dir, STORE_SCHEMA_OLD, STORE_SCHEMA, wwhy);
+                      "%s: the store has an older schema version and must be upgraded to "
+                      "version %u, which needs write access: %s",
+                      dir, STORE_SCHEMA, wwhy);
         return err == DNSBL_OK ? DNSBL_ESCHEMA : err;
     }
     store_close(w);
@@ -1331,8 +1358,6 @@ void store_reader_close(struct store_reader *r)
         mdb_cursor_close(r->hcur);
     if (r->ecur)
         mdb_cursor_close(r->ecur);
-    if (r->ccur)
-        mdb_cursor_close(r->ccur);
     if (r->txn)
         mdb_txn_abort(r->txn);
     free(r);
@@ -1353,9 +1378,6 @@ int store_reader_begin(struct store_reader *r)
     if (rc == MDB_SUCCESS)
         rc = r->ecur ? mdb_cursor_renew(r->txn, r->ecur)
                      : mdb_cursor_open(r->txn, r->s->entries, &r->ecur);
-    if (rc == MDB_SUCCESS)
-        rc = r->ccur ? mdb_cursor_renew(r->txn, r->ccur)
-                     : mdb_cursor_open(r->txn, r->s->cover, &r->ccur);
     int err = store_map_err(rc);
     if (err != DNSBL_OK) {
         mdb_txn_reset(r->txn);
@@ -1386,7 +1408,7 @@ static int store_get_exact(const struct store *s, MDB_txn *txn, const struct add
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     out->prefix = *p;
-    return store_decode_entry(v.mv_data, v.mv_size, out);
+    return store_decode_value(&v, p->family, out);
 }
 
 int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
@@ -1398,28 +1420,36 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
     uint8_t key[STORE_KEY_LEN];
     store_key_from_prefix(addr, key);
     struct store_lens lens;
-    uint8_t at[STORE_KEY_LEN];
-    int rc = store_cover_lookup(r->ccur, key, &lens, at);
+    MDB_val found, fval;
+    int rc = store_lookup_covering(r->ecur, key, &lens, &found, &fval);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     for (int len; *n < cap && (len = store_lens_pop_longest(&lens)) >= 0;) {
-        uint8_t ekey[STORE_KEY_LEN];
-        store_key_truncate(key, (unsigned)len, ekey);
-        MDB_val k = store_val(ekey, sizeof ekey), v;
-        rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET);
-        /* cover names an entry that entries lacks: the two disagree. */
-        if (rc == MDB_NOTFOUND)
-            return DNSBL_ESCHEMA;
-        if (rc != MDB_SUCCESS)
-            return store_map_err(rc);
         struct entry *e = &out[*n];
+        MDB_val v = fval, ent;
         e->prefix.family = addr->family;
-        memcpy(e->prefix.a, ekey + 1, 16);
         e->prefix.plen = (uint8_t)len;
+        if (len == ((const uint8_t *)found.mv_data)[17]) {
+            memcpy(e->prefix.a, (const uint8_t *)found.mv_data + 1, 16);
+        } else {
+            /* An ancestor: the found record (valid until the transaction
+             * ends) has been read, so the cursor may move. */
+            uint8_t ekey[STORE_KEY_LEN];
+            store_key_truncate(key, (unsigned)len, ekey);
+            memcpy(e->prefix.a, ekey + 1, 16);
+            MDB_val k = store_val(ekey, sizeof ekey);
+            rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET);
+            if (rc == MDB_NOTFOUND) /* a bitmap names an entry that is not there */
+                return DNSBL_ESCHEMA;
+            if (rc != MDB_SUCCESS)
+                return store_map_err(rc);
+        }
         /* In place, not through store_decode_entry's copy of a struct
          * entry (over 1 KiB of text buffers): on an error out[*n] is
          * garbage, but the caller gets the error. */
-        int err = store_decode_into(v.mv_data, v.mv_size, e);
+        if (!store_value_entry(&v, addr->family, &ent))
+            return DNSBL_ESCHEMA;
+        int err = store_decode_into(ent.mv_data, ent.mv_size, e);
         if (err != DNSBL_OK)
             return err;
         (*n)++;
@@ -1515,7 +1545,7 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
         memset(&e, 0, sizeof e);
         ret = store_prefix_from_key(&k, &e.prefix);
         if (ret == DNSBL_OK)
-            ret = store_decode_entry(v.mv_data, v.mv_size, &e);
+            ret = store_decode_value(&v, e.prefix.family, &e);
         if (ret == DNSBL_OK)
             ret = cb(&e, arg);
         if (ret != 0)
@@ -1622,125 +1652,46 @@ static int store_check_meta(struct store_checker *c)
     return DNSBL_OK;
 }
 
+/* Every key and value decodes, and every ancestors bitmap is what an
+ * in-order sweep of the keys finds (store_ancestry). */
 static int store_check_entries(struct store_checker *c)
 {
     MDB_cursor *cur;
-    MDB_val k, v;
+    MDB_val k, v, ent;
     struct entry e;
+    struct store_lens want, have;
     char text[ADDR_TEXT_MAX], hex[96];
     const char *why;
+    struct store_ancestry *w = calloc(1, sizeof *w);
+    if (!w)
+        return DNSBL_ENOMEM;
     int rc = mdb_cursor_open(c->txn, c->s->entries, &cur);
-    if (rc != MDB_SUCCESS)
+    if (rc != MDB_SUCCESS) {
+        free(w);
         return store_map_err(rc);
+    }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (!store_check_key(&k, &e.prefix, &why)) {
             store_check_report(c, "entries: key %s: %s", store_check_hex(&k, hex, sizeof hex), why);
             continue;
         }
+        store_ancestry_next(w, k.mv_data, &want);
         addr_format(&e.prefix, text, sizeof text);
-        if (store_decode_entry(v.mv_data, v.mv_size, &e) != DNSBL_OK)
+        if (!store_value_entry(&v, e.prefix.family, &ent) ||
+            store_decode_entry(ent.mv_data, ent.mv_size, &e) != DNSBL_OK) {
             store_check_report(c, "entries: %s: the %zu-byte value does not decode", text,
                                v.mv_size);
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
-}
-
-/* A cover key in text for a report: the prefix, else hex. */
-static const char *store_check_name(const MDB_val *k, char *buf, size_t cap)
-{
-    struct addr_prefix p;
-    const char *why;
-    if (!store_check_key(k, &p, &why))
-        return store_check_hex(k, buf, cap);
-    addr_format(&p, buf, cap);
-    return buf;
-}
-
-/* A cover record under a cursor, with the entries key it stands for in
- * at (the raw key when it is not 18 bytes long). */
-struct store_cover_rec {
-    MDB_val at, val;
-    uint8_t key[STORE_KEY_LEN];
-};
-
-static int store_cover_step(MDB_cursor *cur, MDB_cursor_op op, struct store_cover_rec *r)
-{
-    MDB_val k;
-    int rc = mdb_cursor_get(cur, &k, &r->val, op);
-    if (rc != MDB_SUCCESS)
-        return rc;
-    r->at = k;
-    if (k.mv_size == STORE_KEY_LEN) {
-        store_cover_key(k.mv_data, r->key);
-        r->at = store_val(r->key, STORE_KEY_LEN);
-    }
-    return MDB_SUCCESS;
-}
-
-/* cover must hold one record per valid entries key, no other, each with
- * the ancestors an in-order sweep of entries finds. cover sorts
- * backwards, so it is read from its end. */
-static int store_check_cover(struct store_checker *c)
-{
-    MDB_cursor *ecur = NULL, *ccur = NULL;
-    MDB_val ek, ev;
-    struct store_cover_rec cr;
-    struct store_lens want, have;
-    struct addr_prefix p;
-    char text[ADDR_TEXT_MAX + 96];
-    int crc = MDB_NOTFOUND, rc;
-    struct store_ancestry *w = calloc(1, sizeof *w);
-    if (!w)
-        return DNSBL_ENOMEM;
-    rc = mdb_cursor_open(c->txn, c->s->entries, &ecur);
-    if (rc == MDB_SUCCESS)
-        rc = mdb_cursor_open(c->txn, c->s->cover, &ccur);
-    if (rc == MDB_SUCCESS)
-        crc = store_cover_step(ccur, MDB_LAST, &cr);
-    if (rc == MDB_SUCCESS)
-        rc = mdb_cursor_get(ecur, &ek, &ev, MDB_FIRST);
-    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(ecur, &ek, &ev, MDB_NEXT)) {
-        if (store_prefix_from_key(&ek, &p) != DNSBL_OK)
-            continue; /* reported by store_check_entries */
-        store_ancestry_next(w, ek.mv_data, &want);
-        for (; crc == MDB_SUCCESS && store_cmp_key(&cr.at, &ek) < 0;
-             crc = store_cover_step(ccur, MDB_PREV, &cr))
-            store_check_report(c, "cover: a record for %s, which has no entry",
-                               store_check_name(&cr.at, text, sizeof text));
-        if (crc != MDB_SUCCESS && crc != MDB_NOTFOUND) {
-            rc = crc;
-            break;
-        }
-        addr_format(&p, text, sizeof text);
-        if (crc == MDB_NOTFOUND || store_cmp_key(&cr.at, &ek) != 0) {
-            store_check_report(c, "cover: no record for %s (lookups would not see it)", text);
             continue;
         }
-        if (cr.val.mv_size != store_cover_size(p.family)) {
-            store_check_report(c, "cover: %s: the value is %zu bytes, not %zu", text,
-                               cr.val.mv_size, store_cover_size(p.family));
-        } else {
-            store_lens_unpack(cr.val.mv_data, cr.val.mv_size, &have);
-            if (memcmp(&have, &want, sizeof have) != 0)
-                store_check_report(c,
-                                   "cover: %s: the lengths of the entries containing it are "
-                                   "wrong (lookups would miss or invent covering entries)",
-                                   text);
-        }
-        crc = store_cover_step(ccur, MDB_PREV, &cr);
+        store_lens_unpack(v.mv_data, store_anc_size(e.prefix.family), &have);
+        if (memcmp(&have, &want, sizeof have) != 0)
+            store_check_report(c,
+                               "entries: %s: the lengths of the entries containing it are wrong "
+                               "(lookups would miss or invent covering entries)",
+                               text);
     }
-    if (rc == MDB_NOTFOUND) {
-        for (; crc == MDB_SUCCESS; crc = store_cover_step(ccur, MDB_PREV, &cr))
-            store_check_report(c, "cover: a record for %s, which has no entry",
-                               store_check_name(&cr.at, text, sizeof text));
-        rc = crc;
-    }
-    if (ccur)
-        mdb_cursor_close(ccur);
-    if (ecur)
-        mdb_cursor_close(ecur);
+    mdb_cursor_close(cur);
     free(w);
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
@@ -1830,8 +1781,6 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
     int err = store_check_meta(&c);
     if (err == DNSBL_OK)
         err = store_check_entries(&c);
-    if (err == DNSBL_OK)
-        err = store_check_cover(&c);
     if (err == DNSBL_OK)
         err = store_check_history(&c);
     if (err == DNSBL_OK)
@@ -2097,53 +2046,56 @@ static int store_dedup_pass(struct store *s, MDB_txn *txn, const struct event *e
 struct store_applier {
     struct store *s;
     const struct event *ev;
-    MDB_cursor *ecur, *hcur, *ccur;
+    MDB_cursor *ecur, *hcur;
     uint8_t last[STORE_KEY_LEN]; /* entries' last key before the batch */
     bool have_last;
     struct entry e;
-    uint8_t val[STORE_ENTRY_VALUE_MAX];
+    uint8_t val[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX];
 };
 
-/* A new entry's cover record: its ancestors' lengths; and its own length
- * added to every entry inside it, which sort right after it (right
- * before it in cover). */
-static int store_cover_add(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
+/* The ancestors bitmap of a new entry, packed into bytes: the lengths of
+ * the entries that contain it. Moves cur. */
+static int store_anc_of_new(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], uint8_t *bytes)
 {
     struct store_lens lens = {{0, 0, 0}};
-    uint8_t ckey[STORE_KEY_LEN], at[STORE_KEY_LEN];
-    MDB_val k, v;
-    int rc;
+    MDB_val found, val;
     if (key[17] > 0) {
         uint8_t below[STORE_KEY_LEN];
         memcpy(below, key, STORE_KEY_LEN);
         below[17]--; /* the greatest key an ancestor may have */
-        rc = store_cover_lookup(cur, below, &lens, at);
+        int rc = store_lookup_covering(cur, below, &lens, &found, &val);
         if (rc != MDB_SUCCESS)
             return rc;
     }
-    uint8_t val[STORE_COVER6_BYTES];
-    size_t vlen = store_cover_size(key[0]);
-    store_lens_pack(&lens, val, vlen);
-    store_cover_key(key, ckey);
-    k = store_val(ckey, STORE_KEY_LEN);
-    v = store_val(val, vlen);
-    rc = mdb_cursor_put(cur, &k, &v, 0);
-    if (rc != MDB_SUCCESS || key[17] == store_family_bits(key[0]))
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_PREV); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
-        if (k.mv_size != STORE_KEY_LEN)
-            return MDB_CORRUPTED;
-        store_cover_key(k.mv_data, at);
-        if (!store_key_contains(key, at))
+    store_lens_pack(&lens, bytes, store_anc_size(key[0]));
+    return MDB_SUCCESS;
+}
+
+/* A new entry, just written at cur, is an ancestor of the entries inside
+ * it, which sort right after it: add its length to their bitmaps. buf
+ * has room for any value. */
+static int store_anc_add_below(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], uint8_t *buf)
+{
+    struct store_lens lens;
+    MDB_val k, v;
+    size_t an = store_anc_size(key[0]);
+    int rc;
+    if (key[17] == store_family_bits(key[0]))
+        return MDB_SUCCESS; /* a full address contains nothing else */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_KEY_LEN || !store_key_contains(key, k.mv_data))
             break;
-        if (v.mv_size != vlen)
+        if (v.mv_size < an || v.mv_size > an + STORE_ENTRY_VALUE_MAX)
             return MDB_CORRUPTED;
-        store_lens_unpack(v.mv_data, vlen, &lens);
+        memcpy(buf, v.mv_data, v.mv_size);
+        store_lens_unpack(buf, an, &lens);
         store_lens_add(&lens, key[17]);
-        store_lens_pack(&lens, val, vlen);
-        MDB_val nv = store_val(val, vlen);
-        rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT);
+        store_lens_pack(&lens, buf, an);
+        uint8_t inner[STORE_KEY_LEN]; /* k points into the page */
+        memcpy(inner, k.mv_data, sizeof inner);
+        MDB_val nk = store_val(inner, sizeof inner), nv = store_val(buf, v.mv_size);
+        rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
         if (rc != MDB_SUCCESS)
             return rc;
     }
@@ -2169,7 +2121,12 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         rc = mdb_cursor_get(a->ecur, &k, &v, MDB_SET_RANGE);
         if (rc == MDB_SUCCESS && k.mv_size == STORE_KEY_LEN &&
             memcmp(k.mv_data, key, STORE_KEY_LEN) == 0) {
-            err = store_decode_into(v.mv_data, v.mv_size, &a->e);
+            MDB_val ent;
+            err = store_value_entry(&v, prefix.family, &ent)
+                      ? store_decode_into(ent.mv_data, ent.mv_size, &a->e)
+                      : DNSBL_ESCHEMA;
+            if (err == DNSBL_OK) /* the entry keeps its ancestors */
+                memcpy(a->val, v.mv_data, store_anc_size(prefix.family));
             if (err != DNSBL_OK) {
                 addr_format(&prefix, text, sizeof text);
                 store_set_why(why, whylen, "%s: read entry %s: %s", s->dir, text,
@@ -2202,21 +2159,37 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
     }
     a->e.prefix = prefix;
 
-    size_t len;
-    err = store_encode_entry(&a->e, a->val, sizeof a->val, &len);
+    size_t len, an = store_anc_size(prefix.family);
+    if (flags != MDB_CURRENT) {
+        rc = store_anc_of_new(a->ecur, key, a->val);
+        if (rc != MDB_SUCCESS)
+            return store_lmdb_fail(s, rc, "read the entries containing a new one", why, whylen);
+    }
+    err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
     if (err != DNSBL_OK) {
         store_set_why(why, whylen, "%s: encode entry: %s", s->dir, dnsbl_strerror(err));
         return err;
     }
     k = store_val(key, STORE_KEY_LEN);
-    v = store_val(a->val, len);
-    rc = mdb_cursor_put(a->ecur, &k, &v, flags);
+    v = store_val(a->val, an + len);
+    if (flags == MDB_CURRENT) {
+        /* store_history_add moved no entries cursor, but be explicit:
+         * MDB_CURRENT writes where the cursor is. */
+        MDB_val ck = k, cv;
+        rc = mdb_cursor_get(a->ecur, &ck, &cv, MDB_GET_CURRENT);
+        if (rc == MDB_SUCCESS && store_cmp_key(&ck, &k) != 0)
+            rc = MDB_CORRUPTED;
+        if (rc != MDB_SUCCESS)
+            return store_lmdb_fail(s, rc, "write entry", why, whylen);
+    }
+    rc = mdb_cursor_put(a->ecur, &k, &v, flags == MDB_CURRENT ? MDB_CURRENT : flags);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "write entry", why, whylen);
-    if (flags != MDB_CURRENT) {
-        rc = store_cover_add(a->ccur, key);
+    if (flags == 0) {
+        /* An appended entry sorts after every other: nothing is inside it. */
+        rc = store_anc_add_below(a->ecur, key, a->val);
         if (rc != MDB_SUCCESS)
-            return store_lmdb_fail(s, rc, "write cover", why, whylen);
+            return store_lmdb_fail(s, rc, "update the entries inside a new one", why, whylen);
     }
     return DNSBL_OK;
 }
@@ -2249,12 +2222,6 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
         mdb_cursor_close(a->ecur);
         return store_lmdb_fail(s, rc, "open history cursor", why, whylen);
     }
-    rc = mdb_cursor_open(txn, s->cover, &a->ccur);
-    if (rc != MDB_SUCCESS) {
-        mdb_cursor_close(a->hcur);
-        mdb_cursor_close(a->ecur);
-        return store_lmdb_fail(s, rc, "open cover cursor", why, whylen);
-    }
     rc = store_last_key(a->ecur, a->last, sizeof a->last, &a->have_last);
     if (rc != MDB_SUCCESS)
         err = store_lmdb_fail(s, rc, "read entries", why, whylen);
@@ -2273,7 +2240,6 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
         *applied += end - j;
         j = end;
     }
-    mdb_cursor_close(a->ccur);
     mdb_cursor_close(a->hcur);
     mdb_cursor_close(a->ecur);
     return err;

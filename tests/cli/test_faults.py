@@ -166,12 +166,12 @@ class TestCheck(FaultCase):
     def test_other_schema_is_a_problem(self):
         self.ctl_ok("add", "192.0.2.1")
         dump = ("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n"
-                % (b"schema".hex(), "00000003"))
+                % (b"schema".hex(), "00000009"))
         subprocess.run(["mdb_load", "-s", "meta", self.db], input=dump.encode(), check=True)
         r = self.ctl("check")
         self.assertEqual(r.rc, 1)
         self.assertIn("problem:", r.out)
-        self.assertIn("schema version 3", r.out)
+        self.assertIn("schema version 9", r.out)
 
 
 class TestKilledImport(FaultCase):

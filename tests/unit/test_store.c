@@ -516,56 +516,97 @@ static void test_schema_mismatch(void **state)
     store_close(s);
 
     /* a version from the future */
-    const uint8_t v3[4] = {0, 0, 0, 3};
-    raw_put(dir, "meta", "schema", 6, v3, sizeof v3);
+    const uint8_t v4[4] = {0, 0, 0, 4};
+    raw_put(dir, "meta", "schema", 6, v4, sizeof v4);
     s = (struct store *)1;
     why[0] = '\0';
     assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_ESCHEMA);
     assert_null(s);
     assert_non_null(strstr(why, dir));
+    assert_non_null(strstr(why, "version 4"));
     assert_non_null(strstr(why, "version 3"));
-    assert_non_null(strstr(why, "version 2"));
     why[0] = '\0';
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_ESCHEMA);
+    assert_non_null(strstr(why, "version 4"));
     assert_non_null(strstr(why, "version 3"));
-    assert_non_null(strstr(why, "version 2"));
 
     /* a malformed version record is a schema error too */
-    raw_put(dir, "meta", "schema", 6, v3, 3);
+    raw_put(dir, "meta", "schema", 6, v4, 3);
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_ESCHEMA);
 
-    /* and back to 2 the store opens again */
-    const uint8_t v2[4] = {0, 0, 0, 2};
-    raw_put(dir, "meta", "schema", 6, v2, sizeof v2);
+    /* and back to 3 the store opens again */
+    const uint8_t v3[4] = {0, 0, 0, 3};
+    raw_put(dir, "meta", "schema", 6, v3, sizeof v3);
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
     store_close(s);
 }
 
-/* Turns a closed store back into version 1: schema 1, no cover records,
- * the prefix-length bitmaps that version kept in meta. */
-static void make_version1(const char *dir)
+/* Turns a closed store back into an older version: the entries values
+ * without their ancestors bitmaps, and in version 1 the prefix-length
+ * bitmaps in meta, in version 2 a cover database of its own. */
+static void make_old_version(const char *dir, uint8_t version)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, cover;
+    MDB_dbi meta, entries, cover;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t buf[4096];
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
     assert_int_equal(mdb_env_open(env, dir, 0, 0640), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-    assert_int_equal(mdb_dbi_open(txn, "cover", 0, &cover), 0);
-    assert_int_equal(mdb_drop(txn, cover, 1), 0);
-    const uint8_t v1[4] = {0, 0, 0, 1}, lens4[5] = {0, 0, 0x80, 0x80, 0x80}, lens6[17] = {0};
-    MDB_val k = {6, (void *)"schema"}, v = {sizeof v1, (void *)v1};
+    assert_int_equal(mdb_dbi_open(txn, "entries", 0, &entries), 0);
+    assert_int_equal(mdb_cursor_open(txn, entries, &cur), 0);
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        size_t an = ((const uint8_t *)k.mv_data)[0] == ADDR_V4 ? 5 : 17;
+        assert_true(v.mv_size > an && v.mv_size - an <= sizeof buf);
+        memcpy(buf, (const uint8_t *)v.mv_data + an, v.mv_size - an);
+        uint8_t key[18]; /* k points into the page, which the smaller value reshapes */
+        memcpy(key, k.mv_data, sizeof key);
+        MDB_val nk = {sizeof key, key}, nv = {v.mv_size - an, buf};
+        assert_int_equal(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+    }
+    mdb_cursor_close(cur);
+    const uint8_t ver[4] = {0, 0, 0, version}, lens4[5] = {0, 0, 0x80, 0x80, 0x80}, lens6[17] = {0};
+    k = (MDB_val){6, (void *)"schema"};
+    v = (MDB_val){sizeof ver, (void *)ver};
     assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    k = (MDB_val){5, (void *)"lens4"};
-    v = (MDB_val){sizeof lens4, (void *)lens4};
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-    k = (MDB_val){5, (void *)"lens6"};
-    v = (MDB_val){sizeof lens6, (void *)lens6};
-    assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    if (version == 1) {
+        k = (MDB_val){5, (void *)"lens4"};
+        v = (MDB_val){sizeof lens4, (void *)lens4};
+        assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+        k = (MDB_val){5, (void *)"lens6"};
+        v = (MDB_val){sizeof lens6, (void *)lens6};
+        assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    } else {
+        assert_int_equal(mdb_dbi_open(txn, "cover", MDB_CREATE, &cover), 0);
+        k = (MDB_val){5, (void *)"cover"};
+        v = (MDB_val){5, (void *)"\0\0\0\0\0"};
+        assert_int_equal(mdb_put(txn, cover, &k, &v, 0), 0);
+    }
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
+
+/* Does the closed store in dir still hold anything of the old layouts? */
+static bool has_old_layout(const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, cover;
+    MDB_val k = {5, (void *)"lens4"}, v;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    bool old = mdb_get(txn, meta, &k, &v) == 0 || mdb_dbi_open(txn, "cover", 0, &cover) == 0;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return old;
 }
 
 static void count_problem(void *arg, const char *what)
@@ -582,7 +623,7 @@ static size_t problems_of(struct store *s)
     return n;
 }
 
-static void test_upgrade_from_version1(void **state)
+static void test_upgrade_from_older_versions(void **state)
 {
     (void)state;
     char dir[PATH_MAX], why[PATH_MAX + 256] = "";
@@ -594,7 +635,8 @@ static void test_upgrade_from_version1(void **state)
     list(s, "2001:db8::1", "2001:db8::1");
     uint64_t serial = serial_of(s);
     store_close(s);
-    make_version1(dir);
+    make_old_version(dir, 1);
+    assert_true(has_old_layout(dir));
 
     /* The server opens read-only: the store is upgraded for it. */
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
@@ -610,9 +652,12 @@ static void test_upgrade_from_version1(void **state)
     store_reader_end(r);
     store_reader_close(r);
     store_close(s);
+    assert_false(has_old_layout(dir));
 
-    /* A writer upgrades too, and what it adds is seen by lookups. */
-    make_version1(dir);
+    /* A writer upgrades too (here from version 2), and what it adds is
+     * seen by lookups. */
+    make_old_version(dir, 2);
+    assert_true(has_old_layout(dir));
     s = NULL;
     assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_OK);
     list(s, "10.0.0.0/8", "10.0.0.0/8");
@@ -623,16 +668,17 @@ static void test_upgrade_from_version1(void **state)
     store_reader_end(r);
     store_reader_close(r);
     store_close(s);
+    assert_false(has_old_layout(dir));
 
     /* Without write access the reader says what is needed. */
-    make_version1(dir);
+    make_old_version(dir, 1);
     char data[PATH_MAX + 16];
     snprintf(data, sizeof data, "%s/data.mdb", dir);
     if (geteuid() != 0) {
         assert_int_equal(chmod(data, 0440), 0);
         why[0] = '\0';
         assert_int_not_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
-        assert_non_null(strstr(why, "schema version 1"));
+        assert_non_null(strstr(why, "older schema version"));
         assert_non_null(strstr(why, "write access"));
         assert_int_equal(chmod(data, 0640), 0);
     }
@@ -1800,7 +1846,7 @@ int main(void)
         cmocka_unit_test(test_open_missing),
         cmocka_unit_test(test_create_open_reopen),
         cmocka_unit_test(test_schema_mismatch),
-        cmocka_unit_test(test_upgrade_from_version1),
+        cmocka_unit_test(test_upgrade_from_older_versions),
         cmocka_unit_test(test_covering_random),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
