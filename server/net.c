@@ -6,6 +6,8 @@
 #include "net.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -521,6 +523,11 @@ static void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
             return;
         }
     }
+    /* Answers go out as soon as written: with Nagle, the last answers of
+     * a pipelined batch wait for the client's delayed ACK (up to 40 ms on
+     * Linux) while the client waits for them before sending more. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     struct tcp_conn *c = calloc(1, sizeof *c);
     if (c == NULL ||
         (c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
