@@ -65,6 +65,7 @@ struct qg_opts {
     bool keep;          /* --startup: leave the server running */
     bool tcp;           /* --tcp: pipelined over TCP connections (-S of them) */
     uint64_t per_conn;  /* --tcp: queries per connection, then another; 0 = no limit */
+    bool quickack;      /* --tcp: acknowledge every read at once (TCP_QUICKACK) */
     char **cmd;         /* --startup: the server command */
 };
 
@@ -513,7 +514,10 @@ static void qg_run(struct qg *g)
  * order shows 0). -Q N closes a connection once it has sent N queries and
  * had their answers, and opens another (a server limiting queries per
  * connection closes it anyway); a connection the server closes, or that
- * stays silent for -T ms, with queries in flight loses them. */
+ * stays silent for -T ms, with queries in flight loses them. --quickack
+ * acknowledges every read at once: a server that leaves Nagle's algorithm
+ * on holds its last answers until the client's ACK, which Linux delays up
+ * to 40 ms while this client waits for those answers to send more. */
 
 #define QG_TCP_IN (2 * (QG_PKT_MAX + 2) + 65535 + 2)
 
@@ -678,6 +682,10 @@ static bool qg_tread(struct qg *g, struct qg_tconn *c, struct qg_tstats *ts)
             return false;
         }
         c->inlen += (size_t)r;
+        if (g->o.quickack) {
+            int one = 1; /* Linux clears it as it goes: set it again after each read */
+            setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        }
         uint64_t now = qg_now();
         c->last_ns = now;
         size_t off = 0;
@@ -883,6 +891,8 @@ static void qg_usage(void)
           "                 queries in flight (at most 4096), written -b or more per write;\n"
           "                 answers matched in the order sent (out_of_order= counts the rest)\n"
           "  -Q COUNT       --tcp: open a new connection after COUNT queries on one\n"
+          "  --quickack     --tcp: acknowledge every read at once (TCP_QUICKACK), so that a\n"
+          "                 server with Nagle on does not wait for a delayed ACK\n"
           "  --startup [--keep] -- CMD...  run CMD, probe every 1 ms, print startup_ms;\n"
           "                 --keep leaves it running (pid= printed)\n",
           stderr);
@@ -894,6 +904,7 @@ int main(int argc, char **argv)
                                          {"startup", no_argument, NULL, 'U'},
                                          {"keep", no_argument, NULL, 'K'},
                                          {"tcp", no_argument, NULL, 'P'},
+                                         {"quickack", no_argument, NULL, 'A'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     static struct qg g;
@@ -960,6 +971,9 @@ int main(int argc, char **argv)
             break;
         case 'P':
             g.o.tcp = true;
+            break;
+        case 'A':
+            g.o.quickack = true;
             break;
         case 'Q':
             g.o.per_conn = strtoull(optarg, NULL, 10);
