@@ -327,6 +327,30 @@ class TcpTest(ProtocolCase):
                 self.assertEqual(rs[1].rcode(), dns.rcode.NXDOMAIN)
                 self.assertAnswer(rs[2], "SOA")
 
+    def test_long_pipelined_burst_answered_in_order(self):
+        """Hundreds of queries in one write: frames cross the server's read
+        chunks and the answers fill several of its output batches."""
+        qs = []
+        for i in range(900):
+            if i % 10 == 9:
+                qs.append((make_query(LONG, "TXT", qid=i), "TXT"))
+            else:
+                addr = "192.0.%d.%d" % (2 + i % 2, i % 250 + 1)
+                qs.append((make_query(v4name(addr), qid=i), "A"))
+        with self.srv.tcp_connect() as s:
+            s.sendall(b"".join(frame(q.to_wire()) for q, _ in qs))
+            answers = [recv_frame(s) for _ in qs]
+        self.assertNotIn(None, answers)
+        rs = [parse(a) for a in answers]
+        self.assertEqual([r.id for r in rs], list(range(900)))
+        for i, (r, (_, kind)) in enumerate(zip(rs, qs)):
+            if kind == "TXT":
+                self.assertEqual(txt_strings(self.assertAnswer(r, "TXT")), ["".join(LONG_TXT)])
+            elif i % 2 == 0:
+                self.assertAnswer(r, "A", {"127.0.0.2"})
+            else:
+                self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN)
+
     def test_many_queries_on_one_connection(self):
         with self.srv.tcp_connect() as s:
             for i in range(20):
