@@ -68,6 +68,18 @@
  * and, when no other entry contains the one found, an address that is
  * listed; each further covering entry is one exact get.
  *
+ * The filter, in meta: "filter4" -> 2 MiB, a bit per IPv4 /24 (bit B is
+ * byte B/8, mask 0x80 >> B%8) set when any entry lies in or contains that
+ * /24; "filter6" -> 128 KiB of bits, one per hash of an IPv6 /32 (the top
+ * 32 bits times 2654435761, the top 20 bits of that), set the same way,
+ * then one flags byte: 1 = an IPv6 entry shorter than /32 exists, the
+ * IPv6 bits say nothing. Most queries are for addresses nothing covers
+ * (half of them in the benchmark, more in the wild); a clear bit answers
+ * those with no B-tree descent. Bits are only ever set (entries are
+ * never deleted); each write transaction that adds entries rewrites the
+ * two records. A store without them (written by an older program) is
+ * looked up without a filter until its next writer builds them.
+ *
  * Earlier versions: 1 probed every prefix length in use (bitmaps "lens4"
  * and "lens6" in meta); 2 kept the ancestors in a database of their own,
  * "cover", and so cost a listed address a second descent. The first
@@ -125,6 +137,12 @@
 #define STORE_ANC4_BYTES 5  /* lengths 0..32 */
 #define STORE_ANC6_BYTES 17 /* lengths 0..128 */
 #define STORE_HKEY_LEN (STORE_KEY_LEN + 4)
+#define STORE_F4_BITS 24 /* one bit per IPv4 /24 */
+#define STORE_F4_BYTES ((size_t)1 << (STORE_F4_BITS - 3))
+#define STORE_F6_BITS 20 /* one bit per hash of an IPv6 /32 */
+#define STORE_F6_BYTES (((size_t)1 << (STORE_F6_BITS - 3)) + 1) /* + the flags byte */
+#define STORE_F6_SHORT 1       /* flags: an IPv6 entry shorter than /32: the bits say nothing */
+#define STORE_FILTER_MIN 65536 /* entries before a store gets a filter */
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
 #define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
 
@@ -142,6 +160,8 @@ struct store {
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
                       inside a write transaction, which LMDB gives one writer at a time */
     size_t scratch_cap;
+    uint8_t *filter; /* a writer's copy of filter4 then filter6, kept for the next batch */
+    size_t filter_min;
     size_t map_initial, map_max;
     /* Resizing the map (see the top of this file). */
     pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
@@ -152,9 +172,10 @@ struct store {
 
 struct store_reader {
     struct store *s;
-    MDB_txn *txn;     /* NULL until the first begin; then reset, never freed, between uses */
-    MDB_cursor *hcur; /* history cursor: opened with the first txn, renewed with each */
-    MDB_cursor *ecur; /* entries cursor, the same way */
+    MDB_txn *txn;           /* NULL until the first begin; then reset, never freed, between uses */
+    MDB_cursor *hcur;       /* history cursor: opened with the first txn, renewed with each */
+    MDB_cursor *ecur;       /* entries cursor, the same way */
+    const uint8_t *f4, *f6; /* the filter in this transaction's snapshot, NULL if none */
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
@@ -483,6 +504,158 @@ static void store_key_truncate(const uint8_t key[STORE_KEY_LEN], unsigned len,
             out[1 + i] &= (uint8_t)(0xff00u >> (bits - lo));
     }
     out[17] = (uint8_t)len;
+}
+
+/* ---- the filter (see the top of this file) ---- */
+
+static uint32_t store_load_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t store_f4_slot(const uint8_t a16[16])
+{
+    return store_load_be32(a16 + 12) >> 8;
+}
+
+static uint32_t store_f6_slot(const uint8_t a16[16])
+{
+    return (uint32_t)(store_load_be32(a16) * 2654435761u) >> (32 - STORE_F6_BITS);
+}
+
+static bool store_bit_has(const uint8_t *bits, uint32_t b)
+{
+    return (bits[b / 8] & (0x80u >> (b % 8))) != 0;
+}
+
+static void store_bit_set(uint8_t *bits, uint32_t b)
+{
+    bits[b / 8] |= (uint8_t)(0x80u >> (b % 8));
+}
+
+/* Sets bits [first, first + n). */
+static void store_bits_set_range(uint8_t *bits, uint32_t first, uint32_t n)
+{
+    for (; n && first % 8; n--)
+        store_bit_set(bits, first++);
+    memset(bits + first / 8, 0xff, n / 8);
+    for (uint32_t b = first + (n & ~7u); n % 8; n--)
+        store_bit_set(bits, b++);
+}
+
+/* Marks the entry with key in the filter f4/f6. */
+static void store_filter_add(uint8_t *f4, uint8_t *f6, const uint8_t key[STORE_KEY_LEN])
+{
+    unsigned plen = key[17];
+    if (key[0] == ADDR_V4) {
+        uint32_t first = store_f4_slot(key + 1);
+        store_bits_set_range(f4, first, plen >= 24 ? 1 : (uint32_t)1 << (24 - plen));
+    } else if (plen < 32) {
+        f6[STORE_F6_BYTES - 1] |= STORE_F6_SHORT;
+    } else {
+        store_bit_set(f6, store_f6_slot(key + 1));
+    }
+}
+
+/* Can the filter tell that nothing covers the full address in key? */
+static bool store_filter_excludes(const uint8_t *f4, const uint8_t *f6,
+                                  const uint8_t key[STORE_KEY_LEN])
+{
+    if (key[0] == ADDR_V4)
+        return f4 && key[17] == 32 && !store_bit_has(f4, store_f4_slot(key + 1));
+    return f6 && key[17] == 128 && !(f6[STORE_F6_BYTES - 1] & STORE_F6_SHORT) &&
+           !store_bit_has(f6, store_f6_slot(key + 1));
+}
+
+/* The filter of every entry, into f4/f6 (cleared first): one sweep of the
+ * keys. */
+static int store_filter_build(const struct store *s, MDB_txn *txn, uint8_t *f4, uint8_t *f6)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct addr_prefix p;
+    memset(f4, 0, STORE_F4_BYTES);
+    memset(f6, 0, STORE_F6_BYTES);
+    int rc = mdb_cursor_open(txn, s->entries, &cur);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (store_prefix_from_key(&k, &p) == DNSBL_OK)
+            store_filter_add(f4, f6, k.mv_data);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* The filter records of txn's snapshot, NULL each when absent or not of
+ * the right size (then lookups do without). */
+static void store_filter_get(const struct store *s, MDB_txn *txn, const uint8_t **f4,
+                             const uint8_t **f6)
+{
+    MDB_val k = store_meta_key("filter4"), v;
+    *f4 = *f6 = NULL;
+    if (mdb_get(txn, s->meta, &k, &v) == MDB_SUCCESS && v.mv_size == STORE_F4_BYTES)
+        *f4 = v.mv_data;
+    k = store_meta_key("filter6");
+    if (mdb_get(txn, s->meta, &k, &v) == MDB_SUCCESS && v.mv_size == STORE_F6_BYTES)
+        *f6 = v.mv_data;
+}
+
+static int store_filter_put(const struct store *s, MDB_txn *txn, const uint8_t *f4,
+                            const uint8_t *f6)
+{
+    MDB_val k = store_meta_key("filter4"), v = store_val(f4, STORE_F4_BYTES);
+    int rc = mdb_put(txn, s->meta, &k, &v, 0);
+    if (rc == MDB_SUCCESS) {
+        k = store_meta_key("filter6");
+        v = store_val(f6, STORE_F6_BYTES);
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    return rc;
+}
+
+/* A writer's copy of the filter of txn into s->filter; false when the
+ * store has none. */
+static int store_filter_load(struct store *s, MDB_txn *txn, bool *have)
+{
+    const uint8_t *f4, *f6;
+    store_filter_get(s, txn, &f4, &f6);
+    *have = f4 && f6;
+    if (!*have)
+        return MDB_SUCCESS;
+    if (!s->filter && !(s->filter = malloc(STORE_F4_BYTES + STORE_F6_BYTES)))
+        return ENOMEM;
+    memcpy(s->filter, f4, STORE_F4_BYTES);
+    memcpy(s->filter + STORE_F4_BYTES, f6, STORE_F6_BYTES);
+    return MDB_SUCCESS;
+}
+
+/* A store without a filter gets one once it holds filter_min entries:
+ * below that, descents are cheap and 2 MiB per write is not. */
+static int store_filter_create(struct store *s, MDB_txn *txn)
+{
+    MDB_stat st;
+    int rc = mdb_stat(txn, s->entries, &st);
+    if (rc != MDB_SUCCESS || st.ms_entries < s->filter_min)
+        return rc;
+    if (!s->filter && !(s->filter = malloc(STORE_F4_BYTES + STORE_F6_BYTES)))
+        return ENOMEM;
+    rc = store_filter_build(s, txn, s->filter, s->filter + STORE_F4_BYTES);
+    if (rc == MDB_SUCCESS)
+        rc = store_filter_put(s, txn, s->filter, s->filter + STORE_F4_BYTES);
+    return rc;
+}
+
+/* DNSBL_STORE_FILTER_MIN (tests only): entries before a store gets a filter. */
+static size_t store_filter_min_env(void)
+{
+    const char *text = getenv("DNSBL_STORE_FILTER_MIN");
+    char *end;
+    if (!text || !*text)
+        return STORE_FILTER_MIN;
+    unsigned long long v = strtoull(text, &end, 10);
+    return *end ? STORE_FILTER_MIN : (size_t)v;
 }
 
 /* ---- value codec ---- */
@@ -987,6 +1160,14 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
                 err = store_lmdb_fail(s, rc, "write schema", why, whylen);
         }
     }
+    if (err == DNSBL_OK && old) {
+        /* An older store is as big as it will be for a while: filter it now. */
+        const uint8_t *f4, *f6;
+        store_filter_get(s, txn, &f4, &f6);
+        rc = f4 && f6 ? MDB_SUCCESS : store_filter_create(s, txn);
+        if (rc != MDB_SUCCESS)
+            err = store_lmdb_fail(s, rc, "build the filter", why, whylen);
+    }
     if (err != DNSBL_OK) {
         store_write_abort(s, txn);
         return err;
@@ -1113,6 +1294,7 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
     err = store_map_limits(s, why, whylen);
     if (err != DNSBL_OK)
         goto fail;
+    s->filter_min = store_filter_min_env();
 
     if (!rdonly && (flags & STORE_CREATE)) {
         err = store_mkdir_p(dir, why, whylen);
@@ -1183,6 +1365,7 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
 fail:
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->remap_lock);
+    free(s->filter);
     free(s);
     if (err == STORE_EOLD)
         return store_open_upgraded(dir, flags, out, why, whylen);
@@ -1215,6 +1398,7 @@ void store_close(struct store *s)
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->remap_lock);
     free(s->scratch);
+    free(s->filter);
     free(s);
 }
 
@@ -1384,6 +1568,7 @@ int store_reader_begin(struct store_reader *r)
         store_gate_leave(&r->in_txn);
         return err;
     }
+    store_filter_get(r->s, r->txn, &r->f4, &r->f6);
     r->active = true;
     return DNSBL_OK;
 }
@@ -1419,6 +1604,8 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
         return DNSBL_EINVAL;
     uint8_t key[STORE_KEY_LEN];
     store_key_from_prefix(addr, key);
+    if (store_filter_excludes(r->f4, r->f6, key))
+        return DNSBL_OK;
     struct store_lens lens;
     MDB_val found, fval;
     int rc = store_lookup_covering(r->ecur, key, &lens, &found, &fval);
@@ -1696,6 +1883,58 @@ static int store_check_entries(struct store_checker *c)
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+/* A filter may have bits to spare, never a clear bit where an entry is:
+ * lookups there would answer as if nothing covered the address. */
+static int store_check_filter(struct store_checker *c)
+{
+    const uint8_t *f4, *f6;
+    store_filter_get(c->s, c->txn, &f4, &f6);
+    MDB_val k = store_meta_key("filter4"), v;
+    if (!f4 && mdb_get(c->txn, c->s->meta, &k, &v) == MDB_SUCCESS)
+        store_check_report(c, "meta: filter4 is %zu bytes, not %zu", v.mv_size, STORE_F4_BYTES);
+    k = store_meta_key("filter6");
+    if (!f6 && mdb_get(c->txn, c->s->meta, &k, &v) == MDB_SUCCESS)
+        store_check_report(c, "meta: filter6 is %zu bytes, not %zu", v.mv_size, STORE_F6_BYTES);
+    if (!f4 || !f6)
+        return DNSBL_OK; /* no filter: lookups do without */
+    uint8_t *want = malloc(STORE_F4_BYTES + STORE_F6_BYTES);
+    if (!want)
+        return DNSBL_ENOMEM;
+    int rc = store_filter_build(c->s, c->txn, want, want + STORE_F4_BYTES);
+    if (rc == MDB_SUCCESS) {
+        size_t missing4 = 0, missing6 = 0;
+        char text[ADDR_TEXT_MAX];
+        for (uint32_t i = 0; i < STORE_F4_BYTES; i++) {
+            uint8_t lost = want[i] & (uint8_t)~f4[i];
+            for (unsigned b = 0; lost && b < 8; b++) {
+                if (!(lost & (0x80u >> b)))
+                    continue;
+                if (missing4++ < 5) {
+                    uint32_t net = (i * 8 + b) << 8;
+                    snprintf(text, sizeof text, "%u.%u.%u.0/24", net >> 24, (net >> 16) & 255,
+                             (net >> 8) & 255);
+                    store_check_report(c,
+                                       "meta: filter4: %s holds entries but its bit is clear "
+                                       "(lookups there would miss them)",
+                                       text);
+                }
+            }
+        }
+        for (size_t i = 0; i < STORE_F6_BYTES; i++)
+            missing6 += (size_t)__builtin_popcount(want[STORE_F4_BYTES + i] & ~f6[i]);
+        if (missing4 > 5)
+            store_check_report(c, "meta: filter4: %zu more /24s with entries have a clear bit",
+                               missing4 - 5);
+        if (missing6)
+            store_check_report(c,
+                               "meta: filter6: %zu bits of IPv6 entries are clear (lookups "
+                               "would miss them)",
+                               missing6);
+    }
+    free(want);
+    return store_map_err(rc);
+}
+
 static int store_check_history(struct store_checker *c)
 {
     MDB_cursor *cur;
@@ -1781,6 +2020,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
     int err = store_check_meta(&c);
     if (err == DNSBL_OK)
         err = store_check_entries(&c);
+    if (err == DNSBL_OK)
+        err = store_check_filter(&c);
     if (err == DNSBL_OK)
         err = store_check_history(&c);
     if (err == DNSBL_OK)
@@ -2046,8 +2287,11 @@ static int store_dedup_pass(struct store *s, MDB_txn *txn, const struct event *e
 struct store_applier {
     struct store *s;
     const struct event *ev;
+    MDB_txn *txn;
     MDB_cursor *ecur, *hcur;
-    uint8_t last[STORE_KEY_LEN]; /* entries' last key before the batch */
+    bool filter_loaded;             /* filter_have says whether the store has a filter */
+    bool filter_have, filter_dirty; /* s->filter holds this transaction's */
+    uint8_t last[STORE_KEY_LEN];    /* entries' last key before the batch */
     bool have_last;
     struct entry e;
     uint8_t val[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX];
@@ -2164,6 +2408,16 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         rc = store_anc_of_new(a->ecur, key, a->val);
         if (rc != MDB_SUCCESS)
             return store_lmdb_fail(s, rc, "read the entries containing a new one", why, whylen);
+        if (!a->filter_loaded) {
+            rc = store_filter_load(a->s, a->txn, &a->filter_have);
+            if (rc != MDB_SUCCESS)
+                return store_lmdb_fail(s, rc, "read the filter", why, whylen);
+            a->filter_loaded = true;
+        }
+        if (a->filter_have) {
+            store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
+            a->filter_dirty = true;
+        }
     }
     err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
     if (err != DNSBL_OK) {
@@ -2214,6 +2468,7 @@ static int store_entry_pass(struct store_applier *a, MDB_txn *txn, size_t n,
         return DNSBL_OK;
     store_radix_sort(sc, m, STORE_KEY_LEN);
 
+    a->txn = txn;
     int rc = mdb_cursor_open(txn, s->entries, &a->ecur);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "open entries cursor", why, whylen);
@@ -2265,6 +2520,7 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
     }
     memset(sc.skip, 0, n);
     a->s = s;
+    a->filter_loaded = a->filter_have = a->filter_dirty = false;
     a->ev = ev;
 
     if (dedup) {
@@ -2280,6 +2536,15 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         /* Nothing changed (all duplicates): keep the serial, write nothing. */
         store_write_abort(s, txn);
         return DNSBL_OK;
+    }
+    if (a->filter_loaded) {
+        int rc = a->filter_dirty  ? store_filter_put(s, txn, s->filter, s->filter + STORE_F4_BYTES)
+                 : a->filter_have ? MDB_SUCCESS
+                                  : store_filter_create(s, txn);
+        if (rc != MDB_SUCCESS) {
+            err = store_lmdb_fail(s, rc, "write the filter", why, whylen);
+            goto abort;
+        }
     }
     err = store_bump_serial(s, txn, why, whylen);
     if (err != DNSBL_OK)

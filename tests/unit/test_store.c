@@ -703,7 +703,9 @@ static void rand_prefix(uint32_t *x, bool v6, struct addr_prefix *p)
         a[4] = (uint8_t)(rand_next(x) & 3);
         a[8] = (uint8_t)(rand_next(x) & 0x81);
         a[15] = (uint8_t)(rand_next(x) & 7);
-        addr_from_bytes(p, ADDR_V6, a, 32 + rand_next(x) % 97);
+        /* now and then shorter than /32, which the filter cannot bit-map */
+        unsigned len = rand_next(x) % 200 == 0 ? 16 + rand_next(x) % 16 : 32 + rand_next(x) % 97;
+        addr_from_bytes(p, ADDR_V6, a, len);
     } else {
         uint8_t b[4] = {10, (uint8_t)(rand_next(x) & 3), (uint8_t)(rand_next(x) & 0x83),
                         (uint8_t)(rand_next(x) & 0x0f)};
@@ -712,16 +714,20 @@ static void rand_prefix(uint32_t *x, bool v6, struct addr_prefix *p)
     addr_mask(p);
 }
 
-static void test_covering_random(void **state)
+/* filter_min: DNSBL_STORE_FILTER_MIN for the store ("0": filtered from
+ * the first entry; NULL: the default, which 600 entries never reach). */
+static void covering_random(const char *filter_min, uint32_t seed)
 {
-    (void)state;
     char dir[PATH_MAX];
+    if (filter_min)
+        setenv("DNSBL_STORE_FILTER_MIN", filter_min, 1);
     struct store *s = create_store(dir, sizeof dir, "lpmrand");
+    unsetenv("DNSBL_STORE_FILTER_MIN");
     static struct addr_prefix all[RAND_PREFIXES];
     static char reasons[RAND_PREFIXES][ADDR_TEXT_MAX];
     static struct event ev[RAND_PREFIXES];
     size_t n = 0;
-    uint32_t x = 2463534242u;
+    uint32_t x = seed;
 
     while (n < RAND_PREFIXES) {
         /* a batch of new distinct prefixes, in random (unsorted) order */
@@ -780,6 +786,21 @@ static void test_covering_random(void **state)
         store_reader_close(r);
     }
     store_close(s);
+}
+
+static void test_covering_random(void **state)
+{
+    (void)state;
+    covering_random(NULL, 2463534242u);
+}
+
+/* The same through the filter, with and without IPv6 prefixes shorter
+ * than /32 (which switch its IPv6 half off). */
+static void test_covering_random_filtered(void **state)
+{
+    (void)state;
+    covering_random("0", 2463534242u);
+    covering_random("0", 88172645u);
 }
 
 /* ---- applying ---- */
@@ -1848,6 +1869,7 @@ int main(void)
         cmocka_unit_test(test_schema_mismatch),
         cmocka_unit_test(test_upgrade_from_older_versions),
         cmocka_unit_test(test_covering_random),
+        cmocka_unit_test(test_covering_random_filtered),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
         cmocka_unit_test(test_apply_all_or_nothing),

@@ -441,7 +441,9 @@ static void test_check(void **state)
     char dir[PATH_MAX], why[512] = "";
     struct problems p;
     fresh_dir(dir, sizeof dir, "check");
+    setenv("DNSBL_STORE_FILTER_MIN", "0", 1); /* a filter from the first entry */
     struct store *s = open_store(dir, STORE_CREATE);
+    unsetenv("DNSBL_STORE_FILTER_MIN");
 
     /* Empty, then with entries of several lengths and history. */
     assert_int_equal(check_store(s, &p), 0);
@@ -468,13 +470,16 @@ static void test_check(void **state)
     v4key("\xc6\x33\x64\x01", 8, key); /* 198.51.100.1/8: host bits */
     raw_write(dir, "entries", key, sizeof key, "x", 1);
     raw_write(dir, "meta", "serial", 6, NULL, 0);
+    /* a filter that says nothing is in any /24 */
+    static uint8_t zero_filter4[1 << 21];
+    raw_write(dir, "meta", "filter4", 7, zero_filter4, sizeof zero_filter4);
     /* 10.0.0.18: an ancestors bitmap claiming every length */
     v4key("\x0a\x00\x00\x12", 32, key);
     raw_set_first_bytes(dir, "entries", key, sizeof key, ones5, sizeof ones5);
 
     s = open_store(dir, STORE_RDONLY);
     size_t n = check_store(s, &p);
-    assert_true(n >= 6);
+    assert_true(n >= 8);
     assert_true(has_problem(&p, "entries: 192.0.2.0/24", "does not decode"));
     assert_true(has_problem(&p, "history: 203.0.113.7", "no entry"));
     assert_true(has_problem(&p, "seen: key", "31 bytes"));
@@ -482,6 +487,9 @@ static void test_check(void **state)
     assert_true(has_problem(&p, "meta: no serial", NULL));
     assert_true(has_problem(&p, "entries: 10.0.0.18", "containing it are wrong"));
     assert_false(has_problem(&p, "entries: 10.0.0.17", NULL));
+    assert_true(has_problem(&p, "meta: filter4: 10.0.0.0/24 holds entries", "would miss"));
+    assert_true(has_problem(&p, "meta: filter4: 192.0.2.0/24", NULL));
+    assert_false(has_problem(&p, "filter6", NULL));
     assert_false(has_problem(&p, "2001:db8::/32", NULL));
     store_close(s);
 }
