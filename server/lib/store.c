@@ -1554,6 +1554,13 @@ struct store_scratch {
 /* Sorts rec[0..n) by k[0..klen); the result is in *rec (tmp swapped in as needed). */
 static void store_radix_sort(struct store_scratch *sc, size_t n, size_t klen)
 {
+    /* Importers sort big inputs before they cut them into batches: a
+     * batch already in order (ties in idx order, as built) stays as is. */
+    size_t run = 1;
+    while (run < n && memcmp(sc->rec[run - 1].k, sc->rec[run].k, klen) <= 0)
+        run++;
+    if (run >= n)
+        return;
     memset(sc->count, 0, klen * sizeof sc->count[0]);
     for (size_t i = 0; i < n; i++)
         for (size_t d = 0; d < klen; d++)
