@@ -27,9 +27,10 @@
 #define IMPORT_BATCH_HARD_FACTOR 4
 
 /* Keyless state (list rows, rbldnsd data) is held until the input ends
- * and committed sorted; past this many events (about 100 bytes each) it
- * is committed, sorted, early. */
-#define IMPORT_SORT_MAX ((size_t)1 << 25)
+ * and committed sorted; past this many events it is committed, sorted,
+ * early. An event takes about 100 bytes held and 48 more while sorted:
+ * 16M of them, about 2.5 GB. */
+#define IMPORT_SORT_MAX ((size_t)1 << 24)
 #define IMPORT_PREFETCH 8 /* items fetched ahead while a sorted batch is built */
 
 #define IMPORT_BAR_WIDTH 24
@@ -362,8 +363,8 @@ static int import_commit_sorted(struct import_run *r, size_t n)
     int rc = 0;
     for (size_t j = 0; j < n && rc == 0;) {
         size_t end = j + r->batch_max < n ? j + r->batch_max : n;
-        /* Same prefix: same transaction (the family is the same, as v4 keys are only in
-         * rec[0..n4)). */
+        /* One prefix, one transaction. An IPv4 and an IPv6 key may share
+         * k (0.0.0.0/0 and ::/0), so the search stops at rec[n4]. */
         while (end < n && end != n4 && memcmp(rec[end].k, rec[end - 1].k, 17) == 0)
             end++;
         if (import_evs_reserve(r, end - j) != DNSBL_OK) {
