@@ -316,6 +316,30 @@ static void import_radix_sort(struct import_sortrec **rec, struct import_sortrec
     }
 }
 
+static int import_fail_nomem(struct import_run *r)
+{
+    import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
+    r->failed = true;
+    return -1;
+}
+
+/* Commit items[0..n) of keyless state in input order, batch_max events
+ * per write transaction: the way out when there is no memory to sort. */
+static int import_commit_unsorted(struct import_run *r, size_t n)
+{
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0;) {
+        size_t end = j + r->batch_max < n ? j + r->batch_max : n;
+        if (import_evs_reserve(r, end - j) != DNSBL_OK)
+            return import_fail_nomem(r);
+        for (size_t i = j; i < end; i++)
+            import_item_event(r, &r->items[i], &r->evs[i - j], &r->keys[i - j]);
+        rc = import_store_apply(r, end - j, false);
+        j = end;
+    }
+    return rc;
+}
+
 /* Commit items[0..n), all keyless state, in address order, batch_max
  * events per write transaction. A list input in random order spread over
  * batches touches most of the B-tree's pages in every transaction, and
@@ -331,11 +355,8 @@ static int import_commit_sorted(struct import_run *r, size_t n)
     struct import_sortrec *base = rec;
     size_t n4 = 0, n6 = n;
 
-    if (!rec) {
-        import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
-        r->failed = true;
-        return -1;
-    }
+    if (!rec)
+        return import_commit_unsorted(r, n);
     /* IPv4 first, as in the store; each family sorts on its own bytes. */
     for (size_t i = 0; i < n; i++) {
         struct addr_prefix p = r->items[i].prefix;
@@ -368,9 +389,7 @@ static int import_commit_sorted(struct import_run *r, size_t n)
         while (end < n && end != n4 && memcmp(rec[end].k, rec[end - 1].k, 17) == 0)
             end++;
         if (import_evs_reserve(r, end - j) != DNSBL_OK) {
-            import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
-            r->failed = true;
-            rc = -1;
+            rc = import_fail_nomem(r);
             break;
         }
         for (size_t i = j; i < end; i++) {
@@ -400,11 +419,8 @@ static int import_batch_commit(struct import_run *r)
         if (import_commit_sorted(r, r->n) != 0)
             return -1;
     } else {
-        if (import_evs_reserve(r, r->n) != DNSBL_OK) {
-            import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
-            r->failed = true;
-            return -1;
-        }
+        if (import_evs_reserve(r, r->n) != DNSBL_OK)
+            return import_fail_nomem(r);
         for (size_t i = 0; i < r->n; i++)
             import_item_event(r, &r->items[i], &r->evs[i], &r->keys[i]);
         if (import_store_apply(r, r->n, true) != 0)
