@@ -140,7 +140,9 @@ static const struct ctl_command ctl_commands[] = {
      "                          DIR/<file>.<line or n>.rej (messages: .eml)\n"
      "  -E, --emit-zone FILE    rbldnsd: also write the apex zone file from the\n"
      "                          data's $SOA and $NS lines (atomically)\n"
-     "  -b, --batch N           events per write transaction (default 50000)\n" CTL_USAGE_COMMON,
+     "  -b, --batch N           events per write transaction (default 50000);\n"
+     "                          listings (no dedup keys) wait for the end of their\n"
+     "                          input and go in sorted by prefix\n" CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
     {"top", ctl_cmd_top,
      "Usage: dnsblctl top [--by score|complaints|traps] [--limit N] [--json]\n"

@@ -53,12 +53,24 @@ struct import_totals {
     size_t warnings;
 };
 
-/* One event of the batch. Its strings live in the batch arena, named by
- * offset + 1 (0 = NULL), because the arena may move as it grows; the
- * pointers are set only when the batch is committed. */
+/* One event of the batch, compact: a whole list input waits in memory
+ * to be sorted (import_sink.c), so an item holds only the event's values.
+ * Its strings live in the batch arena, named by offset + 1 (0 = NULL),
+ * because the arena may move as it grows; an SNDS row or a dedup key, rare
+ * beside list rows, lives in the side array (side = index + 1, 0 = none).
+ * The struct events are built only when the batch is committed. */
 struct import_item {
-    struct event ev;
+    struct addr_prefix prefix;
+    uint8_t kind, auth_failed;
+    bool snds_blocked;
+    uint32_t code, ttl;
+    uint32_t side;
+    double weight;
+    int64_t time, expires;
     size_t str[4]; /* reason, source, txt, dataset */
+};
+
+struct import_side {
     struct snds_row snds;
     bool has_snds, has_key;
     uint8_t key[FEED_DEDUP_LEN];
@@ -75,11 +87,17 @@ struct import_run {
     bool failed; /* the store refused a batch: the import stops */
     /* the batch: items, and at commit the events and key pointers */
     struct import_item *items;
+    size_t n, cap;
+    struct import_side *sides;
+    size_t nsides, sides_cap;
     struct event *evs;
     const uint8_t **keys;
-    size_t n, cap;
+    size_t evs_cap;
     char *arena;
     size_t arena_len, arena_cap;
+    size_t last_str[4][2]; /* per string slot: offset + 1 and length of the last one put */
+    /* true while every event of the batch is keyless state (sortable) */
+    bool sortable;
     /* the input being parsed */
     const struct feed_input *in;
     const struct feed_options *opt;
@@ -87,6 +105,7 @@ struct import_run {
     size_t rec_start;    /* input offset where the current record begins */
     size_t rec_first;    /* batch index of the current record's first event */
     size_t rec_arena;    /* arena length when it began */
+    size_t rec_sides;    /* side array length when it began */
     size_t in_records;   /* records of this input so far */
     size_t in_rejects;   /* rejects of this input so far */
     const char *refused; /* why the current record is refused, or NULL */
@@ -105,7 +124,9 @@ void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
 void import_run_free(struct import_run *r);
 
 /* Parse one input through ops into the store: events are committed every
- * batch_max events at a record boundary and at the end of the input.
+ * batch_max events at a record boundary and at the end of the input;
+ * keyless events only at the end (or every IMPORT_SORT_MAX of them), in
+ * prefix order, batch_max per transaction.
  * index/count (1-based) label the progress bar. Returns 0, or -1 when
  * the parser failed or the store refused a batch (message printed). */
 int import_run_input(struct import_run *r, const struct feed_ops *ops, const struct feed_input *in,

@@ -5,6 +5,9 @@
  * skips what was committed by its dedup keys. Commits wait for a record
  * boundary (the parser's progress call) so the events of one record
  * (an SNDS row's volume, traps and row) land in the same transaction.
+ * Keyless events (list rows, rbldnsd data: state that repeats harmlessly)
+ * are held until the input ends, then sorted by prefix and committed in
+ * batches of neighbouring keys (import_commit_sorted).
  * Rejects and warnings are printed as FILE:LINE: why and counted. */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,13 @@
 /* A batch may outgrow batch_max only while one record goes on; a parser
  * that never reports a record boundary is still cut at this multiple. */
 #define IMPORT_BATCH_HARD_FACTOR 4
+
+/* Keyless state (list rows, rbldnsd data) is held until the input ends
+ * and committed sorted; past this many events it is committed, sorted,
+ * early. An event takes about 100 bytes held and 48 more while sorted:
+ * 16M of them, about 2.5 GB. */
+#define IMPORT_SORT_MAX ((size_t)1 << 24)
+#define IMPORT_PREFETCH 8 /* items fetched ahead while a sorted batch is built */
 
 #define IMPORT_BAR_WIDTH 24
 #define IMPORT_BAR_INTERVAL_NS 100000000L /* at most 10 redraws a second */
@@ -46,12 +56,14 @@ void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
     r->batch_max = batch_max;
     r->reject_dir = reject_dir;
     r->progress = progress;
+    r->sortable = true;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
 }
 
 void import_run_free(struct import_run *r)
 {
     free(r->items);
+    free(r->sides);
     free(r->evs);
     free(r->keys);
     free(r->arena);
@@ -128,7 +140,7 @@ static void import_bar_draw(struct import_run *r, bool force)
     r->bar_shown = true;
 }
 
-/* Room for one more item, growing every batch array together. */
+/* Room for one more item. */
 static int import_batch_reserve(struct import_run *r)
 {
     if (r->n < r->cap)
@@ -138,26 +150,57 @@ static int import_batch_reserve(struct import_run *r)
     if (!items)
         return DNSBL_ENOMEM;
     r->items = items;
-    struct event *evs = realloc(r->evs, cap * sizeof *evs);
-    if (!evs)
-        return DNSBL_ENOMEM;
-    r->evs = evs;
-    const uint8_t **keys = realloc(r->keys, cap * sizeof *keys);
-    if (!keys)
-        return DNSBL_ENOMEM;
-    r->keys = keys;
     r->cap = cap;
     return DNSBL_OK;
 }
 
-/* Copy s into the arena; *off gets offset + 1, or 0 for NULL. */
-static int import_arena_put(struct import_run *r, const char *s, size_t *off)
+/* Room for one more side record. */
+static int import_side_reserve(struct import_run *r)
+{
+    if (r->nsides < r->sides_cap)
+        return DNSBL_OK;
+    size_t cap = r->sides_cap ? r->sides_cap * 2 : 256;
+    struct import_side *sides = realloc(r->sides, cap * sizeof *sides);
+    if (!sides)
+        return DNSBL_ENOMEM;
+    r->sides = sides;
+    r->sides_cap = cap;
+    return DNSBL_OK;
+}
+
+/* Room for n events and key pointers handed to store_apply. */
+static int import_evs_reserve(struct import_run *r, size_t n)
+{
+    if (n <= r->evs_cap)
+        return DNSBL_OK;
+    struct event *evs = realloc(r->evs, n * sizeof *evs);
+    if (!evs)
+        return DNSBL_ENOMEM;
+    r->evs = evs;
+    const uint8_t **keys = realloc(r->keys, n * sizeof *keys);
+    if (!keys)
+        return DNSBL_ENOMEM;
+    r->keys = keys;
+    r->evs_cap = n;
+    return DNSBL_OK;
+}
+
+/* Copy s into the arena; *off gets offset + 1, or 0 for NULL. A string
+ * equal to the last one put in the same slot is not copied again: list
+ * rows repeat their reason and source, and an input held whole for
+ * sorting would otherwise keep a copy per row. */
+static int import_arena_put(struct import_run *r, unsigned slot, const char *s, size_t *off)
 {
     if (!s) {
         *off = 0;
         return DNSBL_OK;
     }
     size_t len = strlen(s) + 1;
+    size_t *last = r->last_str[slot];
+    if (last[0] && last[1] == len && memcmp(r->arena + last[0] - 1, s, len) == 0) {
+        *off = last[0];
+        return DNSBL_OK;
+    }
     if (r->arena_len + len > r->arena_cap) {
         size_t cap = r->arena_cap ? r->arena_cap : 64 * 1024;
         while (cap < r->arena_len + len)
@@ -171,7 +214,19 @@ static int import_arena_put(struct import_run *r, const char *s, size_t *off)
     memcpy(r->arena + r->arena_len, s, len);
     *off = r->arena_len + 1;
     r->arena_len += len;
+    last[0] = *off;
+    last[1] = len;
     return DNSBL_OK;
+}
+
+/* Cut the arena back to len (a refused record's strings go), forgetting
+ * any remembered string that lay past it. */
+static void import_arena_cut(struct import_run *r, size_t len)
+{
+    r->arena_len = len;
+    for (unsigned i = 0; i < 4; i++)
+        if (r->last_str[i][0] > len)
+            r->last_str[i][0] = 0;
 }
 
 static const char *import_arena_get(const struct import_run *r, size_t off)
@@ -179,42 +234,205 @@ static const char *import_arena_get(const struct import_run *r, size_t off)
     return off ? r->arena + off - 1 : NULL;
 }
 
-/* Commit the batch in one write transaction (or, dry, just count it). */
-static int import_batch_commit(struct import_run *r)
+/* The event item it stands for, its strings and side record pointing into
+ * the batch buffers (valid until the batch is cleared). */
+static void import_item_event(const struct import_run *r, const struct import_item *it,
+                              struct event *ev, const uint8_t **key)
+{
+    const struct import_side *side = it->side ? &r->sides[it->side - 1] : NULL;
+
+    *ev = (struct event){
+        .prefix = it->prefix,
+        .kind = it->kind,
+        .weight = it->weight,
+        .time = it->time,
+        .code = it->code,
+        .expires = it->expires,
+        .reason = import_arena_get(r, it->str[0]),
+        .source = import_arena_get(r, it->str[1]),
+        .ttl = it->ttl,
+        .txt = import_arena_get(r, it->str[2]),
+        .dataset = import_arena_get(r, it->str[3]),
+        .auth_failed = it->auth_failed,
+        .snds = side && side->has_snds ? &side->snds : NULL,
+        .snds_blocked = it->snds_blocked,
+    };
+    *key = side && side->has_key ? side->key : NULL;
+}
+
+/* One store_apply of events evs[0..n): one write transaction. */
+static int import_store_apply(struct import_run *r, size_t n, bool keyed)
 {
     struct store_apply_stats stats = {0};
     char why[512] = "";
 
+    int rc = store_apply(r->store, r->evs, keyed ? r->keys : NULL, n, &stats, why, sizeof why);
+    if (rc != DNSBL_OK) {
+        import_run_message(r, CTL_PROG ": %s: writing to the store: %s", r->in->name,
+                           why[0] ? why : dnsbl_strerror(rc));
+        r->failed = true;
+        return -1;
+    }
+    r->t.imported += stats.applied;
+    r->t.duplicates += stats.duplicates;
+    return 0;
+}
+
+/* Sort key of an item: the address order of addr_compare (and of the
+ * store's keys), family apart. */
+struct import_sortrec {
+    uint8_t k[17]; /* masked address bytes, then prefix length */
+    uint32_t idx;
+};
+
+/* Stable LSD radix sort of rec[0..n) on k[first..17); a byte that is the
+ * same in every record costs no pass. The result ends in *rec. */
+static void import_radix_sort(struct import_sortrec **rec, struct import_sortrec **tmp, size_t n,
+                              size_t first)
+{
+    uint32_t count[17][256];
+
+    if (n < 2)
+        return;
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (size_t d = first; d < 17; d++)
+            count[d][(*rec)[i].k[d]]++;
+    for (size_t d = 17; d-- > first;) {
+        uint32_t *c = count[d];
+        if (c[(*rec)[0].k[d]] == n)
+            continue;
+        uint32_t sum = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            uint32_t here = c[v];
+            c[v] = sum;
+            sum += here;
+        }
+        for (size_t i = 0; i < n; i++)
+            (*tmp)[c[(*rec)[i].k[d]]++] = (*rec)[i];
+        struct import_sortrec *t = *rec;
+        *rec = *tmp;
+        *tmp = t;
+    }
+}
+
+static int import_fail_nomem(struct import_run *r)
+{
+    import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
+    r->failed = true;
+    return -1;
+}
+
+/* Commit items[0..n) of keyless state in input order, batch_max events
+ * per write transaction: the way out when there is no memory to sort. */
+static int import_commit_unsorted(struct import_run *r, size_t n)
+{
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0;) {
+        size_t end = j + r->batch_max < n ? j + r->batch_max : n;
+        if (import_evs_reserve(r, end - j) != DNSBL_OK)
+            return import_fail_nomem(r);
+        for (size_t i = j; i < end; i++)
+            import_item_event(r, &r->items[i], &r->evs[i - j], &r->keys[i - j]);
+        rc = import_store_apply(r, end - j, false);
+        j = end;
+    }
+    return rc;
+}
+
+/* Commit items[0..n), all keyless state, in address order, batch_max
+ * events per write transaction. A list input in random order spread over
+ * batches touches most of the B-tree's pages in every transaction, and
+ * each touched page is copied and written again; in order, each
+ * transaction writes a run of neighbouring pages, and into an empty
+ * store (or past its last key) the store appends. The events of one
+ * prefix stay in one transaction, in the order they came. Keyless events
+ * set state and repeat harmlessly, so a run killed between transactions
+ * is finished by importing again, as before. */
+static int import_commit_sorted(struct import_run *r, size_t n)
+{
+    struct import_sortrec *rec = malloc(2 * n * sizeof *rec), *tmp = rec ? rec + n : NULL;
+    struct import_sortrec *base = rec;
+    size_t n4 = 0, n6 = n;
+
+    if (!rec)
+        return import_commit_unsorted(r, n);
+    /* IPv4 first, as in the store; each family sorts on its own bytes. */
+    for (size_t i = 0; i < n; i++) {
+        struct addr_prefix p = r->items[i].prefix;
+        addr_mask(&p);
+        struct import_sortrec *s = p.family == ADDR_V4 ? &tmp[n4++] : &tmp[--n6];
+        memcpy(s->k, p.a, 16);
+        s->k[16] = p.plen;
+        s->idx = (uint32_t)i;
+    }
+    /* The IPv6 records went in back to front: turn them round so the sort
+     * stays stable. */
+    for (size_t i = 0; i < n4; i++)
+        rec[i] = tmp[i];
+    for (size_t i = n6; i < n; i++)
+        rec[i] = tmp[n - 1 - (i - n6)];
+    struct import_sortrec *r4 = rec, *t4 = tmp;
+    import_radix_sort(&r4, &t4, n4, 12);
+    if (r4 != rec)
+        memcpy(rec, r4, n4 * sizeof *rec);
+    struct import_sortrec *r6 = rec + n4, *t6 = tmp + n4;
+    import_radix_sort(&r6, &t6, n - n4, 0);
+    if (r6 != rec + n4)
+        memcpy(rec + n4, r6, (n - n4) * sizeof *rec);
+
+    int rc = 0;
+    for (size_t j = 0; j < n && rc == 0;) {
+        size_t end = j + r->batch_max < n ? j + r->batch_max : n;
+        /* One prefix, one transaction. An IPv4 and an IPv6 key may share
+         * k (0.0.0.0/0 and ::/0), so the search stops at rec[n4]. */
+        while (end < n && end != n4 && memcmp(rec[end].k, rec[end - 1].k, 17) == 0)
+            end++;
+        if (import_evs_reserve(r, end - j) != DNSBL_OK) {
+            rc = import_fail_nomem(r);
+            break;
+        }
+        for (size_t i = j; i < end; i++) {
+            /* Sorted, the items are read out of their order: ask for the
+             * next ones early rather than wait on each cache miss. */
+            if (i + IMPORT_PREFETCH < n)
+                __builtin_prefetch(&r->items[rec[i + IMPORT_PREFETCH].idx]);
+            import_item_event(r, &r->items[rec[i].idx], &r->evs[i - j], &r->keys[i - j]);
+        }
+        rc = import_store_apply(r, end - j, false);
+        j = end;
+    }
+    free(base);
+    return rc;
+}
+
+/* Commit the batch (or, dry, just count it): in address order over
+ * several transactions when it is all keyless state and bigger than a
+ * batch, else in one write transaction. */
+static int import_batch_commit(struct import_run *r)
+{
     if (r->n == 0 || r->failed)
         return r->failed ? -1 : 0;
     if (!r->store) {
         r->t.imported += r->n;
-    } else {
-        for (size_t i = 0; i < r->n; i++) {
-            const struct import_item *it = &r->items[i];
-            struct event *ev = &r->evs[i];
-            *ev = it->ev;
-            ev->reason = import_arena_get(r, it->str[0]);
-            ev->source = import_arena_get(r, it->str[1]);
-            ev->txt = import_arena_get(r, it->str[2]);
-            ev->dataset = import_arena_get(r, it->str[3]);
-            ev->snds = it->has_snds ? &it->snds : NULL;
-            r->keys[i] = it->has_key ? it->key : NULL;
-        }
-        int rc = store_apply(r->store, r->evs, r->keys, r->n, &stats, why, sizeof why);
-        if (rc != DNSBL_OK) {
-            import_run_message(r, CTL_PROG ": %s: writing to the store: %s", r->in->name,
-                               why[0] ? why : dnsbl_strerror(rc));
-            r->failed = true;
+    } else if (r->sortable && r->n > r->batch_max) {
+        if (import_commit_sorted(r, r->n) != 0)
             return -1;
-        }
-        r->t.imported += stats.applied;
-        r->t.duplicates += stats.duplicates;
+    } else {
+        if (import_evs_reserve(r, r->n) != DNSBL_OK)
+            return import_fail_nomem(r);
+        for (size_t i = 0; i < r->n; i++)
+            import_item_event(r, &r->items[i], &r->evs[i], &r->keys[i]);
+        if (import_store_apply(r, r->n, true) != 0)
+            return -1;
     }
     r->n = 0;
-    r->arena_len = 0;
+    r->nsides = 0;
+    import_arena_cut(r, 0);
     r->rec_first = 0;
     r->rec_arena = 0;
+    r->rec_sides = 0;
+    r->sortable = true;
     return 0;
 }
 
@@ -377,36 +595,64 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     if (r->refused) {
         /* Drop what the record gave so far: it is rejected whole. */
         r->n = r->rec_first;
-        r->arena_len = r->rec_arena;
+        r->nsides = r->rec_sides;
+        import_arena_cut(r, r->rec_arena);
         return 0;
     }
-    if (r->n >= r->batch_max * IMPORT_BATCH_HARD_FACTOR) {
+    bool keyed = dedup || ev->snds;
+    if (keyed && r->sortable && r->rec_first == r->n && r->n >= r->batch_max) {
+        /* The list rows held for sorting end here: commit them before a
+         * batch of evidence begins. */
+        if (import_batch_commit(r) != 0)
+            return 1;
+    }
+    if (!r->sortable && r->n >= r->batch_max * IMPORT_BATCH_HARD_FACTOR) {
+        if (import_batch_commit(r) != 0)
+            return 1;
+    }
+    if (r->sortable && r->n >= IMPORT_SORT_MAX) {
+        /* Keyless events: any boundary between them will do. */
         if (import_batch_commit(r) != 0)
             return 1;
     }
     if (import_batch_reserve(r) != DNSBL_OK)
         goto nomem;
     struct import_item *it = &r->items[r->n];
-    memset(it, 0, sizeof *it);
-    it->ev = *ev;
-    it->ev.reason = it->ev.source = it->ev.txt = it->ev.dataset = NULL;
-    it->ev.snds = NULL;
+    *it = (struct import_item){
+        .prefix = ev->prefix,
+        .kind = ev->kind,
+        .auth_failed = ev->auth_failed,
+        .snds_blocked = ev->snds_blocked,
+        .code = ev->code,
+        .ttl = ev->ttl,
+        .weight = ev->weight,
+        .time = ev->time,
+        .expires = ev->expires,
+    };
     /* The store refuses a batch holding an event without a time; the
      * file's time is the documented fallback and the same on a re-run. */
-    if (it->ev.time <= 0)
-        it->ev.time = r->opt->file_mtime > 0 ? r->opt->file_mtime : r->opt->now;
-    if (ev->snds) {
-        it->snds = *ev->snds;
-        it->has_snds = true;
+    if (it->time <= 0)
+        it->time = r->opt->file_mtime > 0 ? r->opt->file_mtime : r->opt->now;
+    if (keyed) {
+        if (import_side_reserve(r) != DNSBL_OK)
+            goto nomem;
+        struct import_side *side = &r->sides[r->nsides];
+        memset(side, 0, sizeof *side);
+        if (ev->snds) {
+            side->snds = *ev->snds;
+            side->has_snds = true;
+        }
+        if (dedup) {
+            memcpy(side->key, dedup, FEED_DEDUP_LEN);
+            side->has_key = true;
+        }
+        it->side = (uint32_t)++r->nsides;
+        r->sortable = false;
     }
-    if (dedup) {
-        memcpy(it->key, dedup, FEED_DEDUP_LEN);
-        it->has_key = true;
-    }
-    if (import_arena_put(r, ev->reason, &it->str[0]) != DNSBL_OK ||
-        import_arena_put(r, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
-        import_arena_put(r, ev->txt, &it->str[2]) != DNSBL_OK ||
-        import_arena_put(r, ev->dataset, &it->str[3]) != DNSBL_OK)
+    if (import_arena_put(r, 0, ev->reason, &it->str[0]) != DNSBL_OK ||
+        import_arena_put(r, 1, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
+        import_arena_put(r, 2, ev->txt, &it->str[2]) != DNSBL_OK ||
+        import_arena_put(r, 3, ev->dataset, &it->str[3]) != DNSBL_OK)
         goto nomem;
     r->n++;
     return 0;
@@ -472,7 +718,9 @@ static void import_sink_progress(void *arg, size_t bytes_done)
     r->rec_start = bytes_done;
     r->rec_first = r->n;
     r->rec_arena = r->arena_len;
-    if (r->n >= r->batch_max)
+    r->rec_sides = r->nsides;
+    /* Keyless state waits for the end of the input, to go in sorted. */
+    if (!r->sortable && r->n >= r->batch_max)
         import_batch_commit(r);
     import_bar_draw(r, false);
 }
@@ -491,7 +739,7 @@ int import_run_input(struct import_run *r, const struct feed_ops *ops, const str
     r->in = in;
     r->opt = opt;
     r->mail = strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0;
-    r->rec_start = r->rec_first = r->rec_arena = 0;
+    r->rec_start = r->rec_first = r->rec_arena = r->rec_sides = 0;
     r->in_records = 0;
     r->in_rejects = 0;
     r->refused = NULL;

@@ -13,12 +13,33 @@ static const char *model_text_or_empty(const char *s)
     return s ? s : "";
 }
 
+/* Append src to the string dst[0..*len) of size cap, cut at cap - 1 bytes
+ * as snprintf would: an import applies millions of events, and snprintf's
+ * set-up cost more than the copies. */
+static void model_text_append(char *dst, size_t cap, size_t *len, const char *src)
+{
+    size_t room = cap - 1 - *len;
+    size_t n = strnlen(src, room);
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+}
+
+/* snprintf(dst, cap, "%s", src) without snprintf. */
+static void model_text_copy(char *dst, size_t cap, const char *src)
+{
+    size_t len = 0;
+    model_text_append(dst, cap, &len, src);
+}
+
 static void model_set_note(struct entry *e, const char *action, const char *reason)
 {
-    if (reason && reason[0])
-        snprintf(e->note, sizeof e->note, "%s: %s", action, reason);
-    else
-        snprintf(e->note, sizeof e->note, "%s", action);
+    size_t len = 0;
+    model_text_append(e->note, sizeof e->note, &len, action);
+    if (reason && reason[0]) {
+        model_text_append(e->note, sizeof e->note, &len, ": ");
+        model_text_append(e->note, sizeof e->note, &len, reason);
+    }
 }
 
 /* Weights are doubles (feeds may scale them); counters are whole reports,
@@ -105,15 +126,15 @@ static void model_apply_import_list(struct entry *e, const struct event *ev)
     e->imp_ttl = ev->ttl;
     if (ev->txt) {
         e->imp_flags &= (uint8_t)~IMPORT_NO_TXT;
-        snprintf(e->imp_txt, sizeof e->imp_txt, "%s", ev->txt);
+        model_text_copy(e->imp_txt, sizeof e->imp_txt, ev->txt);
     } else {
         e->imp_flags |= IMPORT_NO_TXT;
         e->imp_txt[0] = '\0';
     }
-    snprintf(e->imp_dataset, sizeof e->imp_dataset, "%s", model_text_or_empty(ev->dataset));
+    model_text_copy(e->imp_dataset, sizeof e->imp_dataset, model_text_or_empty(ev->dataset));
     e->imp_time = ev->time;
     if (ev->reason && ev->reason[0])
-        snprintf(e->reason, sizeof e->reason, "%s", ev->reason);
+        model_text_copy(e->reason, sizeof e->reason, ev->reason);
 }
 
 /* An exclusion carries no value: code, TTL and TXT of an earlier listing
@@ -125,7 +146,7 @@ static void model_apply_import_exclude(struct entry *e, const struct event *ev)
     e->imp_ttl = 0;
     e->imp_flags = 0;
     e->imp_txt[0] = '\0';
-    snprintf(e->imp_dataset, sizeof e->imp_dataset, "%s", model_text_or_empty(ev->dataset));
+    model_text_copy(e->imp_dataset, sizeof e->imp_dataset, model_text_or_empty(ev->dataset));
     e->imp_time = ev->time;
 }
 
@@ -152,7 +173,7 @@ void model_apply_event(struct entry *e, const struct event *ev)
         e->code = ev->code;
         e->expires = ev->expires;
         e->state_time = ev->time;
-        snprintf(e->reason, sizeof e->reason, "%s", model_text_or_empty(ev->reason));
+        model_text_copy(e->reason, sizeof e->reason, model_text_or_empty(ev->reason));
         model_set_note(e, "listed", ev->reason);
         break;
     case EV_DELIST:
@@ -166,7 +187,7 @@ void model_apply_event(struct entry *e, const struct event *ev)
         e->state = ENTRY_ALLOWED;
         e->expires = ev->expires;
         e->state_time = ev->time;
-        snprintf(e->reason, sizeof e->reason, "%s", model_text_or_empty(ev->reason));
+        model_text_copy(e->reason, sizeof e->reason, model_text_or_empty(ev->reason));
         model_set_note(e, "allowed", ev->reason);
         break;
     case EV_ABUSE:
@@ -197,7 +218,7 @@ void model_apply_event(struct entry *e, const struct event *ev)
     case EV_SNDS_STATUS:
         e->snds_status = ev->snds_blocked ? SNDS_STATUS_BLOCKED : SNDS_STATUS_JUNKED;
         if (ev->reason)
-            snprintf(e->reason, sizeof e->reason, "%s", ev->reason);
+            model_text_copy(e->reason, sizeof e->reason, ev->reason);
         break;
     default:
         return; /* unknown kind: not an event of this model, leave e alone */

@@ -211,11 +211,48 @@ class TestKilledImport(FaultCase):
                 self.assertEqual(self.snapshot(db), want)
         print("batches committed at the kills: %s of %d" % (committed, batches))
 
-    def kill_import(self, big, db, delay):
+    def test_kill_list_import_while_sorted_batches_commit(self):
+        """Listings wait for the end of the input and go in sorted, batch
+        by batch: killed then, the store checks clean and a re-run ends
+        in the state of a clean import."""
+        rows = ["address_or_prefix,kind,weight,time,reason"]
+        for i in range(100000):
+            k = (i * 7919) % 100000 + 1  # a scattered order over 10.x.y.z
+            rows.append("10.%d.%d.%d,list,1,%d,row %d" % ((k >> 16) & 255, (k >> 8) & 255,
+                                                            k & 255, T0 + i, i))
+        big = self.write("list.csv", "\n".join(rows) + "\n")
+        batch = "1000"
+        batches = 100
+        clean = self.path("clean")
+        start = time.monotonic()
+        self.ctl_ok("import", "--format", "csv", "--batch", batch, big, db=clean, timeout=300)
+        took = time.monotonic() - start
+        want = self.ctl_ok("list", "--json", db=clean).out
+        self.assertEqual(self.check_ok(clean)["serial"], batches)
+
+        committed = []
+        for i, frac in enumerate((0.5, 0.8, 0.95)):
+            with self.subTest(kill_at="%.0f%%" % (frac * 100)):
+                delay = frac * took
+                for attempt in range(5):
+                    db = self.path("list%d-%d" % (i, attempt))
+                    serial = self.kill_import(big, db, delay, batch)
+                    if serial < batches:
+                        break
+                    delay *= 0.7
+                committed.append(serial)
+                r = self.ctl("import", "--format", "csv", "--batch", batch, big, db=db,
+                             timeout=300)
+                self.assertEqual(r.rc, 0, r.err)
+                self.check_ok(db)
+                self.assertEqual(self.ctl_ok("list", "--json", db=db).out, want)
+        print("sorted batches committed at the kills: %s of %d" % (committed, batches))
+
+    def kill_import(self, big, db, delay, batch=None):
         """Start an import into db, SIGKILL it after delay seconds, check
         the store; returns how many batches it had committed (the serial)."""
         proc = subprocess.Popen([ctl_binary(), "--db", db, "import", "--format", "csv", "--batch",
-                                 self.BATCH, big],
+                                 batch or self.BATCH, big],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl_env())
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)

@@ -644,6 +644,104 @@ class TestSmallFeeds(ImportTestCase):
         self.assertIs(self.show("127.0.0.1")["listed"], False)
 
 
+class TestSortedListImport(ImportTestCase):
+    """List rows carry no dedup keys: an input of them is held whole,
+    sorted by prefix and committed --batch rows per transaction."""
+
+    def rows(self, n=1000, seed=7):
+        """n list rows in random order over IPv4 and IPv6 addresses and
+        prefixes; every tenth prefix comes again later with another reason."""
+        rnd = random.Random(seed)
+        prefixes = []
+        for i in range(n - n // 10):
+            if i % 7 == 0:
+                prefixes.append("2001:db8:%x:%x::/64" % (rnd.randrange(65536), rnd.randrange(65536)))
+            elif i % 11 == 0:
+                prefixes.append("10.%d.%d.0/24" % (rnd.randrange(256), rnd.randrange(256)))
+            else:
+                prefixes.append("10.%d.%d.%d" % (rnd.randrange(256), rnd.randrange(256),
+                                                 rnd.randrange(1, 255)))
+        prefixes = list(dict.fromkeys(prefixes))
+        rnd.shuffle(prefixes)
+        rows = [(p, "first %d" % i) for i, p in enumerate(prefixes)]
+        rows += [(p, "again %d" % i) for i, p in enumerate(prefixes[::10])]
+        return rows
+
+    @staticmethod
+    def write_rows(path, rows):
+        with open(path, "w") as f:
+            f.write("address_or_prefix,kind,weight,time,reason\n")
+            for i, (p, reason) in enumerate(rows):
+                f.write("%s,list,1,%d,%s\n" % (p, 1767225600 + i, reason))
+        return path
+
+    @staticmethod
+    def batches(rows, batch):
+        """Transactions of a sorted commit: batch rows each, one prefix never split."""
+        import ipaddress
+        keys = sorted(((n.version, int(n.network_address), n.prefixlen)
+                       for n in (ipaddress.ip_network(p) for p, _ in rows)))
+        count = j = 0
+        while j < len(keys):
+            end = min(j + batch, len(keys))
+            while end < len(keys) and keys[end] == keys[end - 1]:
+                end += 1
+            count += 1
+            j = end
+        return count
+
+    def serial(self, db=None):
+        r = self.ctl("check", "--json", db=db or self.db)
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        report = json.loads(r.out)
+        self.assertTrue(report["consistent"], report)
+        return report["serial"]
+
+    def test_same_store_as_one_transaction(self):
+        rows = self.rows()
+        path = self.write_rows(self.path("list.csv"), rows)
+        r = self.imp("--format", "csv", "--batch", "100", path)
+        self.assertEqual(summary(r)["imported"], len(rows))
+        self.assertEqual(self.serial(), self.batches(rows, 100))
+        one = self.path("one")
+        self.imp("--format", "csv", "--batch", "10000000", path, db=one)
+        self.assertEqual(self.serial(db=one), 1)
+        self.assertEqual(self.listing(), self.listing(db=one))
+        # A prefix given twice keeps its input order: the later row wins.
+        again = {p: reason for p, reason in rows}
+        for p, reason in rows[::97]:
+            with self.subTest(prefix=p):
+                self.assertEqual(self.show(p.split("/")[0])["reason"], again[p])
+
+    def test_reimport_changes_nothing(self):
+        rows = self.rows()
+        path = self.write_rows(self.path("list.csv"), rows)
+        self.imp("--format", "csv", "--batch", "100", path)
+        before = self.listing()
+        r = self.imp("--format", "csv", "--batch", "100", path)
+        self.assertEqual(summary(r)["imported"] + summary(r)["duplicates"], len(rows))
+        self.assertEqual(self.listing(), before)
+        self.serial()
+
+    def test_list_rows_then_evidence(self):
+        """Held list rows are committed before the first keyed row, and
+        the store ends as after one transaction."""
+        rows = self.rows(300)
+        path = self.path("mixed.csv")
+        self.write_rows(path, rows)
+        with open(path, "a") as f:
+            for i, (p, _) in enumerate(rows[:250]):
+                f.write("%s,abuse,1,%d,report %d\n" % (p.split("/")[0], 1767300000 + i, i))
+        r = self.imp("--format", "csv", "--batch", "100", path)
+        self.assertEqual(summary(r)["imported"], len(rows) + 250)
+        self.serial()
+        one = self.path("one")
+        self.imp("--format", "csv", "--batch", "10000000", path, db=one)
+        self.assertEqual(self.listing(), self.listing(db=one))
+        top = ("top", "--by", "complaints", "--limit", "1000", "--json")
+        self.assertEqual(self.ctl_ok(*top).out, self.ctl_ok(*top, db=one).out)
+
+
 class TestRunBehaviour(ImportTestCase):
     def test_summary_line_is_always_last(self):
         r = self.imp("--format", "csv", "/dev/null")

@@ -179,7 +179,10 @@ static int generic_row(struct csvf_parse *cp)
 
     char kindname[32];
     const char *ktext = csvf_get(cp, G_KIND);
-    snprintf(kindname, sizeof kindname, "%s", ktext);
+    /* Cut as snprintf would; snprintf itself was a tenth of a row's cost. */
+    size_t klen = strnlen(ktext, sizeof kindname - 1);
+    memcpy(kindname, ktext, klen);
+    kindname[klen] = '\0';
     csv_lower(kindname);
     int kind = *ktext ? model_kind_from_name(kindname) : -1;
     if (!generic_kind_ok(kind)) {

@@ -93,7 +93,7 @@ struct rb_set {
     bool def_seen; /* a default line was accepted */
     struct rb_item *items;
     size_t nitems, capitems;
-    uint32_t *slots; /* open-addressing index: item + 1, 0 = free */
+    uint64_t *slots; /* open-addressing index: hash high half << 32 | item + 1, 0 = free */
     size_t nslots;
     bool cut_warned;         /* template length warning given once */
     struct rb_value base_at; /* where $= was set, for warnings about built-in values */
@@ -772,13 +772,19 @@ static bool rb_values_equal(const struct rb_set *set, int32_t x, int32_t y)
 
 /* ---- the per-set prefix table ---- */
 
+/* A multiply-xorshift mix of the prefix's 18 bytes: a byte-at-a-time
+ * hash was a fifth of a big import's parse time. */
 static uint64_t rb_hash(const struct addr_prefix *k)
 {
-    uint64_t h = 1469598103934665603ull;
-    h = (h ^ k->family) * 1099511628211ull;
-    h = (h ^ k->plen) * 1099511628211ull;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ k->a[i]) * 1099511628211ull;
+    uint64_t w0, w1;
+    memcpy(&w0, k->a, 8);
+    memcpy(&w1, k->a + 8, 8);
+    uint64_t h = w0 ^ (w1 * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)k->family << 8 | k->plen);
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
     return h;
 }
 
@@ -787,27 +793,40 @@ static bool rb_same(const struct addr_prefix *x, const struct addr_prefix *y)
     return x->family == y->family && x->plen == y->plen && memcmp(x->a, y->a, 16) == 0;
 }
 
+/* The slot's tag: the hash's high half, compared before the item is read,
+ * so a probe past another prefix costs no visit to the (big, cold) item
+ * array. */
+static uint64_t rb_slot_tag(uint64_t h)
+{
+    return h & 0xffffffff00000000ull;
+}
+
 static struct rb_item *rb_find(struct rb_set *set, const struct addr_prefix *k)
 {
     if (!set->nslots)
         return NULL;
+    uint64_t h = rb_hash(k), tag = rb_slot_tag(h);
     size_t mask = set->nslots - 1;
-    for (size_t i = rb_hash(k) & mask;; i = (i + 1) & mask) {
-        uint32_t slot = set->slots[i];
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint64_t slot = set->slots[i];
         if (!slot)
             return NULL;
-        if (rb_same(&set->items[slot - 1].prefix, k))
-            return &set->items[slot - 1];
+        if ((slot & 0xffffffff00000000ull) != tag)
+            continue;
+        struct rb_item *it = &set->items[(uint32_t)slot - 1];
+        if (rb_same(&it->prefix, k))
+            return it;
     }
 }
 
-static void rb_slot_put(uint32_t *slots, size_t nslots, const struct addr_prefix *k, uint32_t v)
+static void rb_slot_put(uint64_t *slots, size_t nslots, const struct addr_prefix *k, uint32_t v)
 {
+    uint64_t h = rb_hash(k);
     size_t mask = nslots - 1;
-    size_t i = rb_hash(k) & mask;
+    size_t i = h & mask;
     while (slots[i])
         i = (i + 1) & mask;
-    slots[i] = v;
+    slots[i] = rb_slot_tag(h) | v;
 }
 
 /* Append an item the table does not hold yet. */
@@ -818,7 +837,7 @@ static int rb_insert(struct rb_set *set, const struct addr_prefix *k, int32_t va
         return DNSBL_ENOMEM;
     if ((set->nitems + 1) * 2 > set->nslots) {
         size_t n = set->nslots ? set->nslots * 2 : 64;
-        uint32_t *slots = calloc(n, sizeof(*slots));
+        uint64_t *slots = calloc(n, sizeof(*slots));
         if (!slots)
             return DNSBL_ENOMEM;
         for (size_t i = 0; i < set->nitems; i++)
