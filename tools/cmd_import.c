@@ -406,6 +406,8 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
            import_run_elapsed(&c.run));
     rc = c.failed || c.run.failed || t->rejected ? CTL_EXIT_FAIL : CTL_EXIT_OK;
     import_run_free(&c.run);
+    if (s && ctl_store_sync(s) != CTL_EXIT_OK)
+        rc = CTL_EXIT_FAIL;
     if (s)
         store_close(s);
     return rc;

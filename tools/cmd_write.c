@@ -101,6 +101,8 @@ static int ctl_write_store_event(const struct ctl_ctx *ctx, const struct event *
     if (rc != CTL_EXIT_OK)
         return rc;
     rc = ctl_write_apply_event(s, ev);
+    if (ctl_store_sync(s) != CTL_EXIT_OK)
+        rc = CTL_EXIT_FAIL;
     store_close(s);
     return rc;
 }
@@ -223,6 +225,8 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
         printf("delisted %s\n", text);
 out:
     ctl_lookup_close(l);
+    if (s && ctl_store_sync(s) != CTL_EXIT_OK)
+        rc = CTL_EXIT_FAIL;
     if (s)
         store_close(s);
     return rc;

@@ -109,6 +109,8 @@ int ctl_args_check_reason(const char *text);
 
 /* Open for writing, creating the directory and store if missing. */
 int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out);
+/* Makes the commits of a writer durable before it reports success. */
+int ctl_store_sync(struct store *s);
 /* Open a store that exists already, with store_open flags (STORE_RDONLY to
  * read). An existing directory without a store is an empty store: *out is
  * NULL then and nothing is created. A missing directory is an error (most

@@ -41,6 +41,17 @@ int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out)
     return ctl_store_open(ctx, STORE_CREATE, out);
 }
 
+int ctl_store_sync(struct store *s)
+{
+    char why[512] = "";
+    int rc = store_sync(s, why, sizeof why);
+    if (rc != DNSBL_OK) {
+        ctl_error("%s", why[0] ? why : dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
 int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out)
 {
     struct stat st;

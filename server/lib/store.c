@@ -1395,6 +1395,14 @@ static int store_open_upgraded(const char *dir, int flags, struct store **out, c
     return store_open(dir, flags, out, why, whylen);
 }
 
+int store_sync(struct store *s, char *why, size_t whylen)
+{
+    if (s->flags & STORE_RDONLY)
+        return DNSBL_OK;
+    int rc = mdb_env_sync(s->env, 1);
+    return rc == MDB_SUCCESS ? DNSBL_OK : store_lmdb_fail(s, rc, "sync", why, whylen);
+}
+
 void store_close(struct store *s)
 {
     if (!s)

@@ -28,6 +28,11 @@ enum store_flags {
 int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen);
 void store_close(struct store *s);
 
+/* Writers commit without syncing the meta page (the next commit or the
+ * close does): store_sync makes every commit so far durable now, and says
+ * why not (naming dir) if the disk refuses. A no-op for readers. */
+int store_sync(struct store *s, char *why, size_t whylen);
+
 /* Does dir hold a store (a data.mdb that is not empty)? */
 bool store_exists(const char *dir);
 
