@@ -331,11 +331,14 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
 /* Ask the store and the zone's policy about a full address. False when the
  * store could not be read: "no entries" would then be a guess. */
 static bool packet_decide(struct packet_ctx *ctx, const struct zone *z,
-                          const struct addr_prefix *addr, struct decision *d)
+                          const struct addr_prefix *addr, bool texts, struct decision *d)
 {
     size_t n = 0, ndays = 0;
-    if (ctx->reader &&
-        store_reader_covering(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
+    /* Only a TXT record shows the entries' texts: an A question skips
+     * copying them. */
+    int (*find)(struct store_reader *, const struct addr_prefix *, struct entry *, size_t,
+                size_t *) = texts ? store_reader_covering : store_reader_covering_lean;
+    if (ctx->reader && find(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
         return false;
     /* History is read only for the one entry that holds evidence, so
      * addresses known from lists alone cost no range scan. */
@@ -403,7 +406,8 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
                               .code_why = {WHY_TESTPOINT},
                               .ttl = z->policy.ttl};
         testpoint = true;
-    } else if (!packet_decide(ctx, z, addr, &d)) {
+    } else if (!packet_decide(ctx, z, addr, q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY,
+                              &d)) {
         /* Not authoritative for what we could not read: no AA, no SOA. */
         ctx->store_failures++;
         r->flags &= (uint16_t)~FLAG_AA;

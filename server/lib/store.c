@@ -773,7 +773,22 @@ static int64_t store_rd_i64(const uint8_t **p)
     return (int64_t)store_rd_u64(p);
 }
 
-static int store_decode_into(const void *val, size_t len, struct entry *e)
+/* Skips a string of the value, leaving dst empty. Its length is checked
+ * as store_get_text does; its bytes are not read (store_check and every
+ * full decode still refuse a NUL in one). */
+static void store_skip_text(struct wire *w, char *dst, size_t max)
+{
+    size_t n = wire_get_u16(w);
+    dst[0] = '\0';
+    if (n > max - 1 || !wire_need(w, n)) {
+        w->err = true;
+        return;
+    }
+    w->pos += n;
+}
+
+/* lean: leave reason, note, imp_txt and sources empty, still checked. */
+static int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean)
 {
     const uint8_t *p = val;
     uint32_t rate_bits;
@@ -814,11 +829,19 @@ static int store_decode_into(const void *val, size_t len, struct entry *e)
     struct wire w;
     size_t fixed = (size_t)(p - (const uint8_t *)val);
     wire_init_ro(&w, p, len - fixed);
-    store_get_text(&w, e->reason, sizeof e->reason);
-    store_get_text(&w, e->note, sizeof e->note);
-    store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
-    store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
-    store_get_text(&w, e->sources, sizeof e->sources);
+    if (lean) {
+        store_skip_text(&w, e->reason, sizeof e->reason);
+        store_skip_text(&w, e->note, sizeof e->note);
+        store_skip_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_skip_text(&w, e->sources, sizeof e->sources);
+    } else {
+        store_get_text(&w, e->reason, sizeof e->reason);
+        store_get_text(&w, e->note, sizeof e->note);
+        store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_get_text(&w, e->sources, sizeof e->sources);
+    }
 
     if (fixed != STORE_ENTRY_VALUE_FIXED || w.err || wire_left(&w) != 0)
         return DNSBL_ESCHEMA;
@@ -827,6 +850,11 @@ static int store_decode_into(const void *val, size_t len, struct entry *e)
         !store_rate_qual_valid(e->snds.rate_qual) || e->snds_status > SNDS_STATUS_BLOCKED)
         return DNSBL_ESCHEMA;
     return DNSBL_OK;
+}
+
+static int store_decode_into(const void *val, size_t len, struct entry *e)
+{
+    return store_decode_entry_part(val, len, e, false);
 }
 
 int store_decode_entry(const void *val, size_t len, struct entry *out)
@@ -1610,8 +1638,8 @@ static int store_get_exact(const struct store *s, MDB_txn *txn, const struct add
     return store_decode_value(&v, p->family, out);
 }
 
-int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
-                          size_t cap, size_t *n)
+static int store_reader_find(struct store_reader *r, const struct addr_prefix *addr,
+                             struct entry *out, size_t cap, size_t *n, bool lean)
 {
     *n = 0;
     if (!r->active || !store_prefix_valid(addr))
@@ -1650,12 +1678,24 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
          * garbage, but the caller gets the error. */
         if (!store_value_entry(&v, addr->family, &ent))
             return DNSBL_ESCHEMA;
-        int err = store_decode_into(ent.mv_data, ent.mv_size, e);
+        int err = store_decode_entry_part(ent.mv_data, ent.mv_size, e, lean);
         if (err != DNSBL_OK)
             return err;
         (*n)++;
     }
     return DNSBL_OK;
+}
+
+int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
+                          size_t cap, size_t *n)
+{
+    return store_reader_find(r, addr, out, cap, n, false);
+}
+
+int store_reader_covering_lean(struct store_reader *r, const struct addr_prefix *addr,
+                               struct entry *out, size_t cap, size_t *n)
+{
+    return store_reader_find(r, addr, out, cap, n, true);
 }
 
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out)

@@ -87,6 +87,12 @@ void store_reader_end(struct store_reader *r);
 int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
                           size_t cap, size_t *n);
 
+/* The same, for an answer that carries no text (an A question): the
+ * entries' reason, note, imp_txt and sources are left empty, the rest as
+ * store_reader_covering gives it. */
+int store_reader_covering_lean(struct store_reader *r, const struct addr_prefix *addr,
+                               struct entry *out, size_t cap, size_t *n);
+
 /* The entry stored for exactly this prefix, DNSBL_ENOENT if none. */
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
 

@@ -1041,6 +1041,55 @@ static void test_covering_v6(void **state)
     store_close(s);
 }
 
+/* An A question needs no texts: the lean lookup leaves them empty and
+ * gives everything else as the full one does. */
+static void test_covering_lean(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "lean");
+    struct store_reader *r;
+    struct event ev[2];
+    ev[0] = mkev(EV_IMPORT_LIST, "192.0.2.0/24", 1700000000, "a reason");
+    ev[0].txt = "listed: $";
+    ev[0].dataset = "drop";
+    ev[0].code = 0x7f00000a;
+    ev[1] = mkev(EV_LIST, "192.0.2.7", 1700000000, "by hand");
+    apply_ok(s, ev, 2);
+
+    struct entry full[4], lean[4];
+    size_t nf = 0, nl = 0;
+    memset(full, 0, sizeof full); /* the bytes decoding leaves alone compare equal */
+    memset(lean, 0, sizeof lean);
+    struct addr_prefix a = pfx("192.0.2.7");
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_int_equal(store_reader_covering(r, &a, full, 4, &nf), DNSBL_OK);
+    assert_int_equal(store_reader_covering_lean(r, &a, lean, 4, &nl), DNSBL_OK);
+    assert_int_equal(nf, 2);
+    assert_int_equal(nl, 2);
+    assert_string_equal(full[0].reason, "by hand");
+    assert_string_equal(full[1].imp_txt, "listed: $");
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(lean[i].reason, "");
+        assert_string_equal(lean[i].note, "");
+        assert_string_equal(lean[i].imp_txt, "");
+        assert_string_equal(lean[i].sources, "");
+        assert_string_equal(lean[i].imp_dataset, full[i].imp_dataset);
+        /* the rest is the same */
+        memcpy(lean[i].reason, full[i].reason, sizeof lean[i].reason);
+        memcpy(lean[i].note, full[i].note, sizeof lean[i].note);
+        memcpy(lean[i].imp_txt, full[i].imp_txt, sizeof lean[i].imp_txt);
+        memcpy(lean[i].sources, full[i].sources, sizeof lean[i].sources);
+        assert_memory_equal(&lean[i], &full[i], sizeof full[i]);
+    }
+    assert_string_equal(full[1].imp_dataset, "drop");
+    assert_int_equal(lean[1].imp_code, 0x7f00000a);
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+}
+
 static void test_covering_mapped(void **state)
 {
     (void)state;
@@ -1869,6 +1918,7 @@ int main(void)
         cmocka_unit_test(test_schema_mismatch),
         cmocka_unit_test(test_upgrade_from_older_versions),
         cmocka_unit_test(test_covering_random),
+        cmocka_unit_test(test_covering_lean),
         cmocka_unit_test(test_covering_random_filtered),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
