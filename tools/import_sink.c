@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "radix.h"
 #include "import.h"
 
 /* A batch may outgrow batch_max only while one record goes on; a parser
@@ -285,35 +287,22 @@ struct import_sortrec {
     uint32_t idx;
 };
 
-/* Stable LSD radix sort of rec[0..n) on k[first..17); a byte that is the
- * same in every record costs no pass. The result ends in *rec. */
+/* Stable sort of rec[0..n) on k[first..17). The result ends in *rec. */
 static void import_radix_sort(struct import_sortrec **rec, struct import_sortrec **tmp, size_t n,
                               size_t first)
 {
     uint32_t count[17][256];
-
-    if (n < 2)
-        return;
-    memset(count, 0, sizeof count);
-    for (size_t i = 0; i < n; i++)
-        for (size_t d = first; d < 17; d++)
-            count[d][(*rec)[i].k[d]]++;
-    for (size_t d = 17; d-- > first;) {
-        uint32_t *c = count[d];
-        if (c[(*rec)[0].k[d]] == n)
-            continue;
-        uint32_t sum = 0;
-        for (unsigned v = 0; v < 256; v++) {
-            uint32_t here = c[v];
-            c[v] = sum;
-            sum += here;
-        }
-        for (size_t i = 0; i < n; i++)
-            (*tmp)[c[(*rec)[i].k[d]]++] = (*rec)[i];
-        struct import_sortrec *t = *rec;
-        *rec = *tmp;
-        *tmp = t;
-    }
+    struct radix_sort rs = {.rec = *rec,
+                            .tmp = *tmp,
+                            .n = n,
+                            .size = sizeof **rec,
+                            .key = offsetof(struct import_sortrec, k),
+                            .first = first,
+                            .last = 17,
+                            .count = count};
+    radix_sort_records(&rs);
+    *rec = rs.rec;
+    *tmp = rs.tmp;
 }
 
 static int import_fail_nomem(struct import_run *r)

@@ -110,6 +110,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "radix.h"
 #include "wire.h"
 
 #define STORE_SCHEMA 3u
@@ -2201,26 +2202,17 @@ static void store_radix_sort(struct store_scratch *sc, size_t n, size_t klen)
         run++;
     if (run >= n)
         return;
-    memset(sc->count, 0, klen * sizeof sc->count[0]);
-    for (size_t i = 0; i < n; i++)
-        for (size_t d = 0; d < klen; d++)
-            sc->count[d][sc->rec[i].k[d]]++;
-    for (size_t d = klen; d-- > 0;) {
-        uint32_t *c = sc->count[d];
-        if (c[sc->rec[0].k[d]] == n)
-            continue; /* one value for everyone: order unchanged */
-        uint32_t sum = 0;
-        for (unsigned v = 0; v < 256; v++) {
-            uint32_t here = c[v];
-            c[v] = sum;
-            sum += here;
-        }
-        for (size_t i = 0; i < n; i++)
-            sc->tmp[c[sc->rec[i].k[d]]++] = sc->rec[i];
-        struct store_rec *t = sc->rec;
-        sc->rec = sc->tmp;
-        sc->tmp = t;
-    }
+    struct radix_sort rs = {.rec = sc->rec,
+                            .tmp = sc->tmp,
+                            .n = n,
+                            .size = sizeof *sc->rec,
+                            .key = offsetof(struct store_rec, k),
+                            .first = 0,
+                            .last = klen,
+                            .count = sc->count};
+    radix_sort_records(&rs);
+    sc->rec = rs.rec;
+    sc->tmp = rs.tmp;
 }
 
 /* Dedup keys sort on their first STORE_DEDUP_SORT bytes; records sharing
