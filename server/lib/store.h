@@ -42,8 +42,8 @@ struct store_apply_stats {
 };
 
 /* Apply n events in one write transaction: for each, load the exact-prefix
- * entry (or start a new one), model_apply_event, write it back; keep the
- * prefix-length index in meta; bump the serial. dedup[i] (may be NULL as a
+ * entry (or start a new one), model_apply_event, write it back; keep each
+ * entry's ancestors and the lookup filter; bump the serial. dedup[i] (may be NULL as a
  * whole or per event) is a 32-byte key: an event whose key is already in
  * `seen` is skipped, otherwise the key is recorded. All or nothing; a
  * batch in which no event applied (all duplicates, or n == 0) writes
@@ -63,8 +63,8 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
 
 /* Integrity check of the whole store in one read snapshot: the schema
  * version and serial records; every entries key (family, prefix length,
- * host bits) and value decodes; the prefix-length bitmaps in meta have
- * every stored key's length; every history key belongs to an existing
+ * host bits) and value decodes; every entry's ancestors are right; the
+ * lookup filter has a bit for every entry; every history key belongs to an existing
  * entry and its record decodes; every seen key is 32 bytes. problem(arg,
  * what) is called for each problem found, what a sentence naming the
  * database and the key (as prefix text, else hex); *nproblems gets the
@@ -82,8 +82,9 @@ int store_reader_begin(struct store_reader *r); /* sees the latest committed dat
 void store_reader_end(struct store_reader *r);
 
 /* Fill out[0..cap) with the entries covering addr (a full-length address),
- * longest prefix first; *n gets how many. One exact probe per prefix
- * length in use. No allocation. Call between begin and end. */
+ * longest prefix first; *n gets how many. A bit of the lookup filter
+ * or one B-tree descent, and one exact get per further covering entry.
+ * No allocation. Call between begin and end. */
 int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr, struct entry *out,
                           size_t cap, size_t *n);
 
