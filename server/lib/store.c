@@ -35,16 +35,23 @@
  *            entries that contain this one -- as a bitmap, the bit for
  *            length L in byte L/8, mask 0x80 >> L%8 (5 bytes for IPv4, 17
  *            for IPv6); then the entry, which store_encode_entry writes:
- *            version byte 1, then the fixed-size fields
+ *            version byte 2, a byte of the groups that follow (1
+ *            operator, 2 imported, 4 first and last seen, 8 the evidence
+ *            counters, 16 snds, 32 the strings; a
+ *            group whose fields are all zero or empty is left out and
+ *            reads as such), then those groups' fields in this order
+ *            (version 1 values, still read, have no groups byte and every
+ *            group):
  *              operator: state u8, code u32, expires i64, state_time i64;
  *              imported: imp_state u8, imp_flags u8, imp_code u32,
  *                imp_ttl u32, imp_time i64;
- *              evidence: first_seen i64, last_seen i64,
- *                counts[CNT_COUNT] u32, volume u64, auth_fail[AUTHC_COUNT] u32;
+ *              seen: first_seen i64, last_seen i64;
+ *              counters: counts[CNT_COUNT] u32, volume u64,
+ *                auth_fail[AUTHC_COUNT] u32;
  *              snds row: colour u8, rate_qual u8, rate_pct (IEEE float
  *                bits) u32, rcpt u32, data u32, recipients u32,
  *                trap_hits u32, start i64, end i64;
- *              snds_status u8;
+ *                snds_status u8 (the snds group);
  *            then the strings, each u16 length + bytes (no NUL): reason,
  *            note, imp_txt, imp_dataset, sources. Exactly that long: a
  *            value shorter, longer, with another version, an unknown enum
@@ -115,7 +122,7 @@
 
 #define STORE_SCHEMA 3u
 #define STORE_SCHEMA_OLDEST 1u /* 1 and 2 are upgraded by the first writer */
-#define STORE_VALUE_VERSION 1
+#define STORE_VALUE_VERSION 2  /* 1 is still read */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
 #define STORE_MAP_MAX ((size_t)1 << 40)
@@ -688,49 +695,112 @@ static void store_put_i64(struct wire *w, int64_t v)
     wire_put_u64(w, (uint64_t)v);
 }
 
+/* The groups of fields an entry value holds (version 2): a group whose
+ * fields are all zero (all empty, for the texts) is left out, so an entry
+ * that only holds an imported listing takes some 40 bytes, not 230. */
+enum store_group {
+    STORE_G_OPERATOR = 1,
+    STORE_G_IMPORTED = 2,
+    STORE_G_SEEN = 4,   /* first_seen, last_seen: every event sets them */
+    STORE_G_COUNTS = 8, /* the evidence counters: zero for list data */
+    STORE_G_SNDS = 16,
+    STORE_G_TEXTS = 32,
+    STORE_G_ALL = 63,
+};
+
+#define STORE_G_OPERATOR_LEN (1 + 4 + 8 + 8)
+#define STORE_G_IMPORTED_LEN (1 + 1 + 4 + 4 + 8)
+#define STORE_G_SEEN_LEN (8 + 8)
+#define STORE_G_COUNTS_LEN (CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
+#define STORE_G_SNDS_LEN (1 + 1 + 4 + 4 * 4 + 2 * 8 + 1)
+_Static_assert(1 + STORE_G_OPERATOR_LEN + STORE_G_IMPORTED_LEN + STORE_G_SEEN_LEN +
+                       STORE_G_COUNTS_LEN + STORE_G_SNDS_LEN ==
+                   STORE_ENTRY_VALUE_FIXED,
+               "version 1 is every group, in order");
+
+static bool store_any_u32(const uint32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            return true;
+    return false;
+}
+
+static unsigned store_entry_groups(const struct entry *e)
+{
+    unsigned g = 0;
+    uint32_t rate_bits;
+    memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
+    if (e->state || e->code || e->expires || e->state_time)
+        g |= STORE_G_OPERATOR;
+    if (e->imp_state || e->imp_flags || e->imp_code || e->imp_ttl || e->imp_time)
+        g |= STORE_G_IMPORTED;
+    if (e->first_seen || e->last_seen)
+        g |= STORE_G_SEEN;
+    if (store_any_u32(e->counts, CNT_COUNT) || e->volume ||
+        store_any_u32(e->auth_fail, AUTHC_COUNT))
+        g |= STORE_G_COUNTS;
+    if (e->snds.colour || e->snds.rate_qual || rate_bits || e->snds.rcpt || e->snds.data ||
+        e->snds.recipients || e->snds.trap_hits || e->snds.start || e->snds.end || e->snds_status)
+        g |= STORE_G_SNDS;
+    if (e->reason[0] || e->note[0] || e->imp_txt[0] || e->imp_dataset[0] || e->sources[0])
+        g |= STORE_G_TEXTS;
+    return g;
+}
+
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len)
 {
     struct wire w;
     uint32_t rate_bits;
+    unsigned g = store_entry_groups(e);
 
     wire_init(&w, buf, cap);
     wire_put_u8(&w, STORE_VALUE_VERSION);
-    wire_put_u8(&w, e->state);
-    wire_put_u32(&w, e->code);
-    store_put_i64(&w, e->expires);
-    store_put_i64(&w, e->state_time);
-
-    wire_put_u8(&w, e->imp_state);
-    wire_put_u8(&w, e->imp_flags);
-    wire_put_u32(&w, e->imp_code);
-    wire_put_u32(&w, e->imp_ttl);
-    store_put_i64(&w, e->imp_time);
-
-    store_put_i64(&w, e->first_seen);
-    store_put_i64(&w, e->last_seen);
-    for (size_t i = 0; i < CNT_COUNT; i++)
-        wire_put_u32(&w, e->counts[i]);
-    wire_put_u64(&w, e->volume);
-    for (size_t i = 0; i < AUTHC_COUNT; i++)
-        wire_put_u32(&w, e->auth_fail[i]);
-
-    memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
-    wire_put_u8(&w, e->snds.colour);
-    wire_put_u8(&w, (uint8_t)e->snds.rate_qual);
-    wire_put_u32(&w, rate_bits);
-    wire_put_u32(&w, e->snds.rcpt);
-    wire_put_u32(&w, e->snds.data);
-    wire_put_u32(&w, e->snds.recipients);
-    wire_put_u32(&w, e->snds.trap_hits);
-    store_put_i64(&w, e->snds.start);
-    store_put_i64(&w, e->snds.end);
-    wire_put_u8(&w, e->snds_status);
-
-    store_put_text(&w, e->reason, sizeof e->reason);
-    store_put_text(&w, e->note, sizeof e->note);
-    store_put_text(&w, e->imp_txt, sizeof e->imp_txt);
-    store_put_text(&w, e->imp_dataset, sizeof e->imp_dataset);
-    store_put_text(&w, e->sources, sizeof e->sources);
+    wire_put_u8(&w, (uint8_t)g);
+    if (g & STORE_G_OPERATOR) {
+        wire_put_u8(&w, e->state);
+        wire_put_u32(&w, e->code);
+        store_put_i64(&w, e->expires);
+        store_put_i64(&w, e->state_time);
+    }
+    if (g & STORE_G_IMPORTED) {
+        wire_put_u8(&w, e->imp_state);
+        wire_put_u8(&w, e->imp_flags);
+        wire_put_u32(&w, e->imp_code);
+        wire_put_u32(&w, e->imp_ttl);
+        store_put_i64(&w, e->imp_time);
+    }
+    if (g & STORE_G_SEEN) {
+        store_put_i64(&w, e->first_seen);
+        store_put_i64(&w, e->last_seen);
+    }
+    if (g & STORE_G_COUNTS) {
+        for (size_t i = 0; i < CNT_COUNT; i++)
+            wire_put_u32(&w, e->counts[i]);
+        wire_put_u64(&w, e->volume);
+        for (size_t i = 0; i < AUTHC_COUNT; i++)
+            wire_put_u32(&w, e->auth_fail[i]);
+    }
+    if (g & STORE_G_SNDS) {
+        memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
+        wire_put_u8(&w, e->snds.colour);
+        wire_put_u8(&w, (uint8_t)e->snds.rate_qual);
+        wire_put_u32(&w, rate_bits);
+        wire_put_u32(&w, e->snds.rcpt);
+        wire_put_u32(&w, e->snds.data);
+        wire_put_u32(&w, e->snds.recipients);
+        wire_put_u32(&w, e->snds.trap_hits);
+        store_put_i64(&w, e->snds.start);
+        store_put_i64(&w, e->snds.end);
+        wire_put_u8(&w, e->snds_status);
+    }
+    if (g & STORE_G_TEXTS) {
+        store_put_text(&w, e->reason, sizeof e->reason);
+        store_put_text(&w, e->note, sizeof e->note);
+        store_put_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_put_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_put_text(&w, e->sources, sizeof e->sources);
+    }
     if (w.err)
         return DNSBL_ESPACE;
     *len = wire_used(&w);
@@ -789,48 +859,77 @@ static void store_skip_text(struct wire *w, char *dst, size_t max)
 }
 
 /* lean: leave reason, note, imp_txt and sources empty, still checked. */
+static size_t store_groups_len(unsigned g)
+{
+    return (g & STORE_G_OPERATOR ? STORE_G_OPERATOR_LEN : 0) +
+           (g & STORE_G_IMPORTED ? STORE_G_IMPORTED_LEN : 0) +
+           (g & STORE_G_SEEN ? STORE_G_SEEN_LEN : 0) +
+           (g & STORE_G_COUNTS ? STORE_G_COUNTS_LEN : 0) +
+           (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0);
+}
+
+/* Version 1 is version 2 with every group and no groups byte. lean:
+ * leave reason, note, imp_txt and sources empty, their lengths checked.
+ * A group that is not there reads as zeros. */
 static int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean)
 {
-    const uint8_t *p = val;
-    uint32_t rate_bits;
+    const uint8_t *p = val, *end = p + len;
+    uint32_t rate_bits = 0;
+    unsigned g;
 
-    if (len < STORE_ENTRY_VALUE_FIXED || store_rd_u8(&p) != STORE_VALUE_VERSION)
+    if (len < 1)
         return DNSBL_ESCHEMA;
-    e->state = store_rd_u8(&p);
-    e->code = store_rd_u32(&p);
-    e->expires = store_rd_i64(&p);
-    e->state_time = store_rd_i64(&p);
+    uint8_t version = store_rd_u8(&p);
+    if (version == 1) {
+        g = STORE_G_ALL;
+    } else if (version == STORE_VALUE_VERSION && p < end) {
+        g = store_rd_u8(&p);
+        if (g & ~(unsigned)STORE_G_ALL)
+            return DNSBL_ESCHEMA;
+    } else {
+        return DNSBL_ESCHEMA;
+    }
+    if ((size_t)(end - p) < store_groups_len(g))
+        return DNSBL_ESCHEMA;
+    bool op = g & STORE_G_OPERATOR, imp = g & STORE_G_IMPORTED, seen = g & STORE_G_SEEN,
+         ev = g & STORE_G_COUNTS, sn = g & STORE_G_SNDS;
+    e->state = op ? store_rd_u8(&p) : 0;
+    e->code = op ? store_rd_u32(&p) : 0;
+    e->expires = op ? store_rd_i64(&p) : 0;
+    e->state_time = op ? store_rd_i64(&p) : 0;
 
-    e->imp_state = store_rd_u8(&p);
-    e->imp_flags = store_rd_u8(&p);
-    e->imp_code = store_rd_u32(&p);
-    e->imp_ttl = store_rd_u32(&p);
-    e->imp_time = store_rd_i64(&p);
+    e->imp_state = imp ? store_rd_u8(&p) : 0;
+    e->imp_flags = imp ? store_rd_u8(&p) : 0;
+    e->imp_code = imp ? store_rd_u32(&p) : 0;
+    e->imp_ttl = imp ? store_rd_u32(&p) : 0;
+    e->imp_time = imp ? store_rd_i64(&p) : 0;
 
-    e->first_seen = store_rd_i64(&p);
-    e->last_seen = store_rd_i64(&p);
+    e->first_seen = seen ? store_rd_i64(&p) : 0;
+    e->last_seen = seen ? store_rd_i64(&p) : 0;
     for (size_t i = 0; i < CNT_COUNT; i++)
-        e->counts[i] = store_rd_u32(&p);
-    e->volume = store_rd_u64(&p);
+        e->counts[i] = ev ? store_rd_u32(&p) : 0;
+    e->volume = ev ? store_rd_u64(&p) : 0;
     for (size_t i = 0; i < AUTHC_COUNT; i++)
-        e->auth_fail[i] = store_rd_u32(&p);
+        e->auth_fail[i] = ev ? store_rd_u32(&p) : 0;
 
-    e->snds.colour = store_rd_u8(&p);
-    e->snds.rate_qual = (char)store_rd_u8(&p);
-    rate_bits = store_rd_u32(&p);
+    e->snds.colour = sn ? store_rd_u8(&p) : 0;
+    e->snds.rate_qual = sn ? (char)store_rd_u8(&p) : 0;
+    if (sn)
+        rate_bits = store_rd_u32(&p);
     memcpy(&e->snds.rate_pct, &rate_bits, sizeof rate_bits);
-    e->snds.rcpt = store_rd_u32(&p);
-    e->snds.data = store_rd_u32(&p);
-    e->snds.recipients = store_rd_u32(&p);
-    e->snds.trap_hits = store_rd_u32(&p);
-    e->snds.start = store_rd_i64(&p);
-    e->snds.end = store_rd_i64(&p);
-    e->snds_status = store_rd_u8(&p);
+    e->snds.rcpt = sn ? store_rd_u32(&p) : 0;
+    e->snds.data = sn ? store_rd_u32(&p) : 0;
+    e->snds.recipients = sn ? store_rd_u32(&p) : 0;
+    e->snds.trap_hits = sn ? store_rd_u32(&p) : 0;
+    e->snds.start = sn ? store_rd_i64(&p) : 0;
+    e->snds.end = sn ? store_rd_i64(&p) : 0;
+    e->snds_status = sn ? store_rd_u8(&p) : 0;
 
     struct wire w;
-    size_t fixed = (size_t)(p - (const uint8_t *)val);
-    wire_init_ro(&w, p, len - fixed);
-    if (lean) {
+    wire_init_ro(&w, p, (size_t)(end - p));
+    if (!(g & STORE_G_TEXTS)) {
+        e->reason[0] = e->note[0] = e->imp_txt[0] = e->imp_dataset[0] = e->sources[0] = '\0';
+    } else if (lean) {
         store_skip_text(&w, e->reason, sizeof e->reason);
         store_skip_text(&w, e->note, sizeof e->note);
         store_skip_text(&w, e->imp_txt, sizeof e->imp_txt);
@@ -844,7 +943,7 @@ static int store_decode_entry_part(const void *val, size_t len, struct entry *e,
         store_get_text(&w, e->sources, sizeof e->sources);
     }
 
-    if (fixed != STORE_ENTRY_VALUE_FIXED || w.err || wire_left(&w) != 0)
+    if (w.err || wire_left(&w) != 0)
         return DNSBL_ESCHEMA;
     if (e->state > ENTRY_ALLOWED || e->imp_state > IMPORT_EXCLUDED ||
         (e->imp_flags & ~IMPORT_NO_TXT) != 0 || e->snds.colour > SNDS_RED ||

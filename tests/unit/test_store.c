@@ -168,14 +168,16 @@ static void assert_covering(struct store_reader *r, const char *addr, const char
 
 /* ---- codec ---- */
 
-/* Offsets in an encoded value (store.c's layout comment), for corrupting one field. */
-#define OFF_STATE 1
-#define OFF_IMP_STATE (1 + 21)
+/* Offsets in an encoded value with every group of fields (store.c's
+ * layout comment: version, groups, then the fields), for corrupting one. */
+#define OFF_GROUPS 1
+#define OFF_STATE 2
+#define OFF_IMP_STATE (2 + 21)
 #define OFF_IMP_FLAGS (OFF_IMP_STATE + 1)
 #define OFF_SNDS (OFF_IMP_STATE + 18 + 8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
 #define OFF_RATE_QUAL (OFF_SNDS + 1)
-#define OFF_SNDS_STATUS (STORE_ENTRY_VALUE_FIXED - 1)
-#define OFF_TEXT STORE_ENTRY_VALUE_FIXED /* the first string's length */
+#define OFF_SNDS_STATUS STORE_ENTRY_VALUE_FIXED
+#define OFF_TEXT (STORE_ENTRY_VALUE_FIXED + 1) /* the first string's length */
 
 static void fill_text(char *dst, size_t size, char c)
 {
@@ -269,15 +271,44 @@ static void test_codec_roundtrip(void **state)
     fill_entry(&in);
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
     assert_int_equal(len, STORE_ENTRY_VALUE_MAX); /* every string at max length */
-    assert_int_equal(buf[0], 1);                  /* value version */
+    assert_int_equal(buf[0], 2);                  /* value version */
     memset(&out, 0xa5, sizeof out);
     out.prefix = in.prefix;
     assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
     assert_entry_equal(&in, &out);
+
     assert_int_equal(strlen(out.reason), MODEL_TEXT_MAX - 1);
     assert_int_equal(strlen(out.sources), MODEL_TEXT_MAX - 1);
     assert_int_equal(strlen(out.imp_dataset), sizeof out.imp_dataset - 1);
     assert_true(out.snds.rate_pct == 0.1f);
+
+    /* version 1, as older stores hold it: every group, no groups byte */
+    assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
+    uint8_t v1[STORE_ENTRY_VALUE_MAX];
+    v1[0] = 1;
+    memcpy(v1 + 1, buf + 2, len - 2);
+    memset(&out, 0xa5, sizeof out);
+    out.prefix = in.prefix;
+    assert_int_equal(store_decode_entry(v1, len - 1, &out), DNSBL_OK);
+    assert_entry_equal(&in, &out);
+
+    /* groups that are all zero are left out, and read back as zeros */
+    struct entry only;
+    memset(&only, 0, sizeof only);
+    only.prefix = in.prefix;
+    only.imp_state = IMPORT_LISTED;
+    only.imp_time = 1700000000;
+    assert_int_equal(store_encode_entry(&only, buf, sizeof buf, &len), DNSBL_OK);
+    assert_int_equal(len, 2 + 1 + 1 + 4 + 4 + 8);
+    memset(&out, 0xa5, sizeof out);
+    out.prefix = in.prefix;
+    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+    assert_entry_equal(&only, &out);
+    strcpy(only.sources, "csv");
+    assert_int_equal(store_encode_entry(&only, buf, sizeof buf, &len), DNSBL_OK);
+    assert_int_equal(len, 2 + 1 + 1 + 4 + 4 + 8 + 4 * 2 + 2 + 3);
+    assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
+    assert_entry_equal(&only, &out);
 
     /* the float travels as its bits, whatever they are */
     in.snds.rate_pct = -0.0f;
@@ -303,7 +334,7 @@ static void test_codec_roundtrip(void **state)
     memset(&in, 0, sizeof in);
     in.prefix = pfx("192.0.2.1");
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
-    assert_int_equal(len, STORE_ENTRY_VALUE_FIXED + 5 * 2);
+    assert_int_equal(len, 2); /* version and an empty set of groups */
     memset(&out, 0xa5, sizeof out);
     out.prefix = in.prefix;
     assert_int_equal(store_decode_entry(buf, len, &out), DNSBL_OK);
@@ -341,10 +372,14 @@ static void test_codec_rejects_garbage(void **state)
     buf[len] = 0;
     assert_garbage(buf, len + 1);
 
-    /* an unknown value version */
-    buf[0] = 2;
+    /* an unknown value version, and groups this version does not have */
+    buf[0] = 3;
     assert_garbage(buf, len);
-    buf[0] = 1;
+    buf[0] = 2;
+    assert_int_equal(buf[OFF_GROUPS], 63);
+    buf[OFF_GROUPS] = 127;
+    assert_garbage(buf, len);
+    buf[OFF_GROUPS] = 63;
 
     /* unknown enum values, each in an otherwise good value */
     const struct {
@@ -402,7 +437,7 @@ static void test_codec_rejects_garbage(void **state)
         size_t n = (size_t)rand() % sizeof buf;
         for (size_t j = 0; j < n; j++)
             buf[j] = (uint8_t)rand();
-        buf[0] = 1;
+        buf[0] = (uint8_t)(1 + i % 2); /* both versions read */
         int rc = store_decode_entry(buf, n, &out);
         assert_true(rc == DNSBL_OK || rc == DNSBL_ESCHEMA);
     }
