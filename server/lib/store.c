@@ -136,7 +136,8 @@
 /* store_lmdb_fail's code for MDB_MAP_FULL inside store.c: store_apply
  * grows the map on it; public functions turn it into DNSBL_EBUSY. */
 #define STORE_EMAPFULL (-100)
-/* store_init_ro's code for a version 1 store: store_open upgrades it. */
+/* store_init_ro's code for a store of an older schema: store_open has a
+ * writer upgrade it. */
 #define STORE_EOLD (-101)
 #define STORE_MAXDBS 8
 #define STORE_MAXREADERS 256
@@ -812,10 +813,9 @@ static bool store_rate_qual_valid(char q)
     return q == 0 || q == '<' || q == '>' || q == '=';
 }
 
-/* Decodes into e (every field but the prefix); e is garbage on failure. */
-/* Readers of the fixed part, whose length is checked once up front: a
- * hit on the query path decodes one entry, and a check per field was
- * most of its cost. */
+/* Readers of the fixed-size groups, whose length is checked once up
+ * front: a hit on the query path decodes one entry, and a check per field
+ * was most of its cost. */
 static uint8_t store_rd_u8(const uint8_t **p)
 {
     return *(*p)++;
@@ -858,7 +858,7 @@ static void store_skip_text(struct wire *w, char *dst, size_t max)
     w->pos += n;
 }
 
-/* lean: leave reason, note, imp_txt and sources empty, still checked. */
+/* The bytes the fixed-size groups in g take. */
 static size_t store_groups_len(unsigned g)
 {
     return (g & STORE_G_OPERATOR ? STORE_G_OPERATOR_LEN : 0) +
@@ -868,7 +868,8 @@ static size_t store_groups_len(unsigned g)
            (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0);
 }
 
-/* Version 1 is version 2 with every group and no groups byte. lean:
+/* Decodes into e (every field but the prefix); e is garbage on failure.
+ * Version 1 is version 2 with every group and no groups byte. lean:
  * leave reason, note, imp_txt and sources empty, their lengths checked.
  * A group that is not there reads as zeros. */
 static int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean)
@@ -1504,7 +1505,7 @@ fail:
     return store_public_err(err);
 }
 
-/* A reader that met a version 1 store: upgrade it through a writer, which
+/* A reader that met an older store: upgrade it through a writer, which
  * needs write access, then open it as asked. */
 static int store_open_upgraded(const char *dir, int flags, struct store **out, char *why,
                                size_t whylen)
@@ -1517,7 +1518,7 @@ static int store_open_upgraded(const char *dir, int flags, struct store **out, c
                       "%s: the store has an older schema version and must be upgraded to "
                       "version %u, which needs write access: %s",
                       dir, STORE_SCHEMA, wwhy);
-        return err == DNSBL_OK ? DNSBL_ESCHEMA : err;
+        return err;
     }
     store_close(w);
     return store_open(dir, flags, out, why, whylen);
@@ -1535,8 +1536,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    if (!(s->flags & STORE_RDONLY))
-        mdb_env_sync(s->env, 1); /* the last commit's meta page (MDB_NOMETASYNC) */
+    store_sync(s, NULL, 0); /* the last commit's meta page (MDB_NOMETASYNC) */
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->remap_lock);
     free(s->scratch);
@@ -2588,11 +2588,12 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         if (rc != MDB_SUCCESS)
             return store_lmdb_fail(s, rc, "write entry", why, whylen);
     }
-    rc = mdb_cursor_put(a->ecur, &k, &v, flags == MDB_CURRENT ? MDB_CURRENT : flags);
+    rc = mdb_cursor_put(a->ecur, &k, &v, flags);
     if (rc != MDB_SUCCESS)
         return store_lmdb_fail(s, rc, "write entry", why, whylen);
     if (flags == 0) {
-        /* An appended entry sorts after every other: nothing is inside it. */
+        /* Not MDB_APPEND: an appended entry sorts after every other, so
+         * nothing is inside it. */
         rc = store_anc_add_below(a->ecur, key, a->val);
         if (rc != MDB_SUCCESS)
             return store_lmdb_fail(s, rc, "update the entries inside a new one", why, whylen);
