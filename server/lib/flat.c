@@ -1,0 +1,603 @@
+/* flat: the blob the store keeps beside its B-tree so that a lookup is a
+ * binary search over an array instead of a descent through pages.
+ *
+ * Layout (host byte order: the blob lives in the store's own file, which
+ * LMDB never moves between machines anyway):
+ *   header, 64 bytes: magic "DNSBLFL1", u32 version 1, u32 header size 64,
+ *     u64 n4, u64 n6, u64 vals_len, zeros;
+ *   k4: n4 u64 keys, IPv4 address << 8 | prefix length, ascending -- so one
+ *     integer compare orders them as the store's keys are ordered;
+ *   k6: n6 keys of three u64: the address's high and low halves (as big-
+ *     endian numbers) and the prefix length, ascending;
+ *   l4, l6: per entry two u32: the index of its parent (the nearest entry
+ *     before it that contains it, FLAT_NONE for none) and the offset of its
+ *     value in vals;
+ *   vals: u16 length + value bytes, each distinct value once.
+ *
+ * Why parents answer a lookup: take the last entry E at or before (address,
+ * longest length). An entry C covering the address starts at or before it,
+ * so it sorts at or before E; E starts inside C, and prefixes are nested
+ * or disjoint, so E is C or lies inside C. The covering entries are thus on
+ * E's chain of parents: the first of them that covers the address, and
+ * every parent after it. List data repeats a handful of values (the same
+ * code, TTL and text for a whole file), so values are stored once each. */
+#include "flat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+#define FLAT_MAGIC "DNSBLFL1"
+#define FLAT_VERSION 1u
+#define FLAT_HEADER 64u
+#define FLAT_STACK 129 /* prefix lengths 0..128: the deepest nesting */
+
+struct flat_slot {
+    uint32_t off1; /* value offset + 1; 0 = empty */
+    uint32_t hash;
+};
+
+struct flat_builder {
+    uint64_t *k4, *k6;
+    uint32_t *l4, *l6;
+    size_t n4, n6, cap4, cap6;
+    uint8_t *vals;
+    size_t vals_len, vals_cap, nvals;
+    struct flat_slot *slots; /* open addressing over the distinct values */
+    size_t nslots;
+    uint32_t stack[FLAT_STACK]; /* the entries containing the last one added */
+    size_t depth;
+    uint8_t last_family;
+};
+
+static uint64_t flat_load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void flat_store_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint32_t flat_v4_of(const struct addr_prefix *p)
+{
+    return (uint32_t)p->a[12] << 24 | (uint32_t)p->a[13] << 16 | (uint32_t)p->a[14] << 8 |
+           p->a[15];
+}
+
+/* Does the IPv4 prefix (start, plen) contain addr? */
+static bool flat_in4(uint32_t start, unsigned plen, uint32_t addr)
+{
+    return plen == 0 || ((start ^ addr) >> (32 - plen)) == 0;
+}
+
+/* The same for IPv6, the address as two halves. */
+static bool flat_in6(uint64_t shi, uint64_t slo, unsigned plen, uint64_t hi, uint64_t lo)
+{
+    if (plen == 0)
+        return true;
+    if (plen <= 64)
+        return ((shi ^ hi) >> (64 - plen)) == 0;
+    return shi == hi && (plen == 128 || ((slo ^ lo) >> (128 - plen)) == 0);
+}
+
+/* Host bits past plen are clear. */
+static bool flat_masked4(uint32_t start, unsigned plen)
+{
+    return plen <= 32 && (plen == 32 || (start & (0xffffffffu >> plen)) == 0);
+}
+
+static bool flat_masked6(uint64_t hi, uint64_t lo, unsigned plen)
+{
+    if (plen > 128)
+        return false;
+    if (plen < 64 && (hi & (UINT64_MAX >> plen)) != 0)
+        return false;
+    return plen >= 128 || lo == 0 || (plen > 64 && (lo & (UINT64_MAX >> (plen - 64))) == 0);
+}
+
+/* ---- builder ---- */
+
+int flat_builder_new(struct flat_builder **out)
+{
+    struct flat_builder *b = calloc(1, sizeof *b);
+    *out = b;
+    return b ? DNSBL_OK : DNSBL_ENOMEM;
+}
+
+void flat_builder_free(struct flat_builder *b)
+{
+    if (!b)
+        return;
+    free(b->k4);
+    free(b->k6);
+    free(b->l4);
+    free(b->l6);
+    free(b->vals);
+    free(b->slots);
+    free(b);
+}
+
+static bool flat_grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t next = *cap ? *cap : 1024;
+    while (next < need) {
+        if (next > SIZE_MAX / 2 / size)
+            return false;
+        next *= 2;
+    }
+    void *q = realloc(*p, next * size);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = next;
+    return true;
+}
+
+/* Room for need keys (ksize bytes each) and their links (8 bytes each),
+ * grown together. */
+static bool flat_reserve(void **keys, void **links, size_t *cap, size_t need, size_t ksize)
+{
+    if (need <= *cap)
+        return true;
+    size_t kcap = *cap, lcap = *cap;
+    if (!flat_grow(keys, &kcap, need, ksize))
+        return false;
+    if (!flat_grow(links, &lcap, kcap, 8))
+        return false; /* keys grown, cap not: the next call grows links only */
+    *cap = kcap;
+    return true;
+}
+
+static uint32_t flat_hash(const void *val, size_t len)
+{
+    /* FNV-1a: values are short and this runs once per entry at build. */
+    const uint8_t *p = val;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static bool flat_slots_grow(struct flat_builder *b)
+{
+    size_t n = b->nslots ? b->nslots * 2 : 1024;
+    struct flat_slot *s = calloc(n, sizeof *s);
+    if (!s)
+        return false;
+    for (size_t i = 0; i < b->nslots; i++) {
+        if (!b->slots[i].off1)
+            continue;
+        size_t j = b->slots[i].hash & (n - 1);
+        while (s[j].off1)
+            j = (j + 1) & (n - 1);
+        s[j] = b->slots[i];
+    }
+    free(b->slots);
+    b->slots = s;
+    b->nslots = n;
+    return true;
+}
+
+/* The offset of val in vals, added if new; false when out of memory or
+ * when vals would pass 4 GiB. */
+static bool flat_value_intern(struct flat_builder *b, const void *val, size_t len, uint32_t *off)
+{
+    if ((b->nvals + 1) * 2 > b->nslots && !flat_slots_grow(b))
+        return false;
+    uint32_t h = flat_hash(val, len);
+    size_t j = h & (b->nslots - 1);
+    for (; b->slots[j].off1; j = (j + 1) & (b->nslots - 1)) {
+        if (b->slots[j].hash != h)
+            continue;
+        const uint8_t *have = b->vals + b->slots[j].off1 - 1;
+        uint16_t hlen;
+        memcpy(&hlen, have, 2);
+        if (hlen == len && memcmp(have + 2, val, len) == 0) {
+            *off = b->slots[j].off1 - 1;
+            return true;
+        }
+    }
+    size_t at = b->vals_len;
+    if (at + 2 + len >= UINT32_MAX ||
+        !flat_grow((void **)&b->vals, &b->vals_cap, at + 2 + len, 1))
+        return false;
+    uint16_t l16 = (uint16_t)len;
+    memcpy(b->vals + at, &l16, 2);
+    if (len)
+        memcpy(b->vals + at + 2, val, len);
+    b->vals_len = at + 2 + len;
+    b->slots[j] = (struct flat_slot){.off1 = (uint32_t)at + 1, .hash = h};
+    b->nvals++;
+    *off = (uint32_t)at;
+    return true;
+}
+
+int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const void *val,
+                     size_t len)
+{
+    if (len > FLAT_VALUE_MAX || (p->family != ADDR_V4 && p->family != ADDR_V6))
+        return DNSBL_EINVAL;
+    if (b->last_family == ADDR_V6 && p->family == ADDR_V4)
+        return DNSBL_EINVAL;
+    if (b->last_family != p->family)
+        b->depth = 0;
+    if (b->n4 + b->n6 >= FLAT_ENTRIES_MAX)
+        return DNSBL_ENOMEM;
+
+    uint32_t parent = FLAT_NONE, off;
+    if (p->family == ADDR_V4) {
+        uint32_t a = flat_v4_of(p);
+        uint64_t key = (uint64_t)a << 8 | p->plen;
+        if (!flat_masked4(a, p->plen) || (b->n4 && key <= b->k4[b->n4 - 1]))
+            return DNSBL_EINVAL;
+        while (b->depth) {
+            uint64_t top = b->k4[b->stack[b->depth - 1]];
+            if (flat_in4((uint32_t)(top >> 8), top & 0xff, a))
+                break;
+            b->depth--;
+        }
+        if (!flat_reserve((void **)&b->k4, (void **)&b->l4, &b->cap4, b->n4 + 1, 8) ||
+            !flat_value_intern(b, val, len, &off))
+            return DNSBL_ENOMEM;
+        if (b->depth)
+            parent = b->stack[b->depth - 1];
+        b->k4[b->n4] = key;
+        b->l4[2 * b->n4] = parent;
+        b->l4[2 * b->n4 + 1] = off;
+        b->stack[b->depth++] = (uint32_t)b->n4;
+        b->n4++;
+    } else {
+        uint64_t hi = flat_load_be64(p->a), lo = flat_load_be64(p->a + 8);
+        if (!flat_masked6(hi, lo, p->plen))
+            return DNSBL_EINVAL;
+        if (b->n6) {
+            const uint64_t *k = b->k6 + 3 * (b->n6 - 1);
+            if (hi < k[0] || (hi == k[0] && (lo < k[1] || (lo == k[1] && p->plen <= k[2]))))
+                return DNSBL_EINVAL;
+        }
+        while (b->depth) {
+            const uint64_t *top = b->k6 + 3 * b->stack[b->depth - 1];
+            if (flat_in6(top[0], top[1], (unsigned)top[2], hi, lo))
+                break;
+            b->depth--;
+        }
+        if (!flat_reserve((void **)&b->k6, (void **)&b->l6, &b->cap6, b->n6 + 1, 24) ||
+            !flat_value_intern(b, val, len, &off))
+            return DNSBL_ENOMEM;
+        if (b->depth)
+            parent = b->stack[b->depth - 1];
+        uint64_t *k = b->k6 + 3 * b->n6;
+        k[0] = hi;
+        k[1] = lo;
+        k[2] = p->plen;
+        b->l6[2 * b->n6] = parent;
+        b->l6[2 * b->n6 + 1] = off;
+        b->stack[b->depth++] = (uint32_t)b->n6;
+        b->n6++;
+    }
+    b->last_family = p->family;
+    return DNSBL_OK;
+}
+
+static size_t flat_pad8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+size_t flat_builder_size(const struct flat_builder *b)
+{
+    return FLAT_HEADER + b->n4 * 16 + b->n6 * 32 + flat_pad8(b->vals_len);
+}
+
+size_t flat_builder_values(const struct flat_builder *b)
+{
+    return b->nvals;
+}
+
+void flat_builder_write(const struct flat_builder *b, void *dst)
+{
+    uint8_t *p = dst;
+    uint32_t version = FLAT_VERSION, hsize = FLAT_HEADER;
+    uint64_t n4 = b->n4, n6 = b->n6, vl = b->vals_len;
+    memset(p, 0, FLAT_HEADER);
+    memcpy(p, FLAT_MAGIC, 8);
+    memcpy(p + 8, &version, 4);
+    memcpy(p + 12, &hsize, 4);
+    memcpy(p + 16, &n4, 8);
+    memcpy(p + 24, &n6, 8);
+    memcpy(p + 32, &vl, 8);
+    p += FLAT_HEADER;
+    if (b->n4)
+        memcpy(p, b->k4, b->n4 * 8);
+    p += b->n4 * 8;
+    if (b->n6)
+        memcpy(p, b->k6, b->n6 * 24);
+    p += b->n6 * 24;
+    if (b->n4)
+        memcpy(p, b->l4, b->n4 * 8);
+    p += b->n4 * 8;
+    if (b->n6)
+        memcpy(p, b->l6, b->n6 * 8);
+    p += b->n6 * 8;
+    if (b->vals_len)
+        memcpy(p, b->vals, b->vals_len);
+    memset(p + b->vals_len, 0, flat_pad8(b->vals_len) - b->vals_len);
+}
+
+/* ---- view ---- */
+
+static inline uint64_t flat_ld64(const uint8_t *base, size_t i)
+{
+    uint64_t x;
+    memcpy(&x, base + 8 * i, 8);
+    return x;
+}
+
+static inline uint32_t flat_ld32(const uint8_t *base, size_t i)
+{
+    uint32_t x;
+    memcpy(&x, base + 4 * i, 4);
+    return x;
+}
+
+bool flat_view_open(struct flat_view *v, const void *blob, size_t len)
+{
+    const uint8_t *p = blob;
+    uint32_t version, hsize;
+    uint64_t n4, n6, vl;
+    memset(v, 0, sizeof *v);
+    if (len < FLAT_HEADER || memcmp(p, FLAT_MAGIC, 8) != 0)
+        return false;
+    memcpy(&version, p + 8, 4);
+    memcpy(&hsize, p + 12, 4);
+    memcpy(&n4, p + 16, 8);
+    memcpy(&n6, p + 24, 8);
+    memcpy(&vl, p + 32, 8);
+    if (version != FLAT_VERSION || hsize != FLAT_HEADER || n4 > FLAT_ENTRIES_MAX ||
+        n6 > FLAT_ENTRIES_MAX || vl > UINT32_MAX)
+        return false;
+    /* Each term is below 2^38, so the sum cannot wrap. */
+    uint64_t need = FLAT_HEADER + n4 * 16 + n6 * 32 + vl;
+    if (need > len)
+        return false;
+    v->n4 = (size_t)n4;
+    v->n6 = (size_t)n6;
+    p += FLAT_HEADER;
+    v->k4 = p;
+    p += v->n4 * 8;
+    v->k6 = p;
+    p += v->n6 * 24;
+    v->l4 = p;
+    p += v->n4 * 8;
+    v->l6 = p;
+    p += v->n6 * 8;
+    v->vals = p;
+    v->vals_len = (size_t)vl;
+    return true;
+}
+
+static int flat_value_at(const struct flat_view *v, uint32_t off, const uint8_t **val, size_t *len)
+{
+    uint16_t l16;
+    if ((size_t)off + 2 > v->vals_len)
+        return DNSBL_ESCHEMA;
+    memcpy(&l16, v->vals + off, 2);
+    if ((size_t)off + 2 + l16 > v->vals_len)
+        return DNSBL_ESCHEMA;
+    *val = v->vals + off + 2;
+    *len = l16;
+    return DNSBL_OK;
+}
+
+/* The last IPv4 key at or below t, or SIZE_MAX. Branch-free halving: the
+ * loop runs log2(n) times whatever the keys, and the compiler turns the
+ * select into a conditional move. */
+static size_t flat_floor4(const uint8_t *k, size_t n, uint64_t t)
+{
+    if (n == 0 || flat_ld64(k, 0) > t)
+        return SIZE_MAX;
+    size_t base = 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = flat_ld64(k, base + half) <= t ? base + half : base;
+        n -= half;
+    }
+    return base;
+}
+
+/* Is IPv6 key i at or below (hi, lo, plen)? */
+static bool flat_le6(const uint8_t *k, size_t i, uint64_t hi, uint64_t lo, uint64_t plen)
+{
+    uint64_t khi = flat_ld64(k, 3 * i), klo = flat_ld64(k, 3 * i + 1);
+    return khi < hi || (khi == hi && (klo < lo || (klo == lo && flat_ld64(k, 3 * i + 2) <= plen)));
+}
+
+static size_t flat_floor6(const uint8_t *k, size_t n, uint64_t hi, uint64_t lo)
+{
+    if (n == 0 || !flat_le6(k, 0, hi, lo, 128))
+        return SIZE_MAX;
+    size_t base = 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        base = flat_le6(k, base + half, hi, lo, 128) ? base + half : base;
+        n -= half;
+    }
+    return base;
+}
+
+static void flat_prefix4(uint64_t key, struct addr_prefix *p)
+{
+    uint32_t a = (uint32_t)(key >> 8);
+    p->family = ADDR_V4;
+    p->plen = (uint8_t)(key & 0xff);
+    memset(p->a, 0, 10);
+    p->a[10] = p->a[11] = 0xff;
+    p->a[12] = (uint8_t)(a >> 24);
+    p->a[13] = (uint8_t)(a >> 16);
+    p->a[14] = (uint8_t)(a >> 8);
+    p->a[15] = (uint8_t)a;
+}
+
+static void flat_prefix6(const uint8_t *k, size_t i, struct addr_prefix *p)
+{
+    p->family = ADDR_V6;
+    p->plen = (uint8_t)flat_ld64(k, 3 * i + 2);
+    flat_store_be64(p->a, flat_ld64(k, 3 * i));
+    flat_store_be64(p->a + 8, flat_ld64(k, 3 * i + 1));
+}
+
+int flat_view_covering(const struct flat_view *v, const struct addr_prefix *addr,
+                       struct flat_hit *out, size_t cap, size_t *n)
+{
+    *n = 0;
+    bool v4 = addr->family == ADDR_V4;
+    if (addr->plen != (v4 ? 32 : 128) || (!v4 && addr->family != ADDR_V6))
+        return DNSBL_EINVAL;
+    const uint8_t *links = v4 ? v->l4 : v->l6;
+    uint32_t a = 0;
+    uint64_t hi = 0, lo = 0;
+    size_t e;
+    if (v4) {
+        a = flat_v4_of(addr);
+        e = flat_floor4(v->k4, v->n4, (uint64_t)a << 8 | 32);
+    } else {
+        hi = flat_load_be64(addr->a);
+        lo = flat_load_be64(addr->a + 8);
+        e = flat_floor6(v->k6, v->n6, hi, lo);
+    }
+    /* Up E's chain to the first entry that covers the address. */
+    while (e != SIZE_MAX) {
+        bool in;
+        if (v4) {
+            uint64_t k = flat_ld64(v->k4, e);
+            in = flat_in4((uint32_t)(k >> 8), k & 0xff, a);
+        } else {
+            in = flat_in6(flat_ld64(v->k6, 3 * e), flat_ld64(v->k6, 3 * e + 1),
+                          (unsigned)flat_ld64(v->k6, 3 * e + 2), hi, lo);
+        }
+        if (in)
+            break;
+        uint32_t up = flat_ld32(links, 2 * e);
+        if (up != FLAT_NONE && up >= e)
+            return DNSBL_ESCHEMA; /* a cycle, or past the array */
+        e = up == FLAT_NONE ? SIZE_MAX : up;
+    }
+    for (; e != SIZE_MAX && *n < cap; (*n)++) {
+        struct flat_hit *h = &out[*n];
+        if (v4)
+            flat_prefix4(flat_ld64(v->k4, e), &h->prefix);
+        else
+            flat_prefix6(v->k6, e, &h->prefix);
+        int err = flat_value_at(v, flat_ld32(links, 2 * e + 1), &h->val, &h->len);
+        if (err != DNSBL_OK)
+            return err;
+        uint32_t up = flat_ld32(links, 2 * e);
+        if (up != FLAT_NONE && up >= e)
+            return DNSBL_ESCHEMA;
+        e = up == FLAT_NONE ? SIZE_MAX : up;
+    }
+    return DNSBL_OK;
+}
+
+size_t flat_view_count(const struct flat_view *v, uint8_t family)
+{
+    return family == ADDR_V4 ? v->n4 : family == ADDR_V6 ? v->n6 : 0;
+}
+
+int flat_view_entry(const struct flat_view *v, uint8_t family, size_t i, struct addr_prefix *p,
+                    uint32_t *parent, const uint8_t **val, size_t *len)
+{
+    if (i >= flat_view_count(v, family))
+        return DNSBL_EINVAL;
+    const uint8_t *links = family == ADDR_V4 ? v->l4 : v->l6;
+    if (family == ADDR_V4)
+        flat_prefix4(flat_ld64(v->k4, i), p);
+    else
+        flat_prefix6(v->k6, i, p);
+    *parent = flat_ld32(links, 2 * i);
+    return flat_value_at(v, flat_ld32(links, 2 * i + 1), val, len);
+}
+
+static void flat_report(void (*problem)(void *, const char *), void *arg, uint8_t family, size_t i,
+                        const struct addr_prefix *p, const char *what)
+{
+    char text[ADDR_TEXT_MAX], line[256];
+    addr_format(p, text, sizeof text);
+    snprintf(line, sizeof line, "flat index: IPv%u entry %zu (%s): %s", family, i, text, what);
+    problem(arg, line);
+}
+
+static size_t flat_verify_family(const struct flat_view *v, uint8_t family,
+                                 void (*problem)(void *, const char *), void *arg)
+{
+    uint32_t stack[FLAT_STACK];
+    size_t depth = 0, found = 0, n = flat_view_count(v, family);
+    struct addr_prefix prev = {0}, p;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t parent;
+        const uint8_t *val;
+        size_t len;
+        char what[128];
+        if (flat_view_entry(v, family, i, &p, &parent, &val, &len) != DNSBL_OK) {
+            flat_report(problem, arg, family, i, &p, "its value lies outside the blob");
+            found++;
+        }
+        unsigned bits = family == ADDR_V4 ? 32 : 128;
+        bool masked = p.plen <= bits;
+        if (masked) {
+            struct addr_prefix m = p;
+            addr_mask(&m);
+            masked = memcmp(m.a, p.a, 16) == 0;
+        }
+        if (!masked) {
+            flat_report(problem, arg, family, i, &p, "not a valid prefix");
+            found++;
+            continue;
+        }
+        if (i > 0 && addr_compare(&prev, &p) >= 0) {
+            flat_report(problem, arg, family, i, &p, "out of order");
+            found++;
+        }
+        prev = p;
+        while (depth) {
+            struct addr_prefix top;
+            uint32_t unused;
+            const uint8_t *uv;
+            size_t ul;
+            (void)flat_view_entry(v, family, stack[depth - 1], &top, &unused, &uv, &ul);
+            if (addr_covers(&top, &p))
+                break;
+            depth--;
+        }
+        uint32_t want = depth ? stack[depth - 1] : FLAT_NONE;
+        if (parent != want) {
+            snprintf(what, sizeof what, "parent %ld, the nearest entry containing it is %ld",
+                     parent == FLAT_NONE ? -1L : (long)parent,
+                     want == FLAT_NONE ? -1L : (long)want);
+            flat_report(problem, arg, family, i, &p, what);
+            found++;
+        }
+        if (depth < FLAT_STACK)
+            stack[depth++] = (uint32_t)i;
+    }
+    return found;
+}
+
+size_t flat_view_verify(const struct flat_view *v, void (*problem)(void *arg, const char *what),
+                        void *arg)
+{
+    return flat_verify_family(v, ADDR_V4, problem, arg) +
+           flat_verify_family(v, ADDR_V6, problem, arg);
+}
