@@ -54,6 +54,7 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_top(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_check(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_reindex(struct ctl_ctx *ctx, int argc, char **argv);
 
 /* Every command accepts these: put CTL_OPTIONS_COMMON first in its option
  * table and start its short-option string with CTL_SHORTOPTS_COMMON. */
@@ -109,7 +110,8 @@ int ctl_args_check_reason(const char *text);
 
 /* Open for writing, creating the directory and store if missing. */
 int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out);
-/* Makes the commits of a writer durable before it reports success. */
+/* Brings the flat index up to date when it is due (store_flat_refresh)
+ * and makes the commits of a writer durable before it reports success. */
 int ctl_store_sync(struct store *s);
 /* Open a store that exists already, with store_open flags (STORE_RDONLY to
  * read). An existing directory without a store is an empty store: *out is

@@ -44,6 +44,13 @@ int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out)
 int ctl_store_sync(struct store *s)
 {
     char why[512] = "";
+    /* The writes are committed whatever happens here: a flat index that
+     * could not be rebuilt leaves lookups right but slower, so it is a
+     * warning. */
+    if (store_flat_refresh(s, false, NULL, why, sizeof why) != DNSBL_OK)
+        ctl_error("warning: %s; answers stay right, run dnsblctl reindex to speed lookups up again",
+                  why[0] ? why : "the flat index was not rebuilt");
+    why[0] = '\0';
     int rc = store_sync(s, why, sizeof why);
     if (rc != DNSBL_OK) {
         ctl_error("%s", why[0] ? why : dnsbl_strerror(rc));

@@ -190,7 +190,8 @@ static const struct ctl_command ctl_commands[] = {
      "carries the right ancestors (the lengths of the entries containing it,\n"
      "which lookups rely on), that the lookup filter has a bit for every entry,\n"
      "that every history record belongs to an existing entry and decodes, and\n"
-     "that every dedup key is 32 bytes. Each problem is printed on a line of its own, naming the database\n"
+     "that every dedup key is 32 bytes. Each problem is printed on a line of its own, naming the "
+     "database\n"
      "and the key (as a prefix). Safe while dnsbld serves and imports run.\n"
      "A directory without a store yet is consistent (nothing to check).\n"
      "Exit status 0 when consistent, 1 when a problem was found or the store\n"
@@ -200,6 +201,22 @@ static const struct ctl_command ctl_commands[] = {
      "  -j, --json              print one JSON object: db, exists, problems,\n"
      "                          consistent, serial, entries\n" CTL_USAGE_COMMON,
      "check the store's integrity"},
+    {"reindex", ctl_cmd_reindex,
+     "Usage: dnsblctl reindex [--json]\n"
+     "\n"
+     "Rebuild the store's flat index now: the sorted copy of the entries that\n"
+     "dnsbld searches instead of the B-tree. Writes mark what they change, and\n"
+     "those addresses are looked up in the B-tree until the next rebuild, so\n"
+     "answers are the same either way; every dnsblctl write rebuilds the index\n"
+     "once the entries changed since reach 1,024 or 1/64 of the store, and a\n"
+     "store gets one at 65,536 entries. Run this after many small writes, or\n"
+     "to give a smaller store an index. One write transaction; dnsbld serves\n"
+     "meanwhile and sees the new index with its next batch.\n"
+     "\n"
+     "Options:\n"
+     "  -j, --json              print one JSON object: db, entries, values,\n"
+     "                          bytes, changes, seconds\n" CTL_USAGE_COMMON,
+     "rebuild the flat index that lookups search"},
     {"help", ctl_cmd_help,
      "Usage: dnsblctl help [COMMAND]\n"
      "\n"

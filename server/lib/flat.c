@@ -70,8 +70,7 @@ static void flat_store_be64(uint8_t *p, uint64_t v)
 
 static uint32_t flat_v4_of(const struct addr_prefix *p)
 {
-    return (uint32_t)p->a[12] << 24 | (uint32_t)p->a[13] << 16 | (uint32_t)p->a[14] << 8 |
-           p->a[15];
+    return (uint32_t)p->a[12] << 24 | (uint32_t)p->a[13] << 16 | (uint32_t)p->a[14] << 8 | p->a[15];
 }
 
 /* Does the IPv4 prefix (start, plen) contain addr? */
@@ -87,7 +86,7 @@ static bool flat_in6(uint64_t shi, uint64_t slo, unsigned plen, uint64_t hi, uin
         return true;
     if (plen <= 64)
         return ((shi ^ hi) >> (64 - plen)) == 0;
-    return shi == hi && (plen == 128 || ((slo ^ lo) >> (128 - plen)) == 0);
+    return shi == hi && ((slo ^ lo) >> (128 - plen)) == 0;
 }
 
 /* Host bits past plen are clear. */
@@ -210,8 +209,7 @@ static bool flat_value_intern(struct flat_builder *b, const void *val, size_t le
         }
     }
     size_t at = b->vals_len;
-    if (at + 2 + len >= UINT32_MAX ||
-        !flat_grow((void **)&b->vals, &b->vals_cap, at + 2 + len, 1))
+    if (at + 2 + len >= UINT32_MAX || !flat_grow((void **)&b->vals, &b->vals_cap, at + 2 + len, 1))
         return false;
     uint16_t l16 = (uint16_t)len;
     memcpy(b->vals + at, &l16, 2);
@@ -251,6 +249,8 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
         if (!flat_reserve((void **)&b->k4, (void **)&b->l4, &b->cap4, b->n4 + 1, 8) ||
             !flat_value_intern(b, val, len, &off))
             return DNSBL_ENOMEM;
+        if (b->depth == FLAT_STACK)
+            return DNSBL_EINVAL; /* deeper than prefixes nest: not in order */
         if (b->depth)
             parent = b->stack[b->depth - 1];
         b->k4[b->n4] = key;
@@ -276,6 +276,8 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
         if (!flat_reserve((void **)&b->k6, (void **)&b->l6, &b->cap6, b->n6 + 1, 24) ||
             !flat_value_intern(b, val, len, &off))
             return DNSBL_ENOMEM;
+        if (b->depth == FLAT_STACK)
+            return DNSBL_EINVAL; /* deeper than prefixes nest: not in order */
         if (b->depth)
             parent = b->stack[b->depth - 1];
         uint64_t *k = b->k6 + 3 * b->n6;
@@ -546,7 +548,7 @@ static size_t flat_verify_family(const struct flat_view *v, uint8_t family,
     size_t depth = 0, found = 0, n = flat_view_count(v, family);
     struct addr_prefix prev = {0}, p;
     for (size_t i = 0; i < n; i++) {
-        uint32_t parent;
+        uint32_t parent = FLAT_NONE;
         const uint8_t *val;
         size_t len;
         char what[128];

@@ -13,8 +13,8 @@
 
 #include "addr.h"
 
-#define FLAT_VALUE_MAX 65535u   /* longest value bytes an entry may have */
-#define FLAT_NONE UINT32_MAX    /* no parent */
+#define FLAT_VALUE_MAX 65535u /* longest value bytes an entry may have */
+#define FLAT_NONE UINT32_MAX  /* no parent */
 #define FLAT_ENTRIES_MAX 0xfffffffeu
 
 struct flat_builder;
@@ -42,11 +42,11 @@ void flat_builder_write(const struct flat_builder *b, void *dst);
  * may lie at any alignment (LMDB keeps a small value inside a page), so
  * they are read through memcpy, which is one load on the usual CPUs. */
 struct flat_view {
-    size_t n4, n6;           /* entries per family */
-    const uint8_t *k4;       /* n4 u64 keys: IPv4 address << 8 | prefix length */
-    const uint8_t *k6;       /* n6 keys of 3 u64: address high, low, length */
-    const uint8_t *l4, *l6;  /* 2 u32 per entry: parent index, value offset */
-    const uint8_t *vals;     /* values: each u16 length (host order) + bytes */
+    size_t n4, n6;          /* entries per family */
+    const uint8_t *k4;      /* n4 u64 keys: IPv4 address << 8 | prefix length */
+    const uint8_t *k6;      /* n6 keys of 3 u64: address high, low, length */
+    const uint8_t *l4, *l6; /* 2 u32 per entry: parent index, value offset */
+    const uint8_t *vals;    /* values: each u16 length (host order) + bytes */
     size_t vals_len;
 };
 

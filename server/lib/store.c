@@ -117,11 +117,12 @@
 #include <time.h>
 
 #include "err.h"
+#include "flat.h"
 #include "radix.h"
 #include "wire.h"
 
-#define STORE_SCHEMA 3u
-#define STORE_SCHEMA_OLDEST 1u /* 1 and 2 are upgraded by the first writer */
+#define STORE_SCHEMA 4u
+#define STORE_SCHEMA_OLDEST 1u /* 1 to 3 are upgraded by the first writer */
 #define STORE_VALUE_VERSION 2  /* 1 is still read */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
@@ -152,6 +153,12 @@
 #define STORE_F6_BYTES (((size_t)1 << (STORE_F6_BITS - 3)) + 1) /* + the flags byte */
 #define STORE_F6_SHORT 1       /* flags: an IPv6 entry shorter than /32: the bits say nothing */
 #define STORE_FILTER_MIN 65536 /* entries before a store gets a filter */
+#define STORE_FLAT_MIN 65536   /* entries before a store gets a flat index */
+/* The flat index is rebuilt once the entries changed since it was built
+ * number max(STORE_FLAT_CHANGES_MIN, entries / STORE_FLAT_CHANGES_SHARE). */
+#define STORE_FLAT_CHANGES_MIN 1024
+#define STORE_FLAT_CHANGES_SHARE 64
+#define STORE_DIRTY_BYTES (STORE_F4_BYTES + STORE_F6_BYTES)
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
 #define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
 
@@ -170,7 +177,8 @@ struct store {
                       inside a write transaction, which LMDB gives one writer at a time */
     size_t scratch_cap;
     uint8_t *filter; /* a writer's copy of filter4 then filter6, kept for the next batch */
-    size_t filter_min;
+    uint8_t *dirty;  /* a writer's copy of flatdirty, the same way */
+    size_t filter_min, flat_min;
     size_t map_initial, map_max;
     /* Resizing the map (see the top of this file). */
     pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
@@ -185,6 +193,9 @@ struct store_reader {
     MDB_cursor *hcur;       /* history cursor: opened with the first txn, renewed with each */
     MDB_cursor *ecur;       /* entries cursor, the same way */
     const uint8_t *f4, *f6; /* the filter in this transaction's snapshot, NULL if none */
+    struct flat_view flat;  /* the flat index of the snapshot, when flat_ok */
+    const uint8_t *d4, *d6; /* what changed since it was built; NULL: nothing */
+    bool flat_ok;
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
@@ -656,15 +667,16 @@ static int store_filter_create(struct store *s, MDB_txn *txn)
     return rc;
 }
 
-/* DNSBL_STORE_FILTER_MIN (tests only): entries before a store gets a filter. */
-static size_t store_filter_min_env(void)
+/* DNSBL_STORE_FILTER_MIN and DNSBL_STORE_FLAT_MIN (tests only): entries
+ * before a store gets a filter, a flat index. */
+static size_t store_min_env(const char *name, size_t dflt)
 {
-    const char *text = getenv("DNSBL_STORE_FILTER_MIN");
+    const char *text = getenv(name);
     char *end;
     if (!text || !*text)
-        return STORE_FILTER_MIN;
+        return dflt;
     unsigned long long v = strtoull(text, &end, 10);
-    return *end ? STORE_FILTER_MIN : (size_t)v;
+    return *end ? dflt : (size_t)v;
 }
 
 /* ---- value codec ---- */
@@ -1100,6 +1112,233 @@ static int store_put_u64(const struct store *s, MDB_txn *txn, const char *name, 
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
+/* ---- the flat index (see the top of this file) ---- */
+
+/* The flat index of txn's snapshot into view; *ok false when there is none
+ * or it is not one this program reads (then lookups use the B-tree). d4/d6
+ * get the bitmaps of what changed since it was built, NULL when nothing
+ * did. */
+static void store_flat_get(const struct store *s, MDB_txn *txn, struct flat_view *view, bool *ok,
+                           const uint8_t **d4, const uint8_t **d6)
+{
+    MDB_val k = store_meta_key("flat"), v;
+    *d4 = *d6 = NULL;
+    *ok =
+        mdb_get(txn, s->meta, &k, &v) == MDB_SUCCESS && flat_view_open(view, v.mv_data, v.mv_size);
+    if (!*ok)
+        return;
+    k = store_meta_key("flatdirty");
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == STORE_DIRTY_BYTES) {
+        *d4 = v.mv_data;
+        *d6 = *d4 + STORE_F4_BYTES;
+    } else if (rc != MDB_NOTFOUND) {
+        *ok = false; /* changes we cannot read: trust only the B-tree */
+    }
+}
+
+/* May the flat index answer for the full address in key: has nothing that
+ * could cover it changed since the index was built? */
+static bool store_flat_clean(const uint8_t *d4, const uint8_t *d6, const uint8_t key[STORE_KEY_LEN])
+{
+    if (!d4)
+        return true;
+    if (key[0] == ADDR_V4)
+        return !store_bit_has(d4, store_f4_slot(key + 1));
+    return !(d6[STORE_F6_BYTES - 1] & STORE_F6_SHORT) && !store_bit_has(d6, store_f6_slot(key + 1));
+}
+
+/* Has some address inside the entry key not changed since the index was
+ * built? Then the index must hold the entry as it is (store_check). */
+static bool store_flat_key_clean(const uint8_t *d4, const uint8_t *d6,
+                                 const uint8_t key[STORE_KEY_LEN])
+{
+    if (!d4)
+        return true;
+    unsigned plen = key[17];
+    if (key[0] == ADDR_V4) {
+        uint32_t first = store_f4_slot(key + 1), n = plen >= 24 ? 1 : (uint32_t)1 << (24 - plen);
+        for (uint32_t b = first; b < first + n; b++) {
+            if (!store_bit_has(d4, b))
+                return true;
+        }
+        return false;
+    }
+    if (d6[STORE_F6_BYTES - 1] & STORE_F6_SHORT)
+        return false;
+    return plen < 32 || !store_bit_has(d6, store_f6_slot(key + 1));
+}
+
+/* Are the changed bits of key all set already (so the record need not be
+ * rewritten)? Only the common cases are worth looking at. */
+static bool store_dirty_has(const uint8_t *dirty, const uint8_t key[STORE_KEY_LEN])
+{
+    unsigned plen = key[17];
+    const uint8_t *d6 = dirty + STORE_F4_BYTES;
+    if (key[0] == ADDR_V4)
+        return plen >= 24 && store_bit_has(dirty, store_f4_slot(key + 1));
+    if (d6[STORE_F6_BYTES - 1] & STORE_F6_SHORT)
+        return true;
+    return plen >= 32 && store_bit_has(d6, store_f6_slot(key + 1));
+}
+
+/* A writer's copy of flatdirty into s->dirty (zeroes when nothing has
+ * changed yet); *have false when the store has no flat index, and so
+ * nothing to track. */
+static int store_dirty_load(struct store *s, MDB_txn *txn, bool *have)
+{
+    MDB_val k = store_meta_key("flat"), v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    *have = rc == MDB_SUCCESS;
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (!s->dirty && !(s->dirty = malloc(STORE_DIRTY_BYTES)))
+        return ENOMEM;
+    k = store_meta_key("flatdirty");
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == STORE_DIRTY_BYTES) {
+        memcpy(s->dirty, v.mv_data, STORE_DIRTY_BYTES);
+    } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+        /* A record of the wrong size is replaced by one that says what
+         * this transaction changes; readers ignored the index meanwhile
+         * and a rebuild clears it. */
+        memset(s->dirty, 0, STORE_DIRTY_BYTES);
+        if (rc == MDB_SUCCESS)
+            memset(s->dirty, 0xff, STORE_DIRTY_BYTES);
+    } else {
+        return rc;
+    }
+    return MDB_SUCCESS;
+}
+
+/* Records that the entries changed in a write transaction: the bitmap when
+ * it gained bits, and the count. */
+static int store_dirty_put(const struct store *s, MDB_txn *txn, bool grew, size_t changed)
+{
+    int rc = MDB_SUCCESS;
+    if (grew) {
+        MDB_val k = store_meta_key("flatdirty"), v = store_val(s->dirty, STORE_DIRTY_BYTES);
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc != MDB_SUCCESS || changed == 0)
+        return rc;
+    uint64_t before = 0;
+    int err = store_get_u64(s, txn, "flatchanges", &before, NULL, 0);
+    if (err != DNSBL_OK && err != DNSBL_ENOENT)
+        before = UINT64_MAX / 2; /* unreadable: due for a rebuild */
+    return store_put_u64(s, txn, "flatchanges", before + changed);
+}
+
+/* Builds the flat index of every entry, in key order, into b. */
+static int store_flat_build(const struct store *s, MDB_txn *txn, struct flat_builder *b)
+{
+    MDB_cursor *cur;
+    MDB_val k, v, ent;
+    struct addr_prefix p;
+    int rc = mdb_cursor_open(txn, s->entries, &cur);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        /* A key or value we cannot read stays out, and lookups of it would
+         * go wrong: refuse, as store_check will name it. */
+        if (store_prefix_from_key(&k, &p) != DNSBL_OK || !store_value_entry(&v, p.family, &ent)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        int err = flat_builder_add(b, &p, ent.mv_data, ent.mv_size);
+        if (err != DNSBL_OK) {
+            rc = err == DNSBL_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* One try at store_flat_refresh: STORE_EMAPFULL when the map filled up. */
+static int store_flat_refresh_once(struct store *s, bool force, struct store_flat_stats *st,
+                                   char *why, size_t whylen)
+{
+    MDB_txn *txn;
+    MDB_stat ms;
+    MDB_val k, v;
+    struct flat_builder *b = NULL;
+    int err = store_write_begin(s, &txn, why, whylen);
+    if (err != DNSBL_OK)
+        return err;
+    int rc = mdb_stat(txn, s->entries, &ms);
+    if (rc != MDB_SUCCESS) {
+        err = store_lmdb_fail(s, rc, "count the entries", why, whylen);
+        goto abort;
+    }
+    st->entries = ms.ms_entries;
+    uint64_t changes = 0;
+    err = store_get_u64(s, txn, "flatchanges", &changes, NULL, 0);
+    if (err != DNSBL_OK && err != DNSBL_ENOENT)
+        changes = UINT64_MAX / 2; /* unreadable: rebuild, which replaces it */
+    err = DNSBL_OK;
+    st->changes = changes;
+    struct flat_view view;
+    const uint8_t *d4, *d6;
+    bool usable;
+    store_flat_get(s, txn, &view, &usable, &d4, &d6);
+    k = store_meta_key("flat");
+    bool present = mdb_get(txn, s->meta, &k, &v) == MDB_SUCCESS;
+    size_t due = ms.ms_entries / STORE_FLAT_CHANGES_SHARE;
+    if (due < STORE_FLAT_CHANGES_MIN)
+        due = STORE_FLAT_CHANGES_MIN;
+    bool need = force || (present ? !usable || changes >= due : ms.ms_entries >= s->flat_min);
+    if (!need) {
+        store_write_abort(s, txn);
+        return DNSBL_OK;
+    }
+
+    err = flat_builder_new(&b);
+    if (err == DNSBL_OK)
+        rc = store_flat_build(s, txn, b);
+    if (err != DNSBL_OK || rc == ENOMEM) {
+        store_set_why(why, whylen, "%s: out of memory for the flat index of %zu entries", s->dir,
+                      ms.ms_entries);
+        err = DNSBL_ENOMEM;
+        goto abort;
+    }
+    if (rc != MDB_SUCCESS) {
+        err = store_lmdb_fail(s, rc, "read the entries for the flat index", why, whylen);
+        goto abort;
+    }
+    k = store_meta_key("flat");
+    v.mv_size = flat_builder_size(b);
+    v.mv_data = NULL;
+    rc = mdb_put(txn, s->meta, &k, &v, MDB_RESERVE);
+    if (rc == MDB_SUCCESS) {
+        flat_builder_write(b, v.mv_data);
+        for (const char *const *name = (const char *const[]){"flatdirty", "flatchanges", NULL};
+             rc == MDB_SUCCESS && *name; name++) {
+            k = store_meta_key(*name);
+            rc = mdb_del(txn, s->meta, &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_SUCCESS;
+        }
+    }
+    if (rc != MDB_SUCCESS) {
+        err = store_lmdb_fail(s, rc, "write the flat index", why, whylen);
+        goto abort;
+    }
+    st->rebuilt = true;
+    st->bytes = flat_builder_size(b);
+    st->values = flat_builder_values(b);
+    flat_builder_free(b);
+    return store_write_commit(s, txn, why, whylen);
+
+abort:
+    flat_builder_free(b);
+    store_write_abort(s, txn);
+    return err;
+}
+
 static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *why, size_t whylen)
 {
     MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history};
@@ -1258,7 +1497,8 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
     if (err == DNSBL_OK)
         err = store_check_schema(s, txn, &missing, &old, why, whylen);
     if (err == DNSBL_OK && old) {
-        rc = store_upgrade(s, txn);
+        /* 3 to 4 added the flat index, which a store gets when it is due. */
+        rc = old < 3 ? store_upgrade(s, txn) : MDB_SUCCESS;
         if (rc == MDB_SUCCESS)
             rc = store_put_schema(s, txn);
         if (rc != MDB_SUCCESS) {
@@ -1423,7 +1663,8 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
     err = store_map_limits(s, why, whylen);
     if (err != DNSBL_OK)
         goto fail;
-    s->filter_min = store_filter_min_env();
+    s->filter_min = store_min_env("DNSBL_STORE_FILTER_MIN", STORE_FILTER_MIN);
+    s->flat_min = store_min_env("DNSBL_STORE_FLAT_MIN", STORE_FLAT_MIN);
 
     if (!rdonly && (flags & STORE_CREATE)) {
         err = store_mkdir_p(dir, why, whylen);
@@ -1499,6 +1740,7 @@ fail:
     mdb_env_close(s->env);
     pthread_mutex_destroy(&s->remap_lock);
     free(s->filter);
+    free(s->dirty);
     free(s);
     if (err == STORE_EOLD)
         return store_open_upgraded(dir, flags, out, why, whylen);
@@ -1541,6 +1783,7 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->remap_lock);
     free(s->scratch);
     free(s->filter);
+    free(s->dirty);
     free(s);
 }
 
@@ -1711,6 +1954,7 @@ int store_reader_begin(struct store_reader *r)
         return err;
     }
     store_filter_get(r->s, r->txn, &r->f4, &r->f6);
+    store_flat_get(r->s, r->txn, &r->flat, &r->flat_ok, &r->d4, &r->d6);
     r->active = true;
     return DNSBL_OK;
 }
@@ -1738,6 +1982,27 @@ static int store_get_exact(const struct store *s, MDB_txn *txn, const struct add
     return store_decode_value(&v, p->family, out);
 }
 
+/* The covering entries from the flat index: a binary search, and the
+ * values decoded where they lie. */
+static int store_reader_find_flat(struct store_reader *r, const struct addr_prefix *addr,
+                                  struct entry *out, size_t cap, size_t *n, bool lean)
+{
+    struct flat_hit hits[STORE_COVERING_MAX];
+    size_t nh;
+    int err = flat_view_covering(&r->flat, addr, hits,
+                                 cap < STORE_COVERING_MAX ? cap : STORE_COVERING_MAX, &nh);
+    if (err != DNSBL_OK)
+        return err;
+    for (size_t i = 0; i < nh; i++) {
+        out[i].prefix = hits[i].prefix;
+        err = store_decode_entry_part(hits[i].val, hits[i].len, &out[i], lean);
+        if (err != DNSBL_OK)
+            return err;
+    }
+    *n = nh;
+    return DNSBL_OK;
+}
+
 static int store_reader_find(struct store_reader *r, const struct addr_prefix *addr,
                              struct entry *out, size_t cap, size_t *n, bool lean)
 {
@@ -1748,6 +2013,8 @@ static int store_reader_find(struct store_reader *r, const struct addr_prefix *a
     store_key_from_prefix(addr, key);
     if (store_filter_excludes(r->f4, r->f6, key))
         return DNSBL_OK;
+    if (r->flat_ok && store_flat_clean(r->d4, r->d6, key))
+        return store_reader_find_flat(r, addr, out, cap, n, lean);
     struct store_lens lens;
     MDB_val found, fval;
     int rc = store_lookup_covering(r->ecur, key, &lens, &found, &fval);
@@ -2089,6 +2356,115 @@ static int store_check_filter(struct store_checker *c)
     return store_map_err(rc);
 }
 
+static void store_check_flat_problem(void *arg, const char *what)
+{
+    store_check_report(arg, "meta: %s", what);
+}
+
+#define STORE_CHECK_FLAT_SHOWN 10 /* problems of the index named one by one */
+
+__attribute__((format(printf, 3, 4))) static void
+store_check_flat_report(struct store_checker *c, size_t *seen, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    if ((*seen)++ >= STORE_CHECK_FLAT_SHOWN)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    store_check_report(c, "meta: flat index: %s", what);
+}
+
+/* The flat index: well formed (flat_view_verify), every key in it an
+ * entry, and wherever nothing is marked changed since it was built, each
+ * entry in it with the value the B-tree holds -- lookups there trust it. */
+static int store_check_flat(struct store_checker *c)
+{
+    MDB_val k = store_meta_key("flat"), v, ent = {0, NULL};
+    struct flat_view view;
+    const uint8_t *d4 = NULL, *d6 = NULL;
+    int rc = mdb_get(c->txn, c->s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return DNSBL_OK;
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    if (!flat_view_open(&view, v.mv_data, v.mv_size)) {
+        store_check_report(c,
+                           "meta: flat: the %zu-byte record is not a flat index this program "
+                           "reads (lookups use the B-tree until the next rebuild)",
+                           v.mv_size);
+        return DNSBL_OK;
+    }
+    k = store_meta_key("flatdirty");
+    rc = mdb_get(c->txn, c->s->meta, &k, &v);
+    if (rc == MDB_SUCCESS && v.mv_size == STORE_DIRTY_BYTES) {
+        d4 = v.mv_data;
+        d6 = d4 + STORE_F4_BYTES;
+    } else if (rc == MDB_SUCCESS) {
+        store_check_report(c, "meta: flatdirty is %zu bytes, not %zu", v.mv_size,
+                           STORE_DIRTY_BYTES);
+        return DNSBL_OK; /* lookups ignore the index: nothing to compare */
+    } else if (rc != MDB_NOTFOUND) {
+        return store_map_err(rc);
+    }
+    flat_view_verify(&view, store_check_flat_problem, c);
+
+    MDB_cursor *cur;
+    size_t next[2] = {0, 0}, seen = 0;
+    char text[ADDR_TEXT_MAX];
+    struct addr_prefix p, fp;
+    uint32_t parent;
+    const uint8_t *fval;
+    size_t flen;
+    rc = mdb_cursor_open(c->txn, c->s->entries, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        bool end = rc == MDB_NOTFOUND;
+        if (rc != MDB_SUCCESS && !end)
+            break;
+        if (!end &&
+            (store_prefix_from_key(&k, &p) != DNSBL_OK || !store_value_entry(&v, p.family, &ent)))
+            continue; /* store_check_entries names it */
+        /* Index entries before this key are not entries at all. */
+        for (int f = 0; f < 2; f++) {
+            uint8_t fam = f == 0 ? ADDR_V4 : ADDR_V6;
+            while (next[f] < flat_view_count(&view, fam) &&
+                   flat_view_entry(&view, fam, next[f], &fp, &parent, &fval, &flen) == DNSBL_OK &&
+                   (end || addr_compare(&fp, &p) < 0)) {
+                addr_format(&fp, text, sizeof text);
+                store_check_flat_report(c, &seen, "%s is not an entry (lookups would invent it)",
+                                        text);
+                next[f]++;
+            }
+        }
+        if (end)
+            break;
+        size_t *at = &next[p.family == ADDR_V4 ? 0 : 1];
+        bool in = *at < flat_view_count(&view, p.family) &&
+                  flat_view_entry(&view, p.family, *at, &fp, &parent, &fval, &flen) == DNSBL_OK &&
+                  addr_compare(&fp, &p) == 0;
+        if (in)
+            (*at)++;
+        if (!store_flat_key_clean(d4, d6, k.mv_data))
+            continue; /* changed since: lookups take it from the B-tree */
+        addr_format(&p, text, sizeof text);
+        if (!in)
+            store_check_flat_report(
+                c, &seen, "%s is missing and not marked changed (lookups would miss it)", text);
+        else if (flen != ent.mv_size || memcmp(fval, ent.mv_data, flen) != 0)
+            store_check_flat_report(c, &seen,
+                                    "%s differs from its entry and is not marked changed "
+                                    "(lookups would answer from the old value)",
+                                    text);
+    }
+    mdb_cursor_close(cur);
+    if (seen > STORE_CHECK_FLAT_SHOWN)
+        store_check_report(c, "meta: flat index: %zu more problems", seen - STORE_CHECK_FLAT_SHOWN);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
 static int store_check_history(struct store_checker *c)
 {
     MDB_cursor *cur;
@@ -2176,6 +2552,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
         err = store_check_entries(&c);
     if (err == DNSBL_OK)
         err = store_check_filter(&c);
+    if (err == DNSBL_OK)
+        err = store_check_flat(&c);
     if (err == DNSBL_OK)
         err = store_check_history(&c);
     if (err == DNSBL_OK)
@@ -2443,6 +2821,9 @@ struct store_applier {
     MDB_cursor *ecur, *hcur;
     bool filter_loaded;             /* filter_have says whether the store has a filter */
     bool filter_have, filter_dirty; /* s->filter holds this transaction's */
+    bool flat_loaded, flat_have;    /* the store has a flat index: s->dirty tracks it */
+    bool dirty_grew;                /* s->dirty gained bits in this transaction */
+    size_t flat_changes;            /* entries written in this transaction */
     uint8_t last[STORE_KEY_LEN];    /* entries' last key before the batch */
     bool have_last;
     struct entry e;
@@ -2571,6 +2952,20 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
             a->filter_dirty = true;
         }
     }
+    if (!a->flat_loaded) {
+        rc = store_dirty_load(a->s, a->txn, &a->flat_have);
+        if (rc != MDB_SUCCESS)
+            return store_lmdb_fail(s, rc, "read what changed since the flat index", why, whylen);
+        a->flat_loaded = true;
+    }
+    if (a->flat_have) {
+        /* The flat index no longer answers for this entry's addresses. */
+        if (!store_dirty_has(s->dirty, key)) {
+            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
+            a->dirty_grew = true;
+        }
+        a->flat_changes++;
+    }
     err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
     if (err != DNSBL_OK) {
         store_set_why(why, whylen, "%s: encode entry: %s", s->dir, dnsbl_strerror(err));
@@ -2674,6 +3069,8 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
     memset(sc.skip, 0, n);
     a->s = s;
     a->filter_loaded = a->filter_have = a->filter_dirty = false;
+    a->flat_loaded = a->flat_have = a->dirty_grew = false;
+    a->flat_changes = 0;
     a->ev = ev;
 
     if (dedup) {
@@ -2696,6 +3093,13 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
                                   : store_filter_create(s, txn);
         if (rc != MDB_SUCCESS) {
             err = store_lmdb_fail(s, rc, "write the filter", why, whylen);
+            goto abort;
+        }
+    }
+    if (a->flat_have) {
+        int rc = store_dirty_put(s, txn, a->dirty_grew, a->flat_changes);
+        if (rc != MDB_SUCCESS) {
+            err = store_lmdb_fail(s, rc, "record what changed since the flat index", why, whylen);
             goto abort;
         }
     }
@@ -2752,6 +3156,33 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
      * in the grown map: once per doubling, until it fits or the limit. */
     for (;;) {
         err = store_apply_once(s, ev, dedup, n, &st, why, whylen);
+        if (err != STORE_EMAPFULL)
+            break;
+        err = store_grow(s, why, whylen);
+        if (err != DNSBL_OK)
+            break;
+    }
+    if (err != DNSBL_OK)
+        return store_public_err(err);
+    if (stats)
+        *stats = st;
+    return DNSBL_OK;
+}
+
+int store_flat_refresh(struct store *s, bool force, struct store_flat_stats *stats, char *why,
+                       size_t whylen)
+{
+    struct store_flat_stats st = {0};
+    if (stats)
+        *stats = st;
+    if (s->flags & STORE_RDONLY) {
+        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
+        return DNSBL_EINVAL;
+    }
+    int err;
+    for (;;) {
+        st = (struct store_flat_stats){0};
+        err = store_flat_refresh_once(s, force, &st, why, whylen);
         if (err != STORE_EMAPFULL)
             break;
         err = store_grow(s, why, whylen);

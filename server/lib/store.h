@@ -52,6 +52,25 @@ struct store_apply_stats {
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen);
 
+/* The flat index: a sorted-array copy of the entries that lookups search
+ * instead of the B-tree, kept in the store. A write leaves it alone and
+ * marks the addresses it changed, which lookups then take to the B-tree,
+ * so answers are the same either way. store_flat_refresh rebuilds it in
+ * one write transaction when force is set, when the store has none and
+ * holds at least 65,536 entries, or when the entries written since it was
+ * built reach max(1,024, entries / 64); otherwise it writes nothing. One
+ * pass over the entries: writers call it after a batch of work (dnsblctl
+ * does, before store_sync), never per event. */
+struct store_flat_stats {
+    bool rebuilt;     /* a new index was written */
+    size_t entries;   /* entries in the store */
+    size_t values;    /* distinct entry values in the new index */
+    size_t bytes;     /* its size */
+    uint64_t changes; /* entries written since the one it replaced */
+};
+int store_flat_refresh(struct store *s, bool force, struct store_flat_stats *stats, char *why,
+                       size_t whylen);
+
 /* Serial: bumped by every store_apply that applied at least one event. */
 int store_serial(struct store *s, uint64_t *out);
 /* Number of records in `entries` (for summaries), from one read snapshot. */
