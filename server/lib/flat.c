@@ -4,7 +4,11 @@
  * Layout (host byte order: the blob lives in the store's own file, which
  * LMDB never moves between machines anyway):
  *   header, 64 bytes: magic "DNSBLFL1", u32 version 1, u32 header size 64,
- *     u64 n4, u64 n6, u64 vals_len, zeros;
+ *     u64 n4, u64 n6, u64 vals_len, u32 jbits, zeros;
+ *   jump: 2^jbits + 1 u32 (then 4 zero bytes if that count is odd): jump[h]
+ *     is the first IPv4 key whose address has h as its top jbits bits, so
+ *     a search starts in a bucket of about FLAT_BUCKET keys instead of the
+ *     whole array (jbits grows with n4, at most 16: 256 KiB);
  *   k4: n4 u64 keys, IPv4 address << 8 | prefix length, ascending -- so one
  *     integer compare orders them as the store's keys are ordered;
  *   k6: n6 keys of three u64: the address's high and low halves (as big-
@@ -33,6 +37,8 @@
 #define FLAT_VERSION 1u
 #define FLAT_HEADER 64u
 #define FLAT_STACK 129 /* prefix lengths 0..128: the deepest nesting */
+#define FLAT_BUCKET 16 /* IPv4 keys per jump bucket, about */
+#define FLAT_JBITS_MAX 16
 
 struct flat_slot {
     uint32_t off1; /* value offset + 1; 0 = empty */
@@ -298,9 +304,23 @@ static size_t flat_pad8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+static unsigned flat_jbits(size_t n4)
+{
+    unsigned bits = 0;
+    while (bits < FLAT_JBITS_MAX && ((size_t)FLAT_BUCKET << bits) < n4)
+        bits++;
+    return bits;
+}
+
+static size_t flat_jump_bytes(unsigned jbits)
+{
+    return flat_pad8((((size_t)1 << jbits) + 1) * 4);
+}
+
 size_t flat_builder_size(const struct flat_builder *b)
 {
-    return FLAT_HEADER + b->n4 * 16 + b->n6 * 32 + flat_pad8(b->vals_len);
+    return FLAT_HEADER + flat_jump_bytes(flat_jbits(b->n4)) + b->n4 * 16 + b->n6 * 32 +
+           flat_pad8(b->vals_len);
 }
 
 size_t flat_builder_values(const struct flat_builder *b)
@@ -320,7 +340,22 @@ void flat_builder_write(const struct flat_builder *b, void *dst)
     memcpy(p + 16, &n4, 8);
     memcpy(p + 24, &n6, 8);
     memcpy(p + 32, &vl, 8);
+    unsigned jbits = flat_jbits(b->n4);
+    uint32_t jb = jbits;
+    memcpy(p + 40, &jb, 4);
     p += FLAT_HEADER;
+    /* One sweep: bucket h starts at the first key at or above h's first
+     * address. */
+    size_t i = 0, buckets = (size_t)1 << jbits;
+    for (size_t h = 0; h <= buckets; h++) {
+        uint64_t first = h == buckets ? UINT64_MAX : (uint64_t)h << (40 - jbits);
+        while (i < b->n4 && b->k4[i] < first)
+            i++;
+        uint32_t at = h == buckets ? (uint32_t)b->n4 : (uint32_t)i;
+        memcpy(p + 4 * h, &at, 4);
+    }
+    memset(p + 4 * (buckets + 1), 0, flat_jump_bytes(jbits) - 4 * (buckets + 1));
+    p += flat_jump_bytes(jbits);
     if (b->n4)
         memcpy(p, b->k4, b->n4 * 8);
     p += b->n4 * 8;
@@ -357,7 +392,7 @@ static inline uint32_t flat_ld32(const uint8_t *base, size_t i)
 bool flat_view_open(struct flat_view *v, const void *blob, size_t len)
 {
     const uint8_t *p = blob;
-    uint32_t version, hsize;
+    uint32_t version, hsize, jbits;
     uint64_t n4, n6, vl;
     memset(v, 0, sizeof *v);
     if (len < FLAT_HEADER || memcmp(p, FLAT_MAGIC, 8) != 0)
@@ -367,16 +402,20 @@ bool flat_view_open(struct flat_view *v, const void *blob, size_t len)
     memcpy(&n4, p + 16, 8);
     memcpy(&n6, p + 24, 8);
     memcpy(&vl, p + 32, 8);
+    memcpy(&jbits, p + 40, 4);
     if (version != FLAT_VERSION || hsize != FLAT_HEADER || n4 > FLAT_ENTRIES_MAX ||
-        n6 > FLAT_ENTRIES_MAX || vl > UINT32_MAX)
+        n6 > FLAT_ENTRIES_MAX || vl > UINT32_MAX || jbits > FLAT_JBITS_MAX)
         return false;
     /* Each term is below 2^38, so the sum cannot wrap. */
-    uint64_t need = FLAT_HEADER + n4 * 16 + n6 * 32 + vl;
+    uint64_t need = FLAT_HEADER + flat_jump_bytes(jbits) + n4 * 16 + n6 * 32 + vl;
     if (need > len)
         return false;
     v->n4 = (size_t)n4;
     v->n6 = (size_t)n6;
+    v->jbits = jbits;
     p += FLAT_HEADER;
+    v->jump = p;
+    p += flat_jump_bytes(jbits);
     v->k4 = p;
     p += v->n4 * 8;
     v->k6 = p;
@@ -406,11 +445,22 @@ static int flat_value_at(const struct flat_view *v, uint32_t off, const uint8_t 
 /* The last IPv4 key at or below t, or SIZE_MAX. Branch-free halving: the
  * loop runs log2(n) times whatever the keys, and the compiler turns the
  * select into a conditional move. */
-static size_t flat_floor4(const uint8_t *k, size_t n, uint64_t t)
+/* The last IPv4 key at or below the full address a, or SIZE_MAX; *bad
+ * when the jump table points outside the keys. */
+static size_t flat_floor4(const struct flat_view *v, uint32_t a, bool *bad)
 {
-    if (n == 0 || flat_ld64(k, 0) > t)
+    const uint8_t *k = v->k4;
+    uint64_t t = (uint64_t)a << 8 | 32;
+    size_t h = v->jbits ? a >> (32 - v->jbits) : 0;
+    size_t lo = flat_ld32(v->jump, h), hi = flat_ld32(v->jump, h + 1);
+    if (lo > hi || hi > v->n4) {
+        *bad = true;
         return SIZE_MAX;
-    size_t base = 0;
+    }
+    /* Keys before the bucket are all below t, keys after it above. */
+    if (lo == hi || flat_ld64(k, lo) > t)
+        return lo ? lo - 1 : SIZE_MAX;
+    size_t base = lo, n = hi - lo;
     while (n > 1) {
         size_t half = n / 2;
         base = flat_ld64(k, base + half) <= t ? base + half : base;
@@ -472,8 +522,11 @@ int flat_view_covering(const struct flat_view *v, const struct addr_prefix *addr
     uint64_t hi = 0, lo = 0;
     size_t e;
     if (v4) {
+        bool bad = false;
         a = flat_v4_of(addr);
-        e = flat_floor4(v->k4, v->n4, (uint64_t)a << 8 | 32);
+        e = flat_floor4(v, a, &bad);
+        if (bad)
+            return DNSBL_ESCHEMA;
     } else {
         hi = flat_load_be64(addr->a);
         lo = flat_load_be64(addr->a + 8);

@@ -48,6 +48,8 @@ struct flat_view {
     const uint8_t *l4, *l6; /* 2 u32 per entry: parent index, value offset */
     const uint8_t *vals;    /* values: each u16 length (host order) + bytes */
     size_t vals_len;
+    const uint8_t *jump; /* 2^jbits + 1 u32: where each IPv4 bucket starts */
+    unsigned jbits;
 };
 
 /* Checks the header and that every array lies inside len bytes; false when

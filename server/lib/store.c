@@ -183,6 +183,7 @@ struct store {
     /* Resizing the map (see the top of this file). */
     pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
     _Atomic bool remapping;       /* a remap waits for the open read transactions */
+    _Atomic unsigned map_gen;     /* bumped by every remap: pointers into the map go stale */
     _Atomic unsigned loose;       /* open read transactions not of a store_reader */
     struct store_reader *readers; /* every open store_reader */
 };
@@ -196,6 +197,18 @@ struct store_reader {
     struct flat_view flat;  /* the flat index of the snapshot, when flat_ok */
     const uint8_t *d4, *d6; /* what changed since it was built; NULL: nothing */
     bool flat_ok;
+    /* The pointers above are looked up again only when the snapshot or the
+     * map changed: the same transaction id is the same committed data on
+     * the same pages, as no writer touches the map before it commits. */
+    bool meta_known;
+    size_t meta_txnid;
+    unsigned meta_gen;
+    bool ecur_ready, hcur_ready; /* renewed for this transaction */
+    /* The last value decoded lean from the flat index, and what it gave:
+     * list data repeats one value for a whole file. Forgotten with the
+     * pointers above. */
+    const uint8_t *lean_val;
+    struct entry lean;
     bool active;
     _Atomic unsigned in_txn; /* 1 from the gate to the end of the transaction */
     struct store_reader *prev, *next;
@@ -1840,8 +1853,10 @@ static int store_remap(struct store *s, size_t size)
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }
-    if (rc == MDB_SUCCESS)
+    if (rc == MDB_SUCCESS) {
         rc = mdb_env_set_mapsize(s->env, size);
+        atomic_fetch_add(&s->map_gen, 1);
+    }
     atomic_store(&s->remapping, false);
     pthread_mutex_unlock(&s->remap_lock);
     return rc;
@@ -1940,21 +1955,29 @@ int store_reader_begin(struct store_reader *r)
     int rc = store_read_begin(r->s, &r->txn, &r->in_txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
-    /* The history cursor is made with the first transaction and renewed
-     * with every later one, so lookups themselves never allocate. */
-    rc = r->hcur ? mdb_cursor_renew(r->txn, r->hcur)
-                 : mdb_cursor_open(r->txn, r->s->history, &r->hcur);
-    if (rc == MDB_SUCCESS)
-        rc = r->ecur ? mdb_cursor_renew(r->txn, r->ecur)
-                     : mdb_cursor_open(r->txn, r->s->entries, &r->ecur);
+    /* The cursors are made with the first transaction, so lookups never
+     * allocate, and renewed when a lookup first needs them: a batch the
+     * flat index answers needs neither. */
+    r->hcur_ready = r->ecur_ready = !r->hcur;
+    rc = r->hcur ? MDB_SUCCESS : mdb_cursor_open(r->txn, r->s->history, &r->hcur);
+    if (rc == MDB_SUCCESS && !r->ecur)
+        rc = mdb_cursor_open(r->txn, r->s->entries, &r->ecur);
     int err = store_map_err(rc);
     if (err != DNSBL_OK) {
         mdb_txn_reset(r->txn);
         store_gate_leave(&r->in_txn);
         return err;
     }
-    store_filter_get(r->s, r->txn, &r->f4, &r->f6);
-    store_flat_get(r->s, r->txn, &r->flat, &r->flat_ok, &r->d4, &r->d6);
+    size_t id = mdb_txn_id(r->txn);
+    unsigned gen = atomic_load(&r->s->map_gen);
+    if (!r->meta_known || id != r->meta_txnid || gen != r->meta_gen) {
+        store_filter_get(r->s, r->txn, &r->f4, &r->f6);
+        store_flat_get(r->s, r->txn, &r->flat, &r->flat_ok, &r->d4, &r->d6);
+        r->meta_known = true;
+        r->lean_val = NULL;
+        r->meta_txnid = id;
+        r->meta_gen = gen;
+    }
     r->active = true;
     return DNSBL_OK;
 }
@@ -1982,6 +2005,16 @@ static int store_get_exact(const struct store *s, MDB_txn *txn, const struct add
     return store_decode_value(&v, p->family, out);
 }
 
+/* cur renewed for the reader's transaction, once per transaction. */
+static int store_reader_cursor(struct store_reader *r, MDB_cursor *cur, bool *ready)
+{
+    if (*ready)
+        return MDB_SUCCESS;
+    int rc = mdb_cursor_renew(r->txn, cur);
+    *ready = rc == MDB_SUCCESS;
+    return rc;
+}
+
 /* The covering entries from the flat index: a binary search, and the
  * values decoded where they lie. */
 static int store_reader_find_flat(struct store_reader *r, const struct addr_prefix *addr,
@@ -1994,10 +2027,18 @@ static int store_reader_find_flat(struct store_reader *r, const struct addr_pref
     if (err != DNSBL_OK)
         return err;
     for (size_t i = 0; i < nh; i++) {
+        if (lean && hits[i].val == r->lean_val) {
+            out[i] = r->lean;
+        } else {
+            err = store_decode_entry_part(hits[i].val, hits[i].len, &out[i], lean);
+            if (err != DNSBL_OK)
+                return err;
+            if (lean) {
+                r->lean_val = hits[i].val;
+                r->lean = out[i];
+            }
+        }
         out[i].prefix = hits[i].prefix;
-        err = store_decode_entry_part(hits[i].val, hits[i].len, &out[i], lean);
-        if (err != DNSBL_OK)
-            return err;
     }
     *n = nh;
     return DNSBL_OK;
@@ -2017,7 +2058,9 @@ static int store_reader_find(struct store_reader *r, const struct addr_prefix *a
         return store_reader_find_flat(r, addr, out, cap, n, lean);
     struct store_lens lens;
     MDB_val found, fval;
-    int rc = store_lookup_covering(r->ecur, key, &lens, &found, &fval);
+    int rc = store_reader_cursor(r, r->ecur, &r->ecur_ready);
+    if (rc == MDB_SUCCESS)
+        rc = store_lookup_covering(r->ecur, key, &lens, &found, &fval);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
     for (int len; *n < cap && (len = store_lens_pop_longest(&lens)) >= 0;) {
@@ -2091,6 +2134,9 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
     store_key_from_prefix(&q, key);
     store_hkey(key, first_day, hkey);
     k = store_val(hkey, sizeof hkey);
+    rc = store_reader_cursor(r, r->hcur, &r->hcur_ready);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
     for (rc = mdb_cursor_get(r->hcur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(r->hcur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
