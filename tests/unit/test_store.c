@@ -749,20 +749,41 @@ static void rand_prefix(uint32_t *x, bool v6, struct addr_prefix *p)
     addr_mask(p);
 }
 
-/* filter_min: DNSBL_STORE_FILTER_MIN for the store ("0": filtered from
- * the first entry; NULL: the default, which 600 entries never reach). */
-static void covering_random(const char *filter_min, uint32_t seed)
+/* The index of the prefix equal to p in all[0..n), or n. */
+static size_t find_prefix(const struct addr_prefix *all, size_t n, const struct addr_prefix *p)
 {
-    char dir[PATH_MAX];
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].family == p->family && all[i].plen == p->plen && memcmp(all[i].a, p->a, 16) == 0)
+            return i;
+    }
+    return n;
+}
+
+/* filter_min: DNSBL_STORE_FILTER_MIN for the store ("0": filtered from
+ * the first entry; NULL: the default, which 600 entries never reach).
+ * flat: a flat index from the first write, rebuilt (or not) at random
+ * between batches, and batches that also change entries already in it,
+ * looked up by one reader kept across all of them -- so answers come from
+ * the index, from the B-tree where changes are marked, and from pointers
+ * the reader must forget when the snapshot moves on. */
+static void covering_random(const char *filter_min, uint32_t seed, bool flat)
+{
+    char dir[PATH_MAX], why[512];
     if (filter_min)
         setenv("DNSBL_STORE_FILTER_MIN", filter_min, 1);
+    if (flat)
+        setenv("DNSBL_STORE_FLAT_MIN", "0", 1);
     struct store *s = create_store(dir, sizeof dir, "lpmrand");
     unsetenv("DNSBL_STORE_FILTER_MIN");
+    unsetenv("DNSBL_STORE_FLAT_MIN");
     static struct addr_prefix all[RAND_PREFIXES];
     static char reasons[RAND_PREFIXES][ADDR_TEXT_MAX];
-    static struct event ev[RAND_PREFIXES];
-    size_t n = 0;
+    static char relist[RAND_PREFIXES][ADDR_TEXT_MAX];
+    static struct event ev[RAND_PREFIXES + 8];
+    size_t n = 0, rebuilt = 0, relisted = 0;
     uint32_t x = seed;
+    struct store_reader *r;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
 
     while (n < RAND_PREFIXES) {
         /* a batch of new distinct prefixes, in random (unsorted) order */
@@ -772,22 +793,33 @@ static void covering_random(const char *filter_min, uint32_t seed)
         while (n < want) {
             struct addr_prefix p;
             rand_prefix(&x, rand_next(&x) % 3 == 0, &p);
-            bool dup = false;
-            for (size_t i = 0; i < n && !dup; i++)
-                dup = all[i].family == p.family && all[i].plen == p.plen &&
-                      memcmp(all[i].a, p.a, 16) == 0;
-            if (dup)
+            if (find_prefix(all, n, &p) < n)
                 continue;
             all[n] = p;
             addr_format(&p, reasons[n], sizeof reasons[n]);
-            ev[n] = mkev(EV_LIST, reasons[n], 1700000000, reasons[n]);
+            ev[n - start] = mkev(EV_LIST, reasons[n], 1700000000, reasons[n]);
             n++;
         }
-        apply_ok(s, ev + start, n - start);
+        size_t m = n - start;
+        /* Entries already there listed again for another reason: their
+         * values change after the index has them. */
+        for (int k = 0; flat && start > 0 && k < 3; k++) {
+            size_t i = rand_next(&x) % start;
+            snprintf(relist[i], sizeof relist[i], "%.40s again %zu", reasons[i], relisted++);
+            memcpy(reasons[i], relist[i], sizeof reasons[i]);
+            ev[m] = mkev(EV_LIST, "::/0", 1700000000, reasons[i]);
+            ev[m].prefix = all[i];
+            m++;
+        }
+        apply_ok(s, ev, m);
+        if (flat && rand_next(&x) % 3 == 0) {
+            struct store_flat_stats st;
+            assert_int_equal(store_flat_refresh(s, rand_next(&x) % 2 == 0, &st, why, sizeof why),
+                             DNSBL_OK);
+            rebuilt += st.rebuilt;
+        }
         assert_int_equal(problems_of(s), 0);
 
-        struct store_reader *r;
-        assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
         assert_int_equal(store_reader_begin(r), DNSBL_OK);
         for (int q = 0; q < 300; q++) {
             /* an address near the data: a random prefix's start with noise */
@@ -802,31 +834,38 @@ static void covering_random(const char *filter_min, uint32_t seed)
 
             struct entry found[STORE_COVERING_MAX];
             size_t got = 0;
-            assert_int_equal(store_reader_covering(r, &a, found, STORE_COVERING_MAX, &got),
-                             DNSBL_OK);
+            bool lean = flat && q % 2;
+            assert_int_equal(
+                lean ? store_reader_covering_lean(r, &a, found, STORE_COVERING_MAX, &got)
+                     : store_reader_covering(r, &a, found, STORE_COVERING_MAX, &got),
+                DNSBL_OK);
             size_t expect = 0;
             for (size_t i = 0; i < n; i++)
                 expect += addr_covers(&all[i], &a);
             assert_int_equal(got, expect);
             for (size_t i = 0; i < got; i++) {
-                char text[ADDR_TEXT_MAX];
-                addr_format(&found[i].prefix, text, sizeof text);
-                assert_string_equal(text, found[i].reason);
+                size_t at = find_prefix(all, n, &found[i].prefix);
+                assert_true(at < n);
+                assert_string_equal(lean ? "" : reasons[at], found[i].reason);
+                assert_int_equal(found[i].state, ENTRY_LISTED);
                 assert_true(addr_covers(&found[i].prefix, &a));
                 if (i > 0)
                     assert_true(found[i].prefix.plen < found[i - 1].prefix.plen);
             }
         }
         store_reader_end(r);
-        store_reader_close(r);
     }
+    store_reader_close(r);
+    /* The flat runs must have taken both paths. */
+    if (flat)
+        assert_true(rebuilt > 0);
     store_close(s);
 }
 
 static void test_covering_random(void **state)
 {
     (void)state;
-    covering_random(NULL, 2463534242u);
+    covering_random(NULL, 2463534242u, false);
 }
 
 /* The same through the filter, with and without IPv6 prefixes shorter
@@ -834,8 +873,17 @@ static void test_covering_random(void **state)
 static void test_covering_random_filtered(void **state)
 {
     (void)state;
-    covering_random("0", 2463534242u);
-    covering_random("0", 88172645u);
+    covering_random("0", 2463534242u, false);
+    covering_random("0", 88172645u, false);
+}
+
+/* The same through the flat index, with and without the filter. */
+static void test_covering_random_flat(void **state)
+{
+    (void)state;
+    covering_random("0", 2463534242u, true);
+    covering_random(NULL, 88172645u, true);
+    covering_random("0", 521288629u, true);
 }
 
 /* ---- applying ---- */
@@ -1955,6 +2003,7 @@ int main(void)
         cmocka_unit_test(test_covering_random),
         cmocka_unit_test(test_covering_lean),
         cmocka_unit_test(test_covering_random_filtered),
+        cmocka_unit_test(test_covering_random_flat),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
         cmocka_unit_test(test_apply_all_or_nothing),
