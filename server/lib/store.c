@@ -1,4 +1,4 @@
-/* store: the LMDB layout, schema version 3. Nothing outside this file may
+/* store: the LMDB layout, schema version 4. Nothing outside this file may
  * depend on any of it; callers see struct entry / struct event only.
  *
  * Environment: the directory DIR (data.mdb + lock.mdb), 8 named databases
@@ -26,7 +26,7 @@
  * to start small; it is not documented for operators.
  *
  * Named databases (all integers big-endian, so keys sort as numbers):
- *   meta     "schema" -> u32, 3.  "serial" -> u64, bumped per apply.
+ *   meta     "schema" -> u32, 4.  "serial" -> u64, bumped per apply.
  *   entries  key: 18 bytes = family (4 or 6) + 16 address bytes (IPv4
  *            mapped ::ffff:a.b.c.d) + plen, so byte order is V4 first, then
  *            address, then prefix length. Compared as memcmp would, in
@@ -86,6 +86,19 @@
  * never deleted); each write transaction that adds entries rewrites the
  * two records. A store without them (written by an older program) is
  * looked up without a filter until its next writer builds them.
+ *
+ * The flat index, in meta: "flat" -> the blob module flat builds from
+ * every entry in key order (its key, its parent, its value without the
+ * ancestors; flat.c has the layout). Lookups binary-search it instead of
+ * descending the B-tree, except for addresses a write has changed since:
+ * "flatdirty" -> a bitmap of those, laid out as filter4 then filter6 (the
+ * same slots, the same flags byte), absent when nothing changed;
+ * "flatchanges" -> u64, entries written since, which says when a rebuild
+ * is due (store_flat_refresh). Every write transaction marks the entries it
+ * writes, so an answer never depends on when the index was built; a
+ * rebuild writes all three in one transaction. Version 4 added these: a
+ * program of version 3 would write without marking, and so must refuse
+ * the store; from 3 the upgrade is the version number alone.
  *
  * Earlier versions: 1 probed every prefix length in use (bitmaps "lens4"
  * and "lens6" in meta); 2 kept the ancestors in a database of their own,
