@@ -82,7 +82,8 @@ static uint32_t flat_v4_of(const struct addr_prefix *p)
 /* Does the IPv4 prefix (start, plen) contain addr? */
 static bool flat_in4(uint32_t start, unsigned plen, uint32_t addr)
 {
-    return plen == 0 || ((start ^ addr) >> (32 - plen)) == 0;
+    /* A length past 32 comes only from a damaged blob: no shift by it. */
+    return plen == 0 || (plen <= 32 && ((start ^ addr) >> (32 - plen)) == 0);
 }
 
 /* The same for IPv6, the address as two halves. */
@@ -92,7 +93,7 @@ static bool flat_in6(uint64_t shi, uint64_t slo, unsigned plen, uint64_t hi, uin
         return true;
     if (plen <= 64)
         return ((shi ^ hi) >> (64 - plen)) == 0;
-    return shi == hi && ((slo ^ lo) >> (128 - plen)) == 0;
+    return plen <= 128 && shi == hi && ((slo ^ lo) >> (128 - plen)) == 0;
 }
 
 /* Host bits past plen are clear. */
@@ -209,7 +210,8 @@ static bool flat_value_intern(struct flat_builder *b, const void *val, size_t le
         const uint8_t *have = b->vals + b->slots[j].off1 - 1;
         uint16_t hlen;
         memcpy(&hlen, have, 2);
-        if (hlen == len && memcmp(have + 2, val, len) == 0) {
+        /* An empty val may be NULL, which memcmp must not see. */
+        if (hlen == len && (len == 0 || memcmp(have + 2, val, len) == 0)) {
             *off = b->slots[j].off1 - 1;
             return true;
         }
@@ -235,8 +237,6 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
         return DNSBL_EINVAL;
     if (b->last_family == ADDR_V6 && p->family == ADDR_V4)
         return DNSBL_EINVAL;
-    if (b->last_family != p->family)
-        b->depth = 0;
     if (b->n4 + b->n6 >= FLAT_ENTRIES_MAX)
         return DNSBL_ENOMEM;
 
@@ -273,6 +273,10 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
             if (hi < k[0] || (hi == k[0] && (lo < k[1] || (lo == k[1] && p->plen <= k[2]))))
                 return DNSBL_EINVAL;
         }
+        /* Only now: an IPv6 entry rejected above must leave the IPv4 stack
+         * to the IPv4 entries that may still come. */
+        if (b->last_family != ADDR_V6)
+            b->depth = 0;
         while (b->depth) {
             const uint64_t *top = b->k6 + 3 * b->stack[b->depth - 1];
             if (flat_in6(top[0], top[1], (unsigned)top[2], hi, lo))
@@ -610,7 +614,11 @@ static size_t flat_verify_family(const struct flat_view *v, uint8_t family,
             found++;
         }
         unsigned bits = family == ADDR_V4 ? 32 : 128;
-        bool masked = p.plen <= bits;
+        /* p narrows the stored fields (IPv4 address to 32 bits, IPv6
+         * length to 8), but the search compares and the walk shifts by them
+         * whole: a stray high bit would pass unseen. */
+        bool masked = p.plen <= bits && (family == ADDR_V4 ? flat_ld64(v->k4, i) >> 40 == 0
+                                                           : flat_ld64(v->k6, 3 * i + 2) <= 128);
         if (masked) {
             struct addr_prefix m = p;
             addr_mask(&m);
@@ -650,9 +658,32 @@ static size_t flat_verify_family(const struct flat_view *v, uint8_t family,
     return found;
 }
 
+/* Every bucket starts where its first key is: a wrong start makes
+ * lookups in it miss entries or find ones outside it. */
+static size_t flat_verify_jump(const struct flat_view *v, void (*problem)(void *, const char *),
+                               void *arg)
+{
+    size_t found = 0, buckets = (size_t)1 << v->jbits, i = 0;
+    for (size_t h = 0; h <= buckets; h++) {
+        uint64_t first = h == buckets ? UINT64_MAX : (uint64_t)h << (40 - v->jbits);
+        while (i < v->n4 && flat_ld64(v->k4, i) < first)
+            i++;
+        size_t want = h == buckets ? v->n4 : i, have = flat_ld32(v->jump, h);
+        if (have != want && found++ < 5) {
+            char line[160];
+            snprintf(line, sizeof line,
+                     "flat index: IPv4 jump bucket %zu starts at entry %zu, its first key is "
+                     "entry %zu",
+                     h, have, want);
+            problem(arg, line);
+        }
+    }
+    return found;
+}
+
 size_t flat_view_verify(const struct flat_view *v, void (*problem)(void *arg, const char *what),
                         void *arg)
 {
     return flat_verify_family(v, ADDR_V4, problem, arg) +
-           flat_verify_family(v, ADDR_V6, problem, arg);
+           flat_verify_family(v, ADDR_V6, problem, arg) + flat_verify_jump(v, problem, arg);
 }
