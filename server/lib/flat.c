@@ -54,6 +54,8 @@ struct flat_builder {
     struct flat_slot *slots; /* open addressing over the distinct values */
     size_t nslots;
     uint32_t stack[FLAT_STACK]; /* the entries containing the last one added */
+    uint32_t last_off;          /* the value the last entry got */
+    size_t last_len;
     size_t depth;
     uint8_t last_family;
 };
@@ -168,12 +170,19 @@ static bool flat_reserve(void **keys, void **links, size_t *cap, size_t need, si
 
 static uint32_t flat_hash(const void *val, size_t len)
 {
-    /* FNV-1a: values are short and this runs once per entry at build. */
+    /* Eight bytes a step, each word multiplied in (FNV's idea at word
+     * size): values are 20 to 100 bytes, hashed once per entry. */
     const uint8_t *p = val;
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 16777619u;
-    return h;
+    uint64_t h = 14695981039346656037u ^ len;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 1099511628211u;
+        h ^= h >> 29;
+    }
+    for (; len; p++, len--)
+        h = (h ^ *p) * 1099511628211u;
+    return (uint32_t)(h ^ h >> 32);
 }
 
 static bool flat_slots_grow(struct flat_builder *b)
@@ -198,7 +207,7 @@ static bool flat_slots_grow(struct flat_builder *b)
 
 /* The offset of val in vals, added if new; false when out of memory or
  * when vals would pass 4 GiB. */
-static bool flat_value_intern(struct flat_builder *b, const void *val, size_t len, uint32_t *off)
+static bool flat_value_find(struct flat_builder *b, const void *val, size_t len, uint32_t *off)
 {
     if ((b->nvals + 1) * 2 > b->nslots && !flat_slots_grow(b))
         return false;
@@ -227,6 +236,22 @@ static bool flat_value_intern(struct flat_builder *b, const void *val, size_t le
     b->slots[j] = (struct flat_slot){.off1 = (uint32_t)at + 1, .hash = h};
     b->nvals++;
     *off = (uint32_t)at;
+    return true;
+}
+
+static bool flat_value_intern(struct flat_builder *b, const void *val, size_t len, uint32_t *off)
+{
+    /* Entries in key order mostly repeat the value before them (one list
+     * file, one value): no hash for those. */
+    if (b->nvals && len == b->last_len &&
+        (len == 0 || memcmp(b->vals + b->last_off + 2, val, len) == 0)) {
+        *off = b->last_off;
+        return true;
+    }
+    if (!flat_value_find(b, val, len, off))
+        return false;
+    b->last_off = *off;
+    b->last_len = len;
     return true;
 }
 
