@@ -8,7 +8,7 @@
  *   jump: 2^jbits + 1 u32 (then 4 zero bytes if that count is odd): jump[h]
  *     is the first IPv4 key whose address has h as its top jbits bits, so
  *     a search starts in a bucket of about FLAT_BUCKET keys instead of the
- *     whole array (jbits grows with n4, at most 16: 256 KiB);
+ *     whole array (jbits grows with n4, at most 24: 4 bytes per 16 keys);
  *   k4: n4 u64 keys, IPv4 address << 8 | prefix length, ascending -- so one
  *     integer compare orders them as the store's keys are ordered;
  *   k6: n6 keys of three u64: the address's high and low halves (as big-
@@ -36,9 +36,9 @@
 #define FLAT_MAGIC "DNSBLFL1"
 #define FLAT_VERSION 1u
 #define FLAT_HEADER 64u
-#define FLAT_STACK 129 /* prefix lengths 0..128: the deepest nesting */
-#define FLAT_BUCKET 16 /* IPv4 keys per jump bucket, about */
-#define FLAT_JBITS_MAX 16
+#define FLAT_STACK 129    /* prefix lengths 0..128: the deepest nesting */
+#define FLAT_BUCKET 16    /* IPv4 keys per jump bucket, about */
+#define FLAT_JBITS_MAX 24 /* 64 MiB of table at 268M IPv4 keys: 1.5% of their size */
 
 struct flat_slot {
     uint32_t off1; /* value offset + 1; 0 = empty */

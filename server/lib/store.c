@@ -192,6 +192,7 @@ struct store {
     uint8_t *filter; /* a writer's copy of filter4 then filter6, kept for the next batch */
     uint8_t *dirty;  /* a writer's copy of flatdirty, the same way */
     size_t filter_min, flat_min;
+    size_t flat_changes_min; /* STORE_FLAT_CHANGES_MIN, or the tests' own */
     size_t map_initial, map_max;
     /* Resizing the map (see the top of this file). */
     pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
@@ -694,7 +695,8 @@ static int store_filter_create(struct store *s, MDB_txn *txn)
 }
 
 /* DNSBL_STORE_FILTER_MIN and DNSBL_STORE_FLAT_MIN (tests only): entries
- * before a store gets a filter, a flat index. */
+ * before a store gets a filter, a flat index; DNSBL_STORE_FLAT_CHANGES:
+ * the fewest changes that make a rebuild due. */
 static size_t store_min_env(const char *name, size_t dflt)
 {
     const char *text = getenv(name);
@@ -1284,6 +1286,143 @@ static int store_flat_build(const struct store *s, MDB_txn *txn, struct flat_bui
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
+/* Is the slot of the entry that starts where key does marked changed?
+ * An entry's first slot decides where a rebuild takes it from: a changed
+ * entry has all its slots marked, so it comes from the B-tree; an
+ * unchanged one is the same in both, and comes from exactly one. */
+static bool store_dirty_first(const uint8_t *d4, const uint8_t *d6,
+                              const uint8_t key[STORE_KEY_LEN])
+{
+    if (!d4)
+        return false;
+    if (key[0] == ADDR_V4)
+        return store_bit_has(d4, store_f4_slot(key + 1));
+    return (d6[STORE_F6_BYTES - 1] & STORE_F6_SHORT) || store_bit_has(d6, store_f6_slot(key + 1));
+}
+
+/* The first marked IPv4 slot at or after from, or 2^24 when none. */
+static uint32_t store_dirty_next4(const uint8_t *d4, uint32_t from)
+{
+    const uint32_t end = (uint32_t)1 << STORE_F4_BITS;
+    while (from < end && from % 8 && !store_bit_has(d4, from))
+        from++;
+    while (from < end && d4[from / 8] == 0)
+        from += 8;
+    while (from < end && !store_bit_has(d4, from))
+        from++;
+    return from;
+}
+
+/* The next entry from the B-tree whose first slot is marked, in key
+ * order: IPv4 ones by seeking from marked slot to marked slot, IPv6 ones
+ * by a sweep (their slots are hashed). *have false past the last. */
+static int store_merge_next_new(MDB_cursor *cur, const uint8_t *d4, const uint8_t *d6, bool first,
+                                MDB_val *k, MDB_val *v, bool *have)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    *have = false;
+    if (!d4)
+        return MDB_SUCCESS; /* nothing marked: all from the old index */
+    int rc = mdb_cursor_get(cur, k, v, first ? MDB_FIRST : MDB_NEXT);
+    while (rc == MDB_SUCCESS) {
+        if (k->mv_size != STORE_KEY_LEN)
+            return MDB_CORRUPTED;
+        const uint8_t *key = k->mv_data;
+        if (store_dirty_first(d4, d6, key)) {
+            *have = true;
+            return MDB_SUCCESS;
+        }
+        if (key[0] != ADDR_V4) {
+            rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+            continue;
+        }
+        /* On to the next marked slot, or to the first IPv6 key. */
+        uint32_t next = store_dirty_next4(d4, store_f4_slot(key + 1) + 1);
+        uint8_t seek[STORE_KEY_LEN] = {ADDR_V6};
+        if (next < (uint32_t)1 << STORE_F4_BITS) {
+            seek[0] = ADDR_V4;
+            memcpy(seek + 1, mapped, sizeof mapped);
+            seek[13] = (uint8_t)(next >> 16);
+            seek[14] = (uint8_t)(next >> 8);
+            seek[15] = (uint8_t)next;
+        }
+        *k = store_val(seek, sizeof seek);
+        rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* The index rebuilt from the old one: its entries whose first slot is
+ * not marked, and the B-tree's whose first slot is, merged in key order.
+ * Marked slots are few after most writes, so most of a big store is read
+ * from the old blob's arrays rather than from the B-tree's pages. */
+static int store_flat_merge(const struct store *s, MDB_txn *txn, const struct flat_view *old,
+                            const uint8_t *d4, const uint8_t *d6, struct flat_builder *b,
+                            size_t *from_tree)
+{
+    MDB_cursor *cur;
+    MDB_val k, v, ent;
+    struct addr_prefix np, op;
+    bool have_new;
+    *from_tree = 0;
+    int rc = mdb_cursor_open(txn, s->entries, &cur);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    rc = store_merge_next_new(cur, d4, d6, true, &k, &v, &have_new);
+    for (int f = 0; f < 2 && rc == MDB_SUCCESS; f++) {
+        uint8_t family = f == 0 ? ADDR_V4 : ADDR_V6;
+        size_t n = flat_view_count(old, family), i = 0;
+        for (;;) {
+            /* The next old entry whose first slot is not marked. */
+            const uint8_t *oval = NULL;
+            size_t olen = 0;
+            bool have_old = false;
+            for (; i < n; i++) {
+                uint32_t parent;
+                uint8_t okey[STORE_KEY_LEN];
+                if (flat_view_entry(old, family, i, &op, &parent, &oval, &olen) != DNSBL_OK) {
+                    rc = MDB_CORRUPTED;
+                    break;
+                }
+                store_key_from_prefix(&op, okey);
+                if (!store_dirty_first(d4, d6, okey)) {
+                    have_old = true;
+                    break;
+                }
+            }
+            if (rc != MDB_SUCCESS)
+                break;
+            bool use_new = false;
+            if (have_new) {
+                if (store_prefix_from_key(&k, &np) != DNSBL_OK ||
+                    !store_value_entry(&v, np.family, &ent)) {
+                    rc = MDB_CORRUPTED;
+                    break;
+                }
+                use_new = np.family == family && (!have_old || addr_compare(&np, &op) < 0);
+            }
+            if (!use_new && !have_old)
+                break; /* this family is done */
+            int err = use_new ? flat_builder_add(b, &np, ent.mv_data, ent.mv_size)
+                              : flat_builder_add(b, &op, oval, olen);
+            if (err != DNSBL_OK) {
+                rc = err == DNSBL_ENOMEM ? ENOMEM : MDB_CORRUPTED;
+                break;
+            }
+            if (use_new) {
+                (*from_tree)++;
+                rc = store_merge_next_new(cur, d4, d6, false, &k, &v, &have_new);
+                if (rc != MDB_SUCCESS)
+                    break;
+            } else {
+                i++;
+            }
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 /* One try at store_flat_refresh: STORE_EMAPFULL when the map filled up. */
 static int store_flat_refresh_once(struct store *s, bool force, struct store_flat_stats *st,
                                    char *why, size_t whylen)
@@ -1314,17 +1453,21 @@ static int store_flat_refresh_once(struct store *s, bool force, struct store_fla
     k = store_meta_key("flat");
     bool present = mdb_get(txn, s->meta, &k, &v) == MDB_SUCCESS;
     size_t due = ms.ms_entries / STORE_FLAT_CHANGES_SHARE;
-    if (due < STORE_FLAT_CHANGES_MIN)
-        due = STORE_FLAT_CHANGES_MIN;
+    if (due < s->flat_changes_min)
+        due = s->flat_changes_min;
     bool need = force || (present ? !usable || changes >= due : ms.ms_entries >= s->flat_min);
     if (!need) {
         store_write_abort(s, txn);
         return DNSBL_OK;
     }
 
+    /* Due, from a sound index: what did not change is taken from it.
+     * Forced, the index is made from the B-tree alone, so a reindex
+     * repairs a damaged one. */
     err = flat_builder_new(&b);
     if (err == DNSBL_OK)
-        rc = store_flat_build(s, txn, b);
+        rc = !force && usable ? store_flat_merge(s, txn, &view, d4, d6, b, &st->merged)
+                              : store_flat_build(s, txn, b);
     if (err != DNSBL_OK || rc == ENOMEM) {
         store_set_why(why, whylen, "%s: out of memory for the flat index of %zu entries", s->dir,
                       ms.ms_entries);
@@ -1691,6 +1834,7 @@ int store_open(const char *dir, int flags, struct store **out, char *why, size_t
         goto fail;
     s->filter_min = store_min_env("DNSBL_STORE_FILTER_MIN", STORE_FILTER_MIN);
     s->flat_min = store_min_env("DNSBL_STORE_FLAT_MIN", STORE_FLAT_MIN);
+    s->flat_changes_min = store_min_env("DNSBL_STORE_FLAT_CHANGES", STORE_FLAT_CHANGES_MIN);
 
     if (!rdonly && (flags & STORE_CREATE)) {
         err = store_mkdir_p(dir, why, whylen);

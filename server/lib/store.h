@@ -67,6 +67,7 @@ struct store_flat_stats {
     size_t values;    /* distinct entry values in the new index */
     size_t bytes;     /* its size */
     uint64_t changes; /* entries written since the one it replaced */
+    size_t merged;    /* entries read from the B-tree, when the old index gave the rest */
 };
 int store_flat_refresh(struct store *s, bool force, struct store_flat_stats *stats, char *why,
                        size_t whylen);

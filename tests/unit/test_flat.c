@@ -149,12 +149,12 @@ static size_t pad8(size_t n)
 }
 
 /* The IPv4 jump table's size, from the layout at the top of flat.c: one
- * bucket of about 16 keys per top address bits, at most 2^16 buckets,
+ * bucket of about 16 keys per top address bits, at most 2^24 buckets,
  * 2^jbits + 1 u32 padded to 8 bytes. */
 static size_t jump_bytes(size_t n4)
 {
     unsigned jbits = 0;
-    while (jbits < 16 && ((size_t)16 << jbits) < n4)
+    while (jbits < 24 && ((size_t)16 << jbits) < n4)
         jbits++;
     return pad8((((size_t)1 << jbits) + 1) * 4);
 }
