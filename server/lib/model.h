@@ -38,14 +38,14 @@ enum import_state {
 #define IMPORT_NO_TXT 0x01 /* imp_flags: the source gives this listing no TXT */
 
 enum event_kind {
-    EV_LIST = 0,       /* operator listing: code, reason, expires */
-    EV_DELIST,         /* operator delisting: reason = who/why */
-    EV_ALLOW,          /* operator allow entry: reason, expires */
-    EV_ABUSE,          /* ARF complaint kinds: weight = incidents */
+    EV_LIST = 0, /* operator listing: code, reason, expires */
+    EV_DELIST,   /* operator delisting: reason = who/why */
+    EV_ALLOW,    /* operator allow entry: reason, expires */
+    EV_ABUSE,    /* ARF complaint kinds: weight = incidents */
     EV_FRAUD,
     EV_VIRUS,
     EV_OTHER,
-    EV_NOT_SPAM,       /* negative evidence */
+    EV_NOT_SPAM, /* negative evidence */
     EV_AUTH_FAILURE,
     EV_TRAP_HIT,       /* weight = hits */
     EV_VOLUME,         /* weight = messages (recipients) seen */
@@ -87,35 +87,38 @@ struct snds_row {
     uint32_t data;       /* DATA commands */
     uint32_t recipients; /* message recipients: the volume */
     uint32_t trap_hits;
-    int64_t start, end;  /* activity window, unix seconds, 0 = unknown */
+    int64_t start, end; /* activity window, unix seconds, 0 = unknown */
 };
 
-/* One record of the store's `entries` database, decoded. */
+/* One record of the store's `entries` database, decoded. The texts come
+ * last, so the fixed fields (what a lookup for an A record needs, with
+ * imp_dataset) are one block that copies cheaply. */
 struct entry {
     struct addr_prefix prefix;
     /* operator state */
-    uint8_t state;          /* enum entry_state */
-    uint32_t code;          /* manual listing A value, host order (0x7f000002); 0 = zone default */
-    int64_t expires;        /* manual state expiry, unix seconds; 0 = never */
-    int64_t state_time;     /* when the operator state was last set */
-    char reason[MODEL_TEXT_MAX]; /* why it is listed / allowed (operator or feed text) */
-    char note[MODEL_TEXT_MAX];   /* the last operator action, e.g. "delisted: reason" */
+    uint8_t state;      /* enum entry_state */
+    uint32_t code;      /* manual listing A value, host order (0x7f000002); 0 = zone default */
+    int64_t expires;    /* manual state expiry, unix seconds; 0 = never */
+    int64_t state_time; /* when the operator state was last set */
     /* imported list data */
-    uint8_t imp_state;      /* enum import_state */
-    uint8_t imp_flags;      /* IMPORT_NO_TXT */
-    uint32_t imp_code;      /* A value; 0 = the zone's imported code */
-    uint32_t imp_ttl;       /* record TTL from the source; 0 = the zone's */
-    char imp_txt[MODEL_TEXT_MAX];     /* rbldnsd-style template: "$" = queried address, "$$" = "$" */
-    char imp_dataset[64];   /* which imported data set listed it ("" = any zone serves it) */
-    int64_t imp_time;       /* when the imported data said so */
+    uint8_t imp_state; /* enum import_state */
+    uint8_t imp_flags; /* IMPORT_NO_TXT */
+    uint32_t imp_code; /* A value; 0 = the zone's imported code */
+    uint32_t imp_ttl;  /* record TTL from the source; 0 = the zone's */
+    int64_t imp_time;  /* when the imported data said so */
     /* evidence, lifetime totals (the decaying score comes from history) */
-    int64_t first_seen;     /* first event time, unix seconds */
-    int64_t last_seen;      /* last event time */
+    int64_t first_seen; /* first event time, unix seconds */
+    int64_t last_seen;  /* last event time */
     uint32_t counts[CNT_COUNT];
     uint64_t volume;
     uint32_t auth_fail[AUTHC_COUNT]; /* complaints about mail that failed SPF, DKIM, DMARC */
-    struct snds_row snds;   /* last SNDS data row (by activity start) */
-    uint8_t snds_status;    /* enum snds_status from the IP-status export */
+    struct snds_row snds;            /* last SNDS data row (by activity start) */
+    uint8_t snds_status;             /* enum snds_status from the IP-status export */
+    char imp_dataset[64]; /* which imported data set listed it ("" = any zone serves it) */
+    /* texts */
+    char reason[MODEL_TEXT_MAX];  /* why it is listed / allowed (operator or feed text) */
+    char note[MODEL_TEXT_MAX];    /* the last operator action, e.g. "delisted: reason" */
+    char imp_txt[MODEL_TEXT_MAX]; /* rbldnsd-style template: "$" = queried address, "$$" = "$" */
     char sources[MODEL_TEXT_MAX]; /* comma-separated source names, each once */
 };
 
@@ -126,19 +129,19 @@ bool model_has_evidence(const struct entry *e);
  * duration of the call that takes the event. */
 struct event {
     struct addr_prefix prefix;
-    uint8_t kind;        /* enum event_kind */
-    double weight;       /* added to the counter (incidents, hits, messages) */
-    int64_t time;        /* when it happened (report time, not import time) */
-    uint32_t code;       /* EV_LIST / EV_IMPORT_LIST: A value, 0 = zone default */
-    int64_t expires;     /* EV_LIST/EV_ALLOW: unix seconds, 0 = never */
-    const char *reason;  /* may be NULL */
-    const char *source;  /* feed or operator name, may be NULL */
-    uint32_t ttl;        /* EV_IMPORT_LIST: TTL from the source, 0 = zone's */
-    const char *txt;     /* EV_IMPORT_LIST: TXT template, NULL = no TXT record */
-    const char *dataset; /* EV_IMPORT_LIST/EXCLUDE: data set name, NULL = "" */
-    uint8_t auth_failed; /* complaint kinds: enum auth_fail_bits */
+    uint8_t kind;                /* enum event_kind */
+    double weight;               /* added to the counter (incidents, hits, messages) */
+    int64_t time;                /* when it happened (report time, not import time) */
+    uint32_t code;               /* EV_LIST / EV_IMPORT_LIST: A value, 0 = zone default */
+    int64_t expires;             /* EV_LIST/EV_ALLOW: unix seconds, 0 = never */
+    const char *reason;          /* may be NULL */
+    const char *source;          /* feed or operator name, may be NULL */
+    uint32_t ttl;                /* EV_IMPORT_LIST: TTL from the source, 0 = zone's */
+    const char *txt;             /* EV_IMPORT_LIST: TXT template, NULL = no TXT record */
+    const char *dataset;         /* EV_IMPORT_LIST/EXCLUDE: data set name, NULL = "" */
+    uint8_t auth_failed;         /* complaint kinds: enum auth_fail_bits */
     const struct snds_row *snds; /* EV_SNDS */
-    bool snds_blocked;   /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
+    bool snds_blocked;           /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new). */
@@ -149,7 +152,7 @@ bool model_manual_active(const struct entry *e, int64_t now);
 
 /* One day of evidence for one entry (the store's `history` database). */
 struct history_day {
-    uint32_t day;                 /* unix time / 86400 */
+    uint32_t day; /* unix time / 86400 */
     uint32_t counts[CNT_COUNT];
     uint64_t volume;
 };
@@ -163,8 +166,8 @@ bool model_event_has_history(const struct event *ev);
 enum zone_kind { ZONE_BLOCKLIST = 0, ZONE_SCORE, ZONE_ALLOWLIST };
 
 struct zone_policy {
-    uint8_t kind;             /* enum zone_kind */
-    uint32_t ttl;             /* TTL of A/TXT answers, seconds */
+    uint8_t kind;                      /* enum zone_kind */
+    uint32_t ttl;                      /* TTL of A/TXT answers, seconds */
     char txt_template[MODEL_TEXT_MAX]; /* {ip} {reason} {zone} {code} placeholders */
     /* return codes per dominant reason */
     uint32_t code_manual;     /* 127.0.0.2 */
@@ -181,7 +184,7 @@ struct zone_policy {
     bool snds_red_lists;      /* SNDS RED lists with code_imported (default true) */
     char datasets[8][64];     /* imported data sets served; none given = all */
     uint8_t ndatasets;
-    struct acl acl;           /* who may ask; policy_defaults leaves it empty (all allowed) */
+    struct acl acl; /* who may ask; policy_defaults leaves it empty (all allowed) */
 };
 
 void policy_defaults(struct zone_policy *zp);
@@ -205,24 +208,24 @@ enum decision_why {
 
 /* The score of the entry holding an address's evidence, at a time. */
 struct score {
-    double value;          /* the score: rate-scaled complaints + traps, decayed */
-    double complaints;     /* decayed abuse+fraud+virus(+other, auth weights) after weights */
-    double traps;          /* decayed trap hits after weight */
-    double volume;         /* decayed volume */
-    double rate_factor;    /* 0..1 applied to complaints */
-    int64_t clears_at;     /* when value falls under the threshold with nothing new; 0 = not over */
-    uint8_t light;         /* 0 green, 1 yellow, 2 red (see policy_light) */
+    double value;       /* the score: rate-scaled complaints + traps, decayed */
+    double complaints;  /* decayed abuse+fraud+virus(+other, auth weights) after weights */
+    double traps;       /* decayed trap hits after weight */
+    double volume;      /* decayed volume */
+    double rate_factor; /* 0..1 applied to complaints */
+    int64_t clears_at;  /* when value falls under the threshold with nothing new; 0 = not over */
+    uint8_t light;      /* 0 green, 1 yellow, 2 red (see policy_light) */
 };
 
 struct decision {
     bool listed;
     bool allowed;
-    uint8_t why;                 /* enum decision_why: the dominant reason */
-    uint8_t n;                   /* A records: codes[0..n) with their reasons */
+    uint8_t why; /* enum decision_why: the dominant reason */
+    uint8_t n;   /* A records: codes[0..n) with their reasons */
     uint32_t codes[DECISION_MAX];
     uint8_t code_why[DECISION_MAX];
-    uint32_t code;               /* codes[0] when listed */
-    uint32_t ttl;                /* answer TTL: the imported entry's TTL or the zone's */
+    uint32_t code;                /* codes[0] when listed */
+    uint32_t ttl;                 /* answer TTL: the imported entry's TTL or the zone's */
     const struct entry *decider;  /* the entry that decided, or NULL; points into the input */
     const struct entry *imported; /* the entry whose imported listing applies, or NULL */
     const struct entry *evidence; /* the entry whose history made the score, or NULL */
@@ -269,10 +272,10 @@ uint8_t policy_score_octet(const struct zone_policy *zp, double score);
 bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, unsigned i,
                        const char *ip, const char *zone, char *buf, size_t cap, size_t *len);
 
-const char *model_state_name(uint8_t state);  /* "none", "listed", ... */
-const char *model_why_name(uint8_t why);      /* "manual", "allowed", ... */
-const char *model_kind_name(uint8_t kind);    /* "abuse", "trap", "list", ... (CSV kinds) */
-int model_kind_from_name(const char *name);   /* inverse for CSV; -1 if unknown */
-const char *model_light_name(uint8_t light);  /* "green", "yellow", "red" */
+const char *model_state_name(uint8_t state); /* "none", "listed", ... */
+const char *model_why_name(uint8_t why);     /* "manual", "allowed", ... */
+const char *model_kind_name(uint8_t kind);   /* "abuse", "trap", "list", ... (CSV kinds) */
+int model_kind_from_name(const char *name);  /* inverse for CSV; -1 if unknown */
+const char *model_light_name(uint8_t light); /* "green", "yellow", "red" */
 
 #endif

@@ -2185,14 +2185,17 @@ static int store_reader_find_flat(struct store_reader *r, const struct addr_pref
         return err;
     for (size_t i = 0; i < nh; i++) {
         if (lean && hits[i].val == r->lean_val) {
-            out[i] = r->lean;
+            /* What a lean decode writes: the fields before the texts,
+             * and the texts empty. */
+            memcpy(&out[i], &r->lean, offsetof(struct entry, reason));
+            out[i].reason[0] = out[i].note[0] = out[i].imp_txt[0] = out[i].sources[0] = '\0';
         } else {
             err = store_decode_entry_part(hits[i].val, hits[i].len, &out[i], lean);
             if (err != DNSBL_OK)
                 return err;
             if (lean) {
                 r->lean_val = hits[i].val;
-                r->lean = out[i];
+                memcpy(&r->lean, &out[i], offsetof(struct entry, reason));
             }
         }
         out[i].prefix = hits[i].prefix;
