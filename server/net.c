@@ -120,6 +120,10 @@ struct worker {
     uint64_t cnt[NC_COUNT]; /* read by others only after join */
     uint8_t *udp_in, *udp_out, *tcp_out;
     struct mmsghdr in[NET_BATCH], out[NET_BATCH];
+    /* The first in_used headers of in[] were rewritten by the last
+     * recvmmsg, on socket in_for; the rest are as set for in_for. */
+    const struct net_udp *in_for;
+    unsigned in_used;
     struct iovec in_iov[NET_BATCH], out_iov[NET_BATCH];
     struct sockaddr_storage peer[NET_BATCH];
     union net_ctl in_ctl[NET_BATCH], out_ctl[NET_BATCH];
@@ -373,16 +377,22 @@ static void net_on_udp(evutil_socket_t fd, short what, void *arg)
     (void)what;
     worker_enter(w);
     for (int round = 0; round < NET_UDP_ROUNDS; round++) {
-        /* recvmmsg rewrites only the lengths (and msg_flags); the buffers
-         * were set once (worker_init_msgs). A worker's sockets differ in
-         * pktinfo, so the control buffer is set per round too. */
-        for (unsigned i = 0; i < NET_BATCH; i++) {
+        /* recvmmsg rewrites only the lengths (and msg_flags) of the
+         * datagrams it returns; the buffers were set once
+         * (worker_init_msgs). A worker's sockets differ in pktinfo, so
+         * the control buffers are set again when the socket changes --
+         * otherwise only the headers the last batch used, which at a
+         * few datagrams a wakeup is most of a batch's own cost. */
+        unsigned reset = w->in_for == u ? w->in_used : NET_BATCH;
+        for (unsigned i = 0; i < reset; i++) {
             struct msghdr *h = &w->in[i].msg_hdr;
             h->msg_namelen = sizeof w->peer[i];
             h->msg_control = u->pktinfo ? w->in_ctl[i].buf : NULL;
             h->msg_controllen = u->pktinfo ? sizeof w->in_ctl[i].buf : 0;
         }
+        w->in_for = u;
         int got = recvmmsg(fd, w->in, NET_BATCH, MSG_DONTWAIT, NULL);
+        w->in_used = got > 0 ? (unsigned)got : 0;
         if (got <= 0)
             return; /* EAGAIN: drained; anything else concerns one datagram */
         worker_answer_udp(w, u, (unsigned)got);
