@@ -174,6 +174,85 @@ class TestCheck(FaultCase):
         self.assertIn("schema version 9", r.out)
 
 
+class TestFlatIndex(FaultCase):
+    """dnsblctl reindex, the rebuild a write does when it is due, and what
+    check says about an index written behind the store's back."""
+
+    FLAT = {"DNSBL_STORE_FLAT_MIN": "0"}  # an index from the first write
+
+    def reindex_json(self, **kw):
+        return json.loads(self.ctl_ok("reindex", "--json", **kw).out)
+
+    def test_reindex_reports_and_keeps_answers(self):
+        rows = self.write("l.txt", "192.0.2.0/24\n198.51.100.7\n10.0.0.0/8\n10.1.2.3\n2001:db8::/32\n")
+        self.ctl_ok("import", "--format", "list", rows)
+        before = self.ctl_ok("list", "--json").out
+        shown = self.ctl_ok("show", "10.1.2.3").out
+        r = self.ctl_ok("reindex")
+        self.assertRegex(r.out, r"flat index rebuilt: 5 entries, 1 distinct values, \d+ bytes, "
+                                r"0 changes folded in, seconds [\d.]+\n$")
+        report = self.reindex_json()
+        self.assertEqual((report["entries"], report["values"], report["changes"]), (5, 1, 0))
+        self.assertGreater(report["bytes"], 64)
+        self.check_ok()
+        self.assertEqual(self.ctl_ok("list", "--json").out, before)
+        self.assertEqual(self.ctl_ok("show", "10.1.2.3").out, shown)
+
+    def test_writes_are_counted_until_a_rebuild_is_due(self):
+        rows = self.write("l.txt", "192.0.2.0/24\n198.51.100.7\n")
+        self.ctl_ok("import", "--format", "list", rows, env=self.FLAT)
+        # The import built the index; two adds are changes since, below the
+        # 1,024 that make a rebuild due: the index stays, the adds marked.
+        self.ctl_ok("add", "203.0.113.9", env=self.FLAT)
+        self.ctl_ok("add", "192.0.2.77", "--reason", "inside the /24", env=self.FLAT)
+        self.check_ok()
+        self.assertEqual(self.reindex_json()["changes"], 2)
+        self.assertEqual(self.reindex_json()["changes"], 0)
+        # Due after one change: the write rebuilds it before it exits.
+        due = dict(self.FLAT, DNSBL_STORE_FLAT_CHANGES="1")
+        self.ctl_ok("add", "203.0.113.10", env=due)
+        self.assertEqual(self.reindex_json()["changes"], 0)
+        self.check_ok()
+
+    def test_usage(self):
+        self.assertEqual(self.ctl("reindex", "extra").rc, 2)
+        self.assertEqual(self.ctl("reindex", "--bogus").rc, 2)
+        r = self.ctl("reindex", db=None, env={"DNSBL_DB": None})
+        self.assertEqual(r.rc, 2)
+        self.assertIn("--db", r.err)
+        self.assertIn("reindex", self.ctl_ok("help").out)
+        self.assertIn("flat index", self.ctl_ok("reindex", "--help").out)
+
+    @unittest.skipUnless(shutil.which("mdb_load"), "mdb_load (lmdb-utils) is needed to damage a store")
+    def test_damaged_index_is_named_and_reindex_repairs_it(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "net")
+        self.ctl_ok("add", "198.51.100.7")
+        self.ctl_ok("reindex")
+
+        def load(key, value_hex):
+            dump = ("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n %s\n %s\nDATA=END\n"
+                    % (key.encode().hex(), value_hex))
+            p = subprocess.run(["mdb_load", "-s", "meta", self.db], input=dump.encode(),
+                               capture_output=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+        load("flat", "00" * 100)
+        r = self.ctl("check")
+        self.assertEqual(r.rc, 1, r.out + r.err)
+        self.assertIn("problem: meta: flat: the 100-byte record is not a flat index this "
+                      "program reads", r.out)
+        # The server would answer from the B-tree meanwhile; reindex builds
+        # a new index from it.
+        self.ctl_ok("reindex")
+        self.check_ok()
+        load("flatdirty", "ff" * 10)
+        r = self.ctl("check")
+        self.assertEqual(r.rc, 1, r.out + r.err)
+        self.assertIn("problem: meta: flatdirty is 10 bytes", r.out)
+        self.ctl_ok("reindex")
+        self.check_ok()
+
+
 class TestKilledImport(FaultCase):
     ROWS = 200000
     BATCH = "2000"
