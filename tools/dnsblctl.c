@@ -189,6 +189,8 @@ static const struct ctl_command ctl_commands[] = {
      "serial records, that every entry's key and value decode, that every entry\n"
      "carries the right ancestors (the lengths of the entries containing it,\n"
      "which lookups rely on), that the lookup filter has a bit for every entry,\n"
+     "that the flat index is well formed and holds every entry as the B-tree does\n"
+     "except where writes have marked changes since it was built,\n"
      "that every history record belongs to an existing entry and decodes, and\n"
      "that every dedup key is 32 bytes. Each problem is printed on a line of its own, naming the "
      "database\n"
