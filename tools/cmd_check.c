@@ -31,31 +31,6 @@ static void ctl_check_problem(void *arg, const char *what)
     }
 }
 
-static int ctl_check_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
-                                   bool *done)
-{
-    static const struct option opts[] = {
-        CTL_OPTIONS_COMMON,
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
-    for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "j", opts);
-        switch (c) {
-        case CTL_GETOPT_END:
-            return CTL_EXIT_OK;
-        case CTL_GETOPT_HELP:
-            *done = true;
-            return CTL_EXIT_OK;
-        case 'j':
-            *json = true;
-            break;
-        default:
-            return CTL_EXIT_USAGE;
-        }
-    }
-}
-
 /* The report's head: db, and whether there is a store at all. */
 static void ctl_check_begin(struct ctl_check_out *o, const char *db, bool exists)
 {
@@ -109,7 +84,7 @@ int ctl_cmd_check(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct ctl_check_out o = {0};
     bool done = false;
-    int rc = ctl_check_parse_options(ctx, argc, argv, &o.json, &done);
+    int rc = ctl_getopt_json_only(ctx, argc, argv, &o.json, &done);
     if (rc != CTL_EXIT_OK || done)
         return rc;
     if (optind < argc)

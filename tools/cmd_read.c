@@ -594,31 +594,6 @@ out:
     return rc;
 }
 
-/* --json is list's only option; *done when --help answered. */
-static int ctl_list_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
-                                  bool *done)
-{
-    static const struct option opts[] = {CTL_OPTIONS_COMMON, CTL_OPTION_JSON, {NULL, 0, NULL, 0}};
-
-    *json = false;
-    *done = false;
-    for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "j", opts);
-        switch (c) {
-        case CTL_GETOPT_END:
-            return CTL_EXIT_OK;
-        case CTL_GETOPT_HELP:
-            *done = true;
-            return CTL_EXIT_OK;
-        case 'j':
-            *json = true;
-            break;
-        default:
-            return CTL_EXIT_USAGE;
-        }
-    }
-}
-
 /* list walks the store twice: once to size the prefix column, once to
  * print, so memory stays flat however many entries there are. */
 struct ctl_list_walk {
@@ -720,7 +695,7 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
     struct ctl_list_walk walk = {.prefix_width = (int)sizeof "PREFIX" - 1};
     struct store *s = NULL;
     bool done;
-    int rc = ctl_list_parse_options(ctx, argc, argv, &walk.json, &done);
+    int rc = ctl_getopt_json_only(ctx, argc, argv, &walk.json, &done);
 
     if (rc != CTL_EXIT_OK || done)
         return rc;

@@ -9,31 +9,6 @@
 #include "err.h"
 #include "json.h"
 
-static int ctl_reindex_parse_options(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
-                                     bool *done)
-{
-    static const struct option opts[] = {
-        CTL_OPTIONS_COMMON,
-        {"json", no_argument, NULL, 'j'},
-        {NULL, 0, NULL, 0},
-    };
-    for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "j", opts);
-        switch (c) {
-        case CTL_GETOPT_END:
-            return CTL_EXIT_OK;
-        case CTL_GETOPT_HELP:
-            *done = true;
-            return CTL_EXIT_OK;
-        case 'j':
-            *json = true;
-            break;
-        default:
-            return CTL_EXIT_USAGE;
-        }
-    }
-}
-
 static double ctl_reindex_now(void)
 {
     struct timespec ts;
@@ -66,7 +41,7 @@ static void ctl_reindex_print(const char *db, const struct store_flat_stats *st,
 int ctl_cmd_reindex(struct ctl_ctx *ctx, int argc, char **argv)
 {
     bool json = false, done = false;
-    int rc = ctl_reindex_parse_options(ctx, argc, argv, &json, &done);
+    int rc = ctl_getopt_json_only(ctx, argc, argv, &json, &done);
     if (rc != CTL_EXIT_OK || done)
         return rc;
     if (optind < argc)

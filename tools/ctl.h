@@ -79,6 +79,11 @@ enum ctl_getopt_result {
 int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
+/* The options of a command whose only own option is --json (-j):
+ * CTL_EXIT_OK with *json set, *done when --help answered, or
+ * CTL_EXIT_USAGE. */
+int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json, bool *done);
+
 void ctl_print_usage(const struct ctl_command *cmd, FILE *out);
 
 /* "dnsblctl: " + message + newline on stderr. */

@@ -362,6 +362,28 @@ int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts
     }
 }
 
+int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json, bool *done)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+    *json = *done = false;
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "j", opts);
+        switch (c) {
+        case CTL_GETOPT_END:
+            return CTL_EXIT_OK;
+        case CTL_GETOPT_HELP:
+            *done = true;
+            return CTL_EXIT_OK;
+        case 'j':
+            *json = true;
+            break;
+        default:
+            return CTL_EXIT_USAGE;
+        }
+    }
+}
+
 int ctl_finish_output(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -255,6 +255,18 @@ static bool flat_value_intern(struct flat_builder *b, const void *val, size_t le
     return true;
 }
 
+/* Links entry n of a family (its keys' room reserved): its parent is the
+ * top of the stack of entries containing it, and it becomes the top. */
+static int flat_builder_link(struct flat_builder *b, uint32_t *links, size_t n, uint32_t off)
+{
+    if (b->depth == FLAT_STACK)
+        return DNSBL_EINVAL; /* deeper than prefixes nest: not in order */
+    links[2 * n] = b->depth ? b->stack[b->depth - 1] : FLAT_NONE;
+    links[2 * n + 1] = off;
+    b->stack[b->depth++] = (uint32_t)n;
+    return DNSBL_OK;
+}
+
 int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const void *val,
                      size_t len)
 {
@@ -265,7 +277,7 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
     if (b->n4 + b->n6 >= FLAT_ENTRIES_MAX)
         return DNSBL_ENOMEM;
 
-    uint32_t parent = FLAT_NONE, off;
+    uint32_t off;
     if (p->family == ADDR_V4) {
         uint32_t a = flat_v4_of(p);
         uint64_t key = (uint64_t)a << 8 | p->plen;
@@ -280,15 +292,10 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
         if (!flat_reserve((void **)&b->k4, (void **)&b->l4, &b->cap4, b->n4 + 1, 8) ||
             !flat_value_intern(b, val, len, &off))
             return DNSBL_ENOMEM;
-        if (b->depth == FLAT_STACK)
-            return DNSBL_EINVAL; /* deeper than prefixes nest: not in order */
-        if (b->depth)
-            parent = b->stack[b->depth - 1];
-        b->k4[b->n4] = key;
-        b->l4[2 * b->n4] = parent;
-        b->l4[2 * b->n4 + 1] = off;
-        b->stack[b->depth++] = (uint32_t)b->n4;
-        b->n4++;
+        int err = flat_builder_link(b, b->l4, b->n4, off);
+        if (err != DNSBL_OK)
+            return err;
+        b->k4[b->n4++] = key;
     } else {
         uint64_t hi = flat_load_be64(p->a), lo = flat_load_be64(p->a + 8);
         if (!flat_masked6(hi, lo, p->plen))
@@ -311,17 +318,13 @@ int flat_builder_add(struct flat_builder *b, const struct addr_prefix *p, const 
         if (!flat_reserve((void **)&b->k6, (void **)&b->l6, &b->cap6, b->n6 + 1, 24) ||
             !flat_value_intern(b, val, len, &off))
             return DNSBL_ENOMEM;
-        if (b->depth == FLAT_STACK)
-            return DNSBL_EINVAL; /* deeper than prefixes nest: not in order */
-        if (b->depth)
-            parent = b->stack[b->depth - 1];
+        int err = flat_builder_link(b, b->l6, b->n6, off);
+        if (err != DNSBL_OK)
+            return err;
         uint64_t *k = b->k6 + 3 * b->n6;
         k[0] = hi;
         k[1] = lo;
         k[2] = p->plen;
-        b->l6[2 * b->n6] = parent;
-        b->l6[2 * b->n6 + 1] = off;
-        b->stack[b->depth++] = (uint32_t)b->n6;
         b->n6++;
     }
     b->last_family = p->family;

@@ -3339,6 +3339,35 @@ static int store_grow(struct store *s, char *why, size_t whylen)
     return DNSBL_OK;
 }
 
+/* Runs a write transaction, once(s, arg, ...); when the map filled up
+ * (nothing was written), grows it and runs it again whole: once per
+ * doubling, until it fits or the map reaches its limit. */
+static int store_write_growing(struct store *s, int (*once)(struct store *, void *, char *, size_t),
+                               void *arg, char *why, size_t whylen)
+{
+    for (;;) {
+        int err = once(s, arg, why, whylen);
+        if (err != STORE_EMAPFULL)
+            return err;
+        err = store_grow(s, why, whylen);
+        if (err != DNSBL_OK)
+            return err;
+    }
+}
+
+struct store_apply_args {
+    const struct event *ev;
+    const uint8_t *const *dedup;
+    size_t n;
+    struct store_apply_stats st;
+};
+
+static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
+{
+    struct store_apply_args *a = arg;
+    return store_apply_once(s, a->ev, a->dedup, a->n, &a->st, why, whylen);
+}
+
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen)
 {
@@ -3358,46 +3387,42 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
     int err = store_check_events(s, ev, n, why, whylen);
     if (err != DNSBL_OK || n == 0)
         return err;
-    /* The batch is all or nothing, so after a full map it runs again whole
-     * in the grown map: once per doubling, until it fits or the limit. */
-    for (;;) {
-        err = store_apply_once(s, ev, dedup, n, &st, why, whylen);
-        if (err != STORE_EMAPFULL)
-            break;
-        err = store_grow(s, why, whylen);
-        if (err != DNSBL_OK)
-            break;
-    }
+    /* The batch is all or nothing, so after a full map it runs again whole. */
+    struct store_apply_args args = {.ev = ev, .dedup = dedup, .n = n, .st = st};
+    err = store_write_growing(s, store_apply_try, &args, why, whylen);
     if (err != DNSBL_OK)
         return store_public_err(err);
     if (stats)
-        *stats = st;
+        *stats = args.st;
     return DNSBL_OK;
+}
+
+struct store_flat_args {
+    bool force;
+    struct store_flat_stats st;
+};
+
+static int store_flat_try(struct store *s, void *arg, char *why, size_t whylen)
+{
+    struct store_flat_args *a = arg;
+    a->st = (struct store_flat_stats){0};
+    return store_flat_refresh_once(s, a->force, &a->st, why, whylen);
 }
 
 int store_flat_refresh(struct store *s, bool force, struct store_flat_stats *stats, char *why,
                        size_t whylen)
 {
-    struct store_flat_stats st = {0};
+    struct store_flat_args args = {.force = force};
     if (stats)
-        *stats = st;
+        *stats = args.st;
     if (s->flags & STORE_RDONLY) {
         store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
         return DNSBL_EINVAL;
     }
-    int err;
-    for (;;) {
-        st = (struct store_flat_stats){0};
-        err = store_flat_refresh_once(s, force, &st, why, whylen);
-        if (err != STORE_EMAPFULL)
-            break;
-        err = store_grow(s, why, whylen);
-        if (err != DNSBL_OK)
-            break;
-    }
+    int err = store_write_growing(s, store_flat_try, &args, why, whylen);
     if (err != DNSBL_OK)
         return store_public_err(err);
     if (stats)
-        *stats = st;
+        *stats = args.st;
     return DNSBL_OK;
 }

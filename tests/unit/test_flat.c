@@ -1121,52 +1121,73 @@ static const struct flat_view *damage_copy(const struct blob *good, uint8_t **co
 /* The IPv4 jump table: a bucket pointing outside the keys, or ending
  * before it starts, is refused by lookups; one that starts at the wrong
  * key is named by verify. */
+/* A damage test's fixture: the base blob, and a fresh copy of it to
+ * damage for each case. */
+struct damage {
+    struct flat_builder *b;
+    struct blob bl;
+    struct layout l;
+    uint8_t *c; /* the copy being damaged */
+    struct flat_view dv;
+};
+
+static void damage_begin(struct damage *d)
+{
+    d->b = build_damage_base(); /* 7 IPv4 keys (one jump bucket), 4 IPv6 */
+    blob_write(&d->bl, d->b, 0);
+    d->l = layout_of(&d->bl.v);
+    d->c = NULL;
+}
+
+/* A fresh copy of the base blob, opened. */
+static const struct flat_view *damage_next(struct damage *d)
+{
+    return damage_copy(&d->bl, &d->c, &d->dv);
+}
+
+static void damage_end(struct damage *d)
+{
+    free(d->c);
+    blob_free(&d->bl);
+    flat_builder_free(d->b);
+}
+
 static void test_damaged_jump(void **state)
 {
     (void)state;
-    struct flat_builder *b = build_damage_base(); /* 7 IPv4 keys: one bucket */
-    struct blob bl;
-    blob_write(&bl, b, 0);
-    struct layout l = layout_of(&bl.v);
-    uint8_t *c = NULL;
-    struct flat_view dv;
+    struct damage d;
+    damage_begin(&d);
     const struct flat_view *v;
 
-    v = damage_copy(&bl, &c, &dv);
+    v = damage_next(&d);
     assert_int_equal(verify(v, NULL), 0);
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_OK);
 
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.jump + 4, 8); /* the end past the 7 keys */
+    v = damage_next(&d);
+    put32(d.c, d.l.jump + 4, 8); /* the end past the 7 keys */
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
     assert_int_equal(cover_rc(v, "2001:db8::1"), DNSBL_OK); /* IPv6 has no jump table */
     assert_true(verify(v, "jump bucket 1 ") > 0);
 
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.jump, 5);
-    put32(c, l.jump + 4, 2); /* ends before it starts */
+    v = damage_next(&d);
+    put32(d.c, d.l.jump, 5);
+    put32(d.c, d.l.jump + 4, 2); /* ends before it starts */
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
     assert_true(verify(v, "jump bucket 0 ") > 0);
 
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.jump, 3); /* skips the first three keys */
+    v = damage_next(&d);
+    put32(d.c, d.l.jump, 3); /* skips the first three keys */
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_OK);
     assert_true(verify(v, "jump bucket 0 ") > 0);
 
-    free(c);
-    blob_free(&bl);
-    flat_builder_free(b);
+    damage_end(&d);
 }
 
 static void test_damaged_links(void **state)
 {
     (void)state;
-    struct flat_builder *b = build_damage_base();
-    struct blob bl;
-    blob_write(&bl, b, 0);
-    struct layout l = layout_of(&bl.v);
-    uint8_t *c = NULL;
-    struct flat_view dv;
+    struct damage d;
+    damage_begin(&d);
     const struct flat_view *v;
     struct addr_prefix p;
     uint32_t parent;
@@ -1174,14 +1195,14 @@ static void test_damaged_links(void **state)
     size_t len;
 
     /* The pristine copy is fine: what follows is the damage's doing. */
-    v = damage_copy(&bl, &c, &dv);
+    v = damage_next(&d);
     assert_int_equal(verify(v, NULL), 0);
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_OK);
     assert_int_equal(cover_rc(v, "2001:db8:0:1::1"), DNSBL_OK);
 
     /* 10.1.2.0/24 (entry 3) its own parent: met while listing hits. */
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l4 + 3 * 8, 3);
+    v = damage_next(&d);
+    put32(d.c, d.l.l4 + 3 * 8, 3);
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
     assert_int_equal(cover_rc(v, "10.1.2.3"), DNSBL_ESCHEMA);
     assert_int_equal(cover_rc(v, "10.1.3.1"), DNSBL_OK); /* not under it */
@@ -1189,128 +1210,120 @@ static void test_damaged_links(void **state)
 
     /* 10.1.2.3/32 (entry 4) its own parent: met while climbing to the
      * first entry that covers. */
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l4 + 4 * 8, 4);
+    v = damage_next(&d);
+    put32(d.c, d.l.l4 + 4 * 8, 4);
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
     assert_true(verify(v, "IPv4 entry 4 ") > 0);
 
     /* Parents later in the array, and past its end. */
     static const uint32_t later[] = {4, 5, 6, 7, 1000, FLAT_NONE - 1};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
-        v = damage_copy(&bl, &c, &dv);
-        put32(c, l.l4 + 3 * 8, later[i]);
+        v = damage_next(&d);
+        put32(d.c, d.l.l4 + 3 * 8, later[i]);
         assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
         assert_true(verify(v, "IPv4 entry 3 ") > 0);
     }
 
     /* The same in the IPv6 links: 2001:db8::/48 (entry 2). */
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l6 + 2 * 8, 2);
+    v = damage_next(&d);
+    put32(d.c, d.l.l6 + 2 * 8, 2);
     assert_int_equal(cover_rc(v, "2001:db8::1"), DNSBL_ESCHEMA);
     assert_int_equal(cover_rc(v, "2001:db8:0:1::1"), DNSBL_ESCHEMA);
     assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_OK);
     assert_true(verify(v, "IPv6 entry 2 ") > 0);
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l6 + 3 * 8, 3);
+    v = damage_next(&d);
+    put32(d.c, d.l.l6 + 3 * 8, 3);
     assert_int_equal(cover_rc(v, "2001:db8:0:2::1"), DNSBL_ESCHEMA);
 
     /* A parent that comes before but does not contain it: no loop, so
      * covering trusts it; verify is what catches it. */
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l4 + 4 * 8, 1);
+    v = damage_next(&d);
+    put32(d.c, d.l.l4 + 4 * 8, 1);
     assert_true(verify(v, "IPv4 entry 4 ") > 0);
 
     /* A value offset past the end of the values, and one whose length
      * runs past it. */
     static const uint32_t offs[] = {11 * 8, 11 * 8 - 1, 11 * 8 - 2, UINT32_MAX};
     for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
-        v = damage_copy(&bl, &c, &dv);
-        put32(c, l.l4 + 3 * 8 + 4, offs[i]);
+        v = damage_next(&d);
+        put32(d.c, d.l.l4 + 3 * 8 + 4, offs[i]);
         assert_int_equal(cover_rc(v, "10.1.2.4"), DNSBL_ESCHEMA);
         assert_int_equal(flat_view_entry(v, ADDR_V4, 3, &p, &parent, &val, &len), DNSBL_ESCHEMA);
         assert_int_equal(cover_rc(v, "10.1.3.1"), DNSBL_OK);
         assert_true(verify(v, "IPv4 entry 3 ") > 0);
     }
-    v = damage_copy(&bl, &c, &dv);
+    v = damage_next(&d);
     uint16_t huge = 7; /* the last value is 6 bytes and ends the blob */
-    memcpy(c + l.vals + 10 * 8, &huge, 2);
+    memcpy(d.c + d.l.vals + 10 * 8, &huge, 2);
     assert_int_equal(cover_rc(v, "2001:db8:0:1::1"), DNSBL_ESCHEMA);
     assert_int_equal(flat_view_entry(v, ADDR_V6, 3, &p, &parent, &val, &len), DNSBL_ESCHEMA);
     assert_true(verify(v, "IPv6 entry 3 ") > 0);
-    v = damage_copy(&bl, &c, &dv);
-    put32(c, l.l6 + 1 * 8 + 4, 11 * 8);
+    v = damage_next(&d);
+    put32(d.c, d.l.l6 + 1 * 8 + 4, 11 * 8);
     assert_int_equal(cover_rc(v, "2001:db8:ffff::1"), DNSBL_ESCHEMA);
     assert_true(verify(v, "IPv6 entry 1 ") > 0);
 
-    free(c);
-    blob_free(&bl);
-    flat_builder_free(b);
+    damage_end(&d);
 }
 
 static void test_damaged_keys(void **state)
 {
     (void)state;
-    struct flat_builder *b = build_damage_base();
-    struct blob bl;
-    blob_write(&bl, b, 0);
-    struct layout l = layout_of(&bl.v);
-    uint8_t *c = NULL;
-    struct flat_view dv;
+    struct damage d;
+    damage_begin(&d);
     const struct flat_view *v;
 
     /* Two IPv4 keys swapped: 10.1.3.0/24 and 192.0.2.0/24. */
-    v = damage_copy(&bl, &c, &dv);
-    uint64_t k5 = get64(c, l.k4 + 5 * 8), k6 = get64(c, l.k4 + 6 * 8);
-    put64(c, l.k4 + 5 * 8, k6);
-    put64(c, l.k4 + 6 * 8, k5);
+    v = damage_next(&d);
+    uint64_t k5 = get64(d.c, d.l.k4 + 5 * 8), k6 = get64(d.c, d.l.k4 + 6 * 8);
+    put64(d.c, d.l.k4 + 5 * 8, k6);
+    put64(d.c, d.l.k4 + 6 * 8, k5);
     assert_true(verify(v, "IPv4 entry 6 ") > 0);
 
     /* An IPv4 key repeated. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k4 + 2 * 8, get64(c, l.k4 + 1 * 8));
+    v = damage_next(&d);
+    put64(d.c, d.l.k4 + 2 * 8, get64(d.c, d.l.k4 + 1 * 8));
     assert_true(verify(v, "IPv4 entry 2 ") > 0);
 
     /* IPv6: 2001:db8::/48 given the /32's length: now a repeat. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k6 + (2 * 3 + 2) * 8, 32);
+    v = damage_next(&d);
+    put64(d.c, d.l.k6 + (2 * 3 + 2) * 8, 32);
     assert_true(verify(v, "IPv6 entry 2 ") > 0);
 
     /* IPv6 keys swapped: the /32 and the /48. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k6 + (1 * 3 + 2) * 8, 48);
-    put64(c, l.k6 + (2 * 3 + 2) * 8, 32);
+    v = damage_next(&d);
+    put64(d.c, d.l.k6 + (1 * 3 + 2) * 8, 48);
+    put64(d.c, d.l.k6 + (2 * 3 + 2) * 8, 32);
     assert_true(verify(v, "IPv6 entry 2 ") > 0);
 
     /* Host bits in the low half: 2001:db8::1/48. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k6 + (2 * 3 + 1) * 8, 1);
+    v = damage_next(&d);
+    put64(d.c, d.l.k6 + (2 * 3 + 1) * 8, 1);
     assert_true(verify(v, "IPv6 entry 2 ") > 0);
 
     /* Lengths out of range, and host bits set. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k4 + 6 * 8, get64(c, l.k4 + 6 * 8) + 9); /* 192.0.2.0/33 */
+    v = damage_next(&d);
+    put64(d.c, d.l.k4 + 6 * 8, get64(d.c, d.l.k4 + 6 * 8) + 9); /* 192.0.2.0/33 */
     assert_true(verify(v, "IPv4 entry 6 ") > 0);
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k4 + 6 * 8, get64(c, l.k4 + 6 * 8) | 1 << 8); /* 192.0.2.1/24 */
+    v = damage_next(&d);
+    put64(d.c, d.l.k4 + 6 * 8, get64(d.c, d.l.k4 + 6 * 8) | 1 << 8); /* 192.0.2.1/24 */
     assert_true(verify(v, "IPv4 entry 6 ") > 0);
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k6 + (3 * 3 + 2) * 8, 129);
+    v = damage_next(&d);
+    put64(d.c, d.l.k6 + (3 * 3 + 2) * 8, 129);
     assert_true(verify(v, "IPv6 entry 3 ") > 0);
 
     /* Bits outside the fields a prefix is read back from: an IPv4 key
      * above 40 bits, an IPv6 length that is 64 past 256 (the same low
      * byte as /64). The search compares whole keys, so such a key is out
      * of order for it even if the prefix read back is not. */
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k4 + 6 * 8, get64(c, l.k4 + 6 * 8) | (uint64_t)1 << 40);
+    v = damage_next(&d);
+    put64(d.c, d.l.k4 + 6 * 8, get64(d.c, d.l.k4 + 6 * 8) | (uint64_t)1 << 40);
     assert_true(verify(v, "IPv4 entry 6 ") > 0);
-    v = damage_copy(&bl, &c, &dv);
-    put64(c, l.k6 + (3 * 3 + 2) * 8, 256 + 64);
+    v = damage_next(&d);
+    put64(d.c, d.l.k6 + (3 * 3 + 2) * 8, 256 + 64);
     assert_true(verify(v, "IPv6 entry 3 ") > 0);
 
-    free(c);
-    blob_free(&bl);
-    flat_builder_free(b);
+    damage_end(&d);
 }
 
 int main(void)
