@@ -1212,9 +1212,11 @@ static bool store_dirty_has(const uint8_t *dirty, const uint8_t key[STORE_KEY_LE
 
 /* A writer's copy of flatdirty into s->dirty (zeroes when nothing has
  * changed yet); *have false when the store has no flat index, and so
- * nothing to track. */
-static int store_dirty_load(struct store *s, MDB_txn *txn, bool *have)
+ * nothing to track; *replace when the record must be written even if
+ * this transaction marks nothing new. */
+static int store_dirty_load(struct store *s, MDB_txn *txn, bool *have, bool *replace)
 {
+    *replace = false;
     MDB_val k = store_meta_key("flat"), v;
     int rc = mdb_get(txn, s->meta, &k, &v);
     *have = rc == MDB_SUCCESS;
@@ -1228,13 +1230,14 @@ static int store_dirty_load(struct store *s, MDB_txn *txn, bool *have)
     rc = mdb_get(txn, s->meta, &k, &v);
     if (rc == MDB_SUCCESS && v.mv_size == STORE_DIRTY_BYTES) {
         memcpy(s->dirty, v.mv_data, STORE_DIRTY_BYTES);
-    } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
-        /* A record of the wrong size is replaced by one that says what
-         * this transaction changes; readers ignored the index meanwhile
-         * and a rebuild clears it. */
+    } else if (rc == MDB_NOTFOUND) {
         memset(s->dirty, 0, STORE_DIRTY_BYTES);
-        if (rc == MDB_SUCCESS)
-            memset(s->dirty, 0xff, STORE_DIRTY_BYTES);
+    } else if (rc == MDB_SUCCESS) {
+        /* A record of the wrong size says nothing we can trust: it is
+         * replaced by one that marks everything, so lookups keep to the
+         * B-tree (as they did, ignoring the index) until a rebuild. */
+        memset(s->dirty, 0xff, STORE_DIRTY_BYTES);
+        *replace = true;
     } else {
         return rc;
     }
@@ -3159,7 +3162,7 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         }
     }
     if (!a->flat_loaded) {
-        rc = store_dirty_load(a->s, a->txn, &a->flat_have);
+        rc = store_dirty_load(a->s, a->txn, &a->flat_have, &a->dirty_grew);
         if (rc != MDB_SUCCESS)
             return store_lmdb_fail(s, rc, "read what changed since the flat index", why, whylen);
         a->flat_loaded = true;

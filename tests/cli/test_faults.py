@@ -249,6 +249,9 @@ class TestFlatIndex(FaultCase):
         r = self.ctl("check")
         self.assertEqual(r.rc, 1, r.out + r.err)
         self.assertIn("problem: meta: flatdirty is 10 bytes", r.out)
+        # The next write finds the index unusable and rebuilds it.
+        self.ctl_ok("add", "203.0.113.5")
+        self.check_ok()
         self.ctl_ok("reindex")
         self.check_ok()
 

@@ -894,6 +894,36 @@ static void test_covering_random_flat(void **state)
     covering_random("0", 521288629u, true);
 }
 
+/* A changes record of the wrong size (written behind the store's back):
+ * the next write replaces it with one that marks everything, even
+ * before any rebuild, so the store checks clean again and lookups keep
+ * to the B-tree. */
+static void test_flat_bad_changes_record(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store *s = create_store(dir, sizeof dir, "flatbad");
+    list(s, "192.0.2.0/24", "192.0.2.0/24");
+    list(s, "198.51.100.7", "198.51.100.7");
+    assert_int_equal(store_flat_refresh(s, true, NULL, why, sizeof why), DNSBL_OK);
+    store_close(s);
+    const uint8_t junk[10] = {0};
+    raw_put(dir, "meta", "flatdirty", 9, junk, sizeof junk);
+    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_OK);
+    assert_true(problems_of(s) > 0);
+    list(s, "203.0.113.5", "203.0.113.5");
+    assert_int_equal(problems_of(s), 0);
+
+    struct store_reader *r;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    assert_int_equal(store_reader_begin(r), DNSBL_OK);
+    assert_covering(r, "192.0.2.9", "192.0.2.0/24");
+    assert_covering(r, "203.0.113.5", "203.0.113.5");
+    store_reader_end(r);
+    store_reader_close(r);
+    store_close(s);
+}
+
 /* ---- applying ---- */
 
 static void test_apply_list_delist_allow(void **state)
@@ -2012,6 +2042,7 @@ int main(void)
         cmocka_unit_test(test_covering_lean),
         cmocka_unit_test(test_covering_random_filtered),
         cmocka_unit_test(test_covering_random_flat),
+        cmocka_unit_test(test_flat_bad_changes_record),
         cmocka_unit_test(test_apply_list_delist_allow),
         cmocka_unit_test(test_apply_invalid_event),
         cmocka_unit_test(test_apply_all_or_nothing),
