@@ -678,6 +678,37 @@ static void test_trie_duplicates(void **state)
     col_free(&c);
 }
 
+/* Trie lines reach the prefix table some lines after they are read (the
+ * parser fetches table slots ahead): warnings still come in line order,
+ * with their own line, and the first of two equal prefixes wins however
+ * far apart they are. */
+static void test_trie_read_ahead(void **state)
+{
+    (void)state;
+    char text[4096];
+    size_t used = 0;
+    used += (size_t)snprintf(text + used, sizeof text - used, "10.0.0.0/8 :3:first\n"); /* 1 */
+    used += (size_t)snprintf(text + used, sizeof text - used, "10.0.0.0/8 :4:again\n"); /* 2 */
+    used += (size_t)snprintf(text + used, sizeof text - used, "300.1.2.3\n");           /* 3 */
+    for (int i = 4; i < 60; i++)
+        used += (size_t)snprintf(text + used, sizeof text - used, "192.0.%d.0/24\n", i);
+    used += (size_t)snprintf(text + used, sizeof text - used, "10.0.0.0/8 :5:late\n"); /* 60 */
+    used += (size_t)snprintf(text + used, sizeof text - used, "not-an-address\n");     /* 61 */
+    used += (size_t)snprintf(text + used, sizeof text - used, "192.0.4.0/24\n");       /* 62 */
+    struct collect c;
+    assert_int_equal(run(&c, "ip4trie", "bl.example", text, used, 0), DNSBL_OK);
+    static const long want[] = {2, 3, 60, 61, 62};
+    assert_int_equal(c.nwarns, sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < c.nwarns; i++)
+        assert_int_equal(c.warns[i].line, want[i]);
+    assert_true(has_warning(&c, 2, "line 1"));
+    assert_true(has_warning(&c, 60, "line 1"));
+    assert_true(has_warning(&c, 62, "line 4"));
+    expect(&c, "bl.example", "10.9.9.9", "127.0.0.3", "first");
+    assert_int_equal(c.n, 1 + 56);
+    col_free(&c);
+}
+
 /* ---- the trivial sets ---- */
 
 static void test_ip4tset(void **state)
@@ -1118,16 +1149,17 @@ static void test_emit_zone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture_ip4set), cmocka_unit_test(test_fixture_ip6trie),
-        cmocka_unit_test(test_value_forms),    cmocka_unit_test(test_base_template),
-        cmocka_unit_test(test_variables),      cmocka_unit_test(test_ip4set_corner),
-        cmocka_unit_test(test_ip4set_clash),   cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_maxrange),       cmocka_unit_test(test_trie_duplicates),
-        cmocka_unit_test(test_ip4tset),        cmocka_unit_test(test_ip6tset),
-        cmocka_unit_test(test_ip6_keys),       cmocka_unit_test(test_combined),
-        cmocka_unit_test(test_rspamd_tail),    cmocka_unit_test(test_special_lines),
-        cmocka_unit_test(test_timestamp),      cmocka_unit_test(test_types),
-        cmocka_unit_test(test_stop_and_empty), cmocka_unit_test(test_emit_zone),
+        cmocka_unit_test(test_fixture_ip4set),  cmocka_unit_test(test_fixture_ip6trie),
+        cmocka_unit_test(test_value_forms),     cmocka_unit_test(test_base_template),
+        cmocka_unit_test(test_variables),       cmocka_unit_test(test_ip4set_corner),
+        cmocka_unit_test(test_ip4set_clash),    cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_maxrange),        cmocka_unit_test(test_trie_duplicates),
+        cmocka_unit_test(test_trie_read_ahead), cmocka_unit_test(test_ip4tset),
+        cmocka_unit_test(test_ip6tset),         cmocka_unit_test(test_ip6_keys),
+        cmocka_unit_test(test_combined),        cmocka_unit_test(test_rspamd_tail),
+        cmocka_unit_test(test_special_lines),   cmocka_unit_test(test_timestamp),
+        cmocka_unit_test(test_types),           cmocka_unit_test(test_stop_and_empty),
+        cmocka_unit_test(test_emit_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
