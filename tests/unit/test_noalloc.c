@@ -38,6 +38,7 @@
 #include "rrl.h"
 #include "store.h"
 #include "zone.h"
+#include "store_fixture.h"
 
 #if defined(DNSBL_SANITIZED) || defined(__SANITIZE_ADDRESS__)
 #define NOALLOC_HOOKS 0
@@ -548,12 +549,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[160];
-    store_reader_close(f->reader);
-    store_close(f->store);
-    zoneset_free(f->zones);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fixture_release(f->reader, f->store, f->zones, f->dir);
     free(f);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "packet.h"
 #include "store.h"
 #include "zone.h"
+#include "store_fixture.h"
 
 struct fixture {
     struct zoneset *zones;
@@ -140,12 +141,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[160];
-    store_reader_close(f->reader);
-    store_close(f->store);
-    zoneset_free(f->zones);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fixture_release(f->reader, f->store, f->zones, f->dir);
     free(f);
     return 0;
 }
