@@ -32,11 +32,13 @@
 #include <string.h>
 
 #include "err.h"
+#include "grow.h"
 
 #define FLAT_MAGIC "DNSBLFL1"
 #define FLAT_VERSION 1u
 #define FLAT_HEADER 64u
 #define FLAT_STACK 129    /* prefix lengths 0..128: the deepest nesting */
+#define FLAT_FIRST 1024   /* first room of a builder array */
 #define FLAT_BUCKET 16    /* IPv4 keys per jump bucket, about */
 #define FLAT_JBITS_MAX 24 /* 64 MiB of table at 268M IPv4 keys: 1.5% of their size */
 
@@ -135,24 +137,6 @@ void flat_builder_free(struct flat_builder *b)
     free(b);
 }
 
-static bool flat_grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return true;
-    size_t next = *cap ? *cap : 1024;
-    while (next < need) {
-        if (next > SIZE_MAX / 2 / size)
-            return false;
-        next *= 2;
-    }
-    void *q = realloc(*p, next * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = next;
-    return true;
-}
-
 /* Room for need keys (ksize bytes each) and their links (8 bytes each),
  * grown together. */
 static bool flat_reserve(void **keys, void **links, size_t *cap, size_t need, size_t ksize)
@@ -160,9 +144,9 @@ static bool flat_reserve(void **keys, void **links, size_t *cap, size_t need, si
     if (need <= *cap)
         return true;
     size_t kcap = *cap, lcap = *cap;
-    if (!flat_grow(keys, &kcap, need, ksize))
+    if (grow_array(keys, &kcap, need, ksize, FLAT_FIRST) != DNSBL_OK)
         return false;
-    if (!flat_grow(links, &lcap, kcap, 8))
+    if (grow_array(links, &lcap, kcap, 8, FLAT_FIRST) != DNSBL_OK)
         return false; /* keys grown, cap not: the next call grows links only */
     *cap = kcap;
     return true;
@@ -226,7 +210,8 @@ static bool flat_value_find(struct flat_builder *b, const void *val, size_t len,
         }
     }
     size_t at = b->vals_len;
-    if (at + 2 + len >= UINT32_MAX || !flat_grow((void **)&b->vals, &b->vals_cap, at + 2 + len, 1))
+    if (at + 2 + len >= UINT32_MAX ||
+        grow_array((void **)&b->vals, &b->vals_cap, at + 2 + len, 1, FLAT_FIRST) != DNSBL_OK)
         return false;
     uint16_t l16 = (uint16_t)len;
     memcpy(b->vals + at, &l16, 2);

@@ -27,6 +27,7 @@
 
 #include "addr.h"
 #include "err.h"
+#include "grow.h"
 #include "model.h"
 #include "timeutil.h"
 
@@ -40,6 +41,7 @@
 #define RB_DEFAULT_A 0x7f000002u /* A value without any default line */
 #define RB_DEFAULT_ZONE_TTL 3600 /* apex TTL when the data gives 0 */
 #define RB_WHY_MAX 512
+#define RB_FIRST 16 /* first room of a parser array */
 #define RB_AHEAD 16 /* trie lines read ahead of their table lookup (see rb_trie_add) */
 
 #define RB_VAL_EXCLUDED (-1) /* item value: an exclusion */
@@ -228,21 +230,6 @@ static char *rb_keyword(char *line, const char *kw)
     if (strncasecmp(line, kw, n) != 0 || !rb_space(line[n]))
         return NULL;
     return rb_skip_space(line + n);
-}
-
-static int rb_grow(void **ptr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return DNSBL_OK;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *np = realloc(*ptr, n * elem);
-    if (!np)
-        return DNSBL_ENOMEM;
-    *ptr = np;
-    *cap = n;
-    return DNSBL_OK;
 }
 
 /* ---- reporting ---- */
@@ -700,8 +687,8 @@ static int rb_parse_a(const char *s, uint32_t *out, const char **end)
 static int rb_value_add(struct rb_set *set, uint32_t a, const char *txt, size_t txtlen,
                         const struct rb_parser *p, int32_t *idx)
 {
-    if (set->nvals >= INT32_MAX ||
-        rb_grow((void **)&set->vals, &set->capvals, set->nvals + 1, sizeof(*set->vals)))
+    if (set->nvals >= INT32_MAX || grow_array((void **)&set->vals, &set->capvals, set->nvals + 1,
+                                              sizeof(*set->vals), RB_FIRST))
         return DNSBL_ENOMEM;
     struct rb_value *v = &set->vals[set->nvals];
     memset(v, 0, sizeof(*v));
@@ -853,8 +840,8 @@ static void rb_slot_put(uint64_t *slots, size_t nslots, const struct addr_prefix
 /* Append an item the table does not hold yet. */
 static int rb_insert(struct rb_set *set, const struct addr_prefix *k, int32_t val, long line)
 {
-    if (set->nitems >= UINT32_MAX - 1 ||
-        rb_grow((void **)&set->items, &set->capitems, set->nitems + 1, sizeof(*set->items)))
+    if (set->nitems >= UINT32_MAX - 1 || grow_array((void **)&set->items, &set->capitems,
+                                                    set->nitems + 1, sizeof(*set->items), RB_FIRST))
         return DNSBL_ENOMEM;
     if ((set->nitems + 1) * 2 > set->nslots) {
         size_t n = set->nslots ? set->nslots * 2 : 64;
@@ -1242,7 +1229,7 @@ static int rb_set_new(struct rb_parser *p, const struct rb_dstype *t, struct rb_
         if (p->vars[i] && !(set->vars[i] = strdup(p->vars[i])))
             rc = DNSBL_ENOMEM;
     if (rc == DNSBL_OK)
-        rc = rb_grow((void **)&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets));
+        rc = grow_array((void **)&p->sets, &p->capsets, p->nsets + 1, sizeof(*p->sets), RB_FIRST);
     if (rc != DNSBL_OK) {
         rb_set_free(set);
         return rc;
@@ -1254,7 +1241,8 @@ static int rb_set_new(struct rb_parser *p, const struct rb_dstype *t, struct rb_
 
 static int rb_set_add_zone(struct rb_set *set, const char *name)
 {
-    if (rb_grow((void **)&set->zones, &set->capzones, set->nzones + 1, sizeof(*set->zones)))
+    if (grow_array((void **)&set->zones, &set->capzones, set->nzones + 1, sizeof(*set->zones),
+                   RB_FIRST))
         return DNSBL_ENOMEM;
     snprintf(set->zones[set->nzones++], RB_DATASET_MAX, "%s", name);
     return DNSBL_OK;
@@ -1362,7 +1350,7 @@ static void rb_directive_ns(struct rb_parser *p, char *w)
             rb_warn(p, "more than %d names in $NS; the rest are ignored", RB_NS_MAX);
             break;
         }
-        if (rb_grow((void **)&names, &cap, n + 1, sizeof(*names))) {
+        if (grow_array((void **)&names, &cap, n + 1, sizeof(*names), RB_FIRST)) {
             ok = false;
             break;
         }
@@ -1579,7 +1567,7 @@ static int rb_scan(struct rb_parser *p)
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
-        if (rb_grow((void **)&p->buf, &p->bufcap, n + 1, 1))
+        if (grow_array((void **)&p->buf, &p->bufcap, n + 1, 1, RB_FIRST))
             return DNSBL_ENOMEM;
         memcpy(p->buf, data + pos, n);
         p->buf[n] = '\0'; /* an embedded NUL ends the line, as in rbldnsd */
