@@ -1467,10 +1467,13 @@ static int store_flat_refresh_once(struct store *s, bool force, struct store_fla
     /* Due, from a sound index: what did not change is taken from it.
      * Forced, the index is made from the B-tree alone, so a reindex
      * repairs a damaged one. */
+    st->incremental = !force && usable;
     err = flat_builder_new(&b);
     if (err == DNSBL_OK)
-        rc = !force && usable ? store_flat_merge(s, txn, &view, d4, d6, b, &st->merged)
-                              : store_flat_build(s, txn, b);
+        rc = st->incremental ? store_flat_merge(s, txn, &view, d4, d6, b, &st->from_tree)
+                             : store_flat_build(s, txn, b);
+    if (!st->incremental)
+        st->from_tree = ms.ms_entries;
     if (err != DNSBL_OK || rc == ENOMEM) {
         store_set_why(why, whylen, "%s: out of memory for the flat index of %zu entries", s->dir,
                       ms.ms_entries);

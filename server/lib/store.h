@@ -67,7 +67,8 @@ struct store_flat_stats {
     size_t values;    /* distinct entry values in the new index */
     size_t bytes;     /* its size */
     uint64_t changes; /* entries written since the one it replaced */
-    size_t merged;    /* entries read from the B-tree, when the old index gave the rest */
+    bool incremental; /* the old index gave the entries that had not changed */
+    size_t from_tree; /* entries read from the B-tree (all of them when not incremental) */
 };
 int store_flat_refresh(struct store *s, bool force, struct store_flat_stats *stats, char *why,
                        size_t whylen);
