@@ -22,7 +22,7 @@
 #define IMPORT_BATCH_DEFAULT 50000
 #define IMPORT_BATCH_MAX 10000000
 
-/* The rbldnsd dataset types the parser reads (formats.md 4.4, 4.6). */
+/* The rbldnsd dataset types the parser reads (doc/formats.md 4.4, 4.6). */
 static const char *const import_rbldnsd_types[] = {
     "ip4set", "ip4tset", "ip4trie", "ip6trie", "ip6tset", "combined", NULL,
 };

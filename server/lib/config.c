@@ -188,7 +188,7 @@ bad:
 }
 
 /* A listing code: an IPv4 address inside 127.0.0.0/8 that is not one of the
- * values clients read as "not listed" or as an error (formats §1.2, §1.3). */
+ * values clients read as "not listed" or as an error (doc/formats.md 1.2, 1.3). */
 static int config_parse_code(const char *s, uint32_t *out, char *why, size_t whylen)
 {
     struct in_addr a;

@@ -70,7 +70,7 @@ int model_kind_counter(uint8_t kind)
     return -1;
 }
 
-/* The kinds that make complaints in the sense of formats.md 2.10: only
+/* The kinds that make complaints in the sense of doc/formats.md 2.10: only
  * these count towards the SPF/DKIM/DMARC failure counters, so that the
  * failure share of complaints stays within 0..1. */
 static bool model_kind_is_complaint(uint8_t kind)
@@ -292,7 +292,7 @@ const char *model_why_name(uint8_t why)
     return "unknown";
 }
 
-/* CSV names first (formats.md 5), then the kinds only the tools produce. */
+/* CSV names first (doc/formats.md 5), then the kinds only the tools produce. */
 static const char *const kind_names[EV_KIND_COUNT] = {
     [EV_ABUSE] = "abuse",
     [EV_FRAUD] = "fraud",

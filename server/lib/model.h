@@ -78,7 +78,7 @@ enum auth_counter { AUTHC_SPF = 0, AUTHC_DKIM, AUTHC_DMARC, AUTHC_COUNT };
 enum snds_colour { SNDS_NONE = 0, SNDS_GREEN, SNDS_YELLOW, SNDS_RED };
 enum snds_status { SNDS_STATUS_NONE = 0, SNDS_STATUS_JUNKED, SNDS_STATUS_BLOCKED };
 
-/* The last SNDS data row seen for an address (formats.md 3.5). */
+/* The last SNDS data row seen for an address (doc/formats.md 3.5). */
 struct snds_row {
     uint8_t colour;      /* enum snds_colour */
     char rate_qual;      /* '<', '>', '=' or 0 when the complaint rate was empty */

@@ -397,7 +397,7 @@ static void policy_append(char *buf, size_t cap, size_t *len, const char *s, siz
     *len += slen;
 }
 
-/* rbldnsd's substitution (formats.md 4.2): "$$" is "$", "$" before any
+/* rbldnsd's substitution (doc/formats.md 4.2): "$$" is "$", "$" before any
  * other character is the address (the character is kept), "$0".."$9"
  * are variables the importer has already replaced, so one still here was
  * undefined and stays literal, as rbldnsd leaves it. */

@@ -1,5 +1,5 @@
 """dnsblctl CLI tests: every command, the 0/1/2 exit-code contract, the
-exact error texts of the spec, and the decisions show reports (longest
+exact error texts, and the decisions show reports (longest
 prefix, allow precedence, delisting and who did it, expiry, the report's
 keys); import itself is in test_import.py. Each test gets a fresh
 temporary store (ctlhelp.CtlTestCase) and a fixed clock (DNSBL_NOW)."""

@@ -328,7 +328,7 @@ class TestSnds(ImportTestCase):
         self.assertEqual(self.show("192.0.2.10")["snds"]["start"][:10], "2025-06-01")
         for ip in ("203.0.113.64", "203.0.113.67", "203.0.113.71"):
             self.assertIs(self.show(ip)["known"], False, ip)
-        # Default policy (formats.md 3.5): RED lists with 127.0.0.4.
+        # Default policy (doc/formats.md 3.5): RED lists with 127.0.0.4.
         for ip in ("198.51.100.20", "198.51.100.22", "203.0.113.5"):
             doc = self.show(ip)
             self.assertTrue(doc["listed"], ip)

@@ -2,7 +2,7 @@
  * of the answer tables in fixtures/README.md, answered by a tiny resolver
  * doing what the server does (the longest imported prefix covering the
  * address decides; "$" in the TXT template becomes the address, "$$" a
- * dollar), plus the edge cases of formats.md section 4 and the apex zone
+ * dollar), plus the edge cases of doc/formats.md section 4 and the apex zone
  * file read back with ldns. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -383,7 +383,7 @@ static void test_fixture_ip6trie(void **state)
     free(text);
 }
 
-/* ---- values (formats.md 4.2) ---- */
+/* ---- values (doc/formats.md 4.2) ---- */
 
 static void test_value_forms(void **state)
 {
@@ -511,7 +511,7 @@ static void test_variables(void **state)
     col_free(&c);
 }
 
-/* ---- ip4set blocks versus ip4trie prefixes (formats.md 4.4) ---- */
+/* ---- ip4set blocks versus ip4trie prefixes (doc/formats.md 4.4) ---- */
 
 static void test_ip4set_corner(void **state)
 {
@@ -802,7 +802,7 @@ static void test_ip6_keys(void **state)
     col_free(&c);
 }
 
-/* ---- combined (formats.md 4.6) ---- */
+/* ---- combined (doc/formats.md 4.6) ---- */
 
 static void test_combined(void **state)
 {

@@ -1462,7 +1462,7 @@ static void test_names(void **state)
     assert_string_equal(model_state_name(200), "unknown");
     assert_string_equal(model_why_name(200), "unknown");
 
-    /* formats.md 5's CSV kinds, both ways. */
+    /* doc/formats.md 5's CSV kinds, both ways. */
     static const struct {
         const char *name;
         int kind;

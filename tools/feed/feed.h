@@ -30,9 +30,9 @@ struct feed_sink {
      * from the record key and the event kind (feed_dedup_derive). Return 0
      * to go on, non-zero to stop parsing (the parser returns that value). */
     int (*event)(void *arg, const struct event *ev, const uint8_t *dedup);
-    /* A rejected record: why is the fixed text of formats.md where one exists. */
+    /* A rejected record: why is the fixed text of doc/formats.md where one exists. */
     void (*reject)(void *arg, const struct feed_origin *o, const char *why);
-    /* A warning: the record was still used (or skipped, as formats.md says). */
+    /* A warning: the record was still used (or skipped, as doc/formats.md says). */
     void (*warn)(void *arg, const struct feed_origin *o, const char *why);
     /* A record that was read whole (accepted or rejected), and how far into
      * the input the parser is: for the progress bar and the summary. */
@@ -50,7 +50,7 @@ struct feed_options {
     uint32_t list_code;     /* plain lists: A value, 0 = 127.0.0.4 */
     const char *list_reason;/* plain lists: reason text, NULL = from the line */
     /* ARF: reporter-internal host suffixes skipped by the Received walk
-     * (formats.md 2.8), NULL-terminated; NULL = outlook.com, hotmail.com,
+     * (doc/formats.md 2.8), NULL-terminated; NULL = outlook.com, hotmail.com,
      * live.com, msn.com, protection.outlook.com */
     const char *const *internal_suffixes;
 };

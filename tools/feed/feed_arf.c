@@ -1,4 +1,4 @@
-/* feed_arf: the mail feedback-report parsers of formats.md section 2.
+/* feed_arf: the mail feedback-report parsers of doc/formats.md section 2.
  * feed_ops_arf takes one message per input (an .eml file, a maildir file);
  * feed_ops_mbox splits an mboxrd/mboxo file and hands each message to the
  * same report parser. MIME structure, transfer decoding, header unfolding
@@ -22,12 +22,12 @@
 #define ARF_DEPTH_MAX 32              /* multipart nesting we look into */
 #define ARF_DETECT_SPAN (1024 * 1024) /* bytes auto-detection looks at */
 
-/* formats.md 2.8: reporter-internal host suffixes when none are configured. */
+/* doc/formats.md 2.8: reporter-internal host suffixes when none are configured. */
 static const char *const arf_default_suffixes[] = {
     "outlook.com", "hotmail.com", "live.com", "msn.com", "protection.outlook.com", NULL,
 };
 
-/* formats.md 2.8: exactly these are non-public. The documentation ranges
+/* doc/formats.md 2.8: exactly these are non-public. The documentation ranges
  * are deliberately absent: every fixture uses them as public senders. */
 static const char *const arf_nonpublic_nets[] = {
     "0.0.0.0/8",     "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
@@ -36,7 +36,7 @@ static const char *const arf_nonpublic_nets[] = {
 };
 
 /* Fields of message/feedback-report we read. Those before F_SINGLE_END
- * may occur at most once (formats.md 2.2); a second one rejects the report. */
+ * may occur at most once (doc/formats.md 2.2); a second one rejects the report. */
 enum arf_field {
     F_FEEDBACK_TYPE,
     F_USER_AGENT,
@@ -113,7 +113,7 @@ struct arf_auth {
     uint8_t pass;
 };
 
-/* The parts of a report, found by content type (formats.md 2.1). */
+/* The parts of a report, found by content type (doc/formats.md 2.1). */
 struct arf_parts {
     GMimeObject *report;   /* the multipart/report, or NULL */
     GMimeObject *feedback; /* first message/feedback-report */
@@ -245,7 +245,7 @@ static GByteArray *arf_part_bytes(GMimePart *part)
  * block (a new reference), whatever its transfer encoding. GMime parses an
  * unencoded message/rfc822 body into a message itself; it leaves encoded
  * ones (and every other type) as leaf parts, which are decoded here first,
- * as formats.md 2.1 asks for part 3. */
+ * as doc/formats.md 2.1 asks for part 3. */
 static GMimeMessage *arf_part_message(GMimeObject *part)
 {
     if (GMIME_IS_MESSAGE_PART(part)) {
@@ -276,7 +276,7 @@ static bool arf_ends_with_ci(const char *s, const char *suffix)
     return n >= k && g_ascii_strcasecmp(s + n - k, suffix) == 0;
 }
 
-/* Is part the enclosed original (formats.md 2.1, part 3)? */
+/* Is part the enclosed original (doc/formats.md 2.1, part 3)? */
 static bool arf_is_enclosed(GMimeContentType *ct)
 {
     return g_mime_content_type_is_type(ct, "message", "rfc822") ||
@@ -377,7 +377,7 @@ static bool arf_literal_parse(const char *s, size_t n, struct addr_prefix *out)
     return true;
 }
 
-/* A Source-IP value (or the JMRP subject's address), formats.md 2.2:
+/* A Source-IP value (or the JMRP subject's address), doc/formats.md 2.2:
  * white space, brackets, an IPv6: prefix and a trailing comment go. */
 static bool arf_ip_parse(const char *v, struct addr_prefix *out)
 {
@@ -407,7 +407,7 @@ static bool arf_ip_parse(const char *v, struct addr_prefix *out)
     return true;
 }
 
-/* ---- the Received walk (formats.md 2.8 rule 3) ---------------------------- */
+/* ---- the Received walk (doc/formats.md 2.8 rule 3) ---------------------------- */
 
 static bool arf_is_token_end(char c)
 {
@@ -769,7 +769,7 @@ static bool arf_date_parse(const char *v, int64_t *t)
 }
 
 /* Message-ID (or "") and SHA-256 of the message with CRLF made LF
- * (formats.md 2.10), joined by a NUL no Message-ID can contain. */
+ * (doc/formats.md 2.10), joined by a NUL no Message-ID can contain. */
 static int arf_dedup_key(uint8_t key[FEED_DEDUP_LEN], const char *msgid, const char *raw,
                          size_t len)
 {
@@ -847,7 +847,7 @@ static int arf_read_feedback(struct arf_ctx *c, GMimeMessage *block, struct arf_
     return 0;
 }
 
-/* formats.md 2.8: 0 with *ip set, 1 after rejecting the message. */
+/* doc/formats.md 2.8: 0 with *ip set, 1 after rejecting the message. */
 static int arf_find_source(struct arf_ctx *c, GMimeMessage *msg, GMimeMessage *encl,
                            const struct arf_report *r, struct addr_prefix *ip)
 {

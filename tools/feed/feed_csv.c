@@ -1,4 +1,4 @@
-/* feed_csv: the two CSV feeds of formats.md section 5 that carry a header
+/* feed_csv: the two CSV feeds of doc/formats.md section 5 that carry a header
  * line: "csv", the generic operator CSV (address_or_prefix,kind,weight,
  * time,reason), and "traps", the spam-trap hit log (timestamp,ip,helo,
  * mail_from,rcpt_to). Columns are found by header name, so a reordered or
@@ -271,7 +271,7 @@ static int trap_row(struct csvf_parse *cp)
         csv_reject(&cp->l, "timestamp '%s' is not RFC 3339 or unix seconds", ttext);
         return 0;
     }
-    /* formats.md 5: one hit per (ip, timestamp, rcpt_to); normalised so
+    /* doc/formats.md 5: one hit per (ip, timestamp, rcpt_to); normalised so
      * that the same hit written two ways is still one. */
     char ip[ADDR_TEXT_MAX], when[24];
     addr_format(&ev.prefix, ip, sizeof ip);

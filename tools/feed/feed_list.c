@@ -1,4 +1,4 @@
-/* feed_list: the line feeds of formats.md section 5 that are not CSV:
+/* feed_list: the line feeds of doc/formats.md section 5 that are not CSV:
  * "list", plain IP/CIDR lists in the DROP style (text or Spamhaus' JSON
  * lines), imported as list data; and "fail2ban", ban lines of fail2ban's
  * log, counted as "other" evidence per IP and jail. */

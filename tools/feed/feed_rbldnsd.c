@@ -1,4 +1,4 @@
-/* feed_rbldnsd: rbldnsd dataset files (formats.md section 4) into imported
+/* feed_rbldnsd: rbldnsd dataset files (doc/formats.md section 4) into imported
  * list events. One pass reads every line; each dataset (the file, or each
  * $DATASET section of a combined file) collects its entries in a table
  * keyed by prefix, so that duplicates and ip4set's per-block rules are
@@ -57,7 +57,7 @@ enum rb_role {
     RB_DOMAIN,   /* domain-name data: rejected, dnsbld lists addresses only */
 };
 
-/* One dataset type: how its entry lines read (formats.md 4.4). */
+/* One dataset type: how its entry lines read (doc/formats.md 4.4). */
 struct rb_dstype {
     const char *name;
     uint8_t role;
@@ -207,7 +207,7 @@ static char *rb_skip_space(char *s)
     return s;
 }
 
-/* After a key only these may follow (formats.md 4.1). */
+/* After a key only these may follow (doc/formats.md 4.1). */
 static bool rb_key_end_ok(char c)
 {
     return c == '\0' || rb_space(c) || rb_comment(c) || c == ':';
@@ -635,7 +635,7 @@ static bool rb_ip6_host_bits(const uint8_t a[16], unsigned bits)
     return false;
 }
 
-/* ---- the "@ key=value" tail of rspamd's rbldnsd (formats.md 4.5) ---- */
+/* ---- the "@ key=value" tail of rspamd's rbldnsd (doc/formats.md 4.5) ---- */
 
 static void rb_strip_rspamd_tail(struct rb_parser *p, char *s)
 {
@@ -656,7 +656,7 @@ static void rb_strip_rspamd_tail(struct rb_parser *p, char *s)
     }
 }
 
-/* ---- values (rbldnsd's parse_a_txt, formats.md 4.2) ---- */
+/* ---- values (rbldnsd's parse_a_txt, doc/formats.md 4.2) ---- */
 
 /* ":127.0.0.3" or ":3" (127.0.0.3): the inet_aton-style forms rbldnsd takes. */
 static int rb_parse_a(const char *s, uint32_t *out, const char **end)
@@ -1275,7 +1275,7 @@ static bool rb_name_normalise(const char *in, char *out, size_t cap)
     return true;
 }
 
-/* ---- special lines (formats.md 4.1) ---- */
+/* ---- special lines (doc/formats.md 4.1) ---- */
 
 static char **rb_vars(struct rb_parser *p)
 {

@@ -1,4 +1,4 @@
-/* feed_rbldnsd: the rbldnsd dataset importer (formats.md section 4), whose
+/* feed_rbldnsd: the rbldnsd dataset importer (doc/formats.md section 4), whose
  * parser is feed_ops_rbldnsd in feed.h, plus the apex zone file its $SOA and
  * $NS lines describe. Nothing here keeps state between calls; the caller
  * owns the input, the options and the output stream. */

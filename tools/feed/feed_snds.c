@@ -1,4 +1,4 @@
-/* feed_snds: Microsoft SNDS exports (formats.md section 3). One parser for
+/* feed_snds: Microsoft SNDS exports (doc/formats.md section 3). One parser for
  * both files, because operators download them side by side and the shape
  * of a row tells them apart (3.4): an IP-status row has exactly 4 fields
  * and two IPv4 addresses; everything else is a data row. A data row must
@@ -184,7 +184,7 @@ static bool snds_take_int(const char **s, int minw, int maxw, int *out)
 }
 
 /* "M/D/YYYY h:mm AM/PM" (seconds and a 24-hour clock tolerated), or an
- * ISO 8601 time. Times are taken as UTC: formats.md 3.1 records Pacific
+ * ISO 8601 time. Times are taken as UTC: doc/formats.md 3.1 records Pacific
  * time as community belief only (UNCERTAIN), and a wrong guess of a few
  * hours matters less than a clock that moves with daylight saving. */
 static bool snds_parse_date(const char *s, int64_t *out)
