@@ -372,7 +372,7 @@ static bool packet_also_v6_partial(const uint8_t *qname, size_t len)
 static void packet_answer_acl_error(struct reply *r, const struct query *q, const struct zone *z,
                                     size_t apex_off)
 {
-    const struct acl *acl = &z->policy.acl;
+    const struct acl *acl = &z->acl;
     if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY)
         reply_put_a(r, acl->error_ttl, acl->error_code ? acl->error_code : ACL_DEFAULT_ERROR_CODE);
     if ((q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) && acl->error_txt[0] != '\0')
@@ -533,8 +533,8 @@ static void packet_answer_question(struct packet_ctx *ctx, struct reply *r, cons
         return;
     }
     enum acl_action act = ACL_ALLOW;
-    if (ctx->client && z->policy.acl.n > 0)
-        act = acl_match(&z->policy.acl, ctx->client);
+    if (ctx->client && z->acl.n > 0)
+        act = acl_match(&z->acl, ctx->client);
     if (act == ACL_REFUSE) {
         r->rcode = RCODE_REFUSED;
         return;

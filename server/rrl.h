@@ -9,20 +9,9 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "config.h" /* struct rrl_settings */
 
-#define RRL_RATE_MAX 1000000
-#define RRL_SLIP_MAX 100
-#define RRL_DEFAULT_SLIP 2
-#define RRL_DEFAULT_IPV4_PREFIX 24
-#define RRL_DEFAULT_IPV6_PREFIX 56
 #define RRL_BUCKETS 32768 /* per worker, 16 bytes each */
-
-struct rrl_settings {
-    unsigned rate;        /* answers per second per client prefix; 0 = off */
-    unsigned slip;        /* every slip-th limited answer goes out truncated; 0 = none */
-    unsigned ipv4_prefix; /* 0..32: IPv4 clients in one prefix share one budget */
-    unsigned ipv6_prefix; /* 0..128 */
-};
 
 enum rrl_verdict {
     RRL_PASS, /* answer normally */

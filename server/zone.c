@@ -359,6 +359,7 @@ int zone_load(const struct zone_config *zc, struct zone **out, char *why, size_t
     for (size_t i = 0; i < n; i++)
         z->name[i] = (char)tolower((unsigned char)zc->name[i]);
     z->policy = zc->policy;
+    z->acl = zc->acl;
     if (zone_name_to_wire(z->name, z->apex, &z->apex_len) != DNSBL_OK) {
         snprintf(why, whylen, "'%s' is not a zone name", zc->name);
         free(z);
@@ -433,7 +434,7 @@ int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out,
                 return DNSBL_EINVAL;
             }
         }
-        zs->acl = zs->acl || zs->zones[zs->n]->policy.acl.n > 0;
+        zs->acl = zs->acl || zs->zones[zs->n]->acl.n > 0;
         zs->n++;
     }
     *out = zs;

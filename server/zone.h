@@ -12,9 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "acl.h"
+#include "config.h"
+#include "policy.h"
 
-#define ZONE_NAME_MAX 256
 #define ZONE_LABELS_MAX 128 /* labels of a 255-byte name, the root included */
 
 /* A question name as the query parser hands it over: the wire form as
@@ -26,13 +27,6 @@ struct zone_qname {
     uint8_t off[ZONE_LABELS_MAX]; /* off[i]: where label i starts; off[n - 1] == len - 1 */
     uint16_t len;                 /* bytes in wire, root label included */
     uint8_t n;                    /* labels, root included */
-};
-
-/* What config gives for one zone (plain value). */
-struct zone_config {
-    char name[ZONE_NAME_MAX]; /* "bl.example", no trailing dot needed */
-    char file[PATH_MAX];      /* master file for the apex; "" = synthesise */
-    struct zone_policy policy;
 };
 
 /* One record set as pre-rendered wire: TYPE CLASS TTL RDLENGTH RDATA per RR,
@@ -54,7 +48,8 @@ struct zone {
     uint8_t apex[ZONE_NAME_MAX];  /* wire, lower case */
     uint16_t apex_len;
     uint8_t apex_labels;          /* labels of apex, root included */
-    struct zone_policy policy;
+    struct zone_policy policy;    /* what it serves */
+    struct acl acl;               /* who may ask; empty = everybody */
     bool synthesised;             /* no zone file: SOA/NS were made up */
     uint32_t neg_ttl;             /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
     struct zone_rrset soa;        /* the apex SOA (its ttl is the SOA TTL) */

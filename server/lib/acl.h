@@ -1,8 +1,8 @@
 /* acl: which clients a zone answers, and how (allow, refuse, or answer
  * every address with an error code as large lists do for queries that come
  * through public resolvers). A struct acl is a plain value with a fixed
- * array of rules, kept inside the zone's policy: nothing allocates, the
- * caller owns it. */
+ * array of rules, kept in the zone's config and its zone: nothing
+ * allocates, the caller owns it. */
 #ifndef DNSBL_ACL_H
 #define DNSBL_ACL_H
 

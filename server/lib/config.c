@@ -283,7 +283,7 @@ int config_add_zone(struct config *c, const char *arg, char *why, size_t whylen)
     struct zone_config zc;
     memset(&zc, 0, sizeof zc);
     policy_defaults(&zc.policy);
-    acl_init(&zc.policy.acl);
+    acl_init(&zc.acl);
 
     const char *eq = strchr(arg, '=');
     size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -662,7 +662,7 @@ static int config_load_acl(const struct config *c, cfg_t *sec, struct zone_confi
         const char *key;
         enum acl_action action;
     } lists[] = {{"allow", ACL_ALLOW}, {"refuse", ACL_REFUSE}, {"error", ACL_ERROR}};
-    struct acl *acl = &zc->policy.acl;
+    struct acl *acl = &zc->acl;
     if (cfg_size(sec, "acl") == 0)
         return DNSBL_OK;
     cfg_t *a = cfg_getsec(sec, "acl");
@@ -748,7 +748,7 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         struct zone_config zc;
         memset(&zc, 0, sizeof zc);
         policy_defaults(&zc.policy);
-        acl_init(&zc.policy.acl);
+        acl_init(&zc.acl);
         snprintf(zc.name, sizeof zc.name, "%s", cfg_title(sec));
         if (cfg_size(sec, "file") > 0 && cfg_getstr(sec, "file")[0] != '\0' &&
             config_copy_path(zc.file, sizeof zc.file, dir, cfg_getstr(sec, "file")) != DNSBL_OK) {

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "rrl.h"
-#include "zone.h"
+#include "acl.h"
+#include "policy.h"
 
 #define CONFIG_LISTEN_TEXT 128
 #define CONFIG_WORKERS_MAX 256
@@ -21,6 +21,14 @@
 #define CONFIG_DEFAULT_TCP_MAX_PER_CLIENT 16
 #define CONFIG_TCP_CLIENTS_MAX 65535
 #define CONFIG_USER_MAX 64
+#define ZONE_NAME_MAX 256 /* a zone name as text, with its NUL (RFC 1035 2.3.4: 255 octets) */
+
+/* The limits and defaults of the RRL settings (rrl.h applies them). */
+#define RRL_RATE_MAX 1000000
+#define RRL_SLIP_MAX 100
+#define RRL_DEFAULT_SLIP 2
+#define RRL_DEFAULT_IPV4_PREFIX 24
+#define RRL_DEFAULT_IPV6_PREFIX 56
 
 /* The settings the command line gave, for config_override (struct config
  * set); the others have no "unset" value of their own. */
@@ -33,6 +41,23 @@ enum config_set {
     CONFIG_SET_RRL_SLIP = 1 << 5,
     CONFIG_SET_RRL_IPV4_PREFIX = 1 << 6,
     CONFIG_SET_RRL_IPV6_PREFIX = 1 << 7,
+};
+
+/* What config gives for one zone (plain value): its name, the file of its
+ * apex, what it serves (the reputation policy) and who may ask (the ACL). */
+struct zone_config {
+    char name[ZONE_NAME_MAX]; /* "bl.example", no trailing dot needed */
+    char file[PATH_MAX];      /* master file for the apex; "" = synthesise */
+    struct zone_policy policy;
+    struct acl acl; /* empty = everybody may ask */
+};
+
+/* Response rate limiting as configured (the daemon's rrl module applies it). */
+struct rrl_settings {
+    unsigned rate;        /* answers per second per client prefix; 0 = off */
+    unsigned slip;        /* every slip-th limited answer goes out truncated; 0 = none */
+    unsigned ipv4_prefix; /* 0..32: IPv4 clients in one prefix share one budget */
+    unsigned ipv6_prefix; /* 0..128 */
 };
 
 /* One address to serve on, UDP and TCP on the same port (0 = any free). */

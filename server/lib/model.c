@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "policy.h" /* enum decision_why, for model_why_name */
+
 static const char *model_text_or_empty(const char *s)
 {
     return s ? s : "";

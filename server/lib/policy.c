@@ -1,9 +1,9 @@
-/* policy: the zone half of model.h. How history days become a decaying
+/* policy: the zone half of the model. How history days become a decaying
  * score, how the entries covering an address become an answer for a zone
  * kind, and the TXT of that answer. Pure functions of their arguments and
  * the clock passed in; nothing allocates, every pointer in a decision
  * points into the caller's covering array. */
-#include "model.h"
+#include "policy.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -478,7 +478,7 @@ static void test_zone_acl(void **state)
                        "}\n"
                        "zone \"other.example\" { }\n";
     assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
-    const struct acl *a = &c.zones[0].policy.acl;
+    const struct acl *a = &c.zones[0].acl;
     assert_int_equal(a->n, 5);
     assert_int_equal(a->error_code, 0x7fffffff);
     assert_int_equal(a->error_ttl, 30);
@@ -494,7 +494,7 @@ static void test_zone_acl(void **state)
         assert_int_equal(acl_match(a, &p), cases[i].want);
     }
     /* No acl section: nobody limited, the default error answer ready. */
-    a = &c.zones[1].policy.acl;
+    a = &c.zones[1].acl;
     assert_int_equal(a->n, 0);
     assert_int_equal(a->error_code, ACL_DEFAULT_ERROR_CODE);
     assert_int_equal(a->error_ttl, ACL_DEFAULT_ERROR_TTL);
@@ -522,7 +522,7 @@ static void test_zone_acl(void **state)
     /* Zones from the command line get the default error answer too. */
     config_init(&c);
     assert_int_equal(config_add_zone(&c, "bl.example", why, sizeof why), DNSBL_OK);
-    assert_int_equal(c.zones[0].policy.acl.error_code, ACL_DEFAULT_ERROR_CODE);
+    assert_int_equal(c.zones[0].acl.error_code, ACL_DEFAULT_ERROR_CODE);
     config_free(&c);
 }
 

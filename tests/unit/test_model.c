@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "err.h"
 #include "model.h"
+#include "policy.h"
 
 #define NOW 1800000000LL /* 08:00 UTC of day 20833 */
 #define DAY0 20833u

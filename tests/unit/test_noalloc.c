@@ -310,15 +310,15 @@ static void build_zones(struct fixture *f)
     snprintf(zc[4].name, sizeof(zc[4].name), "err.example");
     for (int i = 0; i < 5; i++) {
         policy_defaults(&zc[i].policy);
-        acl_init(&zc[i].policy.acl);
+        acl_init(&zc[i].acl);
     }
     zc[1].policy.ttl = 60;
     zc[2].policy.kind = ZONE_SCORE;
     zc[3].policy.kind = ZONE_ALLOWLIST;
-    acl_rule(&zc[0].policy.acl, "10.9.8.0/24", ACL_REFUSE);
-    acl_rule(&zc[0].policy.acl, "10.9.9.0/24", ACL_ERROR);
-    acl_rule(&zc[4].policy.acl, "0.0.0.0/0", ACL_ERROR);
-    acl_rule(&zc[4].policy.acl, "::/0", ACL_ERROR);
+    acl_rule(&zc[0].acl, "10.9.8.0/24", ACL_REFUSE);
+    acl_rule(&zc[0].acl, "10.9.9.0/24", ACL_ERROR);
+    acl_rule(&zc[4].acl, "0.0.0.0/0", ACL_ERROR);
+    acl_rule(&zc[4].acl, "::/0", ACL_ERROR);
     assert_int_equal(zoneset_build(zc, 5, &f->zones, why, sizeof(why)), DNSBL_OK);
 }
 

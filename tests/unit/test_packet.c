@@ -691,16 +691,16 @@ static struct zoneset *acl_zones(struct fixture *f)
     snprintf(zc[2].name, sizeof(zc[2].name), "err.example");
     for (int i = 0; i < 3; i++) {
         policy_defaults(&zc[i].policy);
-        acl_init(&zc[i].policy.acl);
+        acl_init(&zc[i].acl);
     }
-    acl_rule(&zc[0].policy.acl, "198.51.100.0/24", ACL_REFUSE);
-    acl_rule(&zc[0].policy.acl, "203.0.113.0/24", ACL_ERROR);
-    acl_rule(&zc[0].policy.acl, "203.0.113.7", ACL_ALLOW);
-    acl_rule(&zc[0].policy.acl, "2001:db8::/32", ACL_ERROR);
-    acl_rule(&zc[2].policy.acl, "0.0.0.0/0", ACL_ERROR);
-    zc[2].policy.acl.error_code = 0x7fffffff;
-    zc[2].policy.acl.error_ttl = 30;
-    snprintf(zc[2].policy.acl.error_txt, sizeof(zc[2].policy.acl.error_txt), "too many queries");
+    acl_rule(&zc[0].acl, "198.51.100.0/24", ACL_REFUSE);
+    acl_rule(&zc[0].acl, "203.0.113.0/24", ACL_ERROR);
+    acl_rule(&zc[0].acl, "203.0.113.7", ACL_ALLOW);
+    acl_rule(&zc[0].acl, "2001:db8::/32", ACL_ERROR);
+    acl_rule(&zc[2].acl, "0.0.0.0/0", ACL_ERROR);
+    zc[2].acl.error_code = 0x7fffffff;
+    zc[2].acl.error_ttl = 30;
+    snprintf(zc[2].acl.error_txt, sizeof(zc[2].acl.error_txt), "too many queries");
     assert_int_equal(zoneset_build(zc, 3, &zs, why, sizeof(why)), DNSBL_OK);
     return zs;
 }

@@ -15,9 +15,10 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "config.h"
 #include "model.h"
+#include "policy.h"
 #include "store.h"
-#include "zone.h"
 
 #define CTL_PROG "dnsblctl"
 
