@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "store.h"
+#include "timeutil.h"
 #include "zone.h"
 
 #ifndef DNSBL_VERSION
@@ -82,6 +83,8 @@ static void daemon_usage(FILE *f)
           "  --refuse-root        refuse to run as root without --user\n"
           "  --log-queries        log every query: client, name, type, rcode\n"
           "  --verbose            log debug messages too\n"
+          "  --now TIME           for testing: take TIME (unix seconds or RFC 3339) as the\n"
+          "                       current time\n"
           "  -h, --help           this text\n"
           "  -V, --version        the version\n"
           "\n"
@@ -107,6 +110,7 @@ enum {
     OPT_USER,
     OPT_CHROOT,
     OPT_REFUSE_ROOT,
+    OPT_NOW,
 };
 
 /* The numeric options: where each goes in struct config and its range. */
@@ -181,6 +185,7 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
         {"refuse-root", no_argument, NULL, OPT_REFUSE_ROOT},
         {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
+        {"now", required_argument, NULL, OPT_NOW},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -241,6 +246,17 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
         case OPT_VERBOSE:
             o->verbose = true;
             break;
+        case OPT_NOW: {
+            /* Before any worker starts: time_set_now is not locked. */
+            int64_t now;
+            if (time_parse_now(optarg, &now) != DNSBL_OK) {
+                fprintf(stderr, "dnsbld: --now '%s': give unix seconds or an RFC 3339 time\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            time_set_now(now);
+            break;
+        }
         case 'h':
             daemon_usage(stdout);
             return 0;

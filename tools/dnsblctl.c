@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "err.h"
 #include "timeutil.h"
 
 #ifndef DNSBL_VERSION
@@ -230,7 +231,7 @@ static const struct ctl_command ctl_commands[] = {
 
 static void ctl_print_main_usage(FILE *out)
 {
-    fputs("Usage: dnsblctl [--db DIR] COMMAND [ARGS...]\n"
+    fputs("Usage: dnsblctl [--db DIR] [--now TIME] COMMAND [ARGS...]\n"
           "       dnsblctl help COMMAND | COMMAND --help\n"
           "       dnsblctl --help | --version\n"
           "\n"
@@ -245,6 +246,8 @@ static void ctl_print_main_usage(FILE *out)
           "Options:\n"
           "  -d, --db DIR     the store directory (default: $DNSBL_DB); may also\n"
           "                   follow the command\n"
+          "      --now TIME   for testing: take TIME (unix seconds or RFC 3339) as\n"
+          "                   the current time\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
           "\n"
@@ -418,16 +421,21 @@ static int ctl_cmd_help(struct ctl_ctx *ctx, int argc, char **argv)
 }
 
 /* Options before the command; "+" stops at the command name so that its
- * own options are left to it. */
+ * own options are left to it. --now is for tests (doc/testing is README's
+ * "Tests" section): it fixes the clock of the whole run. */
+enum { CTL_OPT_NOW = 256 };
+
 static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
+        {"now", required_argument, NULL, CTL_OPT_NOW},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     static const char shortopts[] = "+:d:hV";
+    int64_t now;
     int c;
 
     opterr = 0;
@@ -435,6 +443,13 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         switch (c) {
         case 'd':
             ctx->db = optarg;
+            break;
+        case CTL_OPT_NOW:
+            if (time_parse_now(optarg, &now) != DNSBL_OK) {
+                ctl_error("--now '%s': give unix seconds or an RFC 3339 time", optarg);
+                return CTL_GETOPT_BAD;
+            }
+            time_set_now(now);
             break;
         case 'h':
             ctl_print_main_usage(stdout);

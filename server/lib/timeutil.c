@@ -1,9 +1,8 @@
-/* timeutil: the clock (with the DNSBL_NOW override), RFC 3339 text and
+/* timeutil: the clock (which --now may fix), RFC 3339 text and
  * operator durations. Fixed-width parsing by hand: sscanf would accept
  * signs, spaces and short fields that RFC 3339 does not. */
 #include "timeutil.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,8 @@
 
 #include "err.h"
 
-/* The one piece of module state: DNSBL_NOW read once, because the server
- * asks for the time once per batch and getenv is not free (nor safe
- * against a concurrent setenv). */
-static pthread_once_t now_once = PTHREAD_ONCE_INIT;
+/* The one piece of module state: a fixed clock, set once at startup
+ * (before any other thread runs) by --now or a test, read without a lock. */
 static bool now_fixed;
 static int64_t now_value;
 
@@ -34,18 +31,21 @@ static bool parse_unix(const char *s, int64_t *out)
     return true;
 }
 
-static void now_init(void)
+void time_set_now(int64_t t)
 {
-    const char *s = getenv("DNSBL_NOW");
-    if (!s || !*s)
-        return;
-    if (parse_unix(s, &now_value) || time_parse_rfc3339(s, &now_value) == DNSBL_OK)
-        now_fixed = true;
+    now_value = t;
+    now_fixed = true;
+}
+
+int time_parse_now(const char *s, int64_t *out)
+{
+    if (parse_unix(s, out))
+        return DNSBL_OK;
+    return time_parse_rfc3339(s, out);
 }
 
 int64_t time_now(void)
 {
-    pthread_once(&now_once, now_init);
     if (now_fixed)
         return now_value;
     return (int64_t)time(NULL);

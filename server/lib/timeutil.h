@@ -6,10 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Unix seconds now. The environment variable DNSBL_NOW (unix seconds or an
- * RFC 3339 time), when set, replaces the clock: tests use it to check
- * expiry and decay without waiting. */
+/* Unix seconds now: the system clock, or the time time_set_now fixed. */
 int64_t time_now(void);
+
+/* Fix the clock at t for the rest of the process: the --now testing option
+ * of both binaries and the unit tests use it to check expiry and decay
+ * without waiting. Call it before starting any thread that reads the time. */
+void time_set_now(int64_t t);
+
+/* A --now argument: unix seconds or an RFC 3339 time (time_parse_rfc3339).
+ * DNSBL_OK or DNSBL_EINVAL. */
+int time_parse_now(const char *s, int64_t *out);
 
 /* "2026-11-27T18:15:09Z" (UTC). Returns the length written. */
 size_t time_format_rfc3339(int64_t t, char *buf, size_t cap);

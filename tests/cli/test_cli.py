@@ -2,7 +2,7 @@
 exact error texts, and the decisions show reports (longest
 prefix, allow precedence, delisting and who did it, expiry, the report's
 keys); import itself is in test_import.py. Each test gets a fresh
-temporary store (ctlhelp.CtlTestCase) and a fixed clock (DNSBL_NOW)."""
+temporary store (ctlhelp.CtlTestCase) and a fixed clock (dnsblctl --now)."""
 
 import datetime
 import json
@@ -134,6 +134,25 @@ class TestHelpAndUsage(CtlTestCase):
         self.assertEqual(self.first_error_line(r), "dnsblctl: add: unexpected argument '192.0.2.2'")
         r = self.ctl_fail(2, "list", "192.0.2.1")
         self.assertEqual(self.first_error_line(r), "dnsblctl: list: unexpected argument '192.0.2.1'")
+
+    def test_now_fixes_the_clock(self):
+        # --now (testing) takes unix seconds or RFC 3339 and fixes the clock
+        # of the whole run: a listing expires when --now passes its end.
+        r = run_ctl("--now", "2026-11-27T12:00:00Z", "--db", self.db, "add", "192.0.2.7",
+                    "--expires", "1h")
+        self.assertEqual(r.rc, 0, r.err)
+        for now, listed in (("1795784399", True), ("1795784400", False),
+                            ("2026-11-27T13:30:00+01:00", True)):
+            r = run_ctl("--now", now, "--db", self.db, "show", "192.0.2.7", "--json")
+            self.assertEqual(r.rc, 0, r.err)
+            self.assertEqual(json.loads(r.out)["listed"], listed, now)
+
+    def test_now_rejects_a_bad_time(self):
+        for bad in ("", "yesterday", "-5", "2026-13-01"):
+            r = run_ctl("--now", bad, "--db", self.db, "add", "192.0.2.7")
+            self.assertEqual(r.rc, 2, bad)
+            self.assertIn("--now", r.err)
+        self.assertEqual(os.listdir(self.db), [])
 
     def test_no_store_given(self):
         r = run_ctl("show", "192.0.2.1")

@@ -39,7 +39,7 @@ def csv_rows(n, first_octet=10, ips=2000, list_every=50):
 
 
 def ctl_env(**extra):
-    env = dict(os.environ, DNSBL_NOW=NOW)
+    env = dict(os.environ)
     env.pop("DNSBL_DB", None)
     env.update(extra)
     return env
@@ -333,7 +333,7 @@ class TestKilledImport(FaultCase):
     def kill_import(self, big, db, delay, batch=None):
         """Start an import into db, SIGKILL it after delay seconds, check
         the store; returns how many batches it had committed (the serial)."""
-        proc = subprocess.Popen([ctl_binary(), "--db", db, "import", "--format", "csv", "--batch",
+        proc = subprocess.Popen([ctl_binary(), "--now", NOW, "--db", db, "import", "--format", "csv", "--batch",
                                  batch or self.BATCH, big],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl_env())
         time.sleep(delay)
@@ -356,7 +356,7 @@ class TestConcurrentImports(FaultCase):
         a = self.write("a.csv", csv_rows(60000, first_octet=10))
         b = self.write("b.csv", csv_rows(60000, first_octet=11))
         env = ctl_env(DNSBL_STORE_MAPSIZE="1m")
-        procs = [subprocess.Popen([ctl_binary(), "--db", self.db, "import", "--format", "csv",
+        procs = [subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "import", "--format", "csv",
                                    "--batch", "1000", path],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
                  for path in (a, b)]
@@ -442,7 +442,7 @@ class TestReadOnlyStoreDir(FaultCase):
         self.prefix = prefix
 
     def run_as_nobody(self, *args, db=None):
-        p = subprocess.run(self.prefix + [ctl_binary(), "--db", db or self.db] + list(args),
+        p = subprocess.run(self.prefix + [ctl_binary(), "--now", NOW, "--db", db or self.db] + list(args),
                            capture_output=True, text=True, env=ctl_env(), timeout=120)
         return p
 

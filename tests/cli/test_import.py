@@ -220,9 +220,10 @@ class TestArf(ImportTestCase):
     def test_stdin_input(self):
         with open(os.path.join(ARF, "08-batch-3-reports.mbox"), "rb") as f:
             data = f.read()
-        env = dict(os.environ, DNSBL_NOW=NOW)
+        env = dict(os.environ)
         env.pop("DNSBL_DB", None)
-        proc = subprocess.run([ctl_binary(), "--db", self.db, "import", "-"], input=data,
+        proc = subprocess.run([ctl_binary(), "--now", NOW, "--db", self.db, "import", "-"],
+                              input=data,
                               capture_output=True, env=env, timeout=30)
         err = proc.stderr.decode()
         self.assertEqual(proc.returncode, 0, err)
@@ -805,9 +806,10 @@ class TestRunBehaviour(ImportTestCase):
         clean = self.path("clean")
         self.imp("--format", "csv", big, db=clean)
 
-        env = dict(os.environ, DNSBL_NOW=NOW)
+        env = dict(os.environ)
         env.pop("DNSBL_DB", None)
-        proc = subprocess.Popen([ctl_binary(), "--db", self.db, "import", "--format", "csv",
+        proc = subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "import",
+                                 "--format", "csv",
                                  "--batch", "1000", big],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         time.sleep(0.3)

@@ -372,7 +372,7 @@ def rfc3339(t):
 
 class ExpiryTest(DnsAssertions, unittest.TestCase):
     """A manual listing past its --expires no longer counts; a covering
-    listing that is still in force takes over. DNSBL_NOW moves the
+    listing that is still in force takes over. dnsbld --now moves the
     server's clock."""
 
     @classmethod
@@ -387,8 +387,9 @@ class ExpiryTest(DnsAssertions, unittest.TestCase):
             ("add", "198.51.100.77", "--expires", cls.expires, "--reason", "for a while"),
         ])
 
-    def server(self, env=None):
-        return Server(["--db", self.db, "--zone", "%s=%s" % (ZONE, ZONE_FILE)], env=env)
+    def server(self, now=None):
+        args = ["--db", self.db, "--zone", "%s=%s" % (ZONE, ZONE_FILE)]
+        return Server(args + (["--now", now] if now else []))
 
     def test_before_expiry(self):
         with self.server() as srv:
@@ -400,7 +401,7 @@ class ExpiryTest(DnsAssertions, unittest.TestCase):
                                       {"127.0.0.2"})
 
     def test_after_expiry(self):
-        with self.server({"DNSBL_NOW": self.later}) as srv:
+        with self.server(self.later) as srv:
             for label, kw in TRANSPORTS[:2]:
                 with self.subTest(label):
                     self.assertAnswer(srv.query(v4name("192.0.2.77"), **kw), "A",

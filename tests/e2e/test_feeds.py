@@ -6,7 +6,7 @@ with its emitted apex zone file, ARF reports scored near their own dates,
 SNDS exports, the blocklist/score/allowlist kinds over one store, decay and
 delisting, an import under query load, and the rejection path.
 
-The clock of both binaries is pinned with DNSBL_NOW, so nothing depends on
+The clock of both binaries is pinned with --now, so nothing depends on
 the wall clock: evidence is dated by the feeds themselves."""
 
 import ipaddress
@@ -58,7 +58,7 @@ def write_config(d, zones):
 
 
 def start(conf, now):
-    return Server(["--config", conf], env={"DNSBL_NOW": now})
+    return Server(["--config", conf, "--now", now])
 
 
 class Import:
@@ -66,8 +66,7 @@ class Import:
 
     def __init__(self, db, now, *args):
         self.args = [str(a) for a in args]
-        self.rc, self.out, self.err = ctl("import", *self.args, db=db,
-                                          env={"DNSBL_NOW": now}, timeout=60)
+        self.rc, self.out, self.err = ctl("import", *self.args, db=db, now=now, timeout=60)
         lines = self.out.strip().splitlines()
         m = SUMMARY.match(lines[-1]) if lines else None
         self.summary = None
@@ -464,7 +463,7 @@ class ZoneKindsTest(FeedCase):
                      ("allow", "192.0.2.6", "--reason", "partner"),
                      ("allow", "198.51.100.0/28", "--reason", "our relays"),
                      ("add", "192.0.2.8", "--reason", "by hand")):
-            rc, out, err = ctl(*args, db=cls.db, env={"DNSBL_NOW": KINDS_NOW})
+            rc, out, err = ctl(*args, db=cls.db, now=KINDS_NOW)
             if rc != 0:
                 raise AssertionError("dnsblctl %s: %d\n%s%s" % (args, rc, out, err))
         conf = write_config(cls.dir, {
@@ -577,7 +576,7 @@ class DecayDelistTest(FeedCase):
         with start(self.conf, at(1)) as srv:
             self.check_a(srv, self.name, {"127.0.0.2"}, self.ZONE)
             rc, out, err = ctl("delist", self.IP, "--reason", "cleaned up", db=self.db,
-                               env={"DNSBL_NOW": at(1)})
+                               now=at(1))
             self.assertEqual(rc, 0, out + err)
             r = self.wait_nx(srv, time.monotonic())
             self.assertNxdomain(r, self.ZONE)

@@ -459,7 +459,8 @@ class OptionTest(unittest.TestCase):
                                ("--tcp-max-per-client", "65536", "from 1 to 65535"),
                                ("--tcp-idle-timeout", "0", "from 1 to 86400"),
                                ("--tcp-max-queries", "x", "--tcp-max-queries 'x'"),
-                               ("--user", "", "--user ''")):
+                               ("--user", "", "--user ''"),
+                               ("--now", "tomorrow", "--now 'tomorrow': give unix seconds")):
             with self.subTest(opt=opt):
                 p = subprocess.run([DNSBLD, opt, val], capture_output=True, text=True, timeout=10,
                                    env=clean_env())
@@ -468,7 +469,7 @@ class OptionTest(unittest.TestCase):
         p = subprocess.run([DNSBLD, "--help"], capture_output=True, text=True, timeout=10)
         for opt in ("--rrl-rate", "--rrl-slip", "--rrl-ipv4-prefix", "--rrl-ipv6-prefix",
                     "--tcp-max-clients", "--tcp-max-per-client", "--tcp-idle-timeout",
-                    "--tcp-max-queries", "--user", "--chroot", "--refuse-root"):
+                    "--tcp-max-queries", "--user", "--chroot", "--refuse-root", "--now"):
             self.assertIn(opt, p.stdout)
 
 

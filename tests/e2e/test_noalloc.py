@@ -98,7 +98,7 @@ class NoAllocTest(unittest.TestCase):
             if rc != 0:
                 raise RuntimeError("dnsblctl %s: %s%s" % (args, out, err))
         arf = sorted(os.path.join(ARF, f) for f in os.listdir(ARF) if not f.startswith("07-"))
-        rc, out, err = ctl("import", *arf, db=cls.db, env={"DNSBL_NOW": NOW}, timeout=60)
+        rc, out, err = ctl("import", *arf, db=cls.db, now=NOW, timeout=60)
         if rc != 0:
             raise RuntimeError("dnsblctl import: %s%s" % (out, err))
         cls.conf = os.path.join(cls.dir, "dnsbld.conf")
@@ -134,7 +134,7 @@ class NoAllocTest(unittest.TestCase):
                     "--log-file=%s %s \"$@\"\n" % (VALGRIND, vglog, self.real))
         os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IXUSR)
         dnsbltest.DNSBLD = wrapper
-        srv = Server(["--config", self.conf], env={"DNSBL_NOW": NOW}, ready_timeout=60)
+        srv = Server(["--config", self.conf, "--now", NOW], ready_timeout=60)
         try:
             answered = (self.ask_tcp if tcp else self.ask)(srv, nqueries)
             srv.signal(signal.SIGTERM)

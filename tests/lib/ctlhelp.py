@@ -1,7 +1,7 @@
 """Shared helpers for the dnsblctl CLI tests.
 
 run_ctl() runs the binary named by $DNSBLCTL with a clean environment
-(no inherited DNSBL_DB or DNSBL_NOW) and returns rc/stdout/stderr;
+(no inherited DNSBL_DB) and returns rc/stdout/stderr;
 CtlTestCase gives each test a fresh temporary directory as its store and a
 fixed clock, so results never depend on the wall clock.
 """
@@ -31,19 +31,18 @@ def ctl_binary():
 
 def run_ctl(*args, db=None, now=None, env=None, timeout=30):
     """Run dnsblctl ARGS. db adds "--db DB" in front of the arguments; now
-    sets DNSBL_NOW; env adds or overrides variables (a value of None
+    adds "--now NOW" (the testing option that fixes the clock); env adds or overrides variables (a value of None
     removes one)."""
     environ = dict(os.environ)
     environ.pop("DNSBL_DB", None)
-    environ.pop("DNSBL_NOW", None)
-    if now is not None:
-        environ["DNSBL_NOW"] = str(now)
     for key, value in (env or {}).items():
         if value is None:
             environ.pop(key, None)
         else:
             environ[key] = value
     argv = [ctl_binary()]
+    if now is not None:
+        argv += ["--now", str(now)]
     if db is not None:
         argv += ["--db", db]
     argv += [str(a) for a in args]

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 static int saved_stderr = -1;
 static char tmp_path[] = "/tmp/dnsbl-test-log-XXXXXX";
@@ -156,7 +157,7 @@ static void test_threads(void **state)
 
 int main(void)
 {
-    setenv("DNSBL_NOW", "2026-11-27T18:15:09Z", 1);
+    time_set_now(1795803309); /* 2026-11-27T18:15:09Z in every line */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_format_and_levels, capture_start, capture_stop),
         cmocka_unit_test_setup_teardown(test_debug_and_quiet, capture_start, capture_stop),

@@ -1,6 +1,5 @@
-/* Unit tests for timeutil: RFC 3339 parse/format, durations, and the
- * DNSBL_NOW clock override (read once per process, so the other forms are
- * checked in re-executed copies of this binary). */
+/* Unit tests for timeutil: RFC 3339 parse/format, durations, the --now
+ * argument, and the clock time_set_now fixes (the system clock before). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -148,69 +145,50 @@ static void test_duration(void **state)
     dur_bad("9999999999999999w");
 }
 
-static const char *self_path;
-
-/* Run this binary with DNSBL_NOW=value; it prints time_now(). */
-static int64_t now_in_child(const char *value)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        if (value)
-            setenv("DNSBL_NOW", value, 1);
-        else
-            unsetenv("DNSBL_NOW");
-        execl(self_path, self_path, "--print-now", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[64] = "";
-    ssize_t n = read(fds[0], buf, sizeof buf - 1);
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_true(n > 0);
-    return strtoll(buf, NULL, 10);
-}
-
-static void test_now_override(void **state)
+static void test_now_argument(void **state)
 {
     (void)state;
-    /* main() set DNSBL_NOW for this process before the first call. */
-    assert_int_equal(time_now(), 1795803309);
-    /* Read once: a later change does not move the clock. */
-    setenv("DNSBL_NOW", "12345", 1);
-    assert_int_equal(time_now(), 1795803309);
-
-    assert_int_equal(now_in_child("12345"), 12345);
-    assert_int_equal(now_in_child("2026-11-27T18:15:09+01:00"), 1795799709);
-    int64_t real = (int64_t)time(NULL);
-    int64_t got = now_in_child(NULL);
-    assert_true(got >= real - 5 && got <= real + 60);
-    got = now_in_child("garbage"); /* an unusable value falls back to the clock */
-    assert_true(got >= real - 5 && got <= real + 60);
+    int64_t t = -1;
+    assert_int_equal(time_parse_now("12345", &t), DNSBL_OK);
+    assert_int_equal(t, 12345);
+    assert_int_equal(time_parse_now("0", &t), DNSBL_OK);
+    assert_int_equal(t, 0);
+    assert_int_equal(time_parse_now("2026-11-27T18:15:09+01:00", &t), DNSBL_OK);
+    assert_int_equal(t, 1795799709);
+    assert_int_equal(time_parse_now("2026-11-27", &t), DNSBL_OK);
+    assert_int_equal(t, 1795737600);
+    t = 7;
+    assert_int_equal(time_parse_now("", &t), DNSBL_EINVAL);
+    assert_int_equal(time_parse_now("garbage", &t), DNSBL_EINVAL);
+    assert_int_equal(time_parse_now("-5", &t), DNSBL_EINVAL);
+    assert_int_equal(time_parse_now("99999999999999999999", &t), DNSBL_EINVAL);
+    assert_int_equal(t, 7);
 }
 
-int main(int argc, char **argv)
+/* Runs first: nothing has fixed the clock yet, so it is the system's; then
+ * time_set_now fixes it for good (the last set wins). */
+static void test_now_fixed(void **state)
 {
-    if (argc > 1 && strcmp(argv[1], "--print-now") == 0) {
-        printf("%lld\n", (long long)time_now());
-        return 0;
-    }
-    self_path = "/proc/self/exe";
-    setenv("DNSBL_NOW", "2026-11-27T18:15:09Z", 1);
+    (void)state;
+    int64_t before = (int64_t)time(NULL);
+    int64_t got = time_now();
+    assert_true(got >= before && got <= (int64_t)time(NULL));
 
+    time_set_now(1795803309);
+    assert_int_equal(time_now(), 1795803309);
+    assert_int_equal(time_now(), 1795803309);
+    time_set_now(12345);
+    assert_int_equal(time_now(), 12345);
+}
+
+int main(void)
+{
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_now_fixed),
         cmocka_unit_test(test_rfc3339_parse),
         cmocka_unit_test(test_rfc3339_format),
         cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_now_override),
+        cmocka_unit_test(test_now_argument),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
