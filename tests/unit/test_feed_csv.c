@@ -1,6 +1,6 @@
-/* Unit tests for the generic CSV, spam-trap CSV, plain list and fail2ban
- * parsers: accepted rows and their events, every reject path with its
- * line, dedup keys, detection, and the parser table and key helpers. */
+/* Unit tests for the generic CSV and spam-trap CSV parsers (feed_csv.c):
+ * accepted rows and their events, every reject path with its line, dedup
+ * keys, and detection of every line format against the others. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,150 +255,12 @@ static void test_traps(void **state)
     assert_memory_equal(cap.ev[0].key, cap2.ev[0].key, FEED_DEDUP_LEN);
 }
 
-/* ---- plain lists ---- */
+/* ---- detection ---- */
 
-static void test_list_text(void **state)
-{
-    (void)state;
-    const char *text = "; Spamhaus DROP List 2025/06/01 - (c) example\n"
-                       "# another comment\n"
-                       "\n"
-                       "192.0.2.0/24 ; SBL000001\n"
-                       "198.51.100.7\n"
-                       "  203.0.113.0/25\tsnowshoe $cheap\n"
-                       "2001:db8::/32#v6 block\n"
-                       "198.51.100.9;\n"
-                       "192.0.2.7/24 ; SBL2\n"
-                       "not-an-address ; x\n"
-                       "203.0.113.9/33\n";
-    assert_int_equal(run(&feed_ops_list, text, &cap), 0);
-    assert_int_equal(cap.nev, 5);
-    assert_int_equal(cap.records, 8);
-    static const struct {
-        const char *prefix, *reason, *txt;
-    } want[] = {
-        {"192.0.2.0/24", "SBL000001", "SBL000001"},
-        {"198.51.100.7", "listed by list", ""},
-        {"203.0.113.0/25", "snowshoe $cheap", "snowshoe $$cheap"},
-        {"2001:db8::/32", "v6 block", "v6 block"},
-        {"198.51.100.9", "listed by list", ""},
-    };
-    for (size_t i = 0; i < 5; i++) {
-        const struct cap_event *e = &cap.ev[i];
-        assert_int_equal(e->ev.kind, EV_IMPORT_LIST);
-        assert_string_equal(e->prefix, want[i].prefix);
-        assert_string_equal(e->reason, want[i].reason);
-        assert_true(e->has_txt);
-        assert_string_equal(e->txt, want[i].txt);
-        assert_int_equal(e->ev.code, 0);
-        assert_int_equal(e->ev.time, opts.file_mtime);
-        assert_false(e->has_key);
-    }
-    assert_int_equal(cap.nrej, 3);
-    want_reject(&cap, 0, 9, "'192.0.2.7/24' has host bits set; did you mean 192.0.2.0/24?");
-    want_reject(&cap, 1, 10, "'not-an-address' is not an IPv4/IPv6 address or prefix");
-    want_reject(&cap, 2, 11, "'203.0.113.9/33' has a prefix length out of range");
-
-    /* --code and --reason from the command line win over the line. */
-    struct feed_options o = opts;
-    o.list_code = 0x7f000009;
-    o.list_reason = "DROP: $ hijacked";
-    o.source = "drop";
-    assert_int_equal(
-        cap_parse(&feed_ops_list, "drop.txt", "192.0.2.0/24 ; SBL1\n198.51.100.7\n", 0, &o, &cap),
-        0);
-    assert_int_equal(cap.nev, 2);
-    for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(cap.ev[i].ev.code, 0x7f000009);
-        assert_string_equal(cap.ev[i].reason, "DROP: $ hijacked");
-        assert_string_equal(cap.ev[i].txt, "DROP: $$ hijacked");
-        assert_string_equal(cap.ev[i].source, "drop");
-    }
-}
-
-static void test_list_json(void **state)
-{
-    (void)state;
-    const char *text =
-        "{\"cidr\":\"192.0.2.0/24\",\"sblid\":\"SBL000001\",\"rir\":\"ripencc\"}\n"
-        "{ \"cidr\" : \"2001:db8::/32\", \"rir\":\"arin\" }\n"
-        "{\"sblid\":\"SBL3\"}\n"
-        "{\"cidr\":\"192.0.2.9/24\",\"sblid\":\"SBL4\"}\n"
-        "{\"cidr\":12}\n"
-        "{\"type\":\"metadata\",\"timestamp\":1748736000,\"size\":2,\"records\":2}\n";
-    assert_int_equal(run(&feed_ops_list, text, &cap), 0);
-    assert_int_equal(cap.nev, 2);
-    assert_string_equal(cap.ev[0].prefix, "192.0.2.0/24");
-    assert_string_equal(cap.ev[0].reason, "SBL000001");
-    assert_string_equal(cap.ev[1].prefix, "2001:db8::/32");
-    assert_string_equal(cap.ev[1].reason, "listed by list");
-    assert_string_equal(cap.ev[1].txt, "");
-    assert_int_equal(cap.nrej, 3);
-    want_reject(&cap, 0, 3, "JSON line has no \"cidr\" field");
-    want_reject(&cap, 1, 4, "has host bits set");
-    want_reject(&cap, 2, 5, "JSON line has no \"cidr\" field");
-    assert_int_equal(cap.records, 5); /* the metadata line is not a record */
-}
-
-/* ---- fail2ban ---- */
-
-static const char *f2b_log =
-    "2025-06-01 10:20:31,456 fail2ban.server         [1234]: INFO    Starting Fail2ban v1.0.2\n"
-    "2025-06-01 10:20:30,100 fail2ban.filter         [1234]: INFO    [postfix-sasl] Found "
-    "203.0.113.9 - 2025-06-01 10:20:30\n"
-    "2025-06-01 10:20:31,456 fail2ban.actions        [1234]: NOTICE  [postfix-sasl] Ban "
-    "203.0.113.9\n"
-    "2025-06-01 10:20:40,000 fail2ban.actions        [1234]: NOTICE  [postfix-sasl] "
-    "203.0.113.9 already banned\n"
-    "2025-06-01 10:50:31,456 fail2ban.actions        [1234]: NOTICE  [postfix-sasl] Unban "
-    "203.0.113.9\n"
-    "2025-06-01 11:00:00,001 fail2ban.actions        [1234]: NOTICE  [sshd] Restore Ban "
-    "2001:db8::66\n"
-    "2025-06-01 11:05:00,001 fail2ban.actions: WARNING [sshd] Ban 198.51.100.3\n"
-    "2025-06-01 11:06:00,001 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 198.51.100.300\n"
-    "2025-13-01 11:06:00,001 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 198.51.100.4\n"
-    "Traceback (most recent call last):\n"
-    "2025-06-01 11:07:00,001 fail2ban.actions        [1234]: NOTICE  [sshd] Ban 203.0.113.9\n";
-
-static void test_fail2ban(void **state)
-{
-    (void)state;
-    assert_int_equal(run(&feed_ops_fail2ban, f2b_log, &cap), 0);
-    assert_int_equal(cap.nev, 4);
-    static const struct {
-        const char *prefix, *reason, *time;
-    } want[] = {
-        {"203.0.113.9", "fail2ban postfix-sasl", "2025-06-01T10:20:31Z"},
-        {"2001:db8::66", "fail2ban sshd", "2025-06-01T11:00:00Z"},
-        {"198.51.100.3", "fail2ban sshd", "2025-06-01T11:05:00Z"},
-        {"203.0.113.9", "fail2ban sshd", "2025-06-01T11:07:00Z"},
-    };
-    for (size_t i = 0; i < 4; i++) {
-        const struct cap_event *e = &cap.ev[i];
-        assert_int_equal(e->ev.kind, EV_OTHER);
-        assert_float_equal(e->ev.weight, 1, 0);
-        assert_string_equal(e->prefix, want[i].prefix);
-        assert_string_equal(e->reason, want[i].reason);
-        assert_int_equal(e->ev.time, at(want[i].time));
-        assert_string_equal(e->source, "fail2ban");
-        assert_true(e->has_key);
-        for (size_t j = 0; j < i; j++)
-            assert_memory_not_equal(e->key, cap.ev[j].key, FEED_DEDUP_LEN);
-    }
-    assert_int_equal(cap.nrej, 2);
-    want_reject(&cap, 0, 8, "'198.51.100.300' is not an IPv4/IPv6 address or prefix");
-    want_reject(&cap, 1, 9, "log time '2025-13-01 11:06:00' is not a valid date");
-    assert_int_equal(cap.nwarn, 1);
-    assert_int_equal(cap.warn[0].line, 10);
-    assert_int_equal(cap.records, 6);
-
-    /* The same log again: the same keys. */
-    assert_int_equal(run(&feed_ops_fail2ban, f2b_log, &cap2), 0);
-    for (size_t i = 0; i < 4; i++)
-        assert_memory_equal(cap.ev[i].key, cap2.ev[i].key, FEED_DEDUP_LEN);
-}
-
-/* ---- detection, table, keys ---- */
+/* One fail2ban ban line, for the detectors and the stop test (the parser's
+ * own tests are in test_feed_list.c). */
+static const char *f2b_log = "2025-06-01 10:20:31,456 fail2ban.actions        [1234]: NOTICE  "
+                             "[postfix-sasl] Ban 203.0.113.9\n";
 
 static void test_detect(void **state)
 {
@@ -429,47 +291,6 @@ static void test_detect(void **state)
             if (mine ? got < 50 : got != 0)
                 fail_msg("%s on input %zu: %d", ops[o]->name, i, got);
         }
-}
-
-static void test_table_and_keys(void **state)
-{
-    (void)state;
-    static const char *const names[] = {"snds", "csv", "list", "traps", "fail2ban"};
-    for (size_t i = 0; i < 5; i++) {
-        const struct feed_ops *o = feed_find(names[i]);
-        assert_non_null(o);
-        assert_string_equal(o->name, names[i]);
-    }
-    assert_ptr_equal(feed_find("csv"), &feed_ops_csv);
-    assert_null(feed_find("nope"));
-    assert_null(feed_find(NULL));
-    size_t n = 0;
-    while (feed_parsers[n])
-        n++;
-    assert_true(n >= 8);
-
-    /* SHA-256("abc"), split over parts. */
-    static const uint8_t abc[FEED_DEDUP_LEN] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
-                                                0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-                                                0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
-                                                0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
-    uint8_t k[FEED_DEDUP_LEN], d0[FEED_DEDUP_LEN], d1[FEED_DEDUP_LEN], d[FEED_DEDUP_LEN];
-    const void *parts[3] = {"a", "", "bc"};
-    size_t lens[3] = {1, 0, 2};
-    feed_dedup_key(k, parts, lens, 3);
-    assert_memory_equal(k, abc, FEED_DEDUP_LEN);
-    feed_dedup_derive(d0, k, 0);
-    feed_dedup_derive(d1, k, 1);
-    assert_memory_not_equal(d0, d1, FEED_DEDUP_LEN);
-    /* derive = SHA-256(key || idx as 4 bytes big-endian) */
-    uint8_t buf[FEED_DEDUP_LEN + 4];
-    memcpy(buf, k, FEED_DEDUP_LEN);
-    memcpy(buf + FEED_DEDUP_LEN, "\x00\x00\x01\x02", 4);
-    const void *p1[1] = {buf};
-    size_t l1[1] = {sizeof buf};
-    feed_dedup_key(d, p1, l1, 1);
-    feed_dedup_derive(d1, k, 0x102);
-    assert_memory_equal(d, d1, FEED_DEDUP_LEN);
 }
 
 static void test_lines_and_bytes(void **state)
@@ -505,9 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generic_rows),    cmocka_unit_test(test_generic_header_variants),
         cmocka_unit_test(test_generic_rejects), cmocka_unit_test(test_traps),
-        cmocka_unit_test(test_list_text),       cmocka_unit_test(test_list_json),
-        cmocka_unit_test(test_fail2ban),        cmocka_unit_test(test_detect),
-        cmocka_unit_test(test_table_and_keys),  cmocka_unit_test(test_lines_and_bytes),
+        cmocka_unit_test(test_detect),          cmocka_unit_test(test_lines_and_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
