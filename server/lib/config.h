@@ -1,7 +1,8 @@
-/* config: dnsbld's settings, from a libconfuse file and the command line.
- * A struct config is a plain value the caller owns: config_init it, fill
- * it, and config_free releases its zone and listen arrays (nothing else in
- * it is allocated). Nothing here keeps a pointer to the caller's strings. */
+/* config: dnsbld's settings, from a libconfuse file and the command line
+ * (dnsblctl reads a zone's policy from the same file). A struct config is
+ * a plain value the caller owns: config_init it, fill it, and config_free
+ * releases its zone and listen arrays (nothing else in it is allocated).
+ * Nothing here keeps a pointer to the caller's strings. */
 #ifndef DNSBL_CONFIG_H
 #define DNSBL_CONFIG_H
 
