@@ -1,0 +1,268 @@
+/* net_tcp: DNS over TCP (RFC 7766) for a worker: accepting connections
+ * against the limits shared by all workers (connlimit.h), reassembling
+ * frames (tcpframe.h), answering them in order, closing idle ones. A
+ * connection belongs to the worker that accepted it and is freed by
+ * tcp_close, in that worker's thread. */
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "err.h"
+#include "net_int.h"
+#include "store.h"
+#include "tcpframe.h"
+#include "timeutil.h"
+
+void tcp_close(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    if (c->counted)
+        connlimit_release(w->net->conns, &c->client);
+    bufferevent_free(c->bev);
+    free(c);
+}
+
+#define NET_TCP_BATCH 16384 /* answers gathered before they go to the output buffer */
+
+/* Write the answers gathered in batch[0..*n) to c's output, in one piece. */
+static void tcp_flush(struct tcp_conn *c, const uint8_t *batch, size_t *n)
+{
+    if (*n > 0)
+        bufferevent_write(c->bev, batch, *n);
+    *n = 0;
+}
+
+/* Answer every complete frame in the input, in order, under one store
+ * read; closes c when it is done with it (so c may be gone on return).
+ * Frames are answered where they lie in the input's first chunk and
+ * dropped from it together, and their answers gathered and handed to the
+ * output together: libevent runs a buffer's callbacks on every drain and
+ * write (re-arming the read event each time), which per frame cost more
+ * than a tenth of a pipelined query's instructions. */
+static void tcp_process(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    uint8_t batch[NET_TCP_BATCH];
+    size_t nbatch = 0;
+    const uint8_t *chunk = NULL; /* the input's first span bytes, done of them answered */
+    size_t span = 0, done = 0;
+    bool begun = false;
+
+    while (!c->closing && !c->paused) {
+        struct tcpframe f;
+        size_t size = span - done >= TCPFRAME_PREFIX ? tcpframe_size(chunk + done, span - done) : 0;
+        if (size == 0 || span - done < size) {
+            /* Not all in the chunk: drop what was answered, make the frame contiguous. */
+            uint8_t hdr[TCPFRAME_PREFIX];
+            if (done > 0)
+                evbuffer_drain(in, done);
+            done = 0;
+            size_t avail = evbuffer_get_length(in);
+            size = evbuffer_copyout(in, hdr, sizeof hdr) == (ev_ssize_t)sizeof hdr
+                       ? tcpframe_size(hdr, sizeof hdr)
+                       : 0;
+            if (size == 0 || avail < size)
+                break;
+            span = evbuffer_get_contiguous_space(in);
+            if (span < size)
+                span = size;
+            chunk = evbuffer_pullup(in, (ev_ssize_t)span);
+            if (chunk == NULL) {
+                c->closing = true;
+                break;
+            }
+        }
+        if (!tcpframe_next(chunk + done, size, &f)) {
+            c->closing = true;
+            break;
+        }
+        if (!begun) {
+            if (store_reader_begin(w->reader) != DNSBL_OK) {
+                worker_store_error(w);
+                c->closing = true;
+                break;
+            }
+            w->ctx.now = time_now();
+            begun = true;
+        }
+        size_t outlen = 0;
+        w->cnt[NC_TCP_QUERIES]++;
+        /* Never rate-limited: a TCP client has proved its address. */
+        w->ctx.client = c->counted ? &c->client : NULL;
+        enum packet_outcome po = packet_answer(&w->ctx, PACKET_TCP, f.msg, f.len, w->tcp_out + 2,
+                                               PACKET_TCP_MAX, &outlen);
+        done += f.used;
+        if (po == PACKET_ANSWER) {
+            w->tcp_out[0] = (uint8_t)(outlen >> 8);
+            w->tcp_out[1] = (uint8_t)outlen;
+            if (nbatch + outlen + 2 > sizeof batch)
+                tcp_flush(c, batch, &nbatch);
+            if (outlen + 2 > sizeof batch) {
+                bufferevent_write(c->bev, w->tcp_out, outlen + 2);
+            } else {
+                memcpy(batch + nbatch, w->tcp_out, outlen + 2);
+                nbatch += outlen + 2;
+            }
+            if (w->log_queries)
+                worker_log_query(w, (struct sockaddr *)&c->peer, c->peerlen, "tcp");
+        }
+        if (++c->queries >= w->net->tcp_max_queries)
+            c->closing = true;
+        else if (evbuffer_get_length(out) + nbatch > NET_TCP_OUT_HIGH)
+            c->paused = true;
+    }
+    if (done > 0)
+        evbuffer_drain(in, done);
+    tcp_flush(c, batch, &nbatch);
+    if (begun) {
+        store_reader_end(w->reader);
+        worker_note_lookup_errors(w);
+    }
+    if (c->closing || c->paused)
+        bufferevent_disable(c->bev, EV_READ);
+    if (c->closing && evbuffer_get_length(out) == 0)
+        tcp_close(c);
+}
+
+static void tcp_on_read(struct bufferevent *bev, void *arg)
+{
+    struct tcp_conn *c = arg;
+    (void)bev;
+    worker_enter(c->w);
+    tcp_process(c);
+}
+
+/* Called when the output has drained (low watermark 0). */
+static void tcp_on_write(struct bufferevent *bev, void *arg)
+{
+    struct tcp_conn *c = arg;
+    if (c->closing) {
+        tcp_close(c);
+    } else if (c->paused) {
+        c->paused = false;
+        bufferevent_enable(bev, EV_READ);
+        worker_enter(c->w);
+        tcp_process(c);
+    }
+}
+
+static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct tcp_conn *c = arg;
+    if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0 &&
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        /* Half-closed: the client may still read the answers it asked for. */
+        c->closing = true;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
+    if ((what & BEV_EVENT_TIMEOUT) != 0)
+        c->w->cnt[NC_TCP_TIMEOUTS]++;
+    tcp_close(c);
+}
+
+/* One line a second at most, however many connections are refused. */
+static void net_log_refused(struct net *n, const struct sockaddr *sa, int salen,
+                            enum connlimit_verdict v)
+{
+    int64_t now = (int64_t)(net_monotonic_ms() / 1000);
+    int64_t last = atomic_load_explicit(&n->tcp_refused_logged, memory_order_relaxed);
+    if (now == last || !atomic_compare_exchange_strong(&n->tcp_refused_logged, &last, now))
+        return;
+    char peer[SOCK_ADDR_TEXT];
+    sock_format_addr(sa, (socklen_t)salen, "#", peer, sizeof peer);
+    if (v == CONNLIMIT_TOTAL)
+        log_warn("tcp: closed a connection from %s: %u are open (tcp_max_clients)", peer,
+                 n->tcp_max_clients);
+    else
+        log_warn("tcp: closed a connection from %s: it has %u open (tcp_max_per_client)", peer,
+                 n->tcp_max_per_client);
+}
+
+void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                   void *arg)
+{
+    struct worker *w = arg;
+    struct net *n = w->net;
+    struct addr_prefix client = {0};
+    (void)l;
+    bool known = salen > 0 && sock_client(sa, (socklen_t)salen, &client);
+    if (known) {
+        /* Over a limit the connection is closed at once: held open, it
+         * would only wait for a slot that idle clients keep. */
+        enum connlimit_verdict v = connlimit_acquire(n->conns, &client);
+        if (v != CONNLIMIT_OK) {
+            evutil_closesocket(fd);
+            atomic_fetch_add_explicit(&n->tcp_refused, 1, memory_order_relaxed);
+            net_log_refused(n, sa, salen, v);
+            return;
+        }
+    }
+    /* Answers go out as soon as written: with Nagle, the last answers of
+     * a pipelined batch wait for the client's delayed ACK (up to 40 ms on
+     * Linux) while the client waits for them before sending more. */
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct tcp_conn *c = calloc(1, sizeof *c);
+    if (c == NULL ||
+        (c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+        free(c);
+        evutil_closesocket(fd);
+        if (known)
+            connlimit_release(n->conns, &client);
+        return;
+    }
+    c->w = w;
+    c->counted = known;
+    c->client = client;
+    if (salen > 0 && (size_t)salen <= sizeof c->peer) {
+        memcpy(&c->peer, sa, (size_t)salen);
+        c->peerlen = (socklen_t)salen;
+    }
+    struct timeval idle = {.tv_sec = w->net->tcp_idle_timeout, .tv_usec = 0};
+    bufferevent_setcb(c->bev, tcp_on_read, tcp_on_write, tcp_on_event, c);
+    bufferevent_setwatermark(c->bev, EV_READ, 0, NET_TCP_READ_HIGH);
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    bufferevent_enable(c->bev, EV_READ);
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    w->conns = c;
+    w->cnt[NC_TCP_CONNECTIONS]++;
+}
+
+static void worker_on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    for (size_t i = 0; i < w->net->nlistens; i++)
+        evconnlistener_enable(w->tcp[i]);
+}
+
+void tcp_on_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct worker *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    (void)l;
+    /* Typically out of descriptors: retrying at once would spin. */
+    log_warn("worker %u: accept failed: %s; pausing TCP accepts for a second", w->id,
+             strerror(err));
+    for (size_t i = 0; i < w->net->nlistens; i++)
+        evconnlistener_disable(w->tcp[i]);
+    struct timeval sec = {1, 0};
+    event_base_once(w->base, -1, EV_TIMEOUT, worker_on_accept_retry, w, &sec);
+}
