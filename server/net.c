@@ -216,9 +216,11 @@ int net_start(const struct net_settings *s, struct store *store, struct zoneset 
     n->tcp_max_queries = s->tcp_max_queries;
     n->tcp_max_clients = s->tcp_max_clients;
     n->tcp_max_per_client = s->tcp_max_per_client;
+    n->tcp_pressure_ms = tcp_pressure_ms(s->tcp_idle_timeout);
     n->rrl = s->rrl;
     atomic_init(&n->tcp_refused, 0);
     atomic_init(&n->tcp_refused_logged, 0);
+    atomic_init(&n->tcp_shed_logged, 0);
     /* A secret hash key: nobody outside can aim at a victim's bucket. */
     if (getrandom(&n->rrl_seed, sizeof n->rrl_seed, GRND_NONBLOCK) != sizeof n->rrl_seed)
         n->rrl_seed = net_monotonic_ms() ^ ((uint64_t)getpid() << 32);
@@ -288,6 +290,9 @@ void net_log_limits(struct net *n)
     if (refused > n->logged_refused)
         log_info("tcp: refused %llu connections over the limits since the last report",
                  (unsigned long long)(refused - n->logged_refused));
+    if (sum[NL_TCP_SHED] > n->logged[NL_TCP_SHED])
+        log_info("tcp: closed %llu idle connections to admit new ones since the last report",
+                 (unsigned long long)(sum[NL_TCP_SHED] - n->logged[NL_TCP_SHED]));
     memcpy(n->logged, sum, sizeof n->logged);
     n->logged_refused = refused;
 }
@@ -306,11 +311,12 @@ void net_stop(struct net *n)
     }
     uint64_t lim[NL_COUNT], refused;
     net_sum_limits(n, lim, &refused);
-    snprintf(line + len, sizeof line - len,
-             ", tcp refused %llu, rrl limited %llu, rrl dropped %llu, rrl slipped %llu",
-             (unsigned long long)refused,
-             (unsigned long long)(lim[NL_RRL_DROPPED] + lim[NL_RRL_SLIPPED]),
-             (unsigned long long)lim[NL_RRL_DROPPED], (unsigned long long)lim[NL_RRL_SLIPPED]);
+    snprintf(
+        line + len, sizeof line - len,
+        ", tcp refused %llu, tcp shed %llu, rrl limited %llu, rrl dropped %llu, rrl slipped %llu",
+        (unsigned long long)refused, (unsigned long long)lim[NL_TCP_SHED],
+        (unsigned long long)(lim[NL_RRL_DROPPED] + lim[NL_RRL_SLIPPED]),
+        (unsigned long long)lim[NL_RRL_DROPPED], (unsigned long long)lim[NL_RRL_SLIPPED]);
     log_info("served: %s", line);
     net_free(n);
 }

@@ -51,7 +51,12 @@ enum net_counter {
 
 /* Read by the main thread while workers run (net_log_limits): atomics,
  * written by their one worker with plain relaxed stores. */
-enum net_limit_counter { NL_RRL_DROPPED, NL_RRL_SLIPPED, NL_COUNT };
+enum net_limit_counter {
+    NL_RRL_DROPPED,
+    NL_RRL_SLIPPED,
+    NL_TCP_SHED, /* idle connections closed to admit a new one */
+    NL_COUNT
+};
 
 struct worker;
 
@@ -70,7 +75,8 @@ union net_ctl {
 struct tcp_conn {
     struct worker *w;
     struct bufferevent *bev;
-    struct tcp_conn *prev, *next;
+    struct tcp_conn *prev, *next; /* in w->conns, the most recently active first */
+    uint64_t last_ms;             /* coarse monotonic ms of the last read or drained write */
     unsigned queries;
     bool closing; /* no more reading; free once the answers are written */
     bool paused;  /* reading stopped until the client takes its answers */
@@ -89,8 +95,9 @@ struct worker {
     struct event *wake;  /* made active by the main thread after a publish */
     struct net_udp *udp; /* one per listen address */
     struct evconnlistener **tcp;
-    struct tcp_conn *conns;
-    struct store_reader *reader; /* opened and closed in the worker's own thread */
+    struct tcp_conn *conns, *idlest; /* head and tail of the list by last activity */
+    struct event *sweep;             /* pending while conns is not empty (net_tcp.c) */
+    struct store_reader *reader;     /* opened and closed in the worker's own thread */
     struct entry *covering;
     struct history_day *history; /* scratch for the score of one address */
     struct packet_ctx ctx;
@@ -119,6 +126,7 @@ struct net {
     char (*bound)[SOCK_ADDR_TEXT]; /* the address actually bound, for the log */
     size_t nlistens;
     unsigned tcp_idle_timeout, tcp_max_queries, tcp_max_clients, tcp_max_per_client;
+    unsigned tcp_pressure_ms; /* the idle timeout while over half the connections are open */
     struct store *store;
     _Atomic(struct net_view *) view;
     uint64_t gen;
@@ -128,6 +136,7 @@ struct net {
     struct connlimit *conns;                   /* TCP connections, counted across workers */
     _Atomic uint64_t tcp_refused;              /* over a TCP limit */
     _Atomic int64_t tcp_refused_logged;        /* monotonic second of the last such log line */
+    _Atomic int64_t tcp_shed_logged;           /* likewise for closing an idle one */
     uint64_t logged[NL_COUNT], logged_refused; /* totals at the last net_log_limits */
     struct worker *workers;
     size_t nworkers;
@@ -193,6 +202,8 @@ void worker_init_msgs(struct worker *w);
 void net_on_udp(evutil_socket_t fd, short what, void *arg);
 
 /* net_tcp.c */
+unsigned tcp_pressure_ms(unsigned idle_timeout);
+int tcp_worker_init(struct worker *w);
 void tcp_close(struct tcp_conn *c);
 void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                    void *arg);

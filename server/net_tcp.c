@@ -2,7 +2,19 @@
  * against the limits shared by all workers (connlimit.h), reassembling
  * frames (tcpframe.h), answering them in order, closing idle ones. A
  * connection belongs to the worker that accepted it and is freed by
- * tcp_close, in that worker's thread. */
+ * tcp_close, in that worker's thread.
+ *
+ * Idle connections under pressure (RFC 7766 section 6.2.3: servers may
+ * close idle connections, with zero timeouts under heavy load or attack):
+ * each worker keeps its connections in a list by last activity. When the
+ * table is full, the accepting worker closes its own longest-idle one to
+ * admit the new client, as long as it has one (no answer waiting to be
+ * read); and while more than half of the table is open, every worker
+ * closes its connections idle for longer than tcp_pressure_ms. A worker
+ * never touches another's connections (they belong to its thread): the
+ * kernel spreads connections over the workers' listeners, so a worker
+ * whose share is empty refuses as before, and the shortened timeout soon
+ * frees the slots the others hold. */
 #include <errno.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -18,7 +30,28 @@
 #include "tcpframe.h"
 #include "timeutil.h"
 
-void tcp_close(struct tcp_conn *c)
+#define NET_TCP_PRESSURE_MIN_MS 200 /* a round trip across the world fits */
+#define NET_TCP_SHED_SCAN 32        /* connections looked at for an idle one */
+
+/* A tenth of the idle timeout, at least NET_TCP_PRESSURE_MIN_MS: 1 s for
+ * the default 10 s, still long enough for a client to send its next
+ * query after an answer, while an idle flood drains ten times faster. */
+unsigned tcp_pressure_ms(unsigned idle_timeout)
+{
+    uint64_t ms = (uint64_t)idle_timeout * 100;
+    return ms < NET_TCP_PRESSURE_MIN_MS ? NET_TCP_PRESSURE_MIN_MS : (unsigned)ms;
+}
+
+/* The clock the list is ordered by: coarse (a few ms) is plenty and costs
+ * no system call. */
+static uint64_t tcp_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void tcp_list_unlink(struct tcp_conn *c)
 {
     struct worker *w = c->w;
     if (c->prev != NULL)
@@ -27,6 +60,49 @@ void tcp_close(struct tcp_conn *c)
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
+    else
+        w->idlest = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* c becomes the most recently active of its worker. */
+static void tcp_list_push(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    c->last_ms = tcp_now_ms();
+    c->prev = NULL;
+    c->next = w->conns;
+    if (w->conns != NULL)
+        w->conns->prev = c;
+    else
+        w->idlest = c;
+    w->conns = c;
+}
+
+static void tcp_touch(struct tcp_conn *c)
+{
+    if (c->w->conns != c) {
+        tcp_list_unlink(c);
+        tcp_list_push(c);
+    } else {
+        c->last_ms = tcp_now_ms();
+    }
+}
+
+/* Nothing owed to the client: no answer waiting to be read, no query
+ * being answered. A half-sent query does not count: a client that stops
+ * in the middle of one is as idle as one that sends nothing. */
+static bool tcp_is_idle(const struct tcp_conn *c)
+{
+    return !c->closing && !c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+void tcp_close(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    tcp_list_unlink(c);
+    if (w->conns == NULL)
+        event_del(w->sweep);
     if (c->counted)
         connlimit_release(w->net->conns, &c->client);
     bufferevent_free(c->bev);
@@ -141,17 +217,22 @@ static void tcp_on_read(struct bufferevent *bev, void *arg)
 {
     struct tcp_conn *c = arg;
     (void)bev;
+    tcp_touch(c);
     worker_enter(c->w);
     tcp_process(c);
 }
 
-/* Called when the output has drained (low watermark 0). */
+/* Called when the output has drained (low watermark 0): the client has
+ * its answers, and from now on it is idle (RFC 7766 section 6.2.3). */
 static void tcp_on_write(struct bufferevent *bev, void *arg)
 {
     struct tcp_conn *c = arg;
     if (c->closing) {
         tcp_close(c);
-    } else if (c->paused) {
+        return;
+    }
+    tcp_touch(c);
+    if (c->paused) {
         c->paused = false;
         bufferevent_enable(bev, EV_READ);
         worker_enter(c->w);
@@ -192,6 +273,86 @@ static void net_log_refused(struct net *n, const struct sockaddr *sa, int salen,
                  n->tcp_max_per_client);
 }
 
+/* Likewise for closing an idle connection to admit a new one. */
+static void net_log_shed(struct net *n, const struct tcp_conn *old, const struct sockaddr *sa,
+                         int salen)
+{
+    int64_t now = (int64_t)(net_monotonic_ms() / 1000);
+    int64_t last = atomic_load_explicit(&n->tcp_shed_logged, memory_order_relaxed);
+    if (now == last || !atomic_compare_exchange_strong(&n->tcp_shed_logged, &last, now))
+        return;
+    char from[SOCK_ADDR_TEXT], to[SOCK_ADDR_TEXT];
+    sock_format_addr((const struct sockaddr *)&old->peer, old->peerlen, "#", from, sizeof from);
+    sock_format_addr(sa, (socklen_t)salen, "#", to, sizeof to);
+    log_warn("tcp: closed the longest-idle connection, from %s, to admit one from %s: %u are open "
+             "(tcp_max_clients)",
+             from, to, n->tcp_max_clients);
+}
+
+/* The table is full and client fits its own limit: close this worker's
+ * longest-idle connection and hand its slot to client. False when the
+ * worker has none idle among the NET_TCP_SHED_SCAN idlest (those with
+ * answers still unread wait for their write timeout instead). */
+static bool tcp_shed_for(struct worker *w, const struct addr_prefix *client,
+                         const struct sockaddr *sa, int salen)
+{
+    struct tcp_conn *old = w->idlest;
+    int k = 0;
+    while (old != NULL && (!old->counted || !tcp_is_idle(old)))
+        old = ++k < NET_TCP_SHED_SCAN ? old->prev : NULL;
+    if (old == NULL)
+        return false;
+    if (connlimit_replace(w->net->conns, &old->client, client) != CONNLIMIT_OK)
+        return false;
+    net_log_shed(w->net, old, sa, salen);
+    old->counted = false; /* its slot is the new client's now */
+    tcp_close(old);
+    worker_count_limit(w, NL_TCP_SHED);
+    return true;
+}
+
+/* While more than half of the table is open, close this worker's
+ * connections idle for tcp_pressure_ms or more. Runs every quarter of
+ * that while the worker has connections; the list is ordered by last
+ * activity, so it stops at the first one active since. */
+static void tcp_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    struct net *n = w->net;
+    (void)fd;
+    (void)what;
+    if (2 * (uint64_t)connlimit_open(n->conns, NULL) <= n->tcp_max_clients)
+        return;
+    uint64_t now = tcp_now_ms();
+    struct tcp_conn *prev;
+    for (struct tcp_conn *c = w->idlest; c != NULL; c = prev) {
+        prev = c->prev;
+        if (now - c->last_ms < n->tcp_pressure_ms)
+            break;
+        if (!tcp_is_idle(c))
+            continue; /* answers unread: the write timeout's business */
+        w->cnt[NC_TCP_TIMEOUTS]++;
+        tcp_close(c);
+    }
+}
+
+int tcp_worker_init(struct worker *w)
+{
+    w->sweep = event_new(w->base, -1, EV_PERSIST, tcp_on_sweep, w);
+    return w->sweep != NULL ? DNSBL_OK : DNSBL_ENOMEM;
+}
+
+static void tcp_sweep_start(struct worker *w)
+{
+    unsigned ms = w->net->tcp_pressure_ms / 4;
+    if (ms < 50)
+        ms = 50;
+    if (ms > 1000)
+        ms = 1000;
+    struct timeval tick = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(w->sweep, &tick);
+}
+
 void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                    void *arg)
 {
@@ -204,6 +365,8 @@ void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
         /* Over a limit the connection is closed at once: held open, it
          * would only wait for a slot that idle clients keep. */
         enum connlimit_verdict v = connlimit_acquire(n->conns, &client);
+        if (v == CONNLIMIT_TOTAL && tcp_shed_for(w, &client, sa, salen))
+            v = CONNLIMIT_OK;
         if (v != CONNLIMIT_OK) {
             evutil_closesocket(fd);
             atomic_fetch_add_explicit(&n->tcp_refused, 1, memory_order_relaxed);
@@ -237,10 +400,9 @@ void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
     bufferevent_setwatermark(c->bev, EV_READ, 0, NET_TCP_READ_HIGH);
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ);
-    c->next = w->conns;
-    if (w->conns != NULL)
-        w->conns->prev = c;
-    w->conns = c;
+    if (w->conns == NULL)
+        tcp_sweep_start(w);
+    tcp_list_push(c);
     w->cnt[NC_TCP_CONNECTIONS]++;
 }
 

@@ -95,6 +95,8 @@ int worker_init(struct net *n, struct worker *w, unsigned id)
         w->history == NULL || w->udp_in == NULL || w->udp_out == NULL || w->tcp_out == NULL)
         return DNSBL_ENOMEM;
     worker_init_msgs(w);
+    if (tcp_worker_init(w) != DNSBL_OK)
+        return DNSBL_ENOMEM;
     for (size_t i = 0; i < n->nlistens; i++) {
         w->udp[i].w = w;
         w->udp[i].fd = -1;
@@ -123,6 +125,8 @@ void worker_free(struct worker *w)
     for (size_t i = 0; w->tcp != NULL && i < w->net->nlistens; i++)
         if (w->tcp[i] != NULL)
             evconnlistener_free(w->tcp[i]);
+    if (w->sweep != NULL)
+        event_free(w->sweep);
     if (w->wake != NULL)
         event_free(w->wake);
     if (w->base != NULL)
