@@ -173,6 +173,9 @@ static void tcp_process(struct tcp_conn *c)
             }
             w->ctx.now = time_now();
             begun = true;
+            /* Active from a whole query on: bytes that never make one
+             * (a query sent a byte at a time) keep no connection young. */
+            tcp_touch(c);
         }
         size_t outlen = 0;
         w->cnt[NC_TCP_QUERIES]++;
@@ -217,7 +220,6 @@ static void tcp_on_read(struct bufferevent *bev, void *arg)
 {
     struct tcp_conn *c = arg;
     (void)bev;
-    tcp_touch(c);
     worker_enter(c->w);
     tcp_process(c);
 }
@@ -363,7 +365,8 @@ void tcp_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr
     bool known = salen > 0 && sock_client(sa, (socklen_t)salen, &client);
     if (known) {
         /* Over a limit the connection is closed at once: held open, it
-         * would only wait for a slot that idle clients keep. */
+         * would only wait for a slot that idle clients keep. With all
+         * slots taken, the longest-idle connection makes room. */
         enum connlimit_verdict v = connlimit_acquire(n->conns, &client);
         if (v == CONNLIMIT_TOTAL && tcp_shed_for(w, &client, sa, salen))
             v = CONNLIMIT_OK;
