@@ -35,9 +35,12 @@ ANSWER_WITHIN = 1.0
 class Flood:
     """PER_CLIENT idle connections from each of FLOOD_SOURCES addresses,
     reconnected (at most burst every tick) whenever the server closes one.
-    Runs in a thread until stop(); bounded by max_connects."""
+    Runs in a thread until stop(); bounded by max_connects. The burst is
+    half the table: one that cycles through a worker's whole share between
+    a fresh client's connect and its query would shed that client too."""
 
-    def __init__(self, addr, sources, per_client, tick=0.1, burst=100, max_connects=40000):
+    def __init__(self, addr, sources, per_client, tick=0.1, burst=MAX_CLIENTS // 2,
+                 max_connects=40000):
         self.addr = addr
         self.slots = [("127.0.1.%d" % (i + 1), None) for i in range(sources)
                       for _ in range(per_client)]
