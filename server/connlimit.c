@@ -78,20 +78,66 @@ static size_t connlimit_find(const struct connlimit *c, const struct addr_prefix
     return i;
 }
 
+/* Under the lock. The per-client limit is checked first: CONNLIMIT_TOTAL
+ * then means the client would be let in if there were room, which is when
+ * a caller may make room (connlimit_replace). */
+static enum connlimit_verdict connlimit_add_locked(struct connlimit *c, const struct addr_prefix *k)
+{
+    size_t i = connlimit_find(c, k);
+    if (c->slots[i].count >= c->max_per_client)
+        return CONNLIMIT_CLIENT;
+    if (c->open >= c->max_total)
+        return CONNLIMIT_TOTAL;
+    c->slots[i].key = *k;
+    c->slots[i].count++;
+    c->open++;
+    return CONNLIMIT_OK;
+}
+
+static void connlimit_remove_locked(struct connlimit *c, const struct addr_prefix *k)
+{
+    size_t i = connlimit_find(c, k);
+    if (c->slots[i].count == 0)
+        return;
+    c->open--;
+    if (--c->slots[i].count > 0)
+        return;
+    /* Move back every entry of the run behind i that would no longer be
+     * found past the hole. */
+    for (size_t j = (i + 1) & c->mask; c->slots[j].count != 0; j = (j + 1) & c->mask) {
+        size_t home = connlimit_home(c, &c->slots[j].key);
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            c->slots[i] = c->slots[j];
+            c->slots[j].count = 0;
+            i = j;
+        }
+    }
+}
+
 enum connlimit_verdict connlimit_acquire(struct connlimit *c, const struct addr_prefix *client)
 {
     struct addr_prefix k = connlimit_key(client);
-    enum connlimit_verdict v = CONNLIMIT_OK;
     pthread_mutex_lock(&c->lock);
-    size_t i = connlimit_find(c, &k);
-    if (c->open >= c->max_total) {
-        v = CONNLIMIT_TOTAL;
-    } else if (c->slots[i].count >= c->max_per_client) {
-        v = CONNLIMIT_CLIENT;
-    } else {
-        c->slots[i].key = k;
-        c->slots[i].count++;
-        c->open++;
+    enum connlimit_verdict v = connlimit_add_locked(c, &k);
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+enum connlimit_verdict connlimit_replace(struct connlimit *c, const struct addr_prefix *old,
+                                         const struct addr_prefix *client)
+{
+    struct addr_prefix ko = connlimit_key(old), k = connlimit_key(client);
+    pthread_mutex_lock(&c->lock);
+    /* The new client's own limit first, counting the slot it takes over
+     * when both are the same client: nothing changes when it is refused. */
+    unsigned have = c->slots[connlimit_find(c, &k)].count;
+    if (addr_compare(&ko, &k) == 0 && have > 0)
+        have--;
+    enum connlimit_verdict v = CONNLIMIT_CLIENT;
+    if (have < c->max_per_client) {
+        connlimit_remove_locked(c, &ko);
+        v = connlimit_add_locked(c, &k); /* OK: one was just freed under the lock */
     }
     pthread_mutex_unlock(&c->lock);
     return v;
@@ -101,23 +147,7 @@ void connlimit_release(struct connlimit *c, const struct addr_prefix *client)
 {
     struct addr_prefix k = connlimit_key(client);
     pthread_mutex_lock(&c->lock);
-    size_t i = connlimit_find(c, &k);
-    if (c->slots[i].count > 0) {
-        c->open--;
-        if (--c->slots[i].count == 0) {
-            /* Move back every entry of the run behind i that would no
-             * longer be found past the hole. */
-            for (size_t j = (i + 1) & c->mask; c->slots[j].count != 0; j = (j + 1) & c->mask) {
-                size_t home = connlimit_home(c, &c->slots[j].key);
-                bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-                if (!stays) {
-                    c->slots[i] = c->slots[j];
-                    c->slots[j].count = 0;
-                    i = j;
-                }
-            }
-        }
-    }
+    connlimit_remove_locked(c, &k);
     pthread_mutex_unlock(&c->lock);
 }
 

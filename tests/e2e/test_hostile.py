@@ -376,8 +376,10 @@ class TcpLimitTest(DnsAssertions, unittest.TestCase):
 
     def test_idle_connections_cannot_starve_others(self):
         db = make_store([("add", "192.0.2.0/24")])
-        idle = 4
-        srv = Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--workers", "2",
+        idle = 60  # a tenth of it (6 s) while more than half the table is open
+        # One worker: which connection is the longest idle is then the
+        # server's, not the kernel's pick of a worker.
+        srv = Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--workers", "1",
                       "--tcp-max-clients", 12, "--tcp-max-per-client", 4,
                       "--tcp-idle-timeout", idle], listen=("127.0.0.1:0",))
         conns = []
@@ -399,16 +401,25 @@ class TcpLimitTest(DnsAssertions, unittest.TestCase):
             more = [tcp_open(srv, src) for src in ("127.0.0.2", "127.0.0.3") for _ in range(4)]
             conns += more
             self.assertEqual(closed_by_peer(more), set(), srv.log())
+            # One more from elsewhere: the longest-idle connection (one of
+            # the first client's that never asked anything) makes room.
             over = tcp_open(srv, "127.0.0.4")
             conns.append(over)
-            self.assertEqual(closed_by_peer([over]), {over}, "over the cap: closed")
+            open_now = kept + more
+            shed = closed_by_peer(open_now + [over])
+            self.assertEqual(len(shed), 1, srv.log())
+            self.assertIn(shed.pop(), kept[1:])
+            over.sendall(frame(make_query(LISTED).to_wire()))
+            self.assertIsNotNone(recv_frame(over), "the admitted connection answers")
             # UDP goes on, from anywhere.
             for src in ("127.0.0.1", "127.0.0.4", "127.0.0.5"):
                 self.assertAnswer(ask_from(srv, src, LISTED), "A", {"127.0.0.2"})
 
-            # Idle ones are closed after the idle timeout, and then TCP serves again.
+            # More than half open: idle ones are closed after idle / 10
+            # (the last one too, if it is past that when the rest go), and
+            # then TCP serves again.
             gone = closed_by_peer([s for s in conns if s not in closed and s is not over],
-                                  wait=idle + 3)
+                                  wait=idle / 10 + 3)
             self.assertEqual(len(gone), 12)
             self.assertAnswer(ask_from(srv, "127.0.0.4", LISTED, tcp=True), "A", {"127.0.0.2"})
         finally:
@@ -416,11 +427,13 @@ class TcpLimitTest(DnsAssertions, unittest.TestCase):
                 s.close()
             srv.stop_clean()
         c = served(srv)
-        self.assertEqual(c["tcp refused"], 3, c)
-        self.assertGreaterEqual(c["tcp timeouts"], 12, c)
+        self.assertEqual(c["tcp refused"], 2, c)
+        self.assertEqual(c["tcp shed"], 1, c)
+        self.assertGreaterEqual(c["tcp timeouts"], 11, c)
         self.assertIsNotNone(srv.wait_log(r"warn: tcp: closed a connection from 127\.0\.0\.1#\d+: "
                                           r"it has 4 open \(tcp_max_per_client\)", 0))
-        self.assertIsNotNone(srv.wait_log(r"warn: tcp: closed a connection from 127\.0\.0\.4#\d+: "
+        self.assertIsNotNone(srv.wait_log(r"warn: tcp: closed the longest-idle connection, from "
+                                          r"127\.0\.0\.1#\d+, to admit one from 127\.0\.0\.4#\d+: "
                                           r"12 are open \(tcp_max_clients\)", 0))
         # At most one such line a second.
         lines = [l for l in srv.lines if "tcp: closed a connection" in l]

@@ -241,9 +241,9 @@ static void test_connlimit_churn(void **state)
         addr_from_bytes(&p, ADDR_V4, b, 32);
         if (rand() % 2 == 0) {
             enum connlimit_verdict v = connlimit_acquire(c, &p);
-            assert_int_equal(v, total >= TOTAL ? CONNLIMIT_TOTAL
-                                : open[k] >= 3 ? CONNLIMIT_CLIENT
-                                               : CONNLIMIT_OK);
+            assert_int_equal(v, open[k] >= 3     ? CONNLIMIT_CLIENT
+                                : total >= TOTAL ? CONNLIMIT_TOTAL
+                                                 : CONNLIMIT_OK);
             if (v == CONNLIMIT_OK) {
                 open[k]++;
                 total++;
