@@ -1095,6 +1095,49 @@ static void test_tsig_badkey(void **state)
     assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
 }
 
+/* A BADKEY answer that does not fit plain UDP (long key and algorithm
+ * names) goes out without the TSIG and with TC, so the client retries
+ * over TCP, where it fits. */
+static void test_tsig_badkey_truncated(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[1024];
+    size_t len = raw_query(in, 0, 1, 0, 1);
+    size_t question_end = len;
+    uint8_t name[250]; /* four labels of 49 bytes, one of 48, the root */
+    memset(name, 'k', sizeof(name));
+    for (size_t i = 0; i < 200; i += 50)
+        name[i] = 49;
+    name[200] = 48;
+    name[249] = 0;
+    memcpy(in + len, name, sizeof(name)); /* key name */
+    len += sizeof(name);
+    static const uint8_t fixed[] = {0, 250, 0, 255, 0, 0, 0, 0};
+    memcpy(in + len, fixed, sizeof(fixed));
+    len += sizeof(fixed);
+    uint16_t rdlen = (uint16_t)(sizeof(name) + 16);
+    in[len++] = (uint8_t)(rdlen >> 8);
+    in[len++] = (uint8_t)rdlen;
+    memcpy(in + len, name, sizeof(name)); /* algorithm */
+    len += sizeof(name);
+    static const uint8_t rest[] = {0, 0, 0x6a, 0, 0, 0, 1, 0x2c, 0, 0, 0x12, 0x34, 0, 0, 0, 0};
+    memcpy(in + len, rest, sizeof(rest));
+    len += sizeof(rest);
+
+    size_t n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+    assert_true(f->out[2] & 0x02); /* TC */
+    assert_int_equal(f->out[11], 0);
+    assert_int_equal(n, question_end);
+
+    n = answer_raw(f, PACKET_TCP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+    assert_false(f->out[2] & 0x02);
+    assert_int_equal(f->out[11], 1);
+    assert_int_equal(n, question_end + sizeof(name) * 2 + 10 + 16);
+    assert_memory_equal(f->out + question_end, name, sizeof(name));
+}
+
 /* RFC 5936, RFC 1995: no zone transfers here, so AXFR and IXFR are
  * REFUSED (not an empty NOERROR), over UDP and TCP; an IXFR query carries
  * the client's SOA in authority and is not a format error. */
@@ -1294,6 +1337,7 @@ int main(void)
         cmocka_unit_test(test_unknown_opcode_notimp),
         cmocka_unit_test(test_formerr_echoes),
         cmocka_unit_test(test_tsig_badkey),
+        cmocka_unit_test(test_tsig_badkey_truncated),
         cmocka_unit_test(test_transfers_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
