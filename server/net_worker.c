@@ -7,8 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <ldns/ldns.h>
-
+#include "dns.h"
 #include "err.h"
 #include "net_int.h"
 #include "store.h"
@@ -24,12 +23,12 @@ void worker_log_query(struct worker *w, const struct sockaddr *sa, socklen_t len
 {
     char peer[SOCK_ADDR_TEXT], tbuf[16], rbuf[16];
     sock_format_addr(sa, len, "#", peer, sizeof peer);
-    const ldns_rr_descriptor *d = ldns_rr_descript(w->info.qtype);
-    ldns_lookup_table *r = ldns_lookup_by_id(ldns_rcodes, w->info.rcode);
-    snprintf(tbuf, sizeof tbuf, "TYPE%u", w->info.qtype);
+    const char *type = dns_type_name(w->info.qtype);
+    const char *rcode = dns_rcode_name(w->info.rcode);
+    snprintf(tbuf, sizeof tbuf, "TYPE%u", w->info.qtype); /* RFC 3597 */
     snprintf(rbuf, sizeof rbuf, "RCODE%u", w->info.rcode);
-    const char *type = d != NULL && d->_name != NULL ? d->_name : tbuf;
-    const char *rcode = r != NULL && r->name != NULL ? r->name : rbuf;
+    type = type != NULL ? type : tbuf;
+    rcode = rcode != NULL ? rcode : rbuf;
     log_info("query %s %s %s %s %s%s", peer, proto, w->info.qname[0] ? w->info.qname : "-", type,
              rcode, w->info.truncated ? " TC" : "");
 }

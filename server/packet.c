@@ -12,32 +12,8 @@
 
 #include "acl.h"
 #include "addr.h"
+#include "dns.h"
 #include "wire.h"
-
-#define DNS_HEADER_LEN 12
-#define DNS_TYPE_A 1
-#define DNS_TYPE_NS 2
-#define DNS_TYPE_SOA 6
-#define DNS_TYPE_TXT 16
-#define DNS_TYPE_OPT 41
-#define DNS_TYPE_ANY 255
-#define DNS_CLASS_IN 1
-#define DNS_CLASS_ANY 255
-
-#define RCODE_NOERROR 0
-#define RCODE_FORMERR 1
-#define RCODE_SERVFAIL 2
-#define RCODE_NXDOMAIN 3
-#define RCODE_NOTIMP 4
-#define RCODE_REFUSED 5
-#define RCODE_BADVERS 16
-
-#define FLAG_QR 0x8000
-#define FLAG_AA 0x0400
-#define FLAG_TC 0x0200
-#define FLAG_RD 0x0100
-#define FLAG_CD 0x0010
-#define EDNS_DO 0x8000
 
 #define OPT_RR_LEN 11 /* root name, type, class, ttl, rdlength */
 #define TXT_MAX 1024  /* rendered TXT text: four character-strings at most */
@@ -55,6 +31,17 @@ struct query {
     bool edns_do;
     uint8_t edns_version;
     uint16_t edns_size;
+    bool tsig;       /* the last additional record is a TSIG ... */
+    size_t tsig_off; /* ... starting here in the packet */
+};
+
+/* What a BADKEY answer echoes of the query's TSIG record (RFC 8945 5.2):
+ * the names as wire bytes, uncompressed, and the fixed fields as sent. */
+struct tsig_echo {
+    uint8_t key[255], alg[255];
+    size_t key_len, alg_len;
+    uint8_t time_fudge[8]; /* time signed (48 bits) and fudge */
+    uint16_t original_id;
 };
 
 /* The answer being written: header fields kept aside and patched at the end. */
@@ -144,11 +131,50 @@ static bool packet_skip_name(struct wire *w)
     return false;
 }
 
-/* Walk the additional section for an OPT record (RFC 6891). More than one
- * OPT, or one not owned by the root, is a format error. */
+/* The additional section of almost every query: nothing, or one OPT of
+ * version 0 owned by the root (RFC 6891 6.1). False for anything else,
+ * which packet_check_unusual reads with packet_parse_additional. */
+static inline bool packet_parse_usual_opt(struct wire *w, uint16_t arcount, struct query *q)
+{
+    if (arcount == 0)
+        return true;
+    if (arcount != 1 || !wire_need(w, OPT_RR_LEN))
+        return false;
+    const uint8_t *p = w->pos;
+    uint16_t rdlen = packet_load_u16(p + 9);
+    if (p[0] != 0 || packet_load_u16(p + 1) != DNS_TYPE_OPT || p[6] != 0 ||
+        (size_t)(w->end - p) - OPT_RR_LEN < rdlen)
+        return false;
+    w->pos += OPT_RR_LEN + rdlen;
+    q->edns = true;
+    q->edns_size = packet_load_u16(p + 3);
+    q->edns_do = (packet_load_u16(p + 7) & DNS_EDNS_DO) != 0;
+    return true;
+}
+
+/* Skip whole records: the answer and authority sections of a query (an
+ * IXFR query carries the client's SOA in authority, RFC 1995 3). */
+static bool packet_skip_records(struct wire *w, uint32_t count)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        if (!packet_skip_name(w))
+            return false;
+        wire_skip(w, 8);
+        wire_skip(w, wire_get_u16(w));
+        if (w->err)
+            return false;
+    }
+    return true;
+}
+
+/* Walk the additional section for an OPT record (RFC 6891) and a TSIG
+ * record (RFC 8945). More than one OPT, or one not owned by the root, is a
+ * format error and leaves no OPT to echo; so is a TSIG that is not the
+ * last record (RFC 8945 5.1). */
 static bool packet_parse_additional(struct wire *w, uint16_t arcount, struct query *q)
 {
     for (uint16_t i = 0; i < arcount; i++) {
+        const uint8_t *start = w->pos;
         bool root = w->pos < w->end && *w->pos == 0;
         if (!packet_skip_name(w))
             return false;
@@ -159,24 +185,102 @@ static bool packet_parse_additional(struct wire *w, uint16_t arcount, struct que
         wire_skip(w, rdlen);
         if (w->err)
             return false;
-        if (type != DNS_TYPE_OPT)
-            continue; /* TSIG and friends: not supported, ignored */
-        if (q->edns || !root)
+        if (type != DNS_TYPE_OPT) {
+            if (type != DNS_TYPE_TSIG)
+                continue;
+            if (i != arcount - 1)
+                return false;
+            q->tsig = true;
+            q->tsig_off = (size_t)(start - w->base);
+            continue;
+        }
+        if (q->edns || !root) {
+            q->edns = false;
             return false;
+        }
         q->edns = true;
         q->edns_size = cls;
         q->edns_version = (uint8_t)(ttl >> 16);
-        q->edns_do = (ttl & EDNS_DO) != 0;
+        q->edns_do = (ttl & DNS_EDNS_DO) != 0;
     }
     return true;
+}
+
+/* Copy the name at off in msg to dst as uncompressed wire bytes, following
+ * compression pointers (RFC 1035 4.1.4); *next is where it ends in msg.
+ * False when malformed or longer than 255 bytes. */
+static bool packet_expand_name(const uint8_t *msg, size_t msglen, size_t off, uint8_t dst[255],
+                               size_t *dst_len, size_t *next)
+{
+    size_t len = 0;
+    bool jumped = false;
+    for (int hops = 0; hops < 64;) {
+        if (off >= msglen)
+            return false;
+        uint8_t l = msg[off];
+        if ((l & 0xc0) == 0xc0) {
+            if (off + 1 >= msglen)
+                return false;
+            if (!jumped)
+                *next = off + 2;
+            jumped = true;
+            off = ((size_t)(l & 0x3f) << 8) | msg[off + 1];
+            hops++;
+            continue;
+        }
+        if ((l & 0xc0) || len + l + 1 > 255 || off + l + 1 > msglen)
+            return false;
+        memcpy(dst + len, msg + off, (size_t)l + 1);
+        len += (size_t)l + 1;
+        off += (size_t)l + 1;
+        if (l == 0) {
+            if (!jumped)
+                *next = off;
+            *dst_len = len;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Read the fields a BADKEY answer echoes from the TSIG record at off
+ * (RFC 8945 4.2: algorithm name, time signed, fudge, MAC size and MAC,
+ * original ID, error, other length and data). False when the record does
+ * not hold exactly those: a format error. */
+static bool packet_parse_tsig(const uint8_t *in, size_t inlen, size_t off, struct tsig_echo *t)
+{
+    struct wire w;
+    size_t pos;
+    if (!packet_expand_name(in, inlen, off, t->key, &t->key_len, &pos))
+        return false;
+    wire_init_ro(&w, in, inlen);
+    w.pos += pos;
+    wire_skip(&w, 8); /* type, class, TTL */
+    uint16_t rdlen = wire_get_u16(&w);
+    if (!wire_need(&w, rdlen))
+        return false;
+    size_t rdend = wire_used(&w) + rdlen;
+    if (!packet_expand_name(in, rdend, wire_used(&w), t->alg, &t->alg_len, &pos))
+        return false;
+    w.pos = w.base + pos;
+    w.end = w.base + rdend;
+    if (!wire_need(&w, sizeof(t->time_fudge)))
+        return false;
+    memcpy(t->time_fudge, w.pos, sizeof(t->time_fudge));
+    w.pos += sizeof(t->time_fudge);
+    wire_skip(&w, wire_get_u16(&w)); /* the MAC */
+    t->original_id = wire_get_u16(&w);
+    wire_skip(&w, 2);                /* error */
+    wire_skip(&w, wire_get_u16(&w)); /* other data */
+    return !w.err && w.pos == w.end;
 }
 
 static void reply_begin(struct reply *r, const struct query *q, uint8_t *out, size_t limit)
 {
     r->buf = out;
     r->limit = limit;
-    r->flags = (uint16_t)(FLAG_QR | (q->flags & (0x7800 | FLAG_RD | FLAG_CD)));
-    r->rcode = RCODE_NOERROR;
+    r->flags = (uint16_t)(DNS_FLAG_QR | (q->flags & (DNS_FLAG_OPCODE | DNS_FLAG_RD | DNS_FLAG_CD)));
+    r->rcode = DNS_RCODE_NOERROR;
     r->an = r->ns = r->ar = 0;
     /* Keep room for the OPT record so it can always be added last. */
     wire_init(&r->w, out, limit - (q->edns ? OPT_RR_LEN : 0));
@@ -254,6 +358,39 @@ static void reply_put_soa_authority(struct reply *r, const struct zone *z, size_
         r->ns++;
 }
 
+/* After reply_finish: the TSIG record of a NOTAUTH answer to a query
+ * signed with a key we do not have, unsigned, MAC size 0, error BADKEY,
+ * the rest echoed (RFC 8945 5.2, 5.3.2). It goes after the OPT: TSIG must
+ * be the last record (RFC 8945 5.1). Returns the answer's new length. */
+static size_t reply_add_tsig_badkey(struct reply *r, const struct tsig_echo *t, bool *truncated)
+    __attribute__((noinline, cold));
+static size_t reply_add_tsig_badkey(struct reply *r, const struct tsig_echo *t, bool *truncated)
+{
+    uint8_t *mark = r->w.pos;
+    r->w.end = r->buf + r->limit;
+    wire_put_bytes(&r->w, t->key, t->key_len);
+    wire_put_u16(&r->w, DNS_TYPE_TSIG);
+    wire_put_u16(&r->w, DNS_CLASS_ANY);
+    wire_put_u32(&r->w, 0);
+    wire_put_u16(&r->w, (uint16_t)(t->alg_len + sizeof(t->time_fudge) + 8));
+    wire_put_bytes(&r->w, t->alg, t->alg_len);
+    wire_put_bytes(&r->w, t->time_fudge, sizeof(t->time_fudge));
+    wire_put_u16(&r->w, 0); /* MAC size */
+    wire_put_u16(&r->w, t->original_id);
+    wire_put_u16(&r->w, DNS_RCODE_BADKEY);
+    wire_put_u16(&r->w, 0); /* other length */
+    if (!r->w.err) {
+        packet_store_u16(r->buf + 10, (uint16_t)(r->ar + 1));
+        return wire_used(&r->w);
+    }
+    /* Long names over plain UDP: the client retries over TCP. */
+    r->w.err = false;
+    r->w.pos = mark;
+    packet_store_u16(r->buf + 2, (uint16_t)(packet_load_u16(r->buf + 2) | DNS_FLAG_TC));
+    *truncated = true;
+    return wire_used(&r->w);
+}
+
 /* Close the answer: truncate if it overflowed, add OPT, patch the header. */
 static size_t reply_finish(struct reply *r, const struct query *q, size_t qend, bool *truncated)
 {
@@ -262,7 +399,7 @@ static size_t reply_finish(struct reply *r, const struct query *q, size_t qend, 
         r->w.err = false;
         r->w.pos = r->buf + qend;
         r->an = r->ns = r->ar = 0;
-        r->flags |= FLAG_TC;
+        r->flags |= DNS_FLAG_TC;
         *truncated = true;
     }
     if (q->edns) {
@@ -270,7 +407,7 @@ static size_t reply_finish(struct reply *r, const struct query *q, size_t qend, 
         wire_put_u8(&r->w, 0);
         wire_put_u16(&r->w, DNS_TYPE_OPT);
         wire_put_u16(&r->w, PACKET_EDNS_SIZE);
-        wire_put_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (q->edns_do ? EDNS_DO : 0));
+        wire_put_u32(&r->w, ((uint32_t)(r->rcode >> 4) << 24) | (q->edns_do ? DNS_EDNS_DO : 0));
         wire_put_u16(&r->w, 0);
         r->ar++;
     }
@@ -289,7 +426,7 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
                                size_t apex_off, size_t first, size_t n)
 {
     const struct zone_rrset *glue = NULL;
-    r->flags |= FLAG_AA;
+    r->flags |= DNS_FLAG_AA;
     if (q->qtype == DNS_TYPE_ANY && r->udp) {
         /* RFC 8482 4.1: one RRset is a valid answer to ANY, and a small
          * one gives a spoofed ANY flood nothing to amplify. */
@@ -389,7 +526,7 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
     static const uint8_t tp_listed[4] = {127, 0, 0, 2}, tp_never[4] = {127, 0, 0, 1};
     struct decision d;
     bool testpoint = false;
-    r->flags |= FLAG_AA;
+    r->flags |= DNS_FLAG_AA;
     if (r->acl_error) {
         packet_answer_acl_error(r, q, z, apex_off);
         return;
@@ -410,8 +547,8 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
                               &d)) {
         /* Not authoritative for what we could not read: no AA, no SOA. */
         ctx->store_failures++;
-        r->flags &= (uint16_t)~FLAG_AA;
-        r->rcode = RCODE_SERVFAIL;
+        r->flags &= (uint16_t)~DNS_FLAG_AA;
+        r->rcode = DNS_RCODE_SERVFAIL;
         return;
     }
     if (ctx->info)
@@ -420,7 +557,7 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         /* 1.0.0.2.bl.example is both IPv4 2.0.0.1 and the first four
          * nibbles of 2001::/16: as an IPv6 empty non-terminal it exists. */
         if (!packet_also_v6_partial(q->name.wire, apex_off))
-            r->rcode = RCODE_NXDOMAIN;
+            r->rcode = DNS_RCODE_NXDOMAIN;
         reply_put_soa_authority(r, z, apex_off);
         return;
     }
@@ -464,12 +601,12 @@ static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const st
             return;
         }
         if (zone_has_below(z, lower, q->name.len)) {
-            r->flags |= FLAG_AA;
+            r->flags |= DNS_FLAG_AA;
             reply_put_soa_authority(r, z, apex_off);
             return;
         }
     }
-    r->flags |= FLAG_AA;
+    r->flags |= DNS_FLAG_AA;
     struct addr_prefix addr;
     switch (addr_from_qname(q->name.wire, apex_off, &addr)) {
     case ADDR_QNAME_FULL:
@@ -481,7 +618,7 @@ static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const st
         reply_put_soa_authority(r, z, apex_off);
         return;
     case ADDR_QNAME_INVALID:
-        r->rcode = RCODE_NXDOMAIN;
+        r->rcode = DNS_RCODE_NXDOMAIN;
         reply_put_soa_authority(r, z, apex_off);
         return;
     }
@@ -526,21 +663,63 @@ static void packet_answer_question(struct packet_ctx *ctx, struct reply *r, cons
 {
     const struct zone *z = NULL;
     size_t apex_off = 0;
+    if ((uint16_t)(q->qtype - DNS_TYPE_IXFR) <= DNS_TYPE_AXFR - DNS_TYPE_IXFR) {
+        /* No zone transfers (RFC 5936, RFC 1995): refused, not an empty
+         * answer a secondary would take for the zone. */
+        r->rcode = DNS_RCODE_REFUSED;
+        return;
+    }
     if (q->qclass == DNS_CLASS_IN || q->qclass == DNS_CLASS_ANY)
         z = ctx->zones ? zoneset_find(ctx->zones, &q->name, &apex_off) : NULL;
     if (!z) {
-        r->rcode = RCODE_REFUSED;
+        r->rcode = DNS_RCODE_REFUSED;
         return;
     }
     enum acl_action act = ACL_ALLOW;
     if (ctx->client && z->acl.n > 0)
         act = acl_match(&z->acl, ctx->client);
     if (act == ACL_REFUSE) {
-        r->rcode = RCODE_REFUSED;
+        r->rcode = DNS_RCODE_REFUSED;
         return;
     }
     r->acl_error = act == ACL_ERROR;
     packet_answer_zone(ctx, r, q, z, apex_off);
+}
+
+/* The rcode for a query that is not one question, no answer or authority
+ * records and at most an OPT of version 0 (the test in packet_run). The
+ * sections are read again from the question's end (or the header's when
+ * there is none), so that even an error answer can echo a valid OPT; an
+ * IXFR query carries the client's SOA in authority (RFC 1995 3). */
+static uint8_t packet_check_unusual(struct query *q, const uint8_t *in, size_t inlen,
+                                    bool have_question, struct tsig_echo *tsig)
+    __attribute__((noinline, cold));
+static uint8_t packet_check_unusual(struct query *q, const uint8_t *in, size_t inlen,
+                                    bool have_question, struct tsig_echo *tsig)
+{
+    uint16_t qdcount = packet_load_u16(in + 4), ancount = packet_load_u16(in + 6);
+    uint16_t nscount = packet_load_u16(in + 8), arcount = packet_load_u16(in + 10);
+    struct wire w;
+    wire_init_ro(&w, in, inlen);
+    w.pos += q->qend;
+    q->edns = q->tsig = false;
+    q->edns_version = 0;
+    bool readable = (have_question || qdcount == 0) &&
+                    packet_skip_records(&w, (uint32_t)ancount + nscount) &&
+                    packet_parse_additional(&w, arcount, q);
+    /* RFC 1035 4.1.1, RFC 8906 3.1.4: an opcode we do not implement is
+     * NOTIMP, whatever the sections of that kind of message hold. */
+    if (q->flags & DNS_FLAG_OPCODE)
+        return DNS_RCODE_NOTIMP;
+    if (!readable || !have_question || ancount || (nscount && q->qtype != DNS_TYPE_IXFR))
+        return DNS_RCODE_FORMERR;
+    /* No keys are configured: every key is unknown (RFC 8945 5.2). */
+    if (q->tsig)
+        return packet_parse_tsig(in, inlen, q->tsig_off, tsig) ? DNS_RCODE_NOTAUTH
+                                                               : DNS_RCODE_FORMERR;
+    if (q->edns_version > 0)
+        return DNS_RCODE_BADVERS;
+    return DNS_RCODE_NOERROR;
 }
 
 static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transport t, bool slip,
@@ -557,7 +736,7 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     /* The header is there (inlen checked): read it without the cursor. */
     q.id = packet_load_u16(in);
     q.flags = packet_load_u16(in + 2);
-    if (q.flags & FLAG_QR)
+    if (q.flags & DNS_FLAG_QR)
         return PACKET_DROP; /* never answer an answer: no reflection loops */
     uint16_t qdcount = packet_load_u16(in + 4), ancount = packet_load_u16(in + 6);
     uint16_t nscount = packet_load_u16(in + 8), arcount = packet_load_u16(in + 10);
@@ -568,7 +747,7 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     q.edns_size = 0;
     q.qtype = q.qclass = 0;
 
-    uint8_t rcode = RCODE_NOERROR;
+    uint8_t rcode = DNS_RCODE_NOERROR;
     if (qdcount == 1 && packet_parse_qname(&w, &q) && wire_need(&w, 4)) {
         q.qtype = packet_load_u16(w.pos);
         q.qclass = packet_load_u16(w.pos + 2);
@@ -576,18 +755,12 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
         have_question = true;
     }
     q.qend = have_question ? wire_used(&w) : DNS_HEADER_LEN;
-    uint8_t opcode = (uint8_t)((q.flags >> 11) & 0x0f);
-    if (!have_question || ancount || nscount || !packet_parse_additional(&w, arcount, &q)) {
-        rcode = RCODE_FORMERR;
-        q.edns = false; /* an OPT we could not read is not echoed */
-    } else if (opcode != 0) {
-        rcode = RCODE_NOTIMP;
-    } else if (q.edns && q.edns_version > 0) {
-        rcode = RCODE_BADVERS;
-    }
-    /* A malformed question is not echoed: copy only what parsed. */
-    if (rcode == RCODE_FORMERR)
-        q.qend = DNS_HEADER_LEN;
+    /* One test for everything ordinary queries never have; the rest is
+     * sorted out off the hot path. */
+    struct tsig_echo tsig;
+    if (!have_question || ancount || nscount || (q.flags & DNS_FLAG_OPCODE) ||
+        !packet_parse_usual_opt(&w, arcount, &q))
+        rcode = packet_check_unusual(&q, in, inlen, have_question, &tsig);
 
     reply_begin(&r, &q, out, packet_udp_limit(&q, t, outcap));
     wire_put_bytes(&r.w, in + DNS_HEADER_LEN, q.qend - DNS_HEADER_LEN);
@@ -600,13 +773,18 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     }
 
     if (slip) {
-        r.flags |= FLAG_TC;
+        r.flags |= DNS_FLAG_TC;
         truncated = true;
-    } else if (rcode == RCODE_NOERROR) {
+    } else if (rcode == DNS_RCODE_NOERROR) {
         packet_answer_question(ctx, &r, &q);
+    } else if (rcode == DNS_RCODE_NOTIMP) {
+        /* RD and CD mean something only for QUERY (RFC 8906 3.1.4). */
+        r.flags &= (uint16_t)(DNS_FLAG_QR | DNS_FLAG_OPCODE);
     }
 
     *outlen = reply_finish(&r, &q, q.qend, &truncated);
+    if (rcode == DNS_RCODE_NOTAUTH && !slip)
+        *outlen = reply_add_tsig_badkey(&r, &tsig, &truncated);
     if (ctx->info) {
         ctx->info->rcode = r.rcode;
         ctx->info->truncated = truncated;

@@ -58,7 +58,11 @@ struct packet_ctx {
  * RRset (the SOA at the apex; RFC 8482), over TCP all of them. When the
  * store cannot be read for an address (a lookup or decoding error) the
  * answer is SERVFAIL and ctx->store_failures counts it: a guess either way
- * would be wrong for someone. */
+ * would be wrong for someone. Queries outside plain QUERY get what RFC
+ * 8906 expects: NOTIMP for any other opcode (with none of QUERY's flags),
+ * FORMERR echoing the question and OPT when they parsed, NOTAUTH with a
+ * BADKEY TSIG for a signed query (no keys are configured; RFC 8945) and
+ * REFUSED for AXFR and IXFR (no zone transfers). */
 enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
                                   const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                   size_t *outlen);

@@ -4,8 +4,11 @@ pipelining and the idle timeout. Raw packets are built by hand where
 dnspython would refuse to make them."""
 
 import os
+import re
+import shutil
 import socket
 import struct
+import subprocess
 import time
 import unittest
 
@@ -13,6 +16,8 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rrset
+import dns.tsig
 
 from dnsbltest import (EDNS_SIZE, TRANSPORTS, ZONE_FILE, DnsAssertions, Server, frame,
                        make_query, make_store, parse, recv_frame, tmpdir, txt_strings, v4name)
@@ -446,6 +451,238 @@ class TcpIdleTimeoutTest(DnsAssertions, unittest.TestCase):
         self.assertIsNotNone(t, "stalled connection still open after %d s" % (IDLE_TIMEOUT + 3))
         r = self.srv.query(v4name("192.0.2.7"), tcp=True)
         self.assertAnswer(r, "A", {"127.0.0.2"})
+
+
+# --- what a compliance tester and the usual clients check ------------------
+
+DIG = shutil.which("dig")
+KDIG = shutil.which("kdig")
+TSIG_SECRET = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+RC_NOTAUTH = 9
+
+
+def client_header(out):
+    """(status, flags, has OPT) from dig's or kdig's text output."""
+    status = re.search(r"status: ([A-Z0-9]+)", out)
+    flags = re.search(r";; [Ff]lags: ([a-z ]*);", out)
+    return (status.group(1) if status else None, set(flags.group(1).split()) if flags else None,
+            "EDNS" in out)
+
+
+class ComplianceTest(ProtocolCase):
+    """ISC's DNS compliance tester (genreport -f -c) tests, made with dig and
+    kdig, and the answers to opcodes, TSIG and zone transfers it and RFC
+    8906 expect. Every query here also goes through the query log."""
+
+    @classmethod
+    def setUpClass(cls):
+        db = make_store([("add", "192.0.2.0/24", "--reason", "spam source")])
+        cls.srv = Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--log-queries"])
+
+    def run_client(self, prog, *args):
+        host, port = self.srv.addr()
+        timing = ["+time=2", "+tries=1"] if prog == DIG else ["+time=2", "+retry=0"]
+        p = subprocess.run([prog, "@" + host, "-p", str(port), *timing, *args],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20)
+        return p.stdout + p.stderr
+
+    # genreport's dig commands (its -f and -c sets) with the status and
+    # OPT its checks expect: every one NOERROR and AA, but EDNS version 1,
+    # which is BADVERS with an OPT of version 0.
+    GENREPORT_DIG = [
+        ("dns", "+noedns +noad +norec SOA", "NOERROR", False),
+        ("aa", "+noedns +noad +norec +aaflag SOA", "NOERROR", False),
+        ("ad", "+noedns +ad +norec SOA", "NOERROR", False),
+        ("cd", "+noedns +noad +norec +cd SOA", "NOERROR", False),
+        ("rd", "+noedns +noad +rec SOA", "NOERROR", False),
+        ("zflag", "+noedns +noad +norec +zflag SOA", "NOERROR", False),
+        ("type666", "+noedns +noad +norec TYPE666", "NOERROR", False),
+        ("tcp", "+noedns +noad +norec +tcp SOA", "NOERROR", False),
+        ("edns", "+edns=0 +nocookie +noad +norec SOA", "NOERROR", True),
+        ("edns1", "+edns=1 +noednsneg +nocookie +noad +norec SOA", "BADVERS", True),
+        ("edns@512", "+edns=0 +nocookie +noad +norec +dnssec +ignore +bufsize=512 DNSKEY",
+         "NOERROR", True),
+        ("ednsopt", "+edns=0 +nocookie +noad +norec +ednsopt=100 SOA", "NOERROR", True),
+        ("edns1opt", "+edns=1 +noednsneg +nocookie +noad +norec +ednsopt=100 SOA", "BADVERS",
+         True),
+        ("do", "+edns=0 +nocookie +noad +norec +dnssec SOA", "NOERROR", True),
+        ("ednsflags", "+edns=0 +nocookie +noad +norec +ednsflags=0x80 SOA", "NOERROR", True),
+        ("ednsnsid", "+edns=0 +nocookie +noad +norec +nsid SOA", "NOERROR", True),
+        ("ednscookie", "+edns=0 +noad +norec +cookie SOA", "NOERROR", True),
+        ("ednsexpire", "+edns=0 +nocookie +noad +norec +expire SOA", "NOERROR", True),
+        ("ednssubnet", "+edns=0 +nocookie +noad +norec +subnet=0.0.0.0/0 SOA", "NOERROR", True),
+        ("edns1nsid", "+edns=1 +noednsneg +nocookie +noad +norec +nsid SOA", "BADVERS", True),
+        ("ednstcp", "+edns=0 +nocookie +noad +norec +dnssec +bufsize=512 +tcp DNSKEY", "NOERROR",
+         True),
+        ("bind11", "+edns=0 +cookie=0102030405060708 +noad +norec +dnssec SOA", "NOERROR", True),
+        ("dig11", "+edns=0 +cookie=0102030405060708 +ad +rec SOA", "NOERROR", True),
+    ]
+
+    @unittest.skipUnless(DIG, "dig (bind9-dnsutils) is not installed")
+    def test_genreport_checks_with_dig(self):
+        for name, args, status, opt in self.GENREPORT_DIG:
+            with self.subTest(name):
+                out = self.run_client(DIG, *args.split(), ZONE)
+                got, flags, has_opt = client_header(out)
+                self.assertEqual(got, status, out)
+                self.assertEqual(has_opt, opt, out)
+                self.assertIn("qr", flags, out)
+                if status == "NOERROR":
+                    self.assertIn("aa", flags, out)
+                self.assertNotIn("ra", flags, out)
+                self.assertEqual("rd" in flags, "+rec" in args.split(), out)
+                self.assertNotIn("ad", flags, out)
+                # dig warns about a reply that does not match its query.
+                warnings = [l for l in out.splitlines() if "WARNING" in l
+                            and "recursion requested but not available" not in l]
+                self.assertEqual(warnings, [], out)
+
+    @unittest.skipUnless(KDIG, "kdig (knot-dnsutils) is not installed")
+    def test_edns_and_tcp_checks_with_kdig(self):
+        cases = [
+            ("+noedns SOA", "NOERROR", False),
+            ("+noedns +tcp SOA", "NOERROR", False),
+            ("+edns=0 SOA", "NOERROR", True),
+            ("+edns=0 +tcp SOA", "NOERROR", True),
+            ("+edns=1 SOA", "BADVERS", True),
+            ("+edns=0 +dnssec +bufsize=512 DNSKEY", "NOERROR", True),
+            ("+edns=0 +nsid SOA", "NOERROR", True),
+            ("+edns=0 +cookie SOA", "NOERROR", True),
+            ("+edns=0 +subnet=192.0.2.0/24 SOA", "NOERROR", True),
+            ("+edns=0 +ednsopt=100 SOA", "NOERROR", True),
+            ("+edns=0 +padding=64 +tcp SOA", "NOERROR", True),
+            ("+edns=0 +cd +adflag SOA", "NOERROR", True),
+        ]
+        for args, status, opt in cases:
+            with self.subTest(args):
+                out = self.run_client(KDIG, "+norec", *args.split(), ZONE)
+                got, flags, has_opt = client_header(out)
+                self.assertEqual(got, status, out)
+                self.assertEqual(has_opt, opt, out)
+                if status == "NOERROR":
+                    self.assertIn("aa", flags, out)
+                self.assertNotIn("WARNING", out, out)
+
+    def test_header_only_unknown_opcode_is_notimp(self):
+        # genreport's "opcode" and "opcodeflg": opcode 15, no question, and
+        # every flag set; the answer has none of them but QR.
+        for flags in (15 << 11, 15 << 11 | 0x07F0):
+            wire = struct.pack("!HHHHHH", 0x4321, flags, 0, 0, 0, 0)
+            for label, kw in TRANSPORTS:
+                with self.subTest(label, flags=hex(flags)):
+                    resp = self.send(wire, **kw)
+                    self.assertIsNotNone(resp)
+                    self.assertEqual(resp, struct.pack("!HHHHHH", 0x4321, 0x8000 | 15 << 11 | 4,
+                                                       0, 0, 0, 0))
+
+    @unittest.skipUnless(DIG, "dig (bind9-dnsutils) is not installed")
+    def test_dig_opcode_is_notimp(self):
+        for args in (["+header-only"], [ZONE, "SOA"], ["+tcp", ZONE, "SOA"],
+                     ["+rec", "+cd", "+adflag", ZONE, "SOA"]):
+            for op in (3, 6, 15):
+                with self.subTest(" ".join(args), opcode=op):
+                    out = self.run_client(DIG, "+opcode=%d" % op, *args)
+                    status, flags, has_opt = client_header(out)
+                    self.assertEqual(status, "NOTIMP", out)
+                    self.assertEqual(flags, {"qr"}, out)
+                    self.assertTrue(has_opt, out)
+
+    def test_formerr_echoes_question_and_opt(self):
+        q = make_query(v4name("192.0.2.7"), edns=0).to_wire()
+        qlen = len(qname_wire(v4name("192.0.2.7"))) + 4
+        answer_rr = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1])
+        # An A record in the answer section of a query: malformed, but the
+        # question and the OPT both parsed.
+        wire = with_header(q, an=1)[:12 + qlen] + answer_rr + q[12 + qlen:]
+        for label, kw in TRANSPORTS:
+            with self.subTest(label):
+                resp = self.send(wire, **kw)
+                self.assertIsNotNone(resp)
+                self.assertEqual(flags_of(resp)["rcode"], RC_FORMERR)
+                self.assertEqual(header(resp)[2:], (1, 0, 0, 1))
+                self.assertEqual(resp[12:12 + qlen], q[12:12 + qlen])
+                r = parse(resp)
+                self.assertEqual(r.edns, 0, "no OPT in FORMERR answer:\n%s" % r)
+                self.assertEqual(r.payload, EDNS_SIZE)
+        # Without EDNS: the question alone.
+        q = raw_query(0x5151, v4name("192.0.2.7"))
+        wire = with_header(q, an=1) + answer_rr
+        resp = self.send(wire)
+        self.assertEqual(flags_of(resp)["rcode"], RC_FORMERR)
+        self.assertEqual(header(resp)[2:], (1, 0, 0, 0))
+        self.assertEqual(resp[12:], q[12:])
+
+    def assertBadkey(self, out):
+        status, flags, _ = client_header(out)
+        self.assertIn(status, ("NOTAUTH", "BADKEY"), out)  # kdig shows the TSIG error
+        self.assertNotIn("aa", flags, out)
+        self.assertRegex(out, r"TSIG\s+hmac-sha256\.\s+\d+\s+300\s+0\s+\d+\s+BADKEY\s+0", out)
+
+    @unittest.skipUnless(DIG and KDIG, "dig and kdig are not installed")
+    def test_tsig_signed_query_is_notauth_badkey(self):
+        key = "hmac-sha256:dnsbl-key:" + TSIG_SECRET
+        for args in ([], ["+tcp"], ["+edns=0"]):
+            for name, rdtype in ((ZONE, "SOA"), (v4name("192.0.2.7"), "A")):
+                with self.subTest(" ".join(args), name=name):
+                    out = self.run_client(DIG, "+norec", "-y", key, *args, name, rdtype)
+                    self.assertEqual(client_header(out)[0], "NOTAUTH", out)
+                    self.assertBadkey(out)
+                    self.assertNotIn("ANSWER SECTION", out)
+                    out = self.run_client(KDIG, "+norec", "-y", key, *args, name, rdtype)
+                    self.assertBadkey(out)
+        # dnspython: the rcode, and the TSIG record last and unsigned.
+        q = make_query(ZONE, "SOA")
+        q.use_tsig(dns.tsig.Key("dnsbl-key.", TSIG_SECRET, "hmac-sha256"))
+        wire = q.to_wire()
+        for label, kw in TRANSPORTS:
+            with self.subTest(label):
+                resp = self.send(wire, **kw)
+                self.assertEqual(flags_of(resp)["rcode"], RC_NOTAUTH)
+                self.assertEqual(header(resp)[2:], (1, 0, 0, 1))
+                tail = struct.pack("!HHHH", 0, q.id, 17, 0)  # MAC size, original ID, error, other
+                self.assertTrue(resp.endswith(tail), resp.hex())
+                self.assertIn(qname_wire("dnsbl-key") + struct.pack("!HHI", 250, 255, 0), resp)
+
+    @unittest.skipUnless(DIG and KDIG, "dig and kdig are not installed")
+    def test_zone_transfers_are_refused(self):
+        for args in (["AXFR"], ["IXFR=2026010101"], ["+notcp", "IXFR=5"]):
+            with self.subTest(" ".join(args)):
+                out = self.run_client(KDIG, ZONE, *args)
+                self.assertIn("REFUSED", out)
+                self.assertNotIn(" SOA ", out)
+                out = self.run_client(DIG, ZONE, *args)
+                self.assertNotIn(" SOA ", out)  # no zone sent, dig says "Transfer failed."
+        # The rcode itself, with the question echoed; an IXFR query holds
+        # the client's SOA in authority (RFC 1995 3), which is no FORMERR.
+        soa = dns.rrset.from_text(ZONE + ".", 0, "IN", "SOA",
+                                  "ns1.%s. hostmaster.%s. 5 1 1 1 1" % (ZONE, ZONE))
+        for rdtype in ("AXFR", "IXFR"):
+            for label, kw in TRANSPORTS:
+                with self.subTest(label, rdtype=rdtype):
+                    q = make_query(ZONE, rdtype, edns=0)
+                    if rdtype == "IXFR":
+                        q.authority.append(soa)
+                    r = self.srv.exchange(q, **kw)
+                    self.assertIsNotNone(r)
+                    self.assertEqual(r.rcode(), dns.rcode.REFUSED, str(r))
+                    self.assertEqual(len(r.question), 1)
+                    self.assertEqual(r.answer + r.authority, [])
+                    self.assertFalse(r.flags & dns.flags.AA)
+                    self.assertEqual(r.edns, 0)
+
+    def test_query_log_names_types_and_rcodes(self):
+        since = self.srv.mark()
+        self.srv.query(ZONE, "ANY")
+        self.srv.query(ZONE, "AXFR", tcp=True)
+        self.srv.query(ZONE, "TYPE65280")
+        q = make_query(ZONE, "SOA")
+        q.use_tsig(dns.tsig.Key("dnsbl-key.", TSIG_SECRET, "hmac-sha256"))
+        self.send(q.to_wire())
+        for pattern in (r" udp bl\.example\. ANY NOERROR$", r" tcp bl\.example\. AXFR REFUSED$",
+                        r" udp bl\.example\. TYPE65280 NOERROR$",
+                        r" udp bl\.example\. SOA NOTAUTH$"):
+            self.assertIsNotNone(self.srv.wait_log(pattern, 5, since=since),
+                                 "no log line like %r in:\n%s" % (pattern, self.srv.log()))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@
  * seen as well as ours. With a real store and zone set, warmed up once, it
  * answers thousands of queries of every kind the server meets (IPv4 and
  * IPv6, listed, scored with history, allowlisted, unlisted, apex data,
- * NXDOMAIN, REFUSED, ACL errors, truncation, EDNS and BADVERS, runts and
- * mangled packets, UDP and TCP) in batches, with store_reader_begin and
+ * NXDOMAIN, REFUSED, ACL errors, truncation, EDNS and BADVERS, unknown
+ * opcodes, TSIG, zone transfers, runts and mangled packets, UDP and TCP) in batches, with store_reader_begin and
  * store_reader_end around each batch as server/net.c does, while a writer
  * commits between rounds; then it requires zero calls of any allocation
  * function. The RRL stage of the UDP path (rrl_check, packet_answer_slip)
@@ -388,6 +388,43 @@ static struct query *add_raw(struct fixture *f, uint16_t flags, uint16_t qd, uin
     return q;
 }
 
+/* A query signed with TSIG by ldns (RFC 8945), optionally an IXFR query
+ * with the client's SOA in authority (RFC 1995 3). */
+static void add_signed(struct fixture *f, const char *name, ldns_rr_type type,
+                       enum packet_transport t, int edns, bool with_soa)
+{
+    ldns_pkt *p = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&p, name, type, LDNS_RR_CLASS_IN, 0),
+                     LDNS_STATUS_OK);
+    ldns_pkt_set_id(p, (uint16_t)(f->nq * 7 + 1));
+    if (edns)
+        ldns_pkt_set_edns_udp_size(p, (uint16_t)edns);
+    if (with_soa) {
+        ldns_rr *soa = NULL;
+        assert_int_equal(ldns_rr_new_frm_str(&soa,
+                                             "bl.example. 0 IN SOA ns1.bl.example. "
+                                             "hostmaster.bl.example. 5 1 1 1 1",
+                                             0, NULL, NULL),
+                         LDNS_STATUS_OK);
+        ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, soa);
+    }
+    assert_int_equal(ldns_pkt_tsig_sign(p, "key.example.",
+                                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 300,
+                                        "hmac-sha256.", NULL),
+                     LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
+    ldns_pkt_free(p);
+    struct query *q = next_query(f);
+    assert_true(len <= sizeof(q->wire));
+    memcpy(q->wire, wire, len);
+    free(wire);
+    q->len = len;
+    q->t = t;
+    q->rcode = 9; /* NOTAUTH */
+}
+
 static void add_opt(struct query *q, uint8_t version)
 {
     /* OPT: root, type 41, size 1232, version, an unknown option 99. */
@@ -483,6 +520,22 @@ static void make_queries(struct fixture *f)
     q = add_raw(f, 0, 1, 1, 0, EXPECT_ANY);
     add_opt(q, 0);
     q->len -= 5; /* OPT cut short */
+    /* What a compliance tester sends: a header-only unknown opcode with
+     * every flag, a record in the answer section of a query (FORMERR that
+     * echoes the OPT), zone transfers, a TSIG-signed query (no keys: NOTAUTH
+     * with a BADKEY TSIG). */
+    add_raw(f, 15 << 11 | 0x07f0, 0, 0, 26, 4);
+    q = add_raw(f, 0, 1, 1, 0, 1);
+    q->wire[7] = 1; /* ancount */
+    static const uint8_t answer_rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+    memcpy(q->wire + q->len, answer_rr, sizeof(answer_rr));
+    q->len += sizeof(answer_rr);
+    add_opt(q, 0);
+    add(f, "bl.example.", LDNS_RR_TYPE_AXFR, PACKET_TCP, 0, 5, 0);
+    add(f, "bl.example.", LDNS_RR_TYPE_IXFR, PACKET_UDP, 1232, 5, 0);
+    add_signed(f, "bl.example.", LDNS_RR_TYPE_SOA, PACKET_UDP, 1232, false);
+    add_signed(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_A, PACKET_TCP, 0, false);
+    add_signed(f, "bl.example.", LDNS_RR_TYPE_IXFR, PACKET_UDP, 0, true);
     /* Mangled copies of the good queries: random bytes, lengths, counts. */
     uint64_t x = 0x9e3779b97f4a7c15u;
     size_t good = f->nq;

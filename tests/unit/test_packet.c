@@ -408,6 +408,8 @@ static void test_refused_outside_zones(void **state)
     }
 }
 
+#define OPT_LEN 11 /* an OPT record without options */
+
 /* A hand-made query: header fields and a question for 2.0.0.127.bl.example. */
 static size_t raw_query(uint8_t *buf, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ar)
 {
@@ -886,6 +888,317 @@ static void test_slip_answer(void **state)
     }
 }
 
+/* RFC 1035 4.1.1, RFC 8906 3.1.4: an opcode other than QUERY is NOTIMP
+ * whatever the sections hold, with none of the flags that mean something
+ * only for QUERY, the question and an OPT echoed when they parse. */
+static void test_unknown_opcode_notimp(void **state)
+{
+    struct fixture *f = *state;
+    /* A header-only opcode 15 query with every flag set: genreport's
+     * "opcodeflg" test. */
+    uint8_t hdr[12] = {0x12, 0x34, 0x7f, 0x70, 0, 0, 0, 0, 0, 0, 0, 0};
+    size_t n = answer_raw(f, PACKET_UDP, hdr, sizeof(hdr));
+    assert_int_equal(n, 12);
+    assert_int_equal(f->out[0], 0x12);
+    assert_int_equal(f->out[2], 0x80 | (15 << 3)); /* QR and the opcode only */
+    assert_int_equal(f->out[3], LDNS_RCODE_NOTIMPL);
+    for (int i = 4; i < 12; i++)
+        assert_int_equal(f->out[i], 0);
+
+    /* With a question: NOTIMP too, the question echoed, RD and CD not. */
+    uint8_t in[512];
+    size_t len = raw_query(in, (uint16_t)(15 << 11 | 0x0110), 1, 0, 0);
+    n = answer_raw(f, PACKET_TCP, in, len);
+    assert_int_equal(n, len);
+    assert_int_equal(f->out[2], 0x80 | (15 << 3));
+    assert_int_equal(f->out[3], LDNS_RCODE_NOTIMPL);
+    assert_memory_equal(f->out + 4, "\0\1\0\0\0\0\0\0", 8);
+    assert_memory_equal(f->out + 12, in + 12, len - 12);
+
+    /* UPDATE with a zone and an update section (in authority): NOTIMP,
+     * not FORMERR, and the OPT is echoed. */
+    len = raw_query(in, 5 << 11, 1, 0, 1);
+    static const uint8_t update[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+    static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(in + len, update, sizeof(update));
+    memcpy(in + len + sizeof(update), opt, sizeof(opt));
+    in[9] = 1; /* nscount */
+    n = answer_raw(f, PACKET_UDP, in, len + sizeof(update) + sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTIMPL);
+    assert_int_equal((f->out[2] >> 3) & 0x0f, 5);
+    assert_int_equal(n, len + OPT_LEN);
+    assert_int_equal(f->out[11], 1);
+    assert_int_equal(f->out[len + 2], 41);
+}
+
+/* FORMERR answers echo the question when it parsed and an OPT when the
+ * query had one valid OPT (RFC 6891 7). */
+static void test_formerr_echoes(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[512];
+    static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t rr[] = {0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 1};
+
+    /* A record in the answer section of a query. */
+    size_t len = raw_query(in, 0x0100, 1, 1, 1);
+    memcpy(in + len, rr, sizeof(rr));
+    memcpy(in + len + sizeof(rr), opt, sizeof(opt));
+    size_t n = answer_raw(f, PACKET_UDP, in, len + sizeof(rr) + sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, len + OPT_LEN);
+    assert_memory_equal(f->out + 4, "\0\1\0\0\0\0\0\1", 8);
+    assert_memory_equal(f->out + 12, in + 12, len - 12);
+    ldns_pkt *a = NULL;
+    assert_int_equal(ldns_wire2pkt(&a, f->out, n), LDNS_STATUS_OK);
+    assert_true(ldns_pkt_edns(a));
+    assert_int_equal(ldns_pkt_edns_udp_size(a), PACKET_EDNS_SIZE);
+    assert_false(ldns_pkt_aa(a));
+    ldns_pkt_free(a);
+
+    /* The same without the OPT: the question alone. */
+    in[11] = 0;
+    n = answer_raw(f, PACKET_UDP, in, len + sizeof(rr));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, len);
+
+    /* No question but an OPT: FORMERR with the OPT. */
+    uint8_t hdr_opt[12 + sizeof(opt)] = {0x55, 0x66, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    memcpy(hdr_opt + 12, opt, sizeof(opt));
+    n = answer_raw(f, PACKET_UDP, hdr_opt, sizeof(hdr_opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, 12 + OPT_LEN);
+    assert_int_equal(f->out[5], 0);
+    assert_int_equal(f->out[11], 1);
+
+    /* Two OPT records: FORMERR with the question, but no OPT to echo. */
+    len = raw_query(in, 0, 1, 0, 2);
+    memcpy(in + len, opt, sizeof(opt));
+    memcpy(in + len + sizeof(opt), opt, sizeof(opt));
+    n = answer_raw(f, PACKET_UDP, in, len + 2 * sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, len);
+    assert_int_equal(f->out[11], 0);
+
+    /* An OPT, then a record cut short: the OPT was valid, it is echoed. */
+    memcpy(in + len + sizeof(opt), rr, 5);
+    n = answer_raw(f, PACKET_UDP, in, len + sizeof(opt) + 5);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    assert_int_equal(n, len + OPT_LEN);
+}
+
+/* A query signed with ldns, as a client with a key would send it. */
+static size_t signed_query(uint8_t *buf, size_t cap, const char *key, const char *name,
+                           ldns_rr_type type, bool edns)
+{
+    ldns_pkt *q = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    assert_int_equal(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, 0),
+                     LDNS_STATUS_OK);
+    ldns_pkt_set_id(q, 4321);
+    if (edns)
+        ldns_pkt_set_edns_udp_size(q, 1232);
+    assert_int_equal(ldns_pkt_tsig_sign(q, key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 300,
+                                        "hmac-sha256.", NULL),
+                     LDNS_STATUS_OK);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    assert_true(len <= cap);
+    memcpy(buf, wire, len);
+    free(wire);
+    ldns_pkt_free(q);
+    return len;
+}
+
+/* Where the TSIG record of a signed query starts: its owner begins with
+ * the label "tsig-key". */
+static size_t tsig_start(const uint8_t *in, size_t len)
+{
+    for (size_t i = 12; i + 9 <= len; i++)
+        if (memcmp(in + i, "\x08tsig-key", 9) == 0)
+            return i;
+    fail_msg("no TSIG owner in the query");
+    return 0;
+}
+
+/* RFC 8945 5.2, 5.3.2: with no keys configured, a signed query is NOTAUTH
+ * with an unsigned TSIG whose error is BADKEY, echoing the key name,
+ * algorithm, time signed, fudge and original ID; TSIG comes last. */
+static void test_tsig_badkey(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[1024];
+    for (int edns = 0; edns < 2; edns++) {
+        size_t len = signed_query(in, sizeof(in), "tsig-key.", "7.2.0.192.bl.example.",
+                                  LDNS_RR_TYPE_A, edns);
+        size_t n = answer_raw(f, PACKET_UDP, in, len);
+        ldns_pkt *a = NULL;
+        assert_int_equal(ldns_wire2pkt(&a, f->out, n), LDNS_STATUS_OK);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NOTAUTH);
+        assert_int_equal(ldns_pkt_id(a), 4321);
+        assert_false(ldns_pkt_aa(a));
+        assert_int_equal(ldns_pkt_qdcount(a), 1);
+        assert_int_equal(ldns_pkt_ancount(a), 0);
+        assert_int_equal(ldns_pkt_nscount(a), 0);
+        assert_int_equal(ldns_pkt_edns(a), edns);
+        assert_non_null(ldns_pkt_tsig(a));
+        ldns_pkt_free(a);
+        /* TSIG is the last record, so the last bytes of the answer; the
+         * owner is 10 bytes, the rdata starts 10 bytes after it. */
+        size_t qt = tsig_start(in, len), tsig_len = len - qt;
+        assert_int_equal(tsig_len, 10 + 10 + 13 + 8 + 2 + 32 + 6);
+        size_t at = n - (tsig_len - 32); /* the answer's MAC is empty */
+        const uint8_t *t = f->out + at, *q = in + qt;
+        assert_memory_equal(t, q, 10 + 8);             /* owner, type, class ANY, TTL 0 */
+        assert_int_equal(t[18] << 8 | t[19], 13 + 16); /* rdlength */
+        assert_memory_equal(t + 20, "\x0bhmac-sha256", 13);
+        assert_memory_equal(t + 33, q + 33, 8);      /* time signed, fudge */
+        assert_int_equal(t[41] << 8 | t[42], 0);     /* MAC size */
+        assert_memory_equal(t + 43, q + 43 + 32, 2); /* original ID */
+        assert_int_equal(t[45] << 8 | t[46], 17);    /* BADKEY */
+        assert_int_equal(t[47] << 8 | t[48], 0);     /* other length */
+        assert_int_equal(n, at + 49);
+    }
+
+    /* AXFR signed: BADKEY before REFUSED, over TCP too. */
+    size_t len = signed_query(in, sizeof(in), "tsig-key.", "bl.example.", LDNS_RR_TYPE_AXFR, false);
+    answer_raw(f, PACKET_TCP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+
+    /* ldns compresses a key name below the question's name: the answer
+     * has it written out. */
+    len = signed_query(in, sizeof(in), "tsig-key.bl.example.", "bl.example.", LDNS_RR_TYPE_SOA,
+                       false);
+    size_t qt = tsig_start(in, len);
+    assert_memory_equal(in + qt + 9, "\xc0\x0c", 2);
+    size_t n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+    assert_memory_equal(f->out + n - 49 - 11,
+                        "\x08tsig-key\x02"
+                        "bl\x07"
+                        "example",
+                        21);
+
+    /* TSIG not the last record: FORMERR (RFC 8945 5.1). */
+    static const uint8_t opt[] = {0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0};
+    uint8_t c[1024];
+    memcpy(c, in, len);
+    memcpy(c + len, opt, sizeof(opt));
+    c[11] = 2;
+    answer_raw(f, PACKET_UDP, c, len + sizeof(opt));
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+
+    /* A TSIG whose rdata does not add up: FORMERR. */
+    memcpy(c, in, len);
+    c[len - 1] = 1; /* other length 1, with no other data */
+    answer_raw(f, PACKET_UDP, c, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+}
+
+/* A BADKEY answer that does not fit plain UDP (long key and algorithm
+ * names) goes out without the TSIG and with TC, so the client retries
+ * over TCP, where it fits. */
+static void test_tsig_badkey_truncated(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t in[1024];
+    size_t len = raw_query(in, 0, 1, 0, 1);
+    size_t question_end = len;
+    uint8_t name[250]; /* four labels of 49 bytes, one of 48, the root */
+    memset(name, 'k', sizeof(name));
+    for (size_t i = 0; i < 200; i += 50)
+        name[i] = 49;
+    name[200] = 48;
+    name[249] = 0;
+    memcpy(in + len, name, sizeof(name)); /* key name */
+    len += sizeof(name);
+    static const uint8_t fixed[] = {0, 250, 0, 255, 0, 0, 0, 0};
+    memcpy(in + len, fixed, sizeof(fixed));
+    len += sizeof(fixed);
+    uint16_t rdlen = (uint16_t)(sizeof(name) + 16);
+    in[len++] = (uint8_t)(rdlen >> 8);
+    in[len++] = (uint8_t)rdlen;
+    memcpy(in + len, name, sizeof(name)); /* algorithm */
+    len += sizeof(name);
+    static const uint8_t rest[] = {0, 0, 0x6a, 0, 0, 0, 1, 0x2c, 0, 0, 0x12, 0x34, 0, 0, 0, 0};
+    memcpy(in + len, rest, sizeof(rest));
+    len += sizeof(rest);
+
+    size_t n = answer_raw(f, PACKET_UDP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+    assert_true(f->out[2] & 0x02); /* TC */
+    assert_int_equal(f->out[11], 0);
+    assert_int_equal(n, question_end);
+
+    n = answer_raw(f, PACKET_TCP, in, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_NOTAUTH);
+    assert_false(f->out[2] & 0x02);
+    assert_int_equal(f->out[11], 1);
+    assert_int_equal(n, question_end + sizeof(name) * 2 + 10 + 16);
+    assert_memory_equal(f->out + question_end, name, sizeof(name));
+}
+
+/* RFC 5936, RFC 1995: no zone transfers here, so AXFR and IXFR are
+ * REFUSED (not an empty NOERROR), over UDP and TCP; an IXFR query carries
+ * the client's SOA in authority and is not a format error. */
+static void test_transfers_refused(void **state)
+{
+    struct fixture *f = *state;
+    const ldns_rr_type types[] = {LDNS_RR_TYPE_AXFR, LDNS_RR_TYPE_IXFR};
+    for (size_t i = 0; i < 2; i++) {
+        for (int tcp = 0; tcp < 2; tcp++) {
+            ldns_pkt *a = ask(f, "bl.example.", types[i], tcp ? PACKET_TCP : PACKET_UDP, 0);
+            assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_REFUSED);
+            assert_false(ldns_pkt_aa(a));
+            assert_int_equal(ldns_pkt_qdcount(a), 1);
+            assert_int_equal(ldns_pkt_ancount(a) + ldns_pkt_nscount(a), 0);
+            ldns_pkt_free(a);
+        }
+    }
+
+    ldns_pkt *q = NULL;
+    ldns_rr *soa = NULL;
+    uint8_t *wire = NULL;
+    size_t len = 0;
+    assert_int_equal(
+        ldns_pkt_query_new_frm_str(&q, "bl.example.", LDNS_RR_TYPE_IXFR, LDNS_RR_CLASS_IN, 0),
+        LDNS_STATUS_OK);
+    assert_int_equal(
+        ldns_rr_new_frm_str(&soa, "bl.example. 0 IN SOA ns1.bl.example. host.bl.example. 5 1 1 1 1",
+                            0, NULL, NULL),
+        LDNS_STATUS_OK);
+    ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, soa);
+    ldns_pkt_set_edns_udp_size(q, 1232);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    ldns_pkt_free(q);
+    for (int tcp = 0; tcp < 2; tcp++) {
+        size_t n = answer_raw(f, tcp ? PACKET_TCP : PACKET_UDP, wire, len);
+        ldns_pkt *a = NULL;
+        assert_int_equal(ldns_wire2pkt(&a, f->out, n), LDNS_STATUS_OK);
+        assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_REFUSED);
+        assert_int_equal(ldns_pkt_qdcount(a), 1);
+        assert_int_equal(ldns_pkt_nscount(a), 0);
+        assert_true(ldns_pkt_edns(a));
+        ldns_pkt_free(a);
+    }
+    free(wire);
+    /* The same SOA in the authority section of an A query: FORMERR. */
+    wire = NULL;
+    assert_int_equal(
+        ldns_pkt_query_new_frm_str(&q, "bl.example.", LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0),
+        LDNS_STATUS_OK);
+    assert_int_equal(
+        ldns_rr_new_frm_str(&soa, "bl.example. 0 IN SOA ns1.bl.example. host.bl.example. 5 1 1 1 1",
+                            0, NULL, NULL),
+        LDNS_STATUS_OK);
+    ldns_pkt_push_rr(q, LDNS_SECTION_AUTHORITY, soa);
+    assert_int_equal(ldns_pkt2wire(&wire, q, &len), LDNS_STATUS_OK);
+    ldns_pkt_free(q);
+    answer_raw(f, PACKET_UDP, wire, len);
+    assert_int_equal(f->out[3] & 0x0f, LDNS_RCODE_FORMERR);
+    free(wire);
+}
+
 /* Overwrite every value of one named database of a closed store with a
  * byte no decoder accepts, as a broken writer or a bad disk would. */
 static void corrupt_values(const char *dir, const char *db)
@@ -1021,6 +1334,11 @@ int main(void)
         cmocka_unit_test(test_any_minimal_over_udp),
         cmocka_unit_test(test_slip_answer),
         cmocka_unit_test(test_store_failure_servfail),
+        cmocka_unit_test(test_unknown_opcode_notimp),
+        cmocka_unit_test(test_formerr_echoes),
+        cmocka_unit_test(test_tsig_badkey),
+        cmocka_unit_test(test_tsig_badkey_truncated),
+        cmocka_unit_test(test_transfers_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
