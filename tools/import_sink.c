@@ -304,8 +304,8 @@ static int import_commit_sorted(struct import_run *r, size_t n)
 {
     struct store_apply_stats stats = {0};
     char why[512] = "";
-    int rc = store_apply_sorted(r->store, n, import_item_at, r, r->batch_max, &stats, why,
-                                sizeof why);
+    int rc =
+        store_apply_sorted(r->store, n, import_item_at, r, r->batch_max, &stats, why, sizeof why);
     r->t.imported += stats.applied;
     r->t.duplicates += stats.duplicates;
     if (rc != DNSBL_OK) {

@@ -42,8 +42,8 @@ int store_options_map_size(struct store_options *o, const char *text, char *why,
 /* Open the store in directory dir, with opt (NULL: the defaults). On
  * failure returns a negative dnsbl_err and writes a sentence naming dir
  * and the LMDB error to why. store_open is store_open_opts with NULL. */
-int store_open_opts(const char *dir, int flags, const struct store_options *opt,
-                    struct store **out, char *why, size_t whylen);
+int store_open_opts(const char *dir, int flags, const struct store_options *opt, struct store **out,
+                    char *why, size_t whylen);
 int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen);
 void store_close(struct store *s);
 

@@ -15,7 +15,7 @@
 #include "store_testing.h"
 #include "wire.h"
 
-const char *const store_db_names[4] = {"meta", "entries", "seen", "history"};
+static const char *const store_db_names[4] = {"meta", "entries", "seen", "history"};
 
 void store_set_why(char *why, size_t whylen, const char *fmt, ...)
 {

@@ -405,8 +405,6 @@ static inline bool store_flat_clean(const uint8_t *d4, const uint8_t *d6,
 
 /* ---- shared functions (store_env.c unless said otherwise) ---- */
 
-extern const char *const store_db_names[4];
-
 __attribute__((format(printf, 3, 4))) void store_set_why(char *why, size_t whylen, const char *fmt,
                                                          ...);
 /* An LMDB error of step into a sentence in why and our code (MDB_MAP_FULL
@@ -491,7 +489,7 @@ void store_txn_abort(struct store_txn *t);
 
 /* Runs a write, once(s, arg, ...), growing the map and running it again
  * whole each time it filled up (STORE_EMAPFULL), until it fits or the map
- * reaches its limit. */
+ * reaches its limit (store_env.c, with the map's growth). */
 int store_write_growing(struct store *s, int (*once)(struct store *, void *, char *, size_t),
                         void *arg, char *why, size_t whylen);
 
