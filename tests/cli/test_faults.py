@@ -213,6 +213,27 @@ class TestFlatIndex(FaultCase):
         self.assertEqual(self.reindex_json()["changes"], 0)
         self.check_ok()
 
+    def test_store_options_misused(self):
+        """The store options are checked before any store is touched."""
+        for args in (("--map-size", "lots"), ("--map-size", "1m,512k"), ("--map-size", "1k"),
+                     ("--index-from", "x"), ("--reindex-after", "-1")):
+            r = self.ctl(*args, "add", "192.0.2.1")
+            self.assertEqual(r.rc, 2, r.err)
+            self.assertIn(args[0], r.err)
+            self.assertEqual(r.out, "")
+        self.assertFalse(os.path.exists(os.path.join(self.db, "data.mdb")))
+        self.assertIn("--map-size", self.ctl_ok("--help").out)
+        # A map that may not grow past 1 MiB: a write that needs more fails
+        # whole, says why, and what came before stays.
+        self.ctl_ok("--map-size", "256k,1m", "add", "192.0.2.1")
+        rows = self.write("big.txt", "".join("10.%d.%d.0/24\n" % (i >> 8, i & 255)
+                                             for i in range(30000)))
+        r = self.ctl("--map-size", "256k,1m", "import", "--format", "list", rows)
+        self.assertEqual(r.rc, 1, r.err)
+        self.assertIn("limit of 1 MiB", r.err)
+        self.assertIn("192.0.2.1", self.ctl_ok("list").out)
+        self.check_ok()
+
     def test_usage(self):
         self.assertEqual(self.ctl("reindex", "extra").rc, 2)
         self.assertEqual(self.ctl("reindex", "--bogus").rc, 2)
