@@ -37,8 +37,8 @@ void worker_store_error(struct worker *w)
 {
     /* The first failure and then one in 10000: enough to see it, not a flood. */
     if (w->cnt[NC_STORE_ERRORS]++ % 10000 == 0)
-        log_error("worker %u: cannot begin a store read (%llu times); dropping queries", w->id,
-                  (unsigned long long)w->cnt[NC_STORE_ERRORS]);
+        log_error("worker %u: cannot begin a store read (%llu times): %s; dropping queries", w->id,
+                  (unsigned long long)w->cnt[NC_STORE_ERRORS], store_reader_why(w->reader));
 }
 
 static void net_report_start(struct net *n, bool ok, const char *why)

@@ -3,6 +3,7 @@
  * that failed with the library's reason. This file holds main, the
  * command table, help and the option handling every command shares; the
  * commands live in cmd_*.c. Exit codes: 0 ok, 1 operation failed, 2 misuse. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -231,7 +232,7 @@ static const struct ctl_command ctl_commands[] = {
 
 static void ctl_print_main_usage(FILE *out)
 {
-    fputs("Usage: dnsblctl [--db DIR] [--now TIME] COMMAND [ARGS...]\n"
+    fputs("Usage: dnsblctl [--db DIR] [--now TIME] [STORE OPTIONS] COMMAND [ARGS...]\n"
           "       dnsblctl help COMMAND | COMMAND --help\n"
           "       dnsblctl --help | --version\n"
           "\n"
@@ -250,6 +251,15 @@ static void ctl_print_main_usage(FILE *out)
           "                   the current time\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
+          "\n"
+          "Store options (for commands that write):\n"
+          "  --map-size INITIAL[,MAX]  a new store's LMDB map, and the most it grows to, in\n"
+          "                   bytes or with a k, m or g suffix (default 64m, up to 1 TiB);\n"
+          "                   a write that would pass MAX fails and keeps what came before\n"
+          "  --index-from N   give the store its lookup filter and flat index once it\n"
+          "                   holds N entries (default 65536; below, the B-tree is cheap)\n"
+          "  --reindex-after N  rebuild the flat index once N entries changed since it\n"
+          "                   was built (default 1024, or 1/64 of the entries if more)\n"
           "\n"
           "Exit status: 0 success, 1 the operation failed (store error, refused,\n"
           "not listed), 2 bad usage.\n",
@@ -425,17 +435,37 @@ static int ctl_cmd_help(struct ctl_ctx *ctx, int argc, char **argv)
  * "Tests" section): it fixes the clock of the whole run. */
 enum { CTL_OPT_NOW = 256 };
 
+/* A count for --index-from and --reindex-after. */
+static bool ctl_parse_count(const char *text, size_t *out)
+{
+    char *end;
+    if (*text < '0' || *text > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || v > SIZE_MAX)
+        return false;
+    *out = (size_t)v;
+    return true;
+}
+
 static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
 {
+    enum { OPT_MAP_SIZE = CTL_OPT_NOW + 1, OPT_INDEX_FROM, OPT_REINDEX_AFTER };
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"now", required_argument, NULL, CTL_OPT_NOW},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"map-size", required_argument, NULL, OPT_MAP_SIZE},
+        {"index-from", required_argument, NULL, OPT_INDEX_FROM},
+        {"reindex-after", required_argument, NULL, OPT_REINDEX_AFTER},
         {NULL, 0, NULL, 0},
     };
     static const char shortopts[] = "+:d:hV";
     int64_t now;
+    char why[256];
+    size_t n;
     int c;
 
     opterr = 0;
@@ -457,6 +487,24 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         case 'V':
             printf("dnsblctl %s\n", DNSBL_VERSION);
             return CTL_GETOPT_HELP;
+        case OPT_MAP_SIZE:
+            if (store_options_map_size(&ctx->store_opt, optarg, why, sizeof why) != DNSBL_OK) {
+                ctl_error("--map-size: %s (see dnsblctl --help)", why);
+                return CTL_GETOPT_BAD;
+            }
+            break;
+        case OPT_INDEX_FROM:
+        case OPT_REINDEX_AFTER:
+            if (!ctl_parse_count(optarg, &n)) {
+                ctl_error("--%s: '%s' is not a count (see dnsblctl --help)",
+                          c == OPT_INDEX_FROM ? "index-from" : "reindex-after", optarg);
+                return CTL_GETOPT_BAD;
+            }
+            if (c == OPT_INDEX_FROM)
+                ctx->store_opt.filter_min = ctx->store_opt.flat_min = n;
+            else
+                ctx->store_opt.flat_changes = n;
+            break;
         default:
             ctl_getopt_report(ctx, argv, shortopts, c);
             return CTL_GETOPT_BAD;
@@ -469,6 +517,7 @@ static int ctl_run(int argc, char **argv)
 {
     struct ctl_ctx ctx = {0};
 
+    store_options_default(&ctx.store_opt);
     ctx.db = getenv("DNSBL_DB");
     if (ctx.db && !*ctx.db)
         ctx.db = NULL;

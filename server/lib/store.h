@@ -1,7 +1,7 @@
 /* store: the only module that knows the LMDB layout -- the environment,
  * the named databases (meta, entries, seen, history), key and value
- * encodings and the schema version. Callers see struct entry / struct
- * event (model.h) and never an LMDB type. A struct store is opened by
+ * encodings and the schema version (doc/store-format.md). Callers see
+ * struct entry / struct event (model.h) and never an LMDB type. A struct store is opened by
  * store_open and freed by store_close; a struct store_reader belongs to one
  * thread and is freed by store_reader_close before its store is closed.
  * Entries handed out are copies in caller-owned structs. */
@@ -23,8 +23,27 @@ enum store_flags {
     STORE_CREATE = 2, /* create the directory and an empty store if missing */
 };
 
-/* Open the store in directory dir. On failure returns a negative dnsbl_err
- * and writes a sentence naming dir and the LMDB error to why. */
+/* What a writer may tune; store_options_default fills in the defaults.
+ * A read-only opener uses none of it (it adopts the recorded map size). */
+struct store_options {
+    size_t map_initial;  /* the map of a new store, bytes (64 MiB) */
+    size_t map_max;      /* the map never grows past this (1 TiB; 1 GiB on 32-bit systems) */
+    size_t filter_min;   /* entries before the store gets its lookup filter (65,536) */
+    size_t flat_min;     /* entries before it gets a flat index (65,536) */
+    size_t flat_changes; /* the fewest changes that make a flat rebuild due (1,024) */
+};
+void store_options_default(struct store_options *o);
+
+/* "INITIAL[,MAX]" (bytes, or with a k, m or g suffix) into o->map_initial
+ * and o->map_max, for a --map-size option. On failure returns DNSBL_EINVAL
+ * and writes a sentence naming text and the limits to why. */
+int store_options_map_size(struct store_options *o, const char *text, char *why, size_t whylen);
+
+/* Open the store in directory dir, with opt (NULL: the defaults). On
+ * failure returns a negative dnsbl_err and writes a sentence naming dir
+ * and the LMDB error to why. store_open is store_open_opts with NULL. */
+int store_open_opts(const char *dir, int flags, const struct store_options *opt, struct store **out,
+                    char *why, size_t whylen);
 int store_open(const char *dir, int flags, struct store **out, char *why, size_t whylen);
 void store_close(struct store *s);
 
@@ -51,6 +70,22 @@ struct store_apply_stats {
  * An event with time <= 0 is a caller bug: the batch is refused (EINVAL). */
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen);
+
+/* Keyless state in any order (list rows, rbldnsd data: events without a
+ * dedup key, where only the order of the events on one prefix matters):
+ * the store puts the n events in its key order and commits them per_txn
+ * at a time, the events of one prefix in one transaction and in the order
+ * given, so each transaction writes a run of neighbouring B-tree pages
+ * and a new store is appended to. event_at(arg, i, ev) fills in event i
+ * (0 <= i < n), whose pointers stay valid until this returns; it is
+ * called once per event to sort and once to commit. Holds 24 bytes per
+ * event and per_txn events at a time; without the memory to sort, the
+ * events go in the order given. Each transaction is all or nothing; on an
+ * error the earlier ones stay (keyless state repeats harmlessly, so the
+ * caller applies it all again). stats sums every transaction's. */
+int store_apply_sorted(struct store *s, size_t n,
+                       void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                       size_t per_txn, struct store_apply_stats *stats, char *why, size_t whylen);
 
 /* The flat index: a sorted-array copy of the entries that lookups search
  * instead of the B-tree, kept in the store. A write leaves it alone and
@@ -101,6 +136,9 @@ int store_reader_open(struct store *s, struct store_reader **out);
 void store_reader_close(struct store_reader *r);
 int store_reader_begin(struct store_reader *r); /* sees the latest committed data */
 void store_reader_end(struct store_reader *r);
+/* Why the last store_reader_begin failed: a sentence naming the store
+ * and the LMDB error; "" after a begin that worked. Owned by r. */
+const char *store_reader_why(const struct store_reader *r);
 
 /* Fill out[0..cap) with the entries covering addr (a full-length address),
  * longest prefix first; *n gets how many. A bit of the lookup filter

@@ -178,7 +178,7 @@ class TestFlatIndex(FaultCase):
     """dnsblctl reindex, the rebuild a write does when it is due, and what
     check says about an index written behind the store's back."""
 
-    FLAT = {"DNSBL_STORE_FLAT_MIN": "0"}  # an index from the first write
+    FLAT = ("--index-from", "0")  # an index from the first write
 
     def reindex_json(self, **kw):
         return json.loads(self.ctl_ok("reindex", "--json", **kw).out)
@@ -200,18 +200,38 @@ class TestFlatIndex(FaultCase):
 
     def test_writes_are_counted_until_a_rebuild_is_due(self):
         rows = self.write("l.txt", "192.0.2.0/24\n198.51.100.7\n")
-        self.ctl_ok("import", "--format", "list", rows, env=self.FLAT)
+        self.ctl_ok(*self.FLAT, "import", "--format", "list", rows)
         # The import built the index; two adds are changes since, below the
         # 1,024 that make a rebuild due: the index stays, the adds marked.
-        self.ctl_ok("add", "203.0.113.9", env=self.FLAT)
-        self.ctl_ok("add", "192.0.2.77", "--reason", "inside the /24", env=self.FLAT)
+        self.ctl_ok(*self.FLAT, "add", "203.0.113.9")
+        self.ctl_ok(*self.FLAT, "add", "192.0.2.77", "--reason", "inside the /24")
         self.check_ok()
         self.assertEqual(self.reindex_json()["changes"], 2)
         self.assertEqual(self.reindex_json()["changes"], 0)
         # Due after one change: the write rebuilds it before it exits.
-        due = dict(self.FLAT, DNSBL_STORE_FLAT_CHANGES="1")
-        self.ctl_ok("add", "203.0.113.10", env=due)
+        self.ctl_ok(*self.FLAT, "--reindex-after", "1", "add", "203.0.113.10")
         self.assertEqual(self.reindex_json()["changes"], 0)
+        self.check_ok()
+
+    def test_store_options_misused(self):
+        """The store options are checked before any store is touched."""
+        for args in (("--map-size", "lots"), ("--map-size", "1m,512k"), ("--map-size", "1k"),
+                     ("--index-from", "x"), ("--reindex-after", "-1")):
+            r = self.ctl(*args, "add", "192.0.2.1")
+            self.assertEqual(r.rc, 2, r.err)
+            self.assertIn(args[0], r.err)
+            self.assertEqual(r.out, "")
+        self.assertFalse(os.path.exists(os.path.join(self.db, "data.mdb")))
+        self.assertIn("--map-size", self.ctl_ok("--help").out)
+        # A map that may not grow past 1 MiB: a write that needs more fails
+        # whole, says why, and what came before stays.
+        self.ctl_ok("--map-size", "256k,1m", "add", "192.0.2.1")
+        rows = self.write("big.txt", "".join("10.%d.%d.0/24\n" % (i >> 8, i & 255)
+                                             for i in range(30000)))
+        r = self.ctl("--map-size", "256k,1m", "import", "--format", "list", rows)
+        self.assertEqual(r.rc, 1, r.err)
+        self.assertIn("limit of 1 MiB", r.err)
+        self.assertIn("192.0.2.1", self.ctl_ok("list").out)
         self.check_ok()
 
     def test_usage(self):
@@ -355,10 +375,9 @@ class TestConcurrentImports(FaultCase):
         store holds both, as after the two imports one after the other."""
         a = self.write("a.csv", csv_rows(60000, first_octet=10))
         b = self.write("b.csv", csv_rows(60000, first_octet=11))
-        env = ctl_env(DNSBL_STORE_MAPSIZE="1m")
-        procs = [subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "import", "--format", "csv",
-                                   "--batch", "1000", path],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        procs = [subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "--map-size", "1m",
+                                   "import", "--format", "csv", "--batch", "1000", path],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl_env())
                  for path in (a, b)]
         for p in procs:
             out, err = p.communicate(timeout=300)

@@ -1,7 +1,7 @@
 """dnsbld under faults: killed with SIGKILL while answering queries and
 while dnsblctl writes, it starts again on the same store and answers at
 once; and while an import grows the store's map (from a tiny one, set by
-DNSBL_STORE_MAPSIZE) it goes on answering every query, its workers
+dnsblctl --map-size) it goes on answering every query, its workers
 adopting the new size, and sees the imported data."""
 
 import os
@@ -144,9 +144,9 @@ class KillTest(DnsAssertions, unittest.TestCase):
 
 class MapGrowthTest(DnsAssertions, unittest.TestCase):
     def test_answers_while_the_map_grows(self):
-        env = {"DNSBL_STORE_MAPSIZE": "1m"}
+        tiny = ("--map-size", "1m")
         db = os.path.join(tmpdir("dnsbl-grow-"), "store")
-        ctl_ok("add", "192.0.2.0/24", "--reason", "spam", db=db, env=env)
+        ctl_ok(*tiny, "add", "192.0.2.0/24", "--reason", "spam", db=db)
         rows = ["address_or_prefix,kind,weight,time,reason"]
         for i in range(120000):
             rows.append("10.%d.%d.%d,list,1,1748000000,row %d"
@@ -157,8 +157,8 @@ class MapGrowthTest(DnsAssertions, unittest.TestCase):
 
         with Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--workers", "3"]) as srv:
             with Load(srv, threads=3) as load:
-                rc, out, err = ctl("import", "--format", "csv", "--batch", "2000", csv, db=db,
-                                   env=env, timeout=300)
+                rc, out, err = ctl(*tiny, "import", "--format", "csv", "--batch", "2000", csv,
+                                   db=db, timeout=300)
                 time.sleep(0.3)
             self.assertEqual(rc, 0, out + err)
             self.assertGreater(load.count, 100)

@@ -572,9 +572,11 @@ static int setup(void **state)
     char storedir[160];
     snprintf(storedir, sizeof(storedir), "%s/store", f->dir);
     /* With the lookup filter from the first entry, as a big store has it. */
-    setenv("DNSBL_STORE_FILTER_MIN", "0", 1);
-    assert_int_equal(store_open(storedir, STORE_CREATE, &f->store, why, sizeof(why)), DNSBL_OK);
-    unsetenv("DNSBL_STORE_FILTER_MIN");
+    struct store_options opt;
+    store_options_default(&opt);
+    opt.filter_min = 0;
+    assert_int_equal(store_open_opts(storedir, STORE_CREATE, &opt, &f->store, why, sizeof(why)),
+                     DNSBL_OK);
     fill_store(f);
     assert_int_equal(store_reader_open(f->store, &f->reader), DNSBL_OK);
 

@@ -22,6 +22,7 @@
 #include "err.h"
 #include "model.h"
 #include "store.h"
+#include "store_testing.h"
 
 static char tmp_root[512];
 static unsigned tmp_seq;
@@ -168,8 +169,8 @@ static void assert_covering(struct store_reader *r, const char *addr, const char
 
 /* ---- codec ---- */
 
-/* Offsets in an encoded value with every group of fields (store.c's
- * layout comment: version, groups, then the fields), for corrupting one. */
+/* Offsets in an encoded value with every group of fields (doc/store-format.md,
+ * "Entry values": version, groups, then the fields), for corrupting one. */
 #define OFF_GROUPS 1
 #define OFF_STATE 2
 #define OFF_IMP_STATE (2 + 21)
@@ -759,8 +760,8 @@ static size_t find_prefix(const struct addr_prefix *all, size_t n, const struct 
     return n;
 }
 
-/* filter_min: DNSBL_STORE_FILTER_MIN for the store ("0": filtered from
- * the first entry; NULL: the default, which 600 entries never reach).
+/* filter_min: the store's filter_min ("0": filtered from the first
+ * entry; NULL: the default, which 600 entries never reach).
  * flat: a flat index from the first write, rebuilt (or not) at random
  * between batches, and batches that also change entries already in it,
  * looked up by one reader kept across all of them -- so answers come from
@@ -769,18 +770,19 @@ static size_t find_prefix(const struct addr_prefix *all, size_t n, const struct 
 static void covering_random(const char *filter_min, uint32_t seed, bool flat)
 {
     char dir[PATH_MAX], why[512];
+    struct store_options opt;
+    store_options_default(&opt);
     if (filter_min)
-        setenv("DNSBL_STORE_FILTER_MIN", filter_min, 1);
+        opt.filter_min = strtoul(filter_min, NULL, 10);
     if (flat) {
         /* Due after a few changes, so most rebuilds merge the old index
          * with what changed. */
-        setenv("DNSBL_STORE_FLAT_MIN", "0", 1);
-        setenv("DNSBL_STORE_FLAT_CHANGES", "8", 1);
+        opt.flat_min = 0;
+        opt.flat_changes = 8;
     }
+    store_testing_defaults(&opt);
     struct store *s = create_store(dir, sizeof dir, "lpmrand");
-    unsetenv("DNSBL_STORE_FILTER_MIN");
-    unsetenv("DNSBL_STORE_FLAT_MIN");
-    unsetenv("DNSBL_STORE_FLAT_CHANGES");
+    store_testing_defaults(NULL);
     static struct addr_prefix all[RAND_PREFIXES];
     static char reasons[RAND_PREFIXES][ADDR_TEXT_MAX];
     static char relist[RAND_PREFIXES][ADDR_TEXT_MAX];

@@ -1,5 +1,5 @@
 /* Unit tests for the store under faults: the map growing under a batch
- * that does not fit (DNSBL_STORE_MAPSIZE starts it tiny), with readers
+ * that does not fit (a map size option starts it tiny), with readers
  * of the same process and of another process reading throughout; a map
  * full at its limit; and store_check on a consistent store and on one
  * corrupted record by record. Each test works in its own directory under
@@ -28,6 +28,7 @@
 #include "err.h"
 #include "model.h"
 #include "store.h"
+#include "store_testing.h"
 
 #define BATCH 2000
 #define T0 1748000000
@@ -54,10 +55,34 @@ static int group_setup(void **state)
     return mkdtemp(tmp_root) ? 0 : -1;
 }
 
+/* The map of the stores opened from now on: "INITIAL[,MAX]", or NULL for
+ * the default (through the tests' hook, store_testing.h). */
+static void map_size(const char *text)
+{
+    struct store_options o;
+    char why[256] = "";
+    store_testing_defaults(NULL);
+    store_options_default(&o);
+    if (text)
+        assert_int_equal(store_options_map_size(&o, text, why, sizeof why), DNSBL_OK);
+    store_testing_defaults(&o);
+}
+
+/* A lookup filter from the first entry (on), or from the default count. */
+static void filter_from_first(bool on)
+{
+    struct store_options o;
+    store_testing_defaults(NULL);
+    store_options_default(&o);
+    if (on)
+        o.filter_min = 0;
+    store_testing_defaults(&o);
+}
+
 static int group_teardown(void **state)
 {
     (void)state;
-    unsetenv("DNSBL_STORE_MAPSIZE");
+    map_size(NULL);
     return nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
@@ -188,7 +213,7 @@ static void test_map_grows(void **state)
     char dir[PATH_MAX], why[512] = "";
     struct problems p;
     fresh_dir(dir, sizeof dir, "grows");
-    setenv("DNSBL_STORE_MAPSIZE", "1m", 1);
+    map_size("1m");
     struct store *s = open_store(dir, STORE_CREATE);
     assert_int_equal(recorded_mapsize(dir), 1 << 20);
 
@@ -205,13 +230,13 @@ static void test_map_grows(void **state)
     assert_true(grown >= (size_t)16 << 20);
 
     /* Reopened, the store keeps its grown map (a writer does not shrink it
-     * back to DNSBL_STORE_MAPSIZE) and goes on. */
+     * back to the initial size it was opened with) and goes on. */
     s = open_store(dir, STORE_CREATE);
     assert_int_equal(import_range(s, 60000, 61000, why, sizeof why), DNSBL_OK);
     assert_all_there(s, 61000);
     store_close(s);
     assert_true(recorded_mapsize(dir) >= grown);
-    unsetenv("DNSBL_STORE_MAPSIZE");
+    map_size(NULL);
 }
 
 static void test_map_full_at_limit(void **state)
@@ -221,7 +246,7 @@ static void test_map_full_at_limit(void **state)
     struct problems p;
     uint64_t before, after;
     fresh_dir(dir, sizeof dir, "limit");
-    setenv("DNSBL_STORE_MAPSIZE", "256k,1m", 1);
+    map_size("256k,1m");
     struct store *s = open_store(dir, STORE_CREATE);
     assert_int_equal(import_range(s, 0, 200, why, sizeof why), DNSBL_OK);
     assert_int_equal(store_serial(s, &before), DNSBL_OK);
@@ -242,14 +267,20 @@ static void test_map_full_at_limit(void **state)
     assert_int_equal(check_store(s, &p), 0);
     store_close(s);
 
-    setenv("DNSBL_STORE_MAPSIZE", "1m,512k", 1);
+    map_size(NULL);
+    struct store_options o;
+    store_options_default(&o);
+    assert_int_equal(store_options_map_size(&o, "1m,512k", why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "map size '1m,512k'"));
+    assert_int_equal(store_options_map_size(&o, "lots", why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(store_options_map_size(&o, "1m,", why, sizeof why), DNSBL_EINVAL);
+    /* Options filled in by hand are checked as well. */
+    o.map_initial = (size_t)1 << 20;
+    o.map_max = (size_t)512 << 10;
     s = (struct store *)1;
-    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(store_open_opts(dir, 0, &o, &s, why, sizeof why), DNSBL_EINVAL);
     assert_null(s);
-    assert_non_null(strstr(why, "DNSBL_STORE_MAPSIZE"));
-    setenv("DNSBL_STORE_MAPSIZE", "lots", 1);
-    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_EINVAL);
-    unsetenv("DNSBL_STORE_MAPSIZE");
+    assert_non_null(strstr(why, "map size"));
 }
 
 /* Readers that look up addresses until told to stop, counting lookups
@@ -319,7 +350,7 @@ static void test_map_grows_under_readers_same_process(void **state)
     struct reader_loop loops[3];
     atomic_bool stop = false;
     fresh_dir(dir, sizeof dir, "grows-threads");
-    setenv("DNSBL_STORE_MAPSIZE", "1m", 1);
+    map_size("1m");
     struct store *s = open_store(dir, STORE_CREATE);
     start_readers(loops, 3, s, &stop);
     int rc = import_range(s, 0, 30000, why, sizeof why);
@@ -330,7 +361,7 @@ static void test_map_grows_under_readers_same_process(void **state)
     assert_all_there(s, 30000);
     store_close(s);
     assert_true(recorded_mapsize(dir) >= (size_t)8 << 20);
-    unsetenv("DNSBL_STORE_MAPSIZE");
+    map_size(NULL);
 }
 
 /* Another process grows the map while this one's readers read, as an
@@ -344,7 +375,7 @@ static void test_map_grows_under_readers_other_process(void **state)
     atomic_bool stop = false;
     int go[2];
     fresh_dir(dir, sizeof dir, "grows-process");
-    setenv("DNSBL_STORE_MAPSIZE", "1m", 1);
+    map_size("1m");
     store_close(open_store(dir, STORE_CREATE));
 
     /* The writer is forked before any thread starts, and waits for a go. */
@@ -378,7 +409,7 @@ static void test_map_grows_under_readers_other_process(void **state)
     /* The readers of this process see everything the writer committed. */
     assert_all_there(s, 30000);
     store_close(s);
-    unsetenv("DNSBL_STORE_MAPSIZE");
+    map_size(NULL);
 }
 
 /* Writes into a closed store as another (broken) program would. */
@@ -441,9 +472,9 @@ static void test_check(void **state)
     char dir[PATH_MAX], why[512] = "";
     struct problems p;
     fresh_dir(dir, sizeof dir, "check");
-    setenv("DNSBL_STORE_FILTER_MIN", "0", 1); /* a filter from the first entry */
+    filter_from_first(true);
     struct store *s = open_store(dir, STORE_CREATE);
-    unsetenv("DNSBL_STORE_FILTER_MIN");
+    filter_from_first(false);
 
     /* Empty, then with entries of several lengths and history. */
     assert_int_equal(check_store(s, &p), 0);

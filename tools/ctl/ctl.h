@@ -36,6 +36,7 @@ struct ctl_ctx {
     const char *db;                    /* --db, else $DNSBL_DB; NULL if neither */
     const struct ctl_command *command; /* the command running */
     int64_t now;                       /* time_now(), read once per run */
+    struct store_options store_opt;    /* --map-size, --index-from, --reindex-after */
 };
 
 struct ctl_command {

@@ -23,7 +23,7 @@ static int ctl_store_require_db(const struct ctl_ctx *ctx)
 static int ctl_store_open(const struct ctl_ctx *ctx, int flags, struct store **out)
 {
     char why[512] = "";
-    int rc = store_open(ctx->db, flags, out, why, sizeof why);
+    int rc = store_open_opts(ctx->db, flags, &ctx->store_opt, out, why, sizeof why);
 
     if (rc != DNSBL_OK) {
         *out = NULL;
@@ -182,7 +182,7 @@ int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
     if (l->reader) {
         int brc = store_reader_begin(l->reader);
         if (brc != DNSBL_OK) {
-            ctl_error("starting a store read: %s", dnsbl_strerror(brc));
+            ctl_error("%s", store_reader_why(l->reader));
             return CTL_EXIT_FAIL;
         }
         rc = ctl_lookup_read(l, p, v->first_day, v);

@@ -6,8 +6,9 @@
  * boundary (the parser's progress call) so the events of one record
  * (an SNDS row's volume, traps and row) land in the same transaction.
  * Keyless events (list rows, rbldnsd data: state that repeats harmlessly)
- * are held until the input ends, then sorted by prefix and committed in
- * batches of neighbouring keys (import_commit_sorted).
+ * are held until the input ends, then handed to the store, which sorts
+ * them by its key order and commits them in batches of neighbouring keys
+ * (store_apply_sorted).
  * Rejects and warnings are printed as FILE:LINE: why and counted. */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,6 @@
 
 #include "ctl.h"
 #include "err.h"
-#include "radix.h"
 #include "import.h"
 
 /* A batch may outgrow batch_max only while one record goes on; a parser
@@ -33,7 +33,6 @@
  * early. An event takes about 100 bytes held and 48 more while sorted:
  * 16M of them, about 2.5 GB. */
 #define IMPORT_SORT_MAX ((size_t)1 << 24)
-#define IMPORT_PREFETCH 8 /* items fetched ahead while a sorted batch is built */
 
 #define IMPORT_BAR_WIDTH 24
 #define IMPORT_BAR_INTERVAL_NS 100000000L /* at most 10 redraws a second */
@@ -280,31 +279,6 @@ static int import_store_apply(struct import_run *r, size_t n, bool keyed)
     return 0;
 }
 
-/* Sort key of an item: the address order of addr_compare (and of the
- * store's keys), family apart. */
-struct import_sortrec {
-    uint8_t k[17]; /* masked address bytes, then prefix length */
-    uint32_t idx;
-};
-
-/* Stable sort of rec[0..n) on k[first..17). The result ends in *rec. */
-static void import_radix_sort(struct import_sortrec **rec, struct import_sortrec **tmp, size_t n,
-                              size_t first)
-{
-    uint32_t count[17][256];
-    struct radix_sort rs = {.rec = *rec,
-                            .tmp = *tmp,
-                            .n = n,
-                            .size = sizeof **rec,
-                            .key = offsetof(struct import_sortrec, k),
-                            .first = first,
-                            .last = 17,
-                            .count = count};
-    radix_sort_records(&rs);
-    *rec = rs.rec;
-    *tmp = rs.tmp;
-}
-
 static int import_fail_nomem(struct import_run *r)
 {
     import_run_message(r, CTL_PROG ": %s: %s", r->in->name, dnsbl_strerror(DNSBL_ENOMEM));
@@ -312,87 +286,35 @@ static int import_fail_nomem(struct import_run *r)
     return -1;
 }
 
-/* Commit items[0..n) of keyless state in input order, batch_max events
- * per write transaction: the way out when there is no memory to sort. */
-static int import_commit_unsorted(struct import_run *r, size_t n)
+/* store_apply_sorted's view of the held items. */
+static void import_item_at(void *arg, size_t i, struct event *ev)
 {
-    int rc = 0;
-    for (size_t j = 0; j < n && rc == 0;) {
-        size_t end = j + r->batch_max < n ? j + r->batch_max : n;
-        if (import_evs_reserve(r, end - j) != DNSBL_OK)
-            return import_fail_nomem(r);
-        for (size_t i = j; i < end; i++)
-            import_item_event(r, &r->items[i], &r->evs[i - j], &r->keys[i - j]);
-        rc = import_store_apply(r, end - j, false);
-        j = end;
-    }
-    return rc;
+    const struct import_run *r = arg;
+    const uint8_t *key;
+    import_item_event(r, &r->items[i], ev, &key);
 }
 
-/* Commit items[0..n), all keyless state, in address order, batch_max
- * events per write transaction. A list input in random order spread over
- * batches touches most of the B-tree's pages in every transaction, and
- * each touched page is copied and written again; in order, each
- * transaction writes a run of neighbouring pages, and into an empty
- * store (or past its last key) the store appends. The events of one
- * prefix stay in one transaction, in the order they came. Keyless events
- * set state and repeat harmlessly, so a run killed between transactions
- * is finished by importing again, as before. */
+/* Commit items[0..n), all keyless state, through the store, which puts
+ * them in its key order and commits batch_max per write transaction. A
+ * list input in random order spread over batches would touch most of the
+ * B-tree's pages in every transaction; in order, each writes a run of
+ * neighbouring pages. Keyless events set state and repeat harmlessly, so
+ * a run killed between transactions is finished by importing again. */
 static int import_commit_sorted(struct import_run *r, size_t n)
 {
-    struct import_sortrec *rec = malloc(2 * n * sizeof *rec), *tmp = rec ? rec + n : NULL;
-    struct import_sortrec *base = rec;
-    size_t n4 = 0, n6 = n;
-
-    if (!rec)
-        return import_commit_unsorted(r, n);
-    /* IPv4 first, as in the store; each family sorts on its own bytes. */
-    for (size_t i = 0; i < n; i++) {
-        struct addr_prefix p = r->items[i].prefix;
-        addr_mask(&p);
-        struct import_sortrec *s = p.family == ADDR_V4 ? &tmp[n4++] : &tmp[--n6];
-        memcpy(s->k, p.a, 16);
-        s->k[16] = p.plen;
-        s->idx = (uint32_t)i;
+    struct store_apply_stats stats = {0};
+    char why[512] = "";
+    int rc =
+        store_apply_sorted(r->store, n, import_item_at, r, r->batch_max, &stats, why, sizeof why);
+    r->t.imported += stats.applied;
+    r->t.duplicates += stats.duplicates;
+    if (rc != DNSBL_OK) {
+        import_run_message(r, CTL_PROG ": %s: writing to the store: %s", r->in->name,
+                           why[0] ? why : dnsbl_strerror(rc));
+        r->failed = true;
+        return -1;
     }
-    /* The IPv6 records went in back to front: turn them round so the sort
-     * stays stable. */
-    for (size_t i = 0; i < n4; i++)
-        rec[i] = tmp[i];
-    for (size_t i = n6; i < n; i++)
-        rec[i] = tmp[n - 1 - (i - n6)];
-    struct import_sortrec *r4 = rec, *t4 = tmp;
-    import_radix_sort(&r4, &t4, n4, 12);
-    if (r4 != rec)
-        memcpy(rec, r4, n4 * sizeof *rec);
-    struct import_sortrec *r6 = rec + n4, *t6 = tmp + n4;
-    import_radix_sort(&r6, &t6, n - n4, 0);
-    if (r6 != rec + n4)
-        memcpy(rec + n4, r6, (n - n4) * sizeof *rec);
-
-    int rc = 0;
-    for (size_t j = 0; j < n && rc == 0;) {
-        size_t end = j + r->batch_max < n ? j + r->batch_max : n;
-        /* One prefix, one transaction. An IPv4 and an IPv6 key may share
-         * k (0.0.0.0/0 and ::/0), so the search stops at rec[n4]. */
-        while (end < n && end != n4 && memcmp(rec[end].k, rec[end - 1].k, 17) == 0)
-            end++;
-        if (import_evs_reserve(r, end - j) != DNSBL_OK) {
-            rc = import_fail_nomem(r);
-            break;
-        }
-        for (size_t i = j; i < end; i++) {
-            /* Sorted, the items are read out of their order: ask for the
-             * next ones early rather than wait on each cache miss. */
-            if (i + IMPORT_PREFETCH < n)
-                __builtin_prefetch(&r->items[rec[i + IMPORT_PREFETCH].idx]);
-            import_item_event(r, &r->items[rec[i].idx], &r->evs[i - j], &r->keys[i - j]);
-        }
-        rc = import_store_apply(r, end - j, false);
-        j = end;
-    }
-    free(base);
-    return rc;
+    return 0;
 }
 
 /* Commit the batch (or, dry, just count it): in address order over

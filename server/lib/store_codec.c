@@ -1,0 +1,366 @@
+/* store_codec: the `entries` value codec (versions 1 and 2) and the
+ * history record codec; pure functions of bytes, no LMDB calls. The
+ * layout is doc/store-format.md. */
+#include <stddef.h>
+#include <string.h>
+
+#include "store_int.h"
+#include "wire.h"
+
+/* ---- value codec ---- */
+
+/* max is the destination's size, NUL included. */
+static void store_put_text(struct wire *w, const char *text, size_t max)
+{
+    size_t n = strnlen(text, max - 1);
+    wire_put_u16(w, (uint16_t)n);
+    wire_put_bytes(w, text, n);
+}
+
+static void store_get_text(struct wire *w, char *dst, size_t max)
+{
+    size_t n = wire_get_u16(w);
+    if (n > max - 1 || !wire_need(w, n)) {
+        w->err = true;
+        dst[0] = '\0';
+        return;
+    }
+    wire_get_bytes(w, dst, n);
+    dst[n] = '\0';
+    if (memchr(dst, '\0', n)) /* a C string never holds one: the value is garbage */
+        w->err = true;
+}
+
+static void store_put_i64(struct wire *w, int64_t v)
+{
+    wire_put_u64(w, (uint64_t)v);
+}
+
+/* The groups of fields an entry value holds (version 2): a group whose
+ * fields are all zero (all empty, for the texts) is left out, so an entry
+ * that only holds an imported listing takes some 40 bytes, not 230. */
+enum store_group {
+    STORE_G_OPERATOR = 1,
+    STORE_G_IMPORTED = 2,
+    STORE_G_SEEN = 4,   /* first_seen, last_seen: every event sets them */
+    STORE_G_COUNTS = 8, /* the evidence counters: zero for list data */
+    STORE_G_SNDS = 16,
+    STORE_G_TEXTS = 32,
+    STORE_G_ALL = 63,
+};
+
+#define STORE_G_OPERATOR_LEN (1 + 4 + 8 + 8)
+#define STORE_G_IMPORTED_LEN (1 + 1 + 4 + 4 + 8)
+#define STORE_G_SEEN_LEN (8 + 8)
+#define STORE_G_COUNTS_LEN (CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
+#define STORE_G_SNDS_LEN (1 + 1 + 4 + 4 * 4 + 2 * 8 + 1)
+_Static_assert(1 + STORE_G_OPERATOR_LEN + STORE_G_IMPORTED_LEN + STORE_G_SEEN_LEN +
+                       STORE_G_COUNTS_LEN + STORE_G_SNDS_LEN ==
+                   STORE_ENTRY_VALUE_FIXED,
+               "version 1 is every group, in order");
+
+static bool store_any_u32(const uint32_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i])
+            return true;
+    return false;
+}
+
+static unsigned store_entry_groups(const struct entry *e)
+{
+    unsigned g = 0;
+    uint32_t rate_bits;
+    memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
+    if (e->state || e->code || e->expires || e->state_time)
+        g |= STORE_G_OPERATOR;
+    if (e->imp_state || e->imp_flags || e->imp_code || e->imp_ttl || e->imp_time)
+        g |= STORE_G_IMPORTED;
+    if (e->first_seen || e->last_seen)
+        g |= STORE_G_SEEN;
+    if (store_any_u32(e->counts, CNT_COUNT) || e->volume ||
+        store_any_u32(e->auth_fail, AUTHC_COUNT))
+        g |= STORE_G_COUNTS;
+    if (e->snds.colour || e->snds.rate_qual || rate_bits || e->snds.rcpt || e->snds.data ||
+        e->snds.recipients || e->snds.trap_hits || e->snds.start || e->snds.end || e->snds_status)
+        g |= STORE_G_SNDS;
+    if (e->reason[0] || e->note[0] || e->imp_txt[0] || e->imp_dataset[0] || e->sources[0])
+        g |= STORE_G_TEXTS;
+    return g;
+}
+
+int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len)
+{
+    struct wire w;
+    uint32_t rate_bits;
+    unsigned g = store_entry_groups(e);
+
+    wire_init(&w, buf, cap);
+    wire_put_u8(&w, STORE_VALUE_VERSION);
+    wire_put_u8(&w, (uint8_t)g);
+    if (g & STORE_G_OPERATOR) {
+        wire_put_u8(&w, e->state);
+        wire_put_u32(&w, e->code);
+        store_put_i64(&w, e->expires);
+        store_put_i64(&w, e->state_time);
+    }
+    if (g & STORE_G_IMPORTED) {
+        wire_put_u8(&w, e->imp_state);
+        wire_put_u8(&w, e->imp_flags);
+        wire_put_u32(&w, e->imp_code);
+        wire_put_u32(&w, e->imp_ttl);
+        store_put_i64(&w, e->imp_time);
+    }
+    if (g & STORE_G_SEEN) {
+        store_put_i64(&w, e->first_seen);
+        store_put_i64(&w, e->last_seen);
+    }
+    if (g & STORE_G_COUNTS) {
+        for (size_t i = 0; i < CNT_COUNT; i++)
+            wire_put_u32(&w, e->counts[i]);
+        wire_put_u64(&w, e->volume);
+        for (size_t i = 0; i < AUTHC_COUNT; i++)
+            wire_put_u32(&w, e->auth_fail[i]);
+    }
+    if (g & STORE_G_SNDS) {
+        memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
+        wire_put_u8(&w, e->snds.colour);
+        wire_put_u8(&w, (uint8_t)e->snds.rate_qual);
+        wire_put_u32(&w, rate_bits);
+        wire_put_u32(&w, e->snds.rcpt);
+        wire_put_u32(&w, e->snds.data);
+        wire_put_u32(&w, e->snds.recipients);
+        wire_put_u32(&w, e->snds.trap_hits);
+        store_put_i64(&w, e->snds.start);
+        store_put_i64(&w, e->snds.end);
+        wire_put_u8(&w, e->snds_status);
+    }
+    if (g & STORE_G_TEXTS) {
+        store_put_text(&w, e->reason, sizeof e->reason);
+        store_put_text(&w, e->note, sizeof e->note);
+        store_put_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_put_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_put_text(&w, e->sources, sizeof e->sources);
+    }
+    if (w.err)
+        return DNSBL_ESPACE;
+    *len = wire_used(&w);
+    return DNSBL_OK;
+}
+
+static bool store_rate_qual_valid(char q)
+{
+    return q == 0 || q == '<' || q == '>' || q == '=';
+}
+
+/* Readers of the fixed-size groups, whose length is checked once up
+ * front: a hit on the query path decodes one entry, and a check per field
+ * was most of its cost. */
+static uint8_t store_rd_u8(const uint8_t **p)
+{
+    return *(*p)++;
+}
+
+static uint32_t store_rd_u32(const uint8_t **p)
+{
+    uint32_t v;
+    memcpy(&v, *p, sizeof v);
+    *p += sizeof v;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static uint64_t store_rd_u64(const uint8_t **p)
+{
+    uint64_t v = store_load_be64(*p);
+    *p += sizeof v;
+    return v;
+}
+
+static int64_t store_rd_i64(const uint8_t **p)
+{
+    return (int64_t)store_rd_u64(p);
+}
+
+/* Skips a string of the value, leaving dst empty. Its length is checked
+ * as store_get_text does; its bytes are not read (store_check and every
+ * full decode still refuse a NUL in one). */
+static void store_skip_text(struct wire *w, char *dst, size_t max)
+{
+    size_t n = wire_get_u16(w);
+    dst[0] = '\0';
+    if (n > max - 1 || !wire_need(w, n)) {
+        w->err = true;
+        return;
+    }
+    w->pos += n;
+}
+
+/* The bytes the fixed-size groups in g take. */
+static size_t store_groups_len(unsigned g)
+{
+    return (g & STORE_G_OPERATOR ? STORE_G_OPERATOR_LEN : 0) +
+           (g & STORE_G_IMPORTED ? STORE_G_IMPORTED_LEN : 0) +
+           (g & STORE_G_SEEN ? STORE_G_SEEN_LEN : 0) +
+           (g & STORE_G_COUNTS ? STORE_G_COUNTS_LEN : 0) +
+           (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0);
+}
+
+/* Decodes into e (every field but the prefix); e is garbage on failure.
+ * Version 1 is version 2 with every group and no groups byte. lean:
+ * leave reason, note, imp_txt and sources empty, their lengths checked.
+ * A group that is not there reads as zeros. */
+int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean)
+{
+    const uint8_t *p = val, *end = p + len;
+    uint32_t rate_bits = 0;
+    unsigned g;
+
+    if (len < 1)
+        return DNSBL_ESCHEMA;
+    uint8_t version = store_rd_u8(&p);
+    if (version == 1) {
+        g = STORE_G_ALL;
+    } else if (version == STORE_VALUE_VERSION && p < end) {
+        g = store_rd_u8(&p);
+        if (g & ~(unsigned)STORE_G_ALL)
+            return DNSBL_ESCHEMA;
+    } else {
+        return DNSBL_ESCHEMA;
+    }
+    if ((size_t)(end - p) < store_groups_len(g))
+        return DNSBL_ESCHEMA;
+    bool op = g & STORE_G_OPERATOR, imp = g & STORE_G_IMPORTED, seen = g & STORE_G_SEEN,
+         ev = g & STORE_G_COUNTS, sn = g & STORE_G_SNDS;
+    e->state = op ? store_rd_u8(&p) : 0;
+    e->code = op ? store_rd_u32(&p) : 0;
+    e->expires = op ? store_rd_i64(&p) : 0;
+    e->state_time = op ? store_rd_i64(&p) : 0;
+
+    e->imp_state = imp ? store_rd_u8(&p) : 0;
+    e->imp_flags = imp ? store_rd_u8(&p) : 0;
+    e->imp_code = imp ? store_rd_u32(&p) : 0;
+    e->imp_ttl = imp ? store_rd_u32(&p) : 0;
+    e->imp_time = imp ? store_rd_i64(&p) : 0;
+
+    e->first_seen = seen ? store_rd_i64(&p) : 0;
+    e->last_seen = seen ? store_rd_i64(&p) : 0;
+    for (size_t i = 0; i < CNT_COUNT; i++)
+        e->counts[i] = ev ? store_rd_u32(&p) : 0;
+    e->volume = ev ? store_rd_u64(&p) : 0;
+    for (size_t i = 0; i < AUTHC_COUNT; i++)
+        e->auth_fail[i] = ev ? store_rd_u32(&p) : 0;
+
+    e->snds.colour = sn ? store_rd_u8(&p) : 0;
+    e->snds.rate_qual = sn ? (char)store_rd_u8(&p) : 0;
+    if (sn)
+        rate_bits = store_rd_u32(&p);
+    memcpy(&e->snds.rate_pct, &rate_bits, sizeof rate_bits);
+    e->snds.rcpt = sn ? store_rd_u32(&p) : 0;
+    e->snds.data = sn ? store_rd_u32(&p) : 0;
+    e->snds.recipients = sn ? store_rd_u32(&p) : 0;
+    e->snds.trap_hits = sn ? store_rd_u32(&p) : 0;
+    e->snds.start = sn ? store_rd_i64(&p) : 0;
+    e->snds.end = sn ? store_rd_i64(&p) : 0;
+    e->snds_status = sn ? store_rd_u8(&p) : 0;
+
+    struct wire w;
+    wire_init_ro(&w, p, (size_t)(end - p));
+    if (!(g & STORE_G_TEXTS)) {
+        e->reason[0] = e->note[0] = e->imp_txt[0] = e->imp_dataset[0] = e->sources[0] = '\0';
+    } else if (lean) {
+        store_skip_text(&w, e->reason, sizeof e->reason);
+        store_skip_text(&w, e->note, sizeof e->note);
+        store_skip_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_skip_text(&w, e->sources, sizeof e->sources);
+    } else {
+        store_get_text(&w, e->reason, sizeof e->reason);
+        store_get_text(&w, e->note, sizeof e->note);
+        store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
+        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
+        store_get_text(&w, e->sources, sizeof e->sources);
+    }
+
+    if (w.err || wire_left(&w) != 0)
+        return DNSBL_ESCHEMA;
+    if (e->state > ENTRY_ALLOWED || e->imp_state > IMPORT_EXCLUDED ||
+        (e->imp_flags & ~IMPORT_NO_TXT) != 0 || e->snds.colour > SNDS_RED ||
+        !store_rate_qual_valid(e->snds.rate_qual) || e->snds_status > SNDS_STATUS_BLOCKED)
+        return DNSBL_ESCHEMA;
+    return DNSBL_OK;
+}
+
+int store_decode_into(const void *val, size_t len, struct entry *e)
+{
+    return store_decode_entry_part(val, len, e, false);
+}
+
+int store_decode_entry(const void *val, size_t len, struct entry *out)
+{
+    struct entry e;
+
+    e.prefix = out->prefix;
+    int err = store_decode_into(val, len, &e);
+    if (err != DNSBL_OK)
+        return err;
+    *out = e;
+    return DNSBL_OK;
+}
+
+/* The entry part of an entries value, past the family's ancestors bitmap;
+ * false when the value is too short to have one. */
+bool store_value_entry(const MDB_val *v, uint8_t family, MDB_val *entry)
+{
+    size_t an = store_anc_size(family);
+    if (v->mv_size < an)
+        return false;
+    entry->mv_data = (uint8_t *)v->mv_data + an;
+    entry->mv_size = v->mv_size - an;
+    return true;
+}
+
+/* An entries value into *out, as store_decode_entry does (out alone on
+ * garbage). */
+int store_decode_value(const MDB_val *v, uint8_t family, struct entry *out)
+{
+    MDB_val ent;
+    if (!store_value_entry(v, family, &ent))
+        return DNSBL_ESCHEMA;
+    return store_decode_entry(ent.mv_data, ent.mv_size, out);
+}
+
+void store_hkey(const uint8_t key[STORE_KEY_LEN], uint32_t day, uint8_t hkey[STORE_HKEY_LEN])
+{
+    memcpy(hkey, key, STORE_KEY_LEN);
+    hkey[STORE_KEY_LEN] = (uint8_t)(day >> 24);
+    hkey[STORE_KEY_LEN + 1] = (uint8_t)(day >> 16);
+    hkey[STORE_KEY_LEN + 2] = (uint8_t)(day >> 8);
+    hkey[STORE_KEY_LEN + 3] = (uint8_t)day;
+}
+
+void store_encode_history(const struct history_day *d, uint8_t buf[STORE_HVAL_LEN])
+{
+    struct wire w;
+    wire_init(&w, buf, STORE_HVAL_LEN);
+    for (size_t i = 0; i < CNT_COUNT; i++)
+        wire_put_u32(&w, d->counts[i]);
+    wire_put_u64(&w, d->volume);
+}
+
+/* k is a history key of STORE_HKEY_LEN bytes; the day comes from it. */
+int store_decode_history(const MDB_val *k, const MDB_val *v, struct history_day *d)
+{
+    struct wire w;
+    if (k->mv_size != STORE_HKEY_LEN || v->mv_size != STORE_HVAL_LEN)
+        return DNSBL_ESCHEMA;
+    wire_init_ro(&w, (const uint8_t *)k->mv_data + STORE_KEY_LEN, 4);
+    d->day = wire_get_u32(&w);
+    wire_init_ro(&w, v->mv_data, v->mv_size);
+    for (size_t i = 0; i < CNT_COUNT; i++)
+        d->counts[i] = wire_get_u32(&w);
+    d->volume = wire_get_u64(&w);
+    return DNSBL_OK;
+}

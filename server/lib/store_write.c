@@ -1,0 +1,764 @@
+/* store_write: writes -- a batch of events applied in one write
+ * transaction in key order, keyless state sorted and committed in runs of
+ * neighbouring keys -- and the write transaction with its sticky error.
+ * The layout is doc/store-format.md. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "radix.h"
+#include "store_int.h"
+#include "wire.h"
+
+/* ---- the write transaction and its sticky error ---- */
+
+/* Write transactions pass the gate too (on s->loose), so that a remap in
+ * another thread never pulls the map from under one. A map grown by
+ * another process is adopted here, as by readers. */
+int store_txn_begin(struct store *s, struct store_txn *t)
+{
+    t->s = s;
+    t->txn = NULL;
+    t->err = DNSBL_OK;
+    t->why[0] = '\0';
+    for (unsigned resized = 0;; resized++) {
+        store_gate_enter(s, &s->loose);
+        int rc = mdb_txn_begin(s->env, NULL, 0, &t->txn);
+        if (rc == MDB_SUCCESS)
+            return DNSBL_OK;
+        t->txn = NULL;
+        store_gate_leave(&s->loose);
+        if (rc != MDB_MAP_RESIZED || resized == STORE_RESIZED_TRIES)
+            return store_txn_step(t, rc, "begin write transaction");
+        rc = store_remap(s, 0);
+        if (rc != MDB_SUCCESS)
+            return store_txn_step(t, rc, "adopt the map size another process set");
+    }
+}
+
+int store_txn_fail(struct store_txn *t, int err, const char *fmt, ...)
+{
+    if (t->err != DNSBL_OK || err == DNSBL_OK)
+        return t->err;
+    int n = snprintf(t->why, sizeof t->why, "%s: ", t->s->dir);
+    if (n < 0 || (size_t)n >= sizeof t->why)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->why + n, sizeof t->why - (size_t)n, fmt, ap);
+    va_end(ap);
+    t->err = err;
+    return err;
+}
+
+/* A test's fault (store_testing_fail_step): the step that brings the
+ * count down to zero fails as the disk would fail it. */
+static int store_txn_fault(struct store_txn *t, int rc)
+{
+    if (rc == MDB_SUCCESS && t->s->fail_step && --t->s->fail_step == 0)
+        return EIO;
+    return rc;
+}
+
+static int store_txn_record(struct store_txn *t, int rc, const char *step)
+{
+    if (t->err == DNSBL_OK && rc != MDB_SUCCESS)
+        t->err = store_lmdb_fail(t->s, rc, step, t->why, sizeof t->why);
+    return t->err;
+}
+
+int store_txn_step(struct store_txn *t, int rc, const char *step)
+{
+    if (t->err != DNSBL_OK)
+        return t->err;
+    return store_txn_record(t, store_txn_fault(t, rc), step);
+}
+
+void store_txn_abort(struct store_txn *t)
+{
+    if (t->txn) {
+        mdb_txn_abort(t->txn);
+        store_gate_leave(&t->s->loose);
+        t->txn = NULL;
+    }
+}
+
+/* LMDB frees the transaction whether the commit worked or not; a fault
+ * injected at the commit aborts it instead, as a failed commit keeps
+ * nothing. */
+int store_txn_end(struct store_txn *t, char *why, size_t whylen)
+{
+    if (t->err == DNSBL_OK && t->txn) {
+        int rc = store_txn_fault(t, MDB_SUCCESS);
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_txn_commit(t->txn);
+            store_gate_leave(&t->s->loose);
+            t->txn = NULL;
+        }
+        store_txn_record(t, rc, "commit");
+    }
+    store_txn_abort(t);
+    if (t->err != DNSBL_OK)
+        store_set_why(why, whylen, "%s", t->why);
+    return t->err;
+}
+
+/* ---- writing ---- */
+
+/* The batch is checked whole before the transaction begins, so a caller bug
+ * never leaves half a batch applied or a write transaction to undo. */
+static int store_check_events(const struct store *s, const struct event *ev, size_t n, char *why,
+                              size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!store_prefix_valid(&ev[i].prefix) || ev[i].kind >= EV_KIND_COUNT) {
+            store_set_why(why, whylen, "%s: event %zu: bad prefix (family %u, /%u) or kind %u",
+                          s->dir, i, ev[i].prefix.family, ev[i].prefix.plen, ev[i].kind);
+            return DNSBL_EINVAL;
+        }
+        /* Time 0 means "unknown" to the model and would file history under
+         * 1970-01-01: whoever made the event forgot to date it. */
+        if (ev[i].time <= 0 || ev[i].time / MODEL_DAY > (int64_t)UINT32_MAX) {
+            store_set_why(why, whylen, "%s: event %zu: time %lld is not a valid event time", s->dir,
+                          i, (long long)ev[i].time);
+            return DNSBL_EINVAL;
+        }
+    }
+    return DNSBL_OK;
+}
+
+/* Adds one event's evidence to the history record of (key, its day).
+ * Events come in entry-key order, so the cursor is usually on the right
+ * page already and LMDB skips the descent from the root. */
+static int store_history_add(struct store_txn *t, MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN],
+                             const struct event *ev)
+{
+    uint8_t hkey[STORE_HKEY_LEN], hval[STORE_HVAL_LEN];
+    uint32_t day = (uint32_t)(ev->time / MODEL_DAY);
+    struct history_day d;
+    char text[ADDR_TEXT_MAX];
+    unsigned flags = 0;
+
+    store_hkey(key, day, hkey);
+    MDB_val k = store_val(hkey, sizeof hkey), v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS && k.mv_size == sizeof hkey &&
+        memcmp(k.mv_data, hkey, sizeof hkey) == 0) {
+        if (store_decode_history(&k, &v, &d) != DNSBL_OK) {
+            addr_format(&ev->prefix, text, sizeof text);
+            return store_txn_fail(t, DNSBL_ESCHEMA,
+                                  "history of %s, day %u: a %zu-byte record, not %d", text, day,
+                                  v.mv_size, STORE_HVAL_LEN);
+        }
+        flags = MDB_CURRENT;
+    } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+        memset(&d, 0, sizeof d);
+        d.day = day;
+    } else {
+        return store_txn_step(t, rc, "read history");
+    }
+    model_history_add(&d, ev);
+    store_encode_history(&d, hval);
+    k = store_val(hkey, sizeof hkey);
+    v = store_val(hval, sizeof hval);
+    return store_txn_step(t, mdb_cursor_put(cur, &k, &v, flags), "write history");
+}
+
+static int store_bump_serial(struct store_txn *t)
+{
+    uint64_t serial = 0;
+    int err = store_get_u64(t->s, t->txn, "serial", &serial, t->why, sizeof t->why);
+    if (err != DNSBL_OK && err != DNSBL_ENOENT)
+        return t->err = err;
+    return store_txn_step(t, store_put_u64(t->s, t->txn, "serial", serial + 1), "write serial");
+}
+
+/* Sort records. The batch is applied in key order, not in the caller's:
+ * neighbouring keys share B-tree pages, so the cursors rarely descend from
+ * the root, and keys past the database's last one can be appended. Ties
+ * keep the caller's order (idx), which is all the model's semantics need:
+ * events on one entry still apply in the order given.
+ *
+ * k holds the sort key: the entries key, or the dedup key. The sort is an LSD radix sort over k's
+ * bytes, stable because the records are built in idx order; a byte that is
+ * the same in every record costs no pass, so IPv4 /32s take 4 or 5. */
+#define STORE_SORT_KEY STORE_KEY_LEN
+#define STORE_DEDUP_SORT 8 /* dedup keys are hashes: 8 bytes nearly always tell them apart */
+#define STORE_PREFETCH 8   /* events fetched ahead of the one being applied */
+_Static_assert(STORE_DEDUP_SORT <= STORE_SORT_KEY && STORE_SORT_KEY <= STORE_DEDUP_LEN,
+               "sort keys fit the histograms and the records");
+
+/* A record copies what its pass reads (the whole dedup key, the time), so
+ * walking the sorted records never jumps around the caller's memory. */
+struct store_rec {
+    uint8_t k[STORE_DEDUP_LEN]; /* entries key (18 bytes) or dedup key */
+    int64_t time;               /* dedup pass: the event's time */
+    uint32_t idx;
+};
+
+struct store_scratch {
+    struct store_rec *rec, *tmp;
+    uint8_t *skip;
+    uint32_t (*count)[256]; /* [STORE_SORT_KEY][256] digit histograms */
+};
+
+/* Sorts rec[0..n) by k[0..klen); the result is in *rec (tmp swapped in as needed). */
+static void store_radix_sort(struct store_scratch *sc, size_t n, size_t klen)
+{
+    /* Importers sort big inputs before they cut them into batches: a
+     * batch already in order (ties in idx order, as built) stays as is. */
+    size_t run = 1;
+    while (run < n && memcmp(sc->rec[run - 1].k, sc->rec[run].k, klen) <= 0)
+        run++;
+    if (run >= n)
+        return;
+    struct radix_sort rs = {.rec = sc->rec,
+                            .tmp = sc->tmp,
+                            .n = n,
+                            .size = sizeof *sc->rec,
+                            .key = offsetof(struct store_rec, k),
+                            .first = 0,
+                            .last = klen,
+                            .count = sc->count};
+    radix_sort_records(&rs);
+    sc->rec = rs.rec;
+    sc->tmp = rs.tmp;
+}
+
+/* Dedup keys sort on their first STORE_DEDUP_SORT bytes; records sharing
+ * those (a repeated key, or a coincidence of hashes) are put in full-key,
+ * then idx, order here. Insertion sort: such runs are a handful long. */
+static void store_sort_dedup_runs(struct store_rec *rec, size_t n)
+{
+    for (size_t j = 0; j < n;) {
+        size_t end = j + 1;
+        while (end < n && memcmp(rec[end].k, rec[j].k, STORE_DEDUP_SORT) == 0)
+            end++;
+        for (size_t i = j + 1; i < end; i++) {
+            struct store_rec r = rec[i];
+            size_t at = i;
+            while (at > j) {
+                int c = memcmp(rec[at - 1].k, r.k, STORE_DEDUP_LEN);
+                if (c < 0 || (c == 0 && rec[at - 1].idx < r.idx))
+                    break;
+                rec[at] = rec[at - 1];
+                at--;
+            }
+            rec[at] = r;
+        }
+        j = end;
+    }
+}
+
+/* The last key of a database (copied: it must outlive later writes), or
+ * *have = false for an empty one. Keys after it may be appended. */
+static int store_last_key(MDB_cursor *cur, uint8_t *buf, size_t len, bool *have)
+{
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    *have = false;
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    /* Every key of these databases is len bytes; were one not, the padding
+     * keeps "past it" on the safe side (fewer appends, never a wrong one). */
+    memset(buf, 0xff, len);
+    memcpy(buf, k.mv_data, k.mv_size < len ? k.mv_size : len);
+    *have = true;
+    return MDB_SUCCESS;
+}
+
+/* Scratch for a batch of n: two record arrays, n skip flags, histograms.
+ * Grown, never shrunk, and kept for the next batch. */
+static int store_scratch(struct store *s, size_t n, struct store_scratch *sc)
+{
+    size_t hist = STORE_SORT_KEY * sizeof sc->count[0];
+    if (n == 0 || n > (SIZE_MAX - hist) / (2 * sizeof(struct store_rec) + 1))
+        return DNSBL_ENOMEM;
+    size_t need = hist + n * 2 * sizeof(struct store_rec) + n;
+    if (need > s->scratch_cap) {
+        void *p = realloc(s->scratch, need);
+        if (!p)
+            return DNSBL_ENOMEM;
+        s->scratch = p;
+        s->scratch_cap = need;
+    }
+    uint8_t *base = s->scratch; /* malloc's alignment suits every part in this order */
+    sc->count = (uint32_t(*)[256])(void *)base;
+    sc->rec = (struct store_rec *)(void *)(base + hist);
+    sc->tmp = sc->rec + n;
+    sc->skip = (uint8_t *)(sc->tmp + n);
+    return DNSBL_OK;
+}
+
+/* Marks skip[i] for each event whose dedup key is already in `seen` or
+ * repeats an earlier event's key in this batch; records the new keys. */
+static int store_dedup_pass(struct store_txn *t, const struct event *ev,
+                            const uint8_t *const *dedup, size_t n, struct store_scratch *sc,
+                            size_t *duplicates)
+{
+    uint8_t last[STORE_DEDUP_LEN], tbuf[8];
+    bool have_last;
+    MDB_cursor *cur;
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!dedup[i])
+            continue;
+        memcpy(sc->rec[m].k, dedup[i], STORE_DEDUP_LEN);
+        sc->rec[m].time = ev[i].time;
+        sc->rec[m].idx = (uint32_t)i;
+        m++;
+    }
+    if (m == 0)
+        return DNSBL_OK;
+    store_radix_sort(sc, m, STORE_DEDUP_SORT);
+    store_sort_dedup_runs(sc->rec, m);
+
+    if (store_txn_step(t, mdb_cursor_open(t->txn, t->s->seen, &cur), "open dedup cursor") !=
+        DNSBL_OK)
+        return t->err;
+    int rc = store_last_key(cur, last, sizeof last, &have_last);
+    for (size_t j = 0; j < m && rc == MDB_SUCCESS; j++) {
+        const struct store_rec *r = &sc->rec[j];
+        if (j > 0 && memcmp(r->k, r[-1].k, STORE_DEDUP_LEN) == 0) {
+            sc->skip[r->idx] = 1; /* the earliest of equal keys came first */
+            (*duplicates)++;
+            continue;
+        }
+        struct wire w;
+        wire_init(&w, tbuf, sizeof tbuf);
+        wire_put_u64(&w, (uint64_t)r->time);
+        MDB_val k = store_val(r->k, STORE_DEDUP_LEN), v = store_val(tbuf, sizeof tbuf);
+        bool append = !have_last || memcmp(r->k, last, sizeof last) > 0;
+        rc = mdb_cursor_put(cur, &k, &v, append ? MDB_APPEND : MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST && !append) {
+            sc->skip[r->idx] = 1;
+            (*duplicates)++;
+            rc = MDB_SUCCESS;
+        }
+    }
+    mdb_cursor_close(cur);
+    return store_txn_step(t, rc, "record dedup key");
+}
+
+/* The entry pass state: one decoded entry and one value buffer serve the
+ * whole batch, so nothing is allocated per event. */
+struct store_applier {
+    struct store *s;
+    struct store_txn *t;
+    const struct event *ev;
+    MDB_cursor *ecur, *hcur;
+    bool filter_loaded;             /* filter_have says whether the store has a filter */
+    bool filter_have, filter_dirty; /* s->filter holds this transaction's */
+    bool flat_loaded, flat_have;    /* the store has a flat index: s->dirty tracks it */
+    bool dirty_grew;                /* s->dirty gained bits in this transaction */
+    size_t flat_changes;            /* entries written in this transaction */
+    uint8_t last[STORE_KEY_LEN];    /* entries' last key before the batch */
+    bool have_last;
+    struct entry e;
+    uint8_t val[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX];
+};
+
+/* The ancestors bitmap of a new entry, packed into bytes: the lengths of
+ * the entries that contain it. Moves cur. */
+static int store_anc_of_new(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], uint8_t *bytes)
+{
+    struct store_lens lens = {{0, 0, 0}};
+    MDB_val found, val;
+    if (key[17] > 0) {
+        uint8_t below[STORE_KEY_LEN];
+        memcpy(below, key, STORE_KEY_LEN);
+        below[17]--; /* the greatest key an ancestor may have */
+        int rc = store_lookup_covering(cur, below, &lens, &found, &val);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    store_lens_pack(&lens, bytes, store_anc_size(key[0]));
+    return MDB_SUCCESS;
+}
+
+/* A new entry, just written at cur, is an ancestor of the entries inside
+ * it, which sort right after it: add its length to their bitmaps. buf
+ * has room for any value. */
+static int store_anc_add_below(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], uint8_t *buf)
+{
+    struct store_lens lens;
+    MDB_val k, v;
+    size_t an = store_anc_size(key[0]);
+    int rc;
+    if (key[17] == store_family_bits(key[0]))
+        return MDB_SUCCESS; /* a full address contains nothing else */
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_KEY_LEN || !store_key_contains(key, k.mv_data))
+            break;
+        if (v.mv_size < an || v.mv_size > an + STORE_ENTRY_VALUE_MAX)
+            return MDB_CORRUPTED;
+        memcpy(buf, v.mv_data, v.mv_size);
+        store_lens_unpack(buf, an, &lens);
+        store_lens_add(&lens, key[17]);
+        store_lens_pack(&lens, buf, an);
+        uint8_t inner[STORE_KEY_LEN]; /* k points into the page */
+        memcpy(inner, k.mv_data, sizeof inner);
+        MDB_val nk = store_val(inner, sizeof inner), nv = store_val(buf, v.mv_size);
+        rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* Applies the events rec[0..m), all on one entry, in the caller's order:
+ * one load, one store, a history update per event that has one. */
+static int store_apply_group(struct store_applier *a, const struct store_rec *rec, size_t m)
+{
+    struct store *s = a->s;
+    struct store_txn *t = a->t;
+    const uint8_t *key = rec[0].k;
+    char text[ADDR_TEXT_MAX];
+    unsigned flags;
+    MDB_val k, v;
+    int rc, err;
+
+    struct addr_prefix prefix = a->ev[rec[0].idx].prefix;
+    addr_mask(&prefix);
+    if (a->have_last && memcmp(key, a->last, STORE_KEY_LEN) <= 0) {
+        k = store_val(key, STORE_KEY_LEN);
+        rc = mdb_cursor_get(a->ecur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_SUCCESS && k.mv_size == STORE_KEY_LEN &&
+            memcmp(k.mv_data, key, STORE_KEY_LEN) == 0) {
+            MDB_val ent;
+            err = store_value_entry(&v, prefix.family, &ent)
+                      ? store_decode_into(ent.mv_data, ent.mv_size, &a->e)
+                      : DNSBL_ESCHEMA;
+            if (err != DNSBL_OK) {
+                addr_format(&prefix, text, sizeof text);
+                return store_txn_fail(t, err, "read entry %s: %s", text, dnsbl_strerror(err));
+            }
+            memcpy(a->val, v.mv_data, store_anc_size(prefix.family)); /* it keeps its ancestors */
+            flags = MDB_CURRENT;
+        } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
+            memset(&a->e, 0, sizeof a->e);
+            flags = 0;
+        } else {
+            return store_txn_step(t, rc, "read entry");
+        }
+    } else {
+        /* Past every key the database held: new, and in order. */
+        memset(&a->e, 0, sizeof a->e);
+        flags = MDB_APPEND;
+    }
+
+    for (size_t j = 0; j < m && store_txn_ok(t); j++) {
+        struct event one = a->ev[rec[j].idx];
+        one.prefix = prefix;
+        a->e.prefix = prefix;
+        model_apply_event(&a->e, &one);
+        if (model_event_has_history(&one))
+            store_history_add(t, a->hcur, key, &one);
+    }
+    a->e.prefix = prefix;
+
+    size_t len, an = store_anc_size(prefix.family);
+    if (store_txn_ok(t) && flags != MDB_CURRENT) {
+        store_txn_step(t, store_anc_of_new(a->ecur, key, a->val),
+                       "read the entries containing a new one");
+        if (store_txn_ok(t) && !a->filter_loaded) {
+            store_txn_step(t, store_filter_load(s, t->txn, &a->filter_have), "read the filter");
+            a->filter_loaded = true;
+        }
+        if (store_txn_ok(t) && a->filter_have) {
+            store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
+            a->filter_dirty = true;
+        }
+    }
+    if (store_txn_ok(t) && !a->flat_loaded) {
+        store_txn_step(t, store_dirty_load(s, t->txn, &a->flat_have, &a->dirty_grew),
+                       "read what changed since the flat index");
+        a->flat_loaded = true;
+    }
+    if (store_txn_ok(t) && a->flat_have) {
+        /* The flat index no longer answers for this entry's addresses. */
+        if (!store_dirty_has(s->dirty, key)) {
+            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
+            a->dirty_grew = true;
+        }
+        a->flat_changes++;
+    }
+    if (!store_txn_ok(t))
+        return t->err;
+    err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
+    if (err != DNSBL_OK)
+        return store_txn_fail(t, err, "encode entry: %s", dnsbl_strerror(err));
+    k = store_val(key, STORE_KEY_LEN);
+    v = store_val(a->val, an + len);
+    if (flags == MDB_CURRENT) {
+        /* store_history_add moved no entries cursor, but be explicit:
+         * MDB_CURRENT writes where the cursor is. */
+        MDB_val ck = k, cv;
+        rc = mdb_cursor_get(a->ecur, &ck, &cv, MDB_GET_CURRENT);
+        if (rc == MDB_SUCCESS && store_cmp_key(&ck, &k) != 0)
+            rc = MDB_CORRUPTED;
+        store_txn_step(t, rc, "write entry");
+    }
+    if (store_txn_ok(t))
+        store_txn_step(t, mdb_cursor_put(a->ecur, &k, &v, flags), "write entry");
+    /* Not after MDB_APPEND: an appended entry sorts after every other, so
+     * nothing is inside it. */
+    if (store_txn_ok(t) && flags == 0)
+        store_txn_step(t, store_anc_add_below(a->ecur, key, a->val),
+                       "update the entries inside a new one");
+    return t->err;
+}
+
+static int store_entry_pass(struct store_applier *a, size_t n, struct store_scratch *sc,
+                            size_t *applied)
+{
+    struct store *s = a->s;
+    struct store_txn *t = a->t;
+    size_t m = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (sc->skip[i])
+            continue;
+        struct addr_prefix p = a->ev[i].prefix;
+        addr_mask(&p);
+        store_key_from_prefix(&p, sc->rec[m].k);
+        sc->rec[m].idx = (uint32_t)i;
+        m++;
+    }
+    if (m == 0 || !store_txn_ok(t))
+        return t->err;
+    store_radix_sort(sc, m, STORE_KEY_LEN);
+
+    if (store_txn_step(t, mdb_cursor_open(t->txn, s->entries, &a->ecur), "open entries cursor") !=
+        DNSBL_OK)
+        return t->err;
+    if (store_txn_step(t, mdb_cursor_open(t->txn, s->history, &a->hcur), "open history cursor") !=
+        DNSBL_OK) {
+        mdb_cursor_close(a->ecur);
+        return t->err;
+    }
+    store_txn_step(t, store_last_key(a->ecur, a->last, sizeof a->last, &a->have_last),
+                   "read entries");
+    for (size_t j = 0; j < m && store_txn_ok(t);) {
+        size_t end = j + 1;
+        while (end < m && memcmp(sc->rec[end].k, sc->rec[j].k, STORE_KEY_LEN) == 0)
+            end++;
+        /* Sorted, the events are read out of the caller's order: ask for
+         * the next ones early rather than wait on each cache miss. */
+        if (end + STORE_PREFETCH < m) {
+            const char *next = (const char *)&a->ev[sc->rec[end + STORE_PREFETCH].idx];
+            __builtin_prefetch(next);
+            __builtin_prefetch(next + sizeof *a->ev - 1);
+        }
+        store_apply_group(a, sc->rec + j, end - j);
+        *applied += end - j;
+        j = end;
+    }
+    mdb_cursor_close(a->hcur);
+    mdb_cursor_close(a->ecur);
+    return t->err;
+}
+
+/* One try at a batch: STORE_EMAPFULL when the map filled up (nothing
+ * was written; the caller may grow the map and try again). Every step
+ * goes through the transaction's sticky error, so the first failure
+ * stops the rest and aborts the whole batch. */
+static int store_apply_once(struct store *s, const struct event *ev, const uint8_t *const *dedup,
+                            size_t n, struct store_apply_stats *st, char *why, size_t whylen)
+{
+    struct store_applier app = {.s = s, .ev = ev}, *a = &app;
+    struct store_scratch sc = {0};
+    struct store_txn t;
+
+    st->applied = st->duplicates = 0;
+    a->t = &t;
+    if (store_txn_begin(s, &t) == DNSBL_OK && store_scratch(s, n, &sc) != DNSBL_OK)
+        store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a batch of %zu events", n);
+    if (store_txn_ok(&t)) {
+        memset(sc.skip, 0, n);
+        if (dedup)
+            store_dedup_pass(&t, ev, dedup, n, &sc, &st->duplicates);
+        store_entry_pass(a, n, &sc, &st->applied);
+    }
+    if (store_txn_ok(&t) && st->applied == 0) {
+        /* Nothing changed (all duplicates): keep the serial, write nothing. */
+        store_txn_abort(&t);
+        return DNSBL_OK;
+    }
+    if (store_txn_ok(&t) && a->filter_loaded) {
+        if (a->filter_dirty)
+            store_txn_step(&t, store_filter_put(s, t.txn, s->filter, s->filter + STORE_F4_BYTES),
+                           "write the filter");
+        else if (!a->filter_have)
+            store_txn_step(&t, store_filter_create(s, t.txn), "write the filter");
+    }
+    if (store_txn_ok(&t) && a->flat_have)
+        store_txn_step(&t, store_dirty_put(s, t.txn, a->dirty_grew, a->flat_changes),
+                       "record what changed since the flat index");
+    if (store_txn_ok(&t))
+        store_bump_serial(&t);
+    return store_txn_end(&t, why, whylen);
+}
+
+struct store_apply_args {
+    const struct event *ev;
+    const uint8_t *const *dedup;
+    size_t n;
+    struct store_apply_stats st;
+};
+
+static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
+{
+    struct store_apply_args *a = arg;
+    return store_apply_once(s, a->ev, a->dedup, a->n, &a->st, why, whylen);
+}
+
+int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
+                struct store_apply_stats *stats, char *why, size_t whylen)
+{
+    struct store_apply_stats st = {0, 0};
+
+    if (stats)
+        *stats = st;
+    if (s->flags & STORE_RDONLY) {
+        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
+        return DNSBL_EINVAL;
+    }
+    if (n > UINT32_MAX) {
+        store_set_why(why, whylen, "%s: %zu events in one batch, at most %u", s->dir, n,
+                      UINT32_MAX);
+        return DNSBL_EINVAL;
+    }
+    int err = store_check_events(s, ev, n, why, whylen);
+    if (err != DNSBL_OK || n == 0)
+        return err;
+    /* The batch is all or nothing, so after a full map it runs again whole. */
+    struct store_apply_args args = {.ev = ev, .dedup = dedup, .n = n, .st = st};
+    err = store_write_growing(s, store_apply_try, &args, why, whylen);
+    if (err != DNSBL_OK)
+        return store_public_err(err);
+    if (stats)
+        *stats = args.st;
+    return DNSBL_OK;
+}
+
+/* ---- keyless state, sorted by the store ---- */
+
+/* A sort record of store_apply_sorted: the entries key and the event's
+ * index; 24 bytes, so a big list sorts in a few hundred MB. */
+struct store_krec {
+    uint8_t k[STORE_KEY_LEN];
+    uint32_t idx;
+};
+
+/* Stable sort of rec[0..n) by the entries key; the result is in *rec. A
+ * family's records share its byte and IPv4's their mapped prefix, which
+ * cost no pass. */
+static void store_sort_keys(struct store_krec **rec, struct store_krec **tmp, size_t n)
+{
+    uint32_t count[STORE_KEY_LEN][256];
+    struct radix_sort rs = {.rec = *rec,
+                            .tmp = *tmp,
+                            .n = n,
+                            .size = sizeof **rec,
+                            .key = offsetof(struct store_krec, k),
+                            .first = 0,
+                            .last = STORE_KEY_LEN,
+                            .count = count};
+    radix_sort_records(&rs);
+    *rec = rs.rec;
+    *tmp = rs.tmp;
+}
+
+/* rec[0..n) in key order: the IPv4 records and the IPv6 ones sorted
+ * apart (each family's constant bytes then cost no pass), IPv4 first as
+ * in the store. The result is in rec. */
+static void store_sort_families(struct store_krec *rec, struct store_krec *tmp, size_t n)
+{
+    size_t n4 = 0, n6 = n;
+    for (size_t i = 0; i < n; i++) {
+        if (rec[i].k[0] == ADDR_V4)
+            tmp[n4++] = rec[i];
+        else
+            tmp[--n6] = rec[i];
+    }
+    /* The IPv6 records went in back to front: turn them round so the sort
+     * stays stable. */
+    memcpy(rec, tmp, n4 * sizeof *rec);
+    for (size_t i = n6; i < n; i++)
+        rec[i] = tmp[n - 1 - (i - n6)];
+    struct store_krec *r4 = rec, *t4 = tmp;
+    store_sort_keys(&r4, &t4, n4);
+    if (r4 != rec)
+        memcpy(rec, r4, n4 * sizeof *rec);
+    struct store_krec *r6 = rec + n4, *t6 = tmp + n4;
+    store_sort_keys(&r6, &t6, n - n4);
+    if (r6 != rec + n4)
+        memcpy(rec + n4, r6, (n - n4) * sizeof *rec);
+}
+
+int store_apply_sorted(struct store *s, size_t n,
+                       void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                       size_t per_txn, struct store_apply_stats *stats, char *why, size_t whylen)
+{
+    struct store_apply_stats total = {0, 0}, st;
+    if (stats)
+        *stats = total;
+    if (n == 0)
+        return DNSBL_OK;
+    if (per_txn == 0 || per_txn > UINT32_MAX || n > UINT32_MAX) {
+        store_set_why(why, whylen, "%s: %zu events, %zu per transaction: out of range", s->dir, n,
+                      per_txn);
+        return DNSBL_EINVAL;
+    }
+    /* Without the memory to sort, the events go in the order given. */
+    struct store_krec *rec = malloc(2 * n * sizeof *rec);
+    if (rec) {
+        for (size_t i = 0; i < n; i++) {
+            struct event ev;
+            event_at(arg, i, &ev);
+            addr_mask(&ev.prefix);
+            store_key_from_prefix(&ev.prefix, rec[i].k);
+            rec[i].idx = (uint32_t)i;
+        }
+        store_sort_families(rec, rec + n, n);
+    }
+    size_t cap = 0;
+    struct event *evs = NULL;
+    int err = DNSBL_OK;
+    for (size_t j = 0; j < n && err == DNSBL_OK;) {
+        size_t end = j + per_txn < n ? j + per_txn : n;
+        /* One prefix, one transaction: its events stay together, in order. */
+        while (rec && end < n && memcmp(rec[end].k, rec[end - 1].k, STORE_KEY_LEN) == 0)
+            end++;
+        if (end - j > cap) {
+            struct event *grown = realloc(evs, (end - j) * sizeof *evs);
+            if (!grown) {
+                store_set_why(why, whylen, "%s: out of memory for a batch of %zu events", s->dir,
+                              end - j);
+                err = DNSBL_ENOMEM;
+                break;
+            }
+            evs = grown;
+            cap = end - j;
+        }
+        for (size_t i = j; i < end; i++)
+            event_at(arg, rec ? rec[i].idx : i, &evs[i - j]);
+        err = store_apply(s, evs, NULL, end - j, &st, why, whylen);
+        total.applied += st.applied;
+        total.duplicates += st.duplicates;
+        j = end;
+    }
+    free(evs);
+    free(rec);
+    if (stats)
+        *stats = total;
+    return err;
+}
