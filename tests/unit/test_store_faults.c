@@ -28,6 +28,7 @@
 #include "err.h"
 #include "model.h"
 #include "store.h"
+#include "test_paths.h"
 
 #define BATCH 2000
 #define T0 1748000000
@@ -46,12 +47,7 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 static int group_setup(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    int len = snprintf(tmp_root, sizeof tmp_root, "%s/test_store_faults.XXXXXX",
-                       base && *base ? base : "/tmp");
-    if (len < 0 || (size_t)len >= sizeof tmp_root)
-        return -1;
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return test_mkdtemp(tmp_root, sizeof tmp_root, "test_store_faults") ? 0 : -1;
 }
 
 static int group_teardown(void **state)
