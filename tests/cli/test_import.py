@@ -408,16 +408,23 @@ class TestRbldnsd(ImportTestCase):
             with self.subTest(ip=ip):
                 self.assertEqual(self.show(ip)["codes"], codes)
 
+    def import_type(self, kind, fname, zone, counts, *extra):
+        """fname of fixtures/rbldnsd as dataset type kind into zone; counts
+        are (read, imported, warnings) of its README section."""
+        f = os.path.join(RBLDNSD, fname)
+        r = self.imp("--format", "rbldnsd:" + kind, "--zone", zone, *extra, f)
+        read, imported, warnings = counts
+        self.assertEqual(summary(r), dict(read=read, imported=imported, duplicates=0,
+                                          rejected=0, warnings=warnings))
+        return f, r
+
     def codes_of(self, cases):
         for ip, codes in cases.items():
             with self.subTest(ip=ip):
                 self.assertEqual(self.show(ip)["codes"], codes)
 
     def test_ip4tset(self):
-        f = os.path.join(RBLDNSD, "proxies.ip4tset")
-        r = self.imp("--format", "rbldnsd:ip4tset", "--zone", "proxies.example", f)
-        self.assertEqual(summary(r), dict(read=14, imported=3, duplicates=0, rejected=0,
-                                          warnings=3))
+        f, r = self.import_type("ip4tset", "proxies.ip4tset", "proxies.example", (14, 3, 3))
         for line in (9, 10, 12):
             self.assertIn("%s:%d: warning: " % (f, line), r.err)
         self.codes_of({"192.0.2.150": ["127.0.0.9"], "192.0.2.151": ["127.0.0.9"],
@@ -425,10 +432,7 @@ class TestRbldnsd(ImportTestCase):
         self.assertEqual(self.show("192.0.2.150")["reason"], "Open proxy at $")
 
     def test_ip4trie(self):
-        f = os.path.join(RBLDNSD, "relays.ip4trie")
-        r = self.imp("--format", "rbldnsd:ip4trie", "--zone", "relays.example", f)
-        self.assertEqual(summary(r), dict(read=13, imported=5, duplicates=0, rejected=0,
-                                          warnings=1))
+        f, r = self.import_type("ip4trie", "relays.ip4trie", "relays.example", (13, 5, 1))
         self.assertIn(f + ":12: warning: '192.0.2.7/24' has host bits set", r.err)
         self.codes_of({"198.51.100.1": ["127.0.0.2"], "198.51.100.127": ["127.0.0.2"],
                        "198.51.100.128": ["127.0.0.3"], "198.51.100.129": [],
@@ -437,21 +441,16 @@ class TestRbldnsd(ImportTestCase):
         self.assertEqual(self.show("198.51.100.129")["why"], "excluded")
 
     def test_ip6tset(self):
-        f = os.path.join(RBLDNSD, "pools.ip6tset")
-        r = self.imp("--format", "rbldnsd:ip6tset", "--zone", "pools.example", f)
-        self.assertEqual(summary(r), dict(read=12, imported=3, duplicates=0, rejected=0,
-                                          warnings=2))
+        f, r = self.import_type("ip6tset", "pools.ip6tset", "pools.example", (12, 3, 2))
         self.assertIn(f + ":10: warning: ", r.err)
         self.assertIn(f + ":11: warning: ", r.err)
         self.codes_of({"2001:db8:aa:1::1": ["127.0.0.11"], "2001:db8:aa:2:ffff::1": ["127.0.0.11"],
                        "2001:db8:aa:2::25": [], "2001:db8:aa:3::1": [], "2001:db8:ab::1": []})
 
     def test_combined(self):
-        f = os.path.join(RBLDNSD, "bl.combined")
         zone = self.path("apex.zone")
-        r = self.imp("--format", "rbldnsd:combined", "--zone", "bl.example", "--emit-zone", zone, f)
-        self.assertEqual(summary(r), dict(read=26, imported=18, duplicates=0, rejected=0,
-                                          warnings=1))
+        f, r = self.import_type("combined", "bl.combined", "bl.example", (26, 18, 1),
+                                "--emit-zone", zone)
         self.assertIn(f + ":24: warning: acl section skipped", r.err)
         with open(zone) as g:
             self.assertRegex(g.read(), r"bl\.example\.\s+3600\s+IN\s+SOA\s+ns1\.bl\.example\. "
