@@ -18,11 +18,9 @@ import unittest
 
 import dns.rcode
 
-from dnsbltest import (DnsAssertions, Server, ctl, make_query, tmpdir, txt_strings, v4name,
-                       v6name)
+from dnsbltest import (FIXTURES, DnsAssertions, Server, ctl, make_query, tmpdir, txt_strings,
+                       v4name, v6name)
 
-FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures")
 ARF = os.path.join(FIXTURES, "arf")
 SNDS = os.path.join(FIXTURES, "snds")
 RBLDNSD = os.path.join(FIXTURES, "rbldnsd")
@@ -208,10 +206,10 @@ class RbldnsdMigrationTest(FeedCase):
         self.assertEqual(ip4.summary["warnings"], 2, str(ip4))
         self.assertEqual(ip4.summary["rejected"], 0, str(ip4))
         self.assertRegex(ip4.err, r"bl-main\.ip4set:34: .*198\.51\.100\.77/24")
-        self.assertRegex(ip4.err, r"bl-main\.ip4set:36: .*'203'")
+        self.assertRegex(ip4.err, r"bl-main\.ip4set:35: .*'203'")
         self.assertEqual(ip6.summary["warnings"], 2, str(ip6))
-        self.assertRegex(ip6.err, r"bl6\.ip6trie:21: .*'2001'")
-        self.assertRegex(ip6.err, r"bl6\.ip6trie:23: .*2001:db8:7::1/64")
+        self.assertRegex(ip6.err, r"bl6\.ip6trie:15: .*'2001'")
+        self.assertRegex(ip6.err, r"bl6\.ip6trie:16: .*2001:db8:7::1/64")
 
     def check_rows(self, rows, name_of, ttl):
         for ip, code, txt in rows:
@@ -280,6 +278,102 @@ class RbldnsdMigrationTest(FeedCase):
         self.check_test_points(self.srv, z)
 
 
+# fixtures/README.md, rbldnsd/ for the other dataset types: (zone, query IP,
+# A or None, TXT template or None, TTL). Each zone serves only its own
+# data set; traps.bl.example is the "traps" section of bl.combined.
+TYPES_ROWS = (
+    [("proxies.example", ip, "127.0.0.9", "Open proxy at {ip}", 900)
+     for ip in ("192.0.2.150", "192.0.2.151", "203.0.113.44")]
+    + [("proxies.example", ip, None, None, None) for ip in ("192.0.2.152", "192.0.2.160")]
+    + [("relays.example", ip, "127.0.0.2", "Relay network, host {ip}", 600)
+       for ip in ("198.51.100.1", "198.51.100.127")]
+    + [("relays.example", ip, "127.0.0.3", "Dial-up pool, host {ip}", 600)
+       for ip in ("198.51.100.128", "198.51.100.255")]
+    + [("relays.example", "198.51.100.129", None, None, None),
+       ("relays.example", "203.0.113.31", "127.0.0.4", "Relay network, host {ip}", 600),
+       ("relays.example", "203.0.113.32", None, None, None),
+       ("relays.example", "192.0.2.64", "127.0.0.5", None, 600),
+       ("relays.example", "192.0.2.7", None, None, None)]
+    + [("pools.example", ip, "127.0.0.11", "IPv6 pool address {ip}", 7200)
+       for ip in ("2001:db8:aa:1::1", "2001:db8:aa:2:ffff::1")]
+    + [("pools.example", ip, None, None, None)
+       for ip in ("2001:db8:aa:2::25", "2001:db8:aa:3::1", "2001:db8:ab::1")]
+    + [("bl.example", ip, "127.0.0.2", "Listed, see https://bl.example/why?ip={ip}", 1200)
+       for ip in ("192.0.2.32", "192.0.2.47")]
+    + [("bl.example", ip, None, None, None)
+       for ip in ("192.0.2.40", "192.0.2.48", "203.0.113.77", "198.51.100.1")]
+    + [("bl.example", "2001:db8:c0:1::1", "127.0.0.2",
+        "IPv6 {ip} listed, see https://bl.example/why?ip={ip}", 300),
+       ("traps.bl.example", "203.0.113.77", "127.0.0.3", "Trap hit from {ip}", 1200),
+       ("traps.bl.example", "192.0.2.32", None, None, None)])
+
+
+class RbldnsdTypesTest(FeedCase):
+    """The ip4tset, ip4trie, ip6tset and combined fixtures in one store,
+    each zone serving its own data set; bl.example's apex comes from the
+    zone file the combined import wrote, with traps.bl.example below it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = new_dir("feeds-types-")
+        cls.db = os.path.join(cls.dir, "store")
+        now = "2025-06-02T00:00:00Z"
+        cls.runs = {}
+        for kind, fname, zone, extra in (
+                ("ip4tset", "proxies.ip4tset", "proxies.example", ()),
+                ("ip4trie", "relays.ip4trie", "relays.example", ()),
+                ("ip6tset", "pools.ip6tset", "pools.example", ()),
+                ("combined", "bl.combined", "bl.example",
+                 ("--emit-zone", os.path.join(cls.dir, "bl.zone")))):
+            run = Import(cls.db, now, "--format", "rbldnsd:" + kind, "--zone", zone, *extra,
+                         os.path.join(RBLDNSD, fname))
+            if run.rc != 0 or run.summary is None:
+                raise AssertionError(str(run))
+            cls.runs[kind] = run
+        zones = {z: '    datasets = {"%s"}' % z
+                 for z in ("proxies.example", "relays.example", "pools.example",
+                           "traps.bl.example")}
+        zones["bl.example"] = '    file = "bl.zone"\n    datasets = {"bl.example"}'
+        cls.srv = start(write_config(cls.dir, zones), now)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop_clean()
+
+    def test_import_counts(self):
+        want = {"ip4tset": (14, 3, 3), "ip4trie": (13, 5, 1), "ip6tset": (12, 3, 2),
+                "combined": (26, 18, 1)}
+        for kind, (read, imported, warnings) in want.items():
+            s = self.runs[kind].summary
+            self.assertEqual((s["read"], s["imported"], s["rejected"], s["warnings"]),
+                             (read, imported, 0, warnings), str(self.runs[kind]))
+
+    def test_answers(self):
+        for zone, ip, code, txt, ttl in TYPES_ROWS:
+            name = v6name(ip, zone) if ":" in ip else v4name(ip, zone)
+            for label, kw in UDP_TCP:
+                with self.subTest(zone=zone, ip=ip, transport=label):
+                    a = self.srv.query(name, "A", **kw)
+                    if code is None:
+                        self.assertNxdomain(a, zone)
+                        continue
+                    self.assertAnswer(a, "A", {code}, ttl=ttl)
+                    t = self.srv.query(name, "TXT", **kw)
+                    if txt is None:
+                        self.assertNodata(t, zone)
+                    else:
+                        rr = self.assertAnswer(t, "TXT", ttl=ttl)
+                        want = txt.format(ip=str(ipaddress.ip_address(ip)))
+                        self.assertEqual(txt_strings(rr), [want])
+
+    def test_combined_apex_and_test_points(self):
+        rr = self.assertAnswer(self.srv.query("bl.example", "SOA"), "SOA", ttl=3600)
+        self.assertEqual(rr[0].serial, 2025060201)
+        for zone in ("proxies.example", "relays.example", "pools.example", "bl.example",
+                     "traps.bl.example"):
+            self.check_test_points(self.srv, zone)
+
+
 # --- 2. ARF reports ---------------------------------------------------------
 
 ARF_NOW = "2025-06-03T00:00:00Z"  # the day after every Arrival-Date (2 June 2025)
@@ -335,7 +429,7 @@ class ArfTest(FeedCase):
         self.assertEqual(first.summary["duplicates"], 0, str(first))
         self.assertIn("missing message/feedback-report part", first.err.lower())
         self.assertRegex(first.err, r"07-malformed-missing-feedback-part\.eml: "
-                                    r"<broken-fbl-0001@broken\.example\.com>: ")
+                                    r"<no-fb-part-0007@halfdone\.example\.com>: ")
 
         bl = "bl.example"
         # Complaints: two abuse each, fraud x4 (Incidents: 4).
@@ -526,6 +620,61 @@ class ZoneKindsTest(FeedCase):
             self.check_test_points(self.srv, zone)
 
 
+class LineFeedsTest(FeedCase):
+    """The DROP lists, trap hits, fail2ban log and maildir of
+    fixtures/README.md in one store behind a blocklist and a score zone."""
+
+    BL, SC = "bl.example", "score.example"
+    NOW = "2025-06-03T00:00:00Z"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = new_dir("feeds-lines-")
+        cls.db = os.path.join(cls.dir, "store")
+        cls.runs = [Import(cls.db, cls.NOW, *args) for args in (
+            ("--code", "127.0.0.9", os.path.join(FIXTURES, "list", "drop.txt")),
+            ("--format", "list", "--code", "127.0.0.10",
+             os.path.join(FIXTURES, "list", "drop.json")),
+            (os.path.join(FIXTURES, "traps", "traps.csv"),),
+            (os.path.join(FIXTURES, "fail2ban", "fail2ban.log"),),
+            (os.path.join(FIXTURES, "maildir"),))]
+        conf = write_config(cls.dir, {cls.BL: "", cls.SC: '    kind = "score"'})
+        cls.srv = start(conf, cls.NOW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop_clean()
+
+    def test_imports(self):
+        want = [(3, 3, 0), (3, 2, 1), (5, 3, 1), (4, 4, 0), (2, 2, 0)]
+        for run, (read, imported, rejected) in zip(self.runs, want):
+            self.assertIsNotNone(run.summary, str(run))
+            s = run.summary
+            self.assertEqual((s["read"], s["imported"], s["rejected"]),
+                             (read, imported, rejected), str(run))
+
+    def test_blocklist(self):
+        want = {"192.0.2.1": {"127.0.0.9"}, "203.0.113.200": {"127.0.0.9"},
+                "2001:db8:dead::1": {"127.0.0.9"}, "198.51.100.64": {"127.0.0.10"},
+                "2001:db8:bad:ff::1": {"127.0.0.10"},
+                "203.0.113.7": {"127.0.0.3"}, "2001:db8:7a::9": {"127.0.0.3"},  # trap hits
+                "192.0.2.128": None, "198.51.100.128": None, "203.0.113.88": None}
+        for ip, codes in want.items():
+            name = v6name(ip, self.BL) if ":" in ip else v4name(ip, self.BL)
+            self.check_a(self.srv, name, codes, self.BL)
+        rr = self.assertAnswer(self.srv.query(v4name("192.0.2.1", self.BL), "TXT"), "TXT")
+        self.assertEqual(txt_strings(rr), ["SBL000101"])  # the line's own text
+        self.check_test_points(self.srv, self.BL)
+
+    def test_score_zone_has_the_evidence(self):
+        for ip in ("203.0.113.7", "203.0.113.9", "2001:db8:f2b::4", "198.51.100.61",
+                   "198.51.100.33", "2001:db8:77::5"):
+            name = v6name(ip, self.SC) if ":" in ip else v4name(ip, self.SC)
+            self.assertLess(self.score_of(self.srv, name), 100, ip)
+        # tmp/ of the maildir was never read.
+        self.check_a(self.srv, v4name("203.0.113.88", self.SC), None, self.SC)
+
+
 # --- 5. decay and delisting -------------------------------------------------
 
 DAY = 86400
@@ -711,7 +860,7 @@ class RejectionTest(FeedCase):
         self.assertIn(b"Feedback-Type: abuse\n", report)
         broken = (report.replace(b"Feedback-Type: abuse\n", b"")
                   .replace(b"192.0.2.45", b"192.0.2.150")
-                  .replace(b"fbl-20250602081458-0001@", b"no-feedback-type-0001@"))
+                  .replace(b"cfl-0001-20250602@", b"no-feedback-type-0001@"))
         arf = write(os.path.join(d, "no-type.eml"), broken, "wb")
         # SNDS: a good RED row for 192.0.2.160, then a bad IP on line 2.
         good = ("192.0.2.160,6/1/2025 12:00 AM,6/1/2025 11:59 PM,100,100,100,RED,1.2%,"
@@ -729,7 +878,7 @@ class RejectionTest(FeedCase):
             self.assertEqual((r1.summary["read"], r1.summary["imported"],
                               r1.summary["rejected"]), (1, 0, 1), str(r1))
             self.assertIn("missing feedback-type", r1.err.lower())
-            self.assertIn("no-type.eml: <no-feedback-type-0001@feedback.example.net>: ", r1.err)
+            self.assertIn("no-type.eml: <no-feedback-type-0001@complaints.example.net>: ", r1.err)
 
             r2 = self.imp(db, self.NOW, "--format", "snds", "--reject-dir", rejects, snds,
                           rc=1)

@@ -34,12 +34,10 @@ import unittest
 import dns.rcode
 
 import dnsbltest
-from dnsbltest import (ZONE_FILE, Server, ctl, frame, make_query, parse, recv_frame, tmpdir,
-                       v4name, v6name)
+from dnsbltest import (FIXTURES, ZONE_FILE, Server, ctl, frame, make_query, parse, recv_frame,
+                       tmpdir, v4name, v6name)
 
 VALGRIND = shutil.which("valgrind")
-FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures")
 ARF = os.path.join(FIXTURES, "arf")
 NOW = "2025-06-03T00:00:00Z"  # the day after the ARF reports: their history scores
 

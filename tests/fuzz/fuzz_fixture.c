@@ -13,6 +13,8 @@
 #include "store.h"
 #include "zone.h"
 
+#include "../unit/test_paths.h"
+
 static struct zoneset *fz_zones;
 static struct store *fz_store;
 static struct store_reader *fz_reader;
@@ -47,8 +49,7 @@ static void fz_list(const char *prefix, uint8_t kind, uint32_t code)
 static void fz_init(void)
 {
     char path[128], why[512];
-    snprintf(fz_dir, sizeof(fz_dir), "/tmp/dnsbl-fuzz-XXXXXX");
-    if (!mkdtemp(fz_dir))
+    if (!test_mkdtemp(fz_dir, sizeof(fz_dir), "dnsbl-fuzz"))
         abort();
     snprintf(path, sizeof(path), "%s/z.zone", fz_dir);
     FILE *fp = fopen(path, "w");

@@ -36,6 +36,8 @@ SOURCE = os.environ.get("DNSBL_SOURCE") or os.path.abspath(
 DNSBLD = os.environ.get("DNSBLD") or os.path.join(SOURCE, "build", "server", "dnsbld")
 DNSBLCTL = os.environ.get("DNSBLCTL") or os.path.join(SOURCE, "build", "tools", "dnsblctl")
 ZONE_FILE = os.path.join(SOURCE, "zones", "bl.example.zone")
+# The project's own feed inputs; tests/fixtures/README.md gives their answers.
+FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(SOURCE, "tests", "fixtures")
 
 QUERY_TIMEOUT = 2.0
 READY_TIMEOUT = 10.0

@@ -159,12 +159,6 @@ static inline char *cap_slurp(const char *path, size_t *len)
     return buf;
 }
 
-static inline const char *cap_fixtures(void)
-{
-    const char *d = getenv("DNSBL_FIXTURES");
-    return d && *d ? d : "/work/shared/fixtures";
-}
-
 /* Events of one kind, in order: the i-th (0-based) or NULL. */
 static inline const struct cap_event *cap_nth(const struct capture *c, uint8_t kind, size_t i)
 {

@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "config.h"
 #include "err.h"
+#include "test_paths.h"
 
 struct fixture {
     char dir[256];
@@ -31,8 +32,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof *f);
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_config.XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
+    if (test_mkdtemp(f->dir, sizeof f->dir, "test_config") == NULL) {
         free(f);
         return -1;
     }

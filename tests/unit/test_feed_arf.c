@@ -1,5 +1,5 @@
 /* Unit tests of the mail feedback-report parsers (feed_arf.c): every file
- * of the shared ARF fixtures against the results table of their README,
+ * of the project's ARF fixtures (tests/fixtures/arf) against the results table of their README,
  * then edge cases built in memory (folding, CRLF, bad fields, the
  * Received walk and its fallbacks, dedup keys, event times, mbox). */
 #include <dirent.h>
@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "feed.h"
+#include "test_paths.h"
 
 /* ---- a capture sink ------------------------------------------------------ */
 
@@ -233,7 +234,7 @@ static void t_reject(const char *text, const char *why)
     free(c);
 }
 
-/* ---- the shared fixtures ------------------------------------------------- */
+/* ---- the fixtures of tests/fixtures/arf ---------------------------------- */
 
 struct t_expect_event {
     const char *ip;
@@ -249,30 +250,29 @@ static const struct {
     size_t nev;
     struct t_expect_event ev[3];
 } t_fixtures[] = {
-    {"01-abuse-ipv4.eml", NULL, 1, {{"192.0.2.45", EV_ABUSE, 1, 1748851181, 0}}},
-    {"02-abuse-ipv6.eml", NULL, 1, {{"2001:db8:40::17", EV_ABUSE, 1, 1748854075, 0}}},
-    {"03-jmrp-style-no-source-ip.eml", NULL, 1, {{"203.0.113.57", EV_ABUSE, 1, 1748844131, 0}}},
+    {"01-abuse-ipv4.eml", NULL, 1, {{"192.0.2.45", EV_ABUSE, 1, 1748850496, 0}}},
+    {"02-abuse-ipv6.eml", NULL, 1, {{"2001:db8:40::17", EV_ABUSE, 1, 1748853069, 0}}},
+    {"03-jmrp-style-no-source-ip.eml", NULL, 1, {{"203.0.113.57", EV_ABUSE, 1, 1748843804, 0}}},
     {"04-base64-original-no-source-ip.eml",
      NULL,
      1,
-     {{"198.51.100.73", EV_ABUSE, 1, 1748859165, 0}}},
-    {"05-not-spam.eml", NULL, 1, {{"192.0.2.45", EV_NOT_SPAM, 1, 1748862139, 0}}},
-    {"06-auth-failure.eml", NULL, 1, {{"198.51.100.99", EV_AUTH_FAILURE, 1, 1748867882, 0}}},
+     {{"198.51.100.73", EV_ABUSE, 1, 1748858727, 0}}},
+    {"05-not-spam.eml", NULL, 1, {{"192.0.2.45", EV_NOT_SPAM, 1, 1748862892, 0}}},
+    {"06-auth-failure.eml", NULL, 1, {{"198.51.100.99", EV_AUTH_FAILURE, 1, 1748867190, 0}}},
     {"07-malformed-missing-feedback-part.eml", "missing message/feedback-report part", 0, {{0}}},
     {"08-batch-3-reports.mbox",
      NULL,
      3,
-     {{"203.0.113.57", EV_ABUSE, 1, 1748871680, 1},
-      {"198.51.100.14", EV_FRAUD, 4, 1748872923, 42},
-      {"192.0.2.45", EV_ABUSE, 1, 1748873747, 86}}},
+     {{"203.0.113.57", EV_ABUSE, 1, 1748871185, 1},
+      {"198.51.100.14", EV_FRAUD, 4, 1748872358, 42},
+      {"192.0.2.45", EV_ABUSE, 1, 1748874439, 86}}},
 };
 
 #define T_NFIX (sizeof t_fixtures / sizeof t_fixtures[0])
 
 static const char *t_fixture_dir(char *buf, size_t cap)
 {
-    const char *base = getenv("DNSBL_FIXTURES");
-    snprintf(buf, cap, "%s/arf", base && *base ? base : "/work/shared/fixtures");
+    snprintf(buf, cap, "%s/arf", test_fixtures_dir());
     return buf;
 }
 
@@ -353,7 +353,7 @@ static void test_fixtures(void **state)
             assert_int_equal(c->nrej, 1);
             assert_true(t_contains_ci(c->rej[0].why, t_fixtures[f].reject));
             assert_string_equal(c->rej[0].file, path);
-            assert_string_equal(c->rej[0].message_id, "broken-fbl-0001@broken.example.com");
+            assert_string_equal(c->rej[0].message_id, "no-fb-part-0007@halfdone.example.com");
             assert_int_equal(c->rej[0].raw_len, len);
         } else {
             seen++;

@@ -3,6 +3,7 @@
  * temporary file for the duration of each test. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +18,15 @@
 
 #include "log.h"
 #include "timeutil.h"
+#include "test_paths.h"
 
 static int saved_stderr = -1;
-static char tmp_path[] = "/tmp/dnsbl-test-log-XXXXXX";
+static char tmp_path[PATH_MAX];
 
 static int capture_start(void **state)
 {
     (void)state;
-    int fd = mkstemp(tmp_path);
+    int fd = test_mkstemp(tmp_path, sizeof tmp_path, "dnsbl-test-log");
     if (fd < 0)
         return -1;
     int fl = fcntl(fd, F_GETFL);
@@ -41,7 +43,6 @@ static int capture_stop(void **state)
     dup2(saved_stderr, STDERR_FILENO);
     close(saved_stderr);
     unlink(tmp_path);
-    strcpy(tmp_path, "/tmp/dnsbl-test-log-XXXXXX");
     return 0;
 }
 

@@ -39,6 +39,7 @@
 #include "store.h"
 #include "zone.h"
 #include "store_fixture.h"
+#include "test_paths.h"
 
 #if defined(DNSBL_SANITIZED) || defined(__SANITIZE_ADDRESS__)
 #define NOALLOC_HOOKS 0
@@ -560,8 +561,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char why[512];
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/dnsbl-noalloc-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(test_mkdtemp(f->dir, sizeof(f->dir), "dnsbl-noalloc"));
     snprintf(f->zonefile, sizeof(f->zonefile), "%s/bl.example.zone", f->dir);
     FILE *fp = fopen(f->zonefile, "w");
     assert_non_null(fp);

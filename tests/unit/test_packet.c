@@ -22,6 +22,7 @@
 #include "store.h"
 #include "zone.h"
 #include "store_fixture.h"
+#include "test_paths.h"
 
 struct fixture {
     struct zoneset *zones;
@@ -100,8 +101,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     char why[512];
-    snprintf(f->dir, sizeof(f->dir), "/tmp/dnsbl-packet-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_non_null(test_mkdtemp(f->dir, sizeof(f->dir), "dnsbl-packet"));
     snprintf(f->zonefile, sizeof(f->zonefile), "%s/bl.example.zone", f->dir);
     FILE *fp = fopen(f->zonefile, "w");
     assert_non_null(fp);

@@ -23,6 +23,7 @@
 #include "model.h"
 #include "store.h"
 #include "store_testing.h"
+#include "test_paths.h"
 
 static char tmp_root[512];
 static unsigned tmp_seq;
@@ -38,12 +39,7 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 static int group_setup(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    int len =
-        snprintf(tmp_root, sizeof tmp_root, "%s/test_store.XXXXXX", base && *base ? base : "/tmp");
-    if (len < 0 || (size_t)len >= sizeof tmp_root)
-        return -1;
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return test_mkdtemp(tmp_root, sizeof tmp_root, "test_store") ? 0 : -1;
 }
 
 static int group_teardown(void **state)

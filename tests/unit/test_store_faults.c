@@ -29,6 +29,7 @@
 #include "model.h"
 #include "store.h"
 #include "store_testing.h"
+#include "test_paths.h"
 
 #define BATCH 2000
 #define T0 1748000000
@@ -47,12 +48,7 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 static int group_setup(void **state)
 {
     (void)state;
-    const char *base = getenv("TMPDIR");
-    int len = snprintf(tmp_root, sizeof tmp_root, "%s/test_store_faults.XXXXXX",
-                       base && *base ? base : "/tmp");
-    if (len < 0 || (size_t)len >= sizeof tmp_root)
-        return -1;
-    return mkdtemp(tmp_root) ? 0 : -1;
+    return test_mkdtemp(tmp_root, sizeof tmp_root, "test_store_faults") ? 0 : -1;
 }
 
 /* The map of the stores opened from now on: "INITIAL[,MAX]", or NULL for
