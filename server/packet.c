@@ -13,11 +13,12 @@
 #include "acl.h"
 #include "addr.h"
 #include "dns.h"
+#include "err.h"
+#include "verdict.h"
 #include "wire.h"
 
 #define OPT_RR_LEN 11 /* root name, type, class, ttl, rdlength */
 #define TXT_MAX 1024  /* rendered TXT text: four character-strings at most */
-#define TESTPOINT_TXT "RFC 5782 test point: always listed"
 
 /* What the parser learned from the query. */
 struct query {
@@ -465,29 +466,19 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
     }
 }
 
-/* Ask the store and the zone's policy about a full address. False when the
- * store could not be read: "no entries" would then be a guess. */
+/* Ask the verdict module about a full address: the test points, then
+ * the store and the zone's policy. False when the store could not be
+ * read: "no entries" would then be a guess. */
 static bool packet_decide(struct packet_ctx *ctx, const struct zone *z,
-                          const struct addr_prefix *addr, bool texts, struct decision *d)
+                          const struct addr_prefix *addr, bool texts, struct verdict *v)
 {
-    size_t n = 0, ndays = 0;
-    /* Only a TXT record shows the entries' texts: an A question skips
-     * copying them. */
-    int (*find)(struct store_reader *, const struct addr_prefix *, struct entry *, size_t,
-                size_t *) = texts ? store_reader_covering : store_reader_covering_lean;
-    if (ctx->reader && find(ctx->reader, addr, ctx->covering, ctx->covering_cap, &n) != 0)
-        return false;
-    /* History is read only for the one entry that holds evidence, so
-     * addresses known from lists alone cost no range scan. */
-    const struct entry *ev = policy_evidence_entry(ctx->covering, n);
-    if (ev && ctx->history_cap) {
-        int64_t first = ctx->now / MODEL_DAY - (int64_t)z->policy.window_days;
-        if (store_reader_history(ctx->reader, &ev->prefix, first > 0 ? (uint32_t)first : 0,
-                                 ctx->history, ctx->history_cap, &ndays) != 0)
-            return false;
-    }
-    policy_decide(ctx->covering, n, ctx->history, ndays, &z->policy, ctx->now, d);
-    return true;
+    const struct verdict_scratch sc = {.covering = ctx->covering,
+                                       .covering_cap = ctx->covering_cap,
+                                       .history = ctx->history,
+                                       .history_cap = ctx->history_cap};
+    const struct verdict_query vq = {
+        .addr = addr, .now = ctx->now, .flags = VERDICT_TESTPOINTS | (texts ? VERDICT_TEXTS : 0)};
+    return verdict_decide(&sc, ctx->reader, &z->policy, &vq, v) == DNSBL_OK;
 }
 
 /* Four one-character labels that are all hex digits read as an IPv4
@@ -523,37 +514,23 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
                                const struct zone *z, size_t apex_off,
                                const struct addr_prefix *addr)
 {
-    static const uint8_t tp_listed[4] = {127, 0, 0, 2}, tp_never[4] = {127, 0, 0, 1};
-    struct decision d;
-    bool testpoint = false;
+    struct verdict v;
     r->flags |= DNS_FLAG_AA;
     if (r->acl_error) {
         packet_answer_acl_error(r, q, z, apex_off);
         return;
     }
-    /* policy_decide fills d; only the test points are set here. */
-    if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_never, 4) == 0) {
-        d = (struct decision){.listed = false};
-    } else if (addr->family == ADDR_V4 && memcmp(addr->a + 12, tp_listed, 4) == 0) {
-        d = (struct decision){.listed = true,
-                              .n = 1,
-                              .code = 0x7f000002,
-                              .codes = {0x7f000002},
-                              .why = WHY_TESTPOINT,
-                              .code_why = {WHY_TESTPOINT},
-                              .ttl = z->policy.ttl};
-        testpoint = true;
-    } else if (!packet_decide(ctx, z, addr, q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY,
-                              &d)) {
+    if (!packet_decide(ctx, z, addr, q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY, &v)) {
         /* Not authoritative for what we could not read: no AA, no SOA. */
         ctx->store_failures++;
         r->flags &= (uint16_t)~DNS_FLAG_AA;
         r->rcode = DNS_RCODE_SERVFAIL;
         return;
     }
+    const struct decision *d = &v.d;
     if (ctx->info)
-        ctx->info->listed = d.listed;
-    if (!d.listed || d.n == 0) {
+        ctx->info->listed = d->listed;
+    if (!d->listed || d->n == 0) {
         /* 1.0.0.2.bl.example is both IPv4 2.0.0.1 and the first four
          * nibbles of 2001::/16: as an IPv6 empty non-terminal it exists. */
         if (!packet_also_v6_partial(q->name.wire, apex_off))
@@ -562,21 +539,17 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         return;
     }
     if (q->qtype == DNS_TYPE_A || q->qtype == DNS_TYPE_ANY) {
-        for (unsigned i = 0; i < d.n; i++)
-            reply_put_a(r, d.ttl, d.codes[i]);
+        for (unsigned i = 0; i < d->n; i++)
+            reply_put_a(r, d->ttl, d->codes[i]);
     }
     if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
         char text[TXT_MAX], ip[ADDR_TEXT_MAX];
         size_t len;
-        if (testpoint) {
-            reply_put_txt(r, d.ttl, TESTPOINT_TXT, sizeof(TESTPOINT_TXT) - 1);
-        } else {
-            addr_format(addr, ip, sizeof(ip));
-            for (unsigned i = 0; i < d.n; i++) {
-                /* An imported listing may have no TXT at all (rbldnsd ":A:"). */
-                if (policy_render_txt(&z->policy, &d, i, ip, z->name, text, sizeof(text), &len))
-                    reply_put_txt(r, d.ttl, text, len);
-            }
+        addr_format(addr, ip, sizeof(ip));
+        for (unsigned i = 0; i < d->n; i++) {
+            /* An imported listing may have no TXT at all (rbldnsd ":A:"). */
+            if (verdict_render_txt(&z->policy, d, i, ip, z->name, text, sizeof(text), &len))
+                reply_put_txt(r, d->ttl, text, len);
         }
     }
     if (r->an == 0)

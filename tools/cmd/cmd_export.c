@@ -20,10 +20,8 @@
 #include "ctl.h"
 #include "err.h"
 
-/* The RFC 5782 test point and the text dnsbld answers for it (packet.c). */
+/* The RFC 5782 test point 127.0.0.2 (verdict.h decides it). */
 #define EXPORT_TESTPOINT 0x7f000002u
-#define EXPORT_NEVER 0x7f000001u
-#define EXPORT_TESTPOINT_TXT "RFC 5782 test point: always listed"
 
 /* The apex dnsbld synthesises without a zone file (zone.c). */
 #define EXPORT_SYNTH_TTL 3600
@@ -87,24 +85,6 @@ static void export_v4(struct addr_prefix *p, uint32_t a, unsigned plen)
     addr_from_bytes(p, ADDR_V4, b, plen);
 }
 
-static bool export_is_v4(const struct addr_prefix *p, uint32_t a)
-{
-    struct addr_prefix q;
-    export_v4(&q, a, 32);
-    return p->family == ADDR_V4 && p->plen == 32 && memcmp(p->a, q.a, 16) == 0;
-}
-
-/* The decision for the test point, as packet.c makes it. */
-static void export_testpoint_decision(const struct ctl_zone *z, struct decision *d)
-{
-    memset(d, 0, sizeof *d);
-    d->listed = true;
-    d->n = 1;
-    d->code = d->codes[0] = EXPORT_TESTPOINT;
-    d->why = d->code_why[0] = WHY_TESTPOINT;
-    d->ttl = z->policy.ttl;
-}
-
 /* A decision's reason in words: the deciding entry's reason, else why. */
 static const char *export_reason(const struct decision *d)
 {
@@ -128,11 +108,7 @@ static bool export_txt_template(const struct ctl_zone *z, const struct decision 
     char raw[EXPORT_TXT_MAX];
     size_t len, o = 0;
 
-    if (d->why == WHY_TESTPOINT) {
-        snprintf(out, cap, "%s", EXPORT_TESTPOINT_TXT);
-        return true;
-    }
-    if (!policy_render_txt(&z->policy, d, i, "\x01", z->name, raw, sizeof raw, &len))
+    if (!verdict_render_txt(&z->policy, d, i, "\x01", z->name, raw, sizeof raw, &len))
         return false;
     for (size_t k = 0; k < len && o + 3 < cap; k++) {
         unsigned char c = (unsigned char)raw[k];
@@ -185,7 +161,7 @@ static void export_rbldnsd_begin(struct export_ctx *x)
             x->has_v6 ? "combined" : "ip4trie", x->zone.name[0] ? x->zone.name : "ZONE",
             x->has_v6 ? "combined" : "ip4trie");
     export_rbldnsd_section(x, "ip4trie");
-    export_testpoint_decision(&x->zone, &tp);
+    verdict_testpoint_decision(&x->zone.policy, &tp);
     fputs("# RFC 5782 test points: 127.0.0.2 always listed, 127.0.0.1 never\n", x->out);
     export_rbldnsd_listed(x, "127.0.0.2", &tp);
     fputs("!127.0.0.1\n", x->out);
@@ -337,12 +313,7 @@ static int export_zone_name(struct export_ctx *x, const struct addr_prefix *addr
         rc = export_print_rr(x, export_rr_a(owner, d->ttl, d->codes[i]));
     addr_format(addr, ip, sizeof ip);
     for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++) {
-        if (d->why == WHY_TESTPOINT) {
-            rc = export_print_rr(x, export_rr_txt(owner, d->ttl, EXPORT_TESTPOINT_TXT,
-                                                  strlen(EXPORT_TESTPOINT_TXT)));
-            break;
-        }
-        if (policy_render_txt(&x->zone.policy, d, i, ip, x->zone.name, txt, sizeof txt, &len))
+        if (verdict_render_txt(&x->zone.policy, d, i, ip, x->zone.name, txt, sizeof txt, &len))
             rc = export_print_rr(x, export_rr_txt(owner, d->ttl, txt, len));
     }
     return rc;
@@ -420,7 +391,7 @@ static int export_zone_begin(struct export_ctx *x)
     if (rc != CTL_EXIT_OK)
         return rc;
     export_v4(&tp, EXPORT_TESTPOINT, 32);
-    export_testpoint_decision(&x->zone, &d);
+    verdict_testpoint_decision(&x->zone.policy, &d);
     if (export_zone_name(x, &tp, &d) != DNSBL_OK) {
         ctl_error("zone %s: writing the test point failed", x->zone.name);
         return CTL_EXIT_FAIL;
@@ -471,8 +442,7 @@ static int export_zone_entry(struct export_ctx *x, size_t i, const struct decisi
         struct addr_prefix addr = *p;
         addr.plen = (uint8_t)host;
         export_set_low_bits(&addr, base + k);
-        if (addr.family == ADDR_V4 &&
-            (export_is_v4(&addr, EXPORT_NEVER) || export_is_v4(&addr, EXPORT_TESTPOINT)))
+        if (verdict_testpoint(&addr) != VERDICT_TP_NONE)
             continue;
         if (export_zone_name(x, &addr, d) != DNSBL_OK) {
             addr_format(&addr, text, sizeof text);
@@ -487,7 +457,7 @@ static int export_zone_entry(struct export_ctx *x, size_t i, const struct decisi
 
 static int export_walk(struct export_ctx *x)
 {
-    struct ctl_verdict v;
+    struct verdict v;
     int rc = CTL_EXIT_OK;
 
     for (size_t i = 0; i < x->n && rc == CTL_EXIT_OK; i++) {
@@ -496,7 +466,7 @@ static int export_walk(struct export_ctx *x)
             x->depth--;
         bool parent_listed = x->depth && x->stack[x->depth - 1].listed;
         /* The test points are the server's, whatever the store says. */
-        if (export_is_v4(p, EXPORT_TESTPOINT) || export_is_v4(p, EXPORT_NEVER))
+        if (verdict_testpoint(p) != VERDICT_TP_NONE)
             continue;
         if (x->a.format == EXPORT_RBLDNSD && p->family == ADDR_V6 &&
             (i == 0 || x->prefixes[i - 1].family != ADDR_V6))

@@ -74,7 +74,7 @@ struct ctl_trend_day {
  * are NULL (JSON null). */
 struct ctl_show_report {
     char address[ADDR_TEXT_MAX];
-    const struct ctl_verdict *v;
+    const struct verdict *v;
     const struct zone_policy *zp;
     const struct entry *e;        /* decides, else holds the evidence, else the longest */
     const struct entry *evidence; /* counters, volume, history; may be NULL */
@@ -126,7 +126,7 @@ static void ctl_show_merge_sources(char *out, size_t cap, const char *list)
 
 static void ctl_show_build_trend(struct ctl_show_report *r, int64_t now)
 {
-    const struct ctl_verdict *v = r->v;
+    const struct verdict *v = r->v;
     uint32_t today = (uint32_t)(now / MODEL_DAY);
     size_t k = 0;
 
@@ -148,7 +148,7 @@ static void ctl_show_build_trend(struct ctl_show_report *r, int64_t now)
 
 /* The delisting the score restarts from, as policy_decide sees it: the
  * longest entry with an operator state, if that state is a delisting. */
-static int64_t ctl_show_score_since(const struct ctl_verdict *v)
+static int64_t ctl_show_score_since(const struct verdict *v)
 {
     for (size_t i = 0; i < v->n; i++) {
         if (v->covering[i].state == ENTRY_NONE)
@@ -164,7 +164,7 @@ static int64_t ctl_show_score_since(const struct ctl_verdict *v)
  * finds the day the run began. */
 static int64_t ctl_show_score_run_start(const struct ctl_show_report *r)
 {
-    const struct ctl_verdict *v = r->v;
+    const struct verdict *v = r->v;
     int64_t since = ctl_show_score_since(v);
     struct score s;
 
@@ -208,7 +208,7 @@ static int64_t ctl_show_listed_since(const struct ctl_show_report *r)
     return 0;
 }
 
-static void ctl_show_build_report(const struct ctl_verdict *v, const struct zone_policy *zp,
+static void ctl_show_build_report(const struct verdict *v, const struct zone_policy *zp,
                                   int64_t now, struct ctl_show_report *r)
 {
     const struct entry *e = v->d.decider  ? v->d.decider
@@ -547,7 +547,7 @@ int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
     struct ctl_show_options o = {0};
     struct ctl_show_report *report = NULL;
     struct ctl_lookup *l = NULL;
-    struct ctl_verdict v;
+    struct verdict v;
     struct ctl_zone zone;
     struct addr_prefix addr;
     struct store *s = NULL;

@@ -140,7 +140,7 @@ static int top_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct top
 static int top_decide(struct ctl_lookup *l, const struct zone_policy *zp, int64_t now,
                       struct top_row *r)
 {
-    struct ctl_verdict v;
+    struct verdict v;
     int rc = ctl_lookup_decide(l, &r->prefix, zp, now, &v);
 
     if (rc != CTL_EXIT_OK)

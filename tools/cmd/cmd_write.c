@@ -191,7 +191,7 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
     };
     struct ctl_write_args wa = {.ev.kind = EV_DELIST};
     struct ctl_lookup *l = NULL;
-    struct ctl_verdict v;
+    struct verdict v;
     struct zone_policy zp;
     struct store *s = NULL;
     char text[ADDR_TEXT_MAX], note[MODEL_TEXT_MAX];

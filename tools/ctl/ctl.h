@@ -19,6 +19,7 @@
 #include "model.h"
 #include "policy.h"
 #include "store.h"
+#include "verdict.h"
 
 #define CTL_PROG "dnsblctl"
 
@@ -137,24 +138,14 @@ void ctl_lookup_close(struct ctl_lookup *l);
 
 #define CTL_TREND_DAYS 30 /* days of history show draws, today included */
 
-/* What the store says about p under a zone policy at now: the entries
- * covering p's first address that also cover p itself (longest first),
- * the one holding the evidence, its history and policy_decide's verdict.
- * Pointers (and d.decider etc.) point into the lookup's scratch and stay
- * valid until its next decide. days holds the evidence entry's history
- * from first_day on (oldest first): the zone's window or the last
- * CTL_TREND_DAYS days, whichever reaches further back. */
-struct ctl_verdict {
-    const struct entry *covering;
-    size_t n;
-    const struct entry *evidence;
-    const struct history_day *days;
-    size_t ndays;
-    uint32_t first_day;
-    struct decision d;
-};
+/* What zone policy zp says about p at now (verdict_decide, without the
+ * test points): the entries covering p's first address that also cover p
+ * itself, the evidence entry, and its history from the zone's window or
+ * the last CTL_TREND_DAYS days, whichever reaches further back. Pointers
+ * in v point into the lookup's scratch and stay valid until its next
+ * decide. */
 int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
-                      const struct zone_policy *zp, int64_t now, struct ctl_verdict *v);
+                      const struct zone_policy *zp, int64_t now, struct verdict *v);
 
 /* The zone a read command speaks for: its name (may be "") and policy.
  * --zone-config FILE --zone NAME takes them from dnsbld's configuration;

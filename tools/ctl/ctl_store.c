@@ -82,21 +82,6 @@ int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store *
     return ctl_store_open(ctx, flags, out);
 }
 
-/* Keep only the entries that cover all of p, not just its first address. */
-static size_t ctl_store_keep_covering(struct entry *covering, size_t n, const struct addr_prefix *p)
-{
-    size_t kept = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (!addr_covers(&covering[i].prefix, p))
-            continue;
-        if (kept != i)
-            covering[kept] = covering[i];
-        kept++;
-    }
-    return kept;
-}
-
 struct ctl_lookup {
     struct store_reader *reader; /* NULL: no store, every lookup is empty */
     struct entry covering[STORE_COVERING_MAX];
@@ -134,68 +119,33 @@ void ctl_lookup_close(struct ctl_lookup *l)
     free(l);
 }
 
-/* The first day of history to read: the zone's window (what the server
- * scores, see packet.c) or the trend show draws, whichever is longer. */
-static uint32_t ctl_lookup_first_day(const struct zone_policy *zp, int64_t now)
-{
-    int64_t today = now / MODEL_DAY;
-    uint32_t back = zp->window_days > CTL_TREND_DAYS - 1 ? zp->window_days : CTL_TREND_DAYS - 1;
-    if (back > STORE_HISTORY_MAX - 1)
-        back = STORE_HISTORY_MAX - 1;
-    return today > (int64_t)back ? (uint32_t)(today - back) : 0;
-}
-
-static int ctl_lookup_read(struct ctl_lookup *l, const struct addr_prefix *p, uint32_t first_day,
-                           struct ctl_verdict *v)
-{
-    struct addr_prefix first = *p;
-    int rc;
-
-    first.plen = first.family == ADDR_V4 ? 32 : 128;
-    rc = store_reader_covering(l->reader, &first, l->covering, STORE_COVERING_MAX, &v->n);
-    if (rc != DNSBL_OK) {
-        ctl_error("looking up the entries covering the address: %s", dnsbl_strerror(rc));
-        return CTL_EXIT_FAIL;
-    }
-    v->n = ctl_store_keep_covering(l->covering, v->n, p);
-    v->evidence = policy_evidence_entry(l->covering, v->n);
-    if (!v->evidence)
-        return CTL_EXIT_OK;
-    rc = store_reader_history(l->reader, &v->evidence->prefix, first_day, l->days,
-                              STORE_HISTORY_MAX, &v->ndays);
-    if (rc != DNSBL_OK) {
-        ctl_error("reading the history: %s", dnsbl_strerror(rc));
-        return CTL_EXIT_FAIL;
-    }
-    return CTL_EXIT_OK;
-}
-
 int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
-                      const struct zone_policy *zp, int64_t now, struct ctl_verdict *v)
+                      const struct zone_policy *zp, int64_t now, struct verdict *v)
 {
-    int rc = CTL_EXIT_OK;
+    const struct verdict_scratch sc = {.covering = l->covering,
+                                       .covering_cap = STORE_COVERING_MAX,
+                                       .history = l->days,
+                                       .history_cap = STORE_HISTORY_MAX};
+    const struct verdict_query q = {.addr = p,
+                                    .now = now,
+                                    .flags = VERDICT_TEXTS | VERDICT_WHOLE_PREFIX,
+                                    .trend_days = CTL_TREND_DAYS};
 
-    memset(v, 0, sizeof *v);
-    v->covering = l->covering;
-    v->days = l->days;
-    v->first_day = ctl_lookup_first_day(zp, now);
     if (l->reader) {
-        int brc = store_reader_begin(l->reader);
-        if (brc != DNSBL_OK) {
+        int rc = store_reader_begin(l->reader);
+        if (rc != DNSBL_OK) {
             ctl_error("%s", store_reader_why(l->reader));
             return CTL_EXIT_FAIL;
         }
-        rc = ctl_lookup_read(l, p, v->first_day, v);
-        store_reader_end(l->reader);
-        if (rc != CTL_EXIT_OK)
-            return rc;
     }
-    /* The policy sees the zone's window only, as the server does. */
-    int64_t window_start = now / MODEL_DAY - (int64_t)zp->window_days;
-    size_t skip = 0;
-    while (skip < v->ndays && (int64_t)v->days[skip].day < window_start)
-        skip++;
-    policy_decide(l->covering, v->n, l->days + skip, v->ndays - skip, zp, now, &v->d);
+    int rc = verdict_decide(&sc, l->reader, zp, &q, v);
+    if (l->reader)
+        store_reader_end(l->reader);
+    if (rc != DNSBL_OK) {
+        ctl_error("reading the entries covering the address and their history: %s",
+                  dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
     return CTL_EXIT_OK;
 }
 
