@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "err.h"
 #include "policy.h" /* enum decision_why, for model_why_name */
 
 static const char *model_text_or_empty(const char *s)
@@ -348,4 +349,35 @@ const char *model_light_name(uint8_t light)
         return "red";
     }
     return "unknown";
+}
+
+int model_event_refusal(const struct event *ev, const char *shown, char *why, size_t whylen)
+{
+    static const uint8_t never[4] = {127, 0, 0, 1};
+    static const char tail[] = "the RFC 5782 test point that must never be listed";
+    struct addr_prefix tp;
+    char text[ADDR_TEXT_MAX];
+
+    bool lists = ev->kind == EV_LIST || ev->kind == EV_IMPORT_LIST ||
+                 (ev->kind == EV_SNDS_STATUS && ev->snds_blocked);
+    if (!lists)
+        return DNSBL_OK;
+    /* ::ffff:127.0.0.1 has the same IPv4 key (addr.h), and only IPv4
+     * prefixes can cover it. */
+    addr_from_bytes(&tp, ADDR_V4, never, 32);
+    if (!addr_covers(&ev->prefix, &tp))
+        return DNSBL_OK;
+    if (!shown) {
+        addr_format(&ev->prefix, text, sizeof text);
+        shown = text;
+    }
+    if (why && whylen) {
+        if (ev->prefix.plen != tp.plen)
+            snprintf(why, whylen, "refusing to list %s: it covers 127.0.0.1, %s", shown, tail);
+        else if (strcmp(shown, "127.0.0.1") == 0)
+            snprintf(why, whylen, "refusing to list 127.0.0.1, %s", tail);
+        else
+            snprintf(why, whylen, "refusing to list %s: it is 127.0.0.1, %s", shown, tail);
+    }
+    return DNSBL_EREFUSED;
 }

@@ -144,6 +144,13 @@ struct event {
 /* Apply one event to an entry (a zeroed entry with prefix set if new). */
 void model_apply_event(struct entry *e, const struct event *ev);
 
+/* RFC 5782 section 5: 127.0.0.1 is never listed, so a client can tell a
+ * working list from one that lists everything. DNSBL_EREFUSED (err.h) for
+ * an event that would list it or a prefix covering it, with the reason in
+ * why: "refusing to list <shown>..." (shown NULL = the event's prefix);
+ * DNSBL_OK otherwise. store_apply enforces it; tools call it to report. */
+int model_event_refusal(const struct event *ev, const char *shown, char *why, size_t whylen);
+
 /* Is e's manual state (listed/allowed) still in force at now? */
 bool model_manual_active(const struct entry *e, int64_t now);
 

@@ -126,6 +126,11 @@ static int store_check_events(const struct store *s, const struct event *ev, siz
                           i, (long long)ev[i].time);
             return DNSBL_EINVAL;
         }
+        char refused[160];
+        if (model_event_refusal(&ev[i], NULL, refused, sizeof refused) != DNSBL_OK) {
+            store_set_why(why, whylen, "%s: event %zu: %s", s->dir, i, refused);
+            return DNSBL_EREFUSED;
+        }
     }
     return DNSBL_OK;
 }

@@ -110,6 +110,14 @@ static void list(struct store *s, const char *prefix, const char *reason)
     apply_ok(s, &ev, 1);
 }
 
+/* An entry of any prefix: a listing of one covering 127.0.0.1 (a /0) is
+ * refused (model_event_refusal), an allow entry is not. */
+static void allow(struct store *s, const char *prefix, const char *reason)
+{
+    struct event ev = mkev(EV_ALLOW, prefix, 1700000000, reason);
+    apply_ok(s, &ev, 1);
+}
+
 static uint64_t serial_of(struct store *s)
 {
     uint64_t serial = UINT64_MAX;
@@ -131,9 +139,10 @@ static void covering_text(struct store_reader *r, const char *addr, size_t cap, 
     for (size_t i = 0; i < n; i++) {
         char t[ADDR_TEXT_MAX];
         addr_format(&found[i].prefix, t, sizeof t);
-        /* every hit is a real covering prefix with its data decoded */
+        /* every hit is a real covering prefix with its data decoded (a /0
+         * is an allow entry: no listing may cover 127.0.0.1) */
         assert_true(addr_covers(&found[i].prefix, &a));
-        assert_int_equal(found[i].state, ENTRY_LISTED);
+        assert_int_equal(found[i].state, found[i].prefix.plen ? ENTRY_LISTED : ENTRY_ALLOWED);
         assert_string_equal(found[i].reason, t);
         size_t used = strlen(out);
         snprintf(out + used, outcap - used, "%s%s", i ? "," : "", t);
@@ -1115,7 +1124,7 @@ static void test_covering_v4(void **state)
     store_reader_end(r);
 
     /* /0 covers everything in its family, and comes last */
-    list(s, "0.0.0.0/0", "0.0.0.0/0");
+    allow(s, "0.0.0.0/0", "0.0.0.0/0");
     assert_int_equal(store_reader_begin(r), DNSBL_OK);
     assert_covering(r, "10.1.2.3", "10.1.2.3,10.1.2.0/25,10.1.2.0/24,10.1.0.0/16,0.0.0.0/0");
     assert_covering(r, "12.0.0.1", "0.0.0.0/0");
@@ -1698,7 +1707,7 @@ static void test_apply_batch_order(void **state)
     ev[8] = mkev(EV_ABUSE, "10.0.0.7", at(DAY0, 9), NULL);
     ev[9] = mkev(EV_LIST, "10.0.0.9", at(DAY0, 10), "and back");
     ev[10] = mkev(EV_ABUSE, "10.0.0.7", at(DAY0 + 1, 0), NULL);
-    ev[11] = mkev(EV_LIST, "0.0.0.0/0", at(DAY0, 11), "all");
+    ev[11] = mkev(EV_ALLOW, "0.0.0.0/0", at(DAY0, 11), "all");
     apply_ok(s, ev, 12);
 
     assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
@@ -2013,7 +2022,7 @@ static void test_foreach_order(void **state)
     assert_int_equal(c.n, 0);
 
     for (size_t i = 0; i < sizeof scrambled / sizeof scrambled[0]; i++)
-        list(s, scrambled[i], scrambled[i]);
+        allow(s, scrambled[i], scrambled[i]);
 
     memset(&c, 0, sizeof c);
     assert_int_equal(store_foreach(s, collect_cb, &c), 0);

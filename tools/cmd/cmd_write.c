@@ -107,25 +107,16 @@ static int ctl_write_store_event(const struct ctl_ctx *ctx, const struct event *
     return rc;
 }
 
-/* RFC 5782: 127.0.0.1 must never be listed, so that a client can tell a
- * working list from one that lists everything. ::ffff:7f00:1 parses to the
- * same IPv4 key, and only IPv4 prefixes can cover it. */
-static int ctl_write_refuse_testpoint(const char *text, const struct addr_prefix *p)
+/* The store refuses to list 127.0.0.1 (model_event_refusal); asking
+ * first names the argument as typed and leaves no store behind. */
+static int ctl_write_refuse_testpoint(const char *text, const struct event *ev)
 {
-    static const uint8_t never[4] = {127, 0, 0, 1};
-    struct addr_prefix tp;
+    char shown[300], why[512];
 
-    addr_from_bytes(&tp, ADDR_V4, never, 32);
-    if (!addr_covers(p, &tp))
+    snprintf(shown, sizeof shown, "'%s'", text);
+    if (model_event_refusal(ev, shown, why, sizeof why) == DNSBL_OK)
         return CTL_EXIT_OK;
-    if (p->plen == tp.plen)
-        ctl_error("refusing to list '%s': it is 127.0.0.1, the RFC 5782 test point "
-                  "that must never be listed",
-                  text);
-    else
-        ctl_error("refusing to list '%s': it covers 127.0.0.1, the RFC 5782 test point "
-                  "that must never be listed",
-                  text);
+    ctl_error("%s", why);
     return CTL_EXIT_FAIL;
 }
 
@@ -141,7 +132,7 @@ int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
 
     if (rc != CTL_EXIT_OK || wa.done)
         return rc;
-    rc = ctl_write_refuse_testpoint(wa.target, &wa.ev.prefix);
+    rc = ctl_write_refuse_testpoint(wa.target, &wa.ev);
     if (rc != CTL_EXIT_OK)
         return rc;
     rc = ctl_write_store_event(ctx, &wa.ev);

@@ -455,33 +455,15 @@ static void import_sink_warn(void *arg, const struct feed_origin *o, const char 
     r->t.warnings++;
 }
 
-/* RFC 5782: 127.0.0.1 must never be listed. A listing event covering it
- * refuses its whole record; the parser does not know, so the record is
- * reported at its boundary (import_refuse_record). Parsers that emit
- * after reading the whole input (rbldnsd resolves its datasets first)
- * have no record left to blame: there the event alone is refused. */
+/* A listing of 127.0.0.1 (model_event_refusal, which store_apply
+ * enforces) refuses its whole record; the parser does not know, so the
+ * record is reported at its boundary (import_refuse_record). Parsers that
+ * emit after reading the whole input (rbldnsd resolves its datasets
+ * first) have no record left to blame: there the event alone is refused. */
 static const char *import_refuses(struct import_run *r, const struct event *ev)
 {
-    static const uint8_t never[4] = {127, 0, 0, 1};
-    struct addr_prefix tp;
-    char text[ADDR_TEXT_MAX];
-
-    bool lists = ev->kind == EV_LIST || ev->kind == EV_IMPORT_LIST ||
-                 (ev->kind == EV_SNDS_STATUS && ev->snds_blocked);
-    if (!lists)
+    if (model_event_refusal(ev, NULL, r->refused_buf, sizeof r->refused_buf) == DNSBL_OK)
         return NULL;
-    addr_from_bytes(&tp, ADDR_V4, never, 32);
-    if (!addr_covers(&ev->prefix, &tp))
-        return NULL;
-    addr_format(&ev->prefix, text, sizeof text);
-    if (ev->prefix.plen == 32)
-        snprintf(r->refused_buf, sizeof r->refused_buf,
-                 "refusing to list 127.0.0.1, the RFC 5782 test point that must never be listed");
-    else
-        snprintf(r->refused_buf, sizeof r->refused_buf,
-                 "refusing to list %s: it covers 127.0.0.1, the RFC 5782 test point that must "
-                 "never be listed",
-                 text);
     return r->refused_buf;
 }
 
