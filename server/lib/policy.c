@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "txt.h"
+
 #define SCORE_ZONE_BASE 0x7f000400u /* 127.0.4.X */
 #define CLEARS_MAX 3.2e9            /* ~100 years: caps degenerate policies */
 
@@ -387,77 +389,6 @@ void policy_decide(const struct entry *covering, size_t n, const struct history_
     }
 }
 
-/* Append s to buf at *len, keeping room for the NUL; cuts silently. */
-static void policy_append(char *buf, size_t cap, size_t *len, const char *s, size_t slen)
-{
-    size_t room = cap - 1 - *len;
-    if (slen > room)
-        slen = room;
-    memcpy(buf + *len, s, slen);
-    *len += slen;
-}
-
-/* rbldnsd's substitution (doc/formats.md 4.2): "$$" is "$", "$" before any
- * other character is the address (the character is kept), "$0".."$9"
- * are variables the importer has already replaced, so one still here was
- * undefined and stays literal, as rbldnsd leaves it. */
-static void policy_render_dollar(const char *t, const char *ip, char *buf, size_t cap, size_t *len)
-{
-    while (*t && *len < cap - 1) {
-        if (*t != '$') {
-            const char *next = strchr(t, '$');
-            size_t run = next ? (size_t)(next - t) : strlen(t);
-            policy_append(buf, cap, len, t, run);
-            t += run;
-        } else if (t[1] == '$') {
-            policy_append(buf, cap, len, "$", 1);
-            t += 2;
-        } else if (t[1] >= '0' && t[1] <= '9') {
-            policy_append(buf, cap, len, t, 2);
-            t += 2;
-        } else {
-            policy_append(buf, cap, len, ip, strlen(ip));
-            t++;
-        }
-    }
-}
-
-static void policy_render_template(const char *t, const char *ip, const char *zone,
-                                   const char *reason, uint32_t c, char *buf, size_t cap,
-                                   size_t *len)
-{
-    char code[16];
-    snprintf(code, sizeof code, "%u.%u.%u.%u", (unsigned)(c >> 24), (unsigned)(c >> 16 & 0xff),
-             (unsigned)(c >> 8 & 0xff), (unsigned)(c & 0xff));
-    while (*t && *len < cap - 1) {
-        if (*t == '{') {
-            const char *close = strchr(t, '}');
-            const char *val = NULL;
-            if (close) {
-                size_t nl = (size_t)(close - t - 1);
-                if (nl == 2 && memcmp(t + 1, "ip", 2) == 0)
-                    val = ip;
-                else if (nl == 4 && memcmp(t + 1, "zone", 4) == 0)
-                    val = zone;
-                else if (nl == 4 && memcmp(t + 1, "code", 4) == 0)
-                    val = code;
-                else if (nl == 6 && memcmp(t + 1, "reason", 6) == 0)
-                    val = reason;
-            }
-            if (val) {
-                policy_append(buf, cap, len, val, strlen(val));
-                t = close + 1;
-                continue;
-            }
-        }
-        /* Literal text up to the next placeholder candidate, unknown ones included. */
-        const char *next = strchr(t + 1, '{');
-        size_t run = next ? (size_t)(next - t) : strlen(t);
-        policy_append(buf, cap, len, t, run);
-        t += run;
-    }
-}
-
 static const char *policy_entry_reason(const struct entry *e, const char *fallback)
 {
     return e && e->reason[0] ? e->reason : fallback;
@@ -515,8 +446,7 @@ bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, u
         if (!d->imported || (d->imported->imp_flags & IMPORT_NO_TXT))
             return false;
         if (d->imported->imp_txt[0]) {
-            policy_render_dollar(d->imported->imp_txt, ip, buf, cap, &n);
-            buf[n] = '\0';
+            txt_template_render(d->imported->imp_txt, ip, buf, cap, &n);
             if (len)
                 *len = n;
             return true;
@@ -547,8 +477,8 @@ bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, u
     default:
         return false; /* test points and the rest are the caller's */
     }
-    policy_render_template(zp->txt_template, ip, zone, why, d->codes[i], buf, cap, &n);
-    buf[n] = '\0';
+    const struct txt_fields f = {.ip = ip, .reason = why, .zone = zone, .code = d->codes[i]};
+    txt_fields_render(zp->txt_template, &f, buf, cap, &n);
     if (len)
         *len = n;
     return true;

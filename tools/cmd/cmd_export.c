@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "txt.h"
 
 /* The RFC 5782 test point 127.0.0.2 (verdict.h decides it). */
 #define EXPORT_TESTPOINT 0x7f000002u
@@ -99,30 +100,24 @@ static const char *export_reason(const struct decision *d)
 
 /* ---- rbldnsd ---------------------------------------------------------- */
 
-/* The TXT of code i as an rbldnsd template: "$" is the queried address,
- * a literal "$" is "$$". Rendering with a placeholder byte for the
- * address and escaping the rest keeps both apart. */
+/* The TXT of code i as a stored template (txt.h), which rbldnsd reads
+ * the same way: rendered with a mark byte for the address, then written
+ * back with the literal text escaped. */
 static bool export_txt_template(const struct ctl_zone *z, const struct decision *d, unsigned i,
                                 char *out, size_t cap)
 {
     char raw[EXPORT_TXT_MAX];
-    size_t len, o = 0;
+    struct txt_builder b;
+    size_t len;
 
     if (!verdict_render_txt(&z->policy, d, i, "\x01", z->name, raw, sizeof raw, &len))
         return false;
-    for (size_t k = 0; k < len && o + 3 < cap; k++) {
-        unsigned char c = (unsigned char)raw[k];
-        if (c == 0x01) {
-            out[o++] = '$';
-        } else if (c == '$') {
-            out[o++] = '$';
-            out[o++] = '$';
-        } else {
-            /* One line per entry: a line break would end it. */
-            out[o++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-        }
-    }
-    out[o] = '\0';
+    txt_builder_init(&b, out, cap);
+    txt_builder_rendered(&b, raw, len, '\x01');
+    /* One line per entry: a line break would end it. */
+    for (char *c = out; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
     return true;
 }
 

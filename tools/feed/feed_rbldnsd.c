@@ -30,6 +30,7 @@
 #include "grow.h"
 #include "model.h"
 #include "timeutil.h"
+#include "txt.h"
 
 #define RB_TXT_MAX 255 /* rbldnsd keeps at most 255 bytes of TXT */
 #define RB_TEMPLATE_MAX (MODEL_TEXT_MAX - 1)
@@ -1588,50 +1589,9 @@ static int rb_scan(struct rb_parser *p)
 
 /* ---- TXT substitution at import time (rbldnsd's txtsubst) ---- */
 
-/* The template being built: literal text with "$" doubled, and "$" where
- * the queried address goes. */
-struct rb_tpl {
-    char buf[RB_TEMPLATE_MAX + 1];
-    size_t len;
-    bool cut;        /* did not fit */
-    bool after_addr; /* the last thing written was the address */
-    bool ambiguous;  /* a literal "$" or digit right after the address */
-};
-
-static void rb_tpl_put(struct rb_tpl *t, const char *s, size_t n)
-{
-    if (t->cut)
-        return;
-    if (t->len + n > RB_TEMPLATE_MAX) {
-        t->cut = true;
-        return;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-}
-
-static void rb_tpl_text(struct rb_tpl *t, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        /* The server reads "$$" as a dollar and "$N" as a literal "$N". */
-        if (t->after_addr && (s[i] == '$' || isdigit((unsigned char)s[i])))
-            t->ambiguous = true;
-        if (s[i] == '$')
-            rb_tpl_put(t, "$$", 2);
-        else
-            rb_tpl_put(t, s + i, 1);
-        t->after_addr = false;
-    }
-}
-
-static void rb_tpl_addr(struct rb_tpl *t)
-{
-    rb_tpl_put(t, "$", 1);
-    t->after_addr = true;
-}
-
 /* $n and $= are final only now: rbldnsd substitutes when answering, with
- * whatever the file set anywhere. "$" stays for the server. */
+ * whatever the file set anywhere. "$" stays for the server: the result is
+ * a stored template (txt.h). */
 static const char *rb_resolve(struct rb_parser *p, struct rb_set *set, struct rb_value *v)
 {
     if (v->done)
@@ -1647,30 +1607,31 @@ static const char *rb_resolve(struct rb_parser *p, struct rb_set *set, struct rb
     } else {
         sx = txt;
     }
-    struct rb_tpl t = {0};
-    for (;;) {
-        const char *d = strchr(txt, '$');
-        rb_tpl_text(&t, txt, d ? (size_t)(d - txt) : strlen(txt));
-        if (!d)
+    char buf[RB_TEMPLATE_MAX + 1];
+    struct txt_builder t;
+    struct txt_token tok;
+    txt_builder_init(&t, buf, sizeof buf);
+    while (txt_template_next(&txt, TXT_RBLDNSD_DATA, &tok) != TXT_TOKEN_END) {
+        switch (tok.kind) {
+        case TXT_TOKEN_VAR: {
+            const char *var = set->vars[tok.var];
+            /* undefined: kept as "$n" */
+            txt_builder_text(&t, var ? var : tok.text, var ? strlen(var) : tok.len);
             break;
-        const char *s = d + 1;
-        if (*s == '$') {
-            rb_tpl_text(&t, "$", 1);
-            s++;
-        } else if (isdigit((unsigned char)*s)) {
-            const char *var = set->vars[*s - '0'];
-            rb_tpl_text(&t, var ? var : d, var ? strlen(var) : 2); /* undefined: kept as "$n" */
-            s++;
-        } else if (*s == '=') {
-            if (sx)
-                rb_tpl_text(&t, sx, strlen(sx));
-            else
-                rb_tpl_addr(&t);
-            s++;
-        } else {
-            rb_tpl_addr(&t); /* the next character stays */
         }
-        txt = s;
+        case TXT_TOKEN_BASE:
+            if (sx)
+                txt_builder_text(&t, sx, strlen(sx));
+            else
+                txt_builder_addr(&t);
+            break;
+        case TXT_TOKEN_ADDR:
+            txt_builder_addr(&t);
+            break;
+        default: /* text, and "$$" as the one "$" it stands for */
+            txt_builder_text(&t, tok.text, tok.len);
+            break;
+        }
     }
     const struct rb_value *at = v->line ? v : &set->base_at; /* built in: blame $= */
     if (t.cut && !set->cut_warned) {
@@ -1684,8 +1645,7 @@ static const char *rb_resolve(struct rb_parser *p, struct rb_set *set, struct rb
                       "server's template cannot express; that TXT will differ from rbldnsd's");
     if (t.len == 0)
         return NULL; /* rbldnsd sends no TXT record for empty text */
-    t.buf[t.len] = '\0';
-    v->resolved = strdup(t.buf);
+    v->resolved = strdup(buf);
     return v->resolved; /* NULL when out of memory: the entry goes without TXT */
 }
 
