@@ -737,6 +737,41 @@ class TestSmallFeeds(ImportTestCase):
         self.assertEqual(summary(r)["imported"], 1)
         self.assertIs(self.show("127.0.0.1")["listed"], False)
 
+    def test_every_format_reports_the_stores_refusal(self):
+        """127.0.0.1, a prefix covering it and 0.0.0.0/0 are refused in
+        every format that lists, with the one message the store's rule
+        gives; the other rows are imported."""
+        never = ("127.0.0.1", "127.0.0.0/8", "0.0.0.0/0")
+        csv = "address_or_prefix,kind,weight,time,reason\n192.0.2.2,list,1,,ok\n" + \
+              "".join("%s,list,1,,no\n" % a for a in never)
+        snds = "192.0.2.4,192.0.2.4,Yes,Blocked\n127.0.0.0,127.0.0.255,Yes,Blocked\n" \
+               "0.0.0.0,255.255.255.255,Yes,Blocked\n"
+        cases = (
+            (("--format", "list"), "l.txt", "192.0.2.1\n" + "\n".join(never) + "\n", never),
+            (("--format", "csv"), "c.csv", csv, never),
+            (("--format", "rbldnsd:ip4trie", "--zone", "bl.example"), "r.trie",
+             ":127.0.0.2:listed $\n192.0.2.3\n" + "\n".join(never) + "\n", never),
+            (("--format", "rbldnsd:ip4set", "--zone", "bl.example"), "r.set",
+             ":127.0.0.2:listed $\n192.0.2.5\n127.0.0.1\n", ("127.0.0.1",)),
+            (("--format", "snds"), "s.csv", snds, ("127.0.0.0/24", "0.0.0.0/0")),
+        )
+        for args, name, text, refused in cases:
+            with self.subTest(format=args[1]):
+                f = self.write(name, text)
+                r = self.imp(*args, f, rc=1)
+                self.assertEqual(summary(r)["rejected"], len(refused))
+                self.assertEqual(summary(r)["imported"], 1)
+                for a in refused:
+                    if a == "127.0.0.1":
+                        want = "refusing to list 127.0.0.1, the RFC 5782 test point that " \
+                               "must never be listed"
+                    else:
+                        want = "refusing to list %s: it covers 127.0.0.1, the RFC 5782 test " \
+                               "point that must never be listed" % a
+                    self.assertIn(want, r.err)
+                self.assertIs(self.show("127.0.0.1")["listed"], False)
+                self.assertIs(self.show("127.0.0.1")["known"], False)
+
 
 class TestSortedListImport(ImportTestCase):
     """List rows carry no dedup keys: an input of them is held whole,
