@@ -545,7 +545,11 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
     if (q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY) {
         char text[TXT_MAX], ip[ADDR_TEXT_MAX];
         size_t len;
-        addr_format(addr, ip, sizeof(ip));
+        /* The test point's text names no address: no need to format it. */
+        if (d->why != WHY_TESTPOINT)
+            addr_format(addr, ip, sizeof(ip));
+        else
+            ip[0] = '\0';
         for (unsigned i = 0; i < d->n; i++) {
             /* An imported listing may have no TXT at all (rbldnsd ":A:"). */
             if (verdict_render_txt(&z->policy, d, i, ip, z->name, text, sizeof(text), &len))

@@ -351,6 +351,14 @@ static void policy_decide_score(const struct entry *covering, size_t n,
 void policy_decide(const struct entry *covering, size_t n, const struct history_day *days,
                    size_t ndays, const struct zone_policy *zp, int64_t now, struct decision *out)
 {
+    policy_decide_evidence(covering, n, n ? policy_evidence_entry(covering, n) : NULL, days, ndays,
+                           zp, now, out);
+}
+
+void policy_decide_evidence(const struct entry *covering, size_t n, const struct entry *evidence,
+                            const struct history_day *days, size_t ndays,
+                            const struct zone_policy *zp, int64_t now, struct decision *out)
+{
     struct policy_operator op;
 
     memset(out, 0, sizeof *out);
@@ -359,7 +367,7 @@ void policy_decide(const struct entry *covering, size_t n, const struct history_
         return; /* nothing covers the address: no zone kind lists it (half the queries) */
     policy_find_operator(covering, n, now, &op);
     out->allowed = op.allow != NULL;
-    out->evidence = policy_evidence_entry(covering, n);
+    out->evidence = evidence;
     if (out->evidence) {
         int64_t since = 0;
         if (out->evidence->state == ENTRY_DELISTED)

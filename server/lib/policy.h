@@ -106,9 +106,15 @@ void policy_score(const struct zone_policy *zp, const struct history_day *days, 
  *   Codes from 3 and 4 add up (distinct values, at most DECISION_MAX).
  * Score zone: any data -> one code 127.0.4.X, X = policy_score_octet.
  * Allowlist zone: an allow entry in force -> code_allow (or the entry's code).
- * The RFC 5782 test points are the caller's (packet) business. */
+ * The RFC 5782 test points are verdict.h's. */
 void policy_decide(const struct entry *covering, size_t n, const struct history_day *days,
                    size_t ndays, const struct zone_policy *zp, int64_t now, struct decision *out);
+
+/* policy_decide with evidence = policy_evidence_entry(covering, n), which
+ * the caller found already to read its history (verdict.h). */
+void policy_decide_evidence(const struct entry *covering, size_t n, const struct entry *evidence,
+                            const struct history_day *days, size_t ndays,
+                            const struct zone_policy *zp, int64_t now, struct decision *out);
 
 /* 0 (worst) .. 100 (best) for a score zone: round(100 * T / (T + score)). */
 uint8_t policy_score_octet(const struct zone_policy *zp, double score);

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-enum txt_token_kind txt_template_next(const char **cursor, unsigned flags, struct txt_token *tok)
+/* The lexer, inline here for the renderer, which the packet path runs. */
+static inline enum txt_token_kind txt_lex(const char **cursor, unsigned flags,
+                                          struct txt_token *tok)
 {
     const char *t = *cursor;
 
@@ -42,6 +44,11 @@ enum txt_token_kind txt_template_next(const char **cursor, unsigned flags, struc
     return tok->kind = TXT_TOKEN_ADDR;
 }
 
+enum txt_token_kind txt_template_next(const char **cursor, unsigned flags, struct txt_token *tok)
+{
+    return txt_lex(cursor, flags, tok);
+}
+
 /* Append s to buf at *len, keeping room for the NUL; cuts silently. */
 static void txt_append(char *buf, size_t cap, size_t *len, const char *s, size_t slen)
 {
@@ -61,7 +68,7 @@ void txt_template_render(const char *tpl, const char *addr, char *buf, size_t ca
         *len = 0;
         return;
     }
-    while (n < cap - 1 && txt_template_next(&tpl, 0, &tok) != TXT_TOKEN_END) {
+    while (n < cap - 1 && txt_lex(&tpl, 0, &tok) != TXT_TOKEN_END) {
         if (tok.kind == TXT_TOKEN_ADDR)
             txt_append(buf, cap, &n, addr, alen);
         else
