@@ -10,8 +10,8 @@ void verdict_testpoint_decision(const struct zone_policy *zp, struct decision *d
 {
     *d = (struct decision){.listed = true,
                            .n = 1,
-                           .code = 0x7f000002,
-                           .codes = {0x7f000002},
+                           .code = VERDICT_TESTPOINT,
+                           .codes = {VERDICT_TESTPOINT},
                            .why = WHY_TESTPOINT,
                            .code_why = {WHY_TESTPOINT},
                            .ttl = zp->ttl};

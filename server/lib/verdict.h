@@ -16,7 +16,8 @@
 #include "policy.h"
 #include "store.h"
 
-/* The text of the RFC 5782 test point 127.0.0.2's TXT answer. */
+/* The RFC 5782 test point 127.0.0.2 (host order) and its TXT answer. */
+#define VERDICT_TESTPOINT 0x7f000002u
 #define VERDICT_TESTPOINT_TXT "RFC 5782 test point: always listed"
 
 /* The caller's scratch: covering_cap entries and history_cap days

@@ -21,9 +21,6 @@
 #include "err.h"
 #include "txt.h"
 
-/* The RFC 5782 test point 127.0.0.2 (verdict.h decides it). */
-#define EXPORT_TESTPOINT 0x7f000002u
-
 /* The apex dnsbld synthesises without a zone file (zone.c). */
 #define EXPORT_SYNTH_TTL 3600
 #define EXPORT_SYNTH_MINIMUM 600
@@ -211,7 +208,7 @@ static void export_csv_begin(struct export_ctx *x)
     struct addr_prefix tp;
 
     fputs("address_or_prefix,kind,weight,time,reason\n", x->out);
-    export_v4(&tp, EXPORT_TESTPOINT, 32);
+    export_v4(&tp, VERDICT_TESTPOINT, 32);
     export_csv_row(x, &tp, "list", "RFC 5782 test point");
 }
 
@@ -385,7 +382,7 @@ static int export_zone_begin(struct export_ctx *x)
     rc = file && file[0] ? export_zone_apex_file(x, file) : export_zone_apex_synth(x);
     if (rc != CTL_EXIT_OK)
         return rc;
-    export_v4(&tp, EXPORT_TESTPOINT, 32);
+    export_v4(&tp, VERDICT_TESTPOINT, 32);
     verdict_testpoint_decision(&x->zone.policy, &d);
     if (export_zone_name(x, &tp, &d) != DNSBL_OK) {
         ctl_error("zone %s: writing the test point failed", x->zone.name);

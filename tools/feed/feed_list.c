@@ -8,6 +8,7 @@
 #include "err.h"
 #include "feed.h"
 #include "feed_csvsplit.h"
+#include "txt.h"
 
 static bool list_is_space(char c)
 {
@@ -49,21 +50,6 @@ static bool list_json_field(const char *line, const char *key, char *out, size_t
     return true;
 }
 
-/* Imported TXT is an rbldnsd-style template where "$" is the address. */
-static void list_escape_txt(const char *in, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (; *in; in++) {
-        size_t need = *in == '$' ? 2 : 1;
-        if (n + need + 1 > cap)
-            break;
-        out[n++] = *in;
-        if (*in == '$')
-            out[n++] = '$';
-    }
-    out[n] = '\0';
-}
-
 /* One listed prefix: text is the line's own words ("" if none). */
 static int list_emit(struct csv_lines *l, const struct feed_options *opt, const char *source,
                      const char *addr, const char *text)
@@ -77,7 +63,9 @@ static int list_emit(struct csv_lines *l, const struct feed_options *opt, const 
     }
     const char *given = opt->list_reason && opt->list_reason[0] ? opt->list_reason : text;
     /* An empty TXT makes the zone's template answer; NULL would mean none. */
-    list_escape_txt(given, txt, sizeof txt);
+    struct txt_builder tb; /* imported TXT is a template (txt.h): its "$" is literal here */
+    txt_builder_init(&tb, txt, sizeof txt);
+    txt_builder_text(&tb, given, strlen(given));
     ev.txt = txt;
     if (*given)
         snprintf(reason, sizeof reason, "%s", given);
