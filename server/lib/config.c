@@ -191,29 +191,16 @@ bad:
  * values clients read as "not listed" or as an error (doc/formats.md 1.2, 1.3). */
 static int config_parse_code(const char *s, uint32_t *out, char *why, size_t whylen)
 {
-    struct in_addr a;
-    if (inet_pton(AF_INET, s, &a) != 1) {
-        config_set_why(why, whylen, "code '%s' is not an IPv4 address like 127.0.0.2", s);
+    const char *bad = model_code_parse(s, out);
+    if (bad) {
+        config_set_why(why, whylen, "code '%s' %s", s, bad);
         return DNSBL_EINVAL;
     }
-    uint32_t v = ntohl(a.s_addr);
-    if ((v >> 24) != 127) {
-        config_set_why(why, whylen, "code '%s' is not inside 127.0.0.0/8", s);
-        return DNSBL_EINVAL;
-    }
-    if (v <= 0x7f000001 || v >= 0x7ffffffc) {
-        config_set_why(why, whylen,
-                       "code '%s' is reserved (127.0.0.0, 127.0.0.1 and "
-                       "127.255.255.252-255 never mean listed)",
-                       s);
-        return DNSBL_EINVAL;
-    }
-    *out = v;
     return DNSBL_OK;
 }
 
 /* An ACL error code: one of the values clients know as an error, never one
- * a listing can have (config_parse_code refuses exactly these). */
+ * a listing can have (model_code_parse refuses exactly these). */
 static int config_parse_error_code(const char *s, uint32_t *out, char *why, size_t whylen)
 {
     struct in_addr a;

@@ -3,6 +3,7 @@
  * The policy half (scores, decisions, TXT) is in policy.c. */
 #include "model.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -380,4 +381,22 @@ int model_event_refusal(const struct event *ev, const char *shown, char *why, si
             snprintf(why, whylen, "refusing to list %s: it is 127.0.0.1, %s", shown, tail);
     }
     return DNSBL_EREFUSED;
+}
+
+const char *model_code_parse(const char *text, uint32_t *out)
+{
+    struct in_addr a;
+
+    if (inet_pton(AF_INET, text, &a) != 1)
+        return "is not an IPv4 address like 127.0.0.2";
+    uint32_t v = ntohl(a.s_addr);
+    if (v >> 24 != 127)
+        return "is outside 127.0.0.0/8";
+    if (v <= 0x7f000001)
+        return "is not allowed: it is reserved, 127.0.0.1 means \"not listed\" (RFC 5782) and "
+               "127.0.0.0 is no answer either";
+    if (v >= 0x7ffffffc)
+        return "is not allowed: it is reserved, 127.255.255.252-255 are DNSBL error replies";
+    *out = v;
+    return NULL;
 }

@@ -1,6 +1,8 @@
 /* Unit tests for the RFC 5782 rule that 127.0.0.1 is never listed: its one
  * home, model_event_refusal, and store_apply enforcing it for every caller
- * with DNSBL_EREFUSED and the same message the tools print. */
+ * with DNSBL_EREFUSED and the same message the tools print; and the
+ * listing codes, which never include 127.0.0.1 either. */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,12 +98,47 @@ static void test_store_enforces(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The codes a listing may answer: never 127.0.0.1 (nor 127.0.0.0), never
+ * an error value; the zone config and dnsblctl --code both ask here. */
+static void test_listing_codes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *why; /* NULL = accepted */
+    } cases[] = {
+        {"127.0.0.2", NULL},
+        {"127.1.2.3", NULL},
+        {"127.255.255.251", NULL},
+        {"127.0.0.1", "127.0.0.1 means \"not listed\""},
+        {"127.0.0.0", "reserved"},
+        {"127.255.255.252", "error replies"},
+        {"127.255.255.255", "error replies"},
+        {"10.0.0.2", "is outside 127.0.0.0/8"},
+        {"127.0.0", "is not an IPv4 address"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint32_t code = 0;
+        const char *why = model_code_parse(cases[i].text, &code);
+        if (!cases[i].why) {
+            assert_null(why);
+            struct in_addr a;
+            assert_int_equal(inet_pton(AF_INET, cases[i].text, &a), 1);
+            assert_int_equal(code, ntohl(a.s_addr));
+        } else {
+            assert_non_null(why);
+            assert_non_null(strstr(why, cases[i].why));
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusal_messages),
         cmocka_unit_test(test_what_is_not_refused),
         cmocka_unit_test(test_store_enforces),
+        cmocka_unit_test(test_listing_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

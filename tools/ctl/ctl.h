@@ -106,7 +106,7 @@ int ctl_args_take_one(const struct ctl_ctx *ctx, int argc, char **argv, const ch
 int ctl_args_parse_prefix(const char *text, struct addr_prefix *out);
 /* A single address; a prefix is refused, naming it. */
 int ctl_args_parse_address(const struct ctl_ctx *ctx, const char *text, struct addr_prefix *out);
-/* --code: 127.0.0.N, not 127.0.0.1 nor 127.255.255.252-255; host order out. */
+/* --code: a listing code (model_code_parse), host order out. */
 int ctl_args_parse_code(const char *text, uint32_t *out);
 /* --expires: a duration from ctx->now or an RFC 3339 time in the future. */
 int ctl_args_parse_expires(const struct ctl_ctx *ctx, const char *text, int64_t *out);

@@ -46,28 +46,12 @@ int ctl_args_parse_address(const struct ctl_ctx *ctx, const char *text, struct a
 
 int ctl_args_parse_code(const char *text, uint32_t *out)
 {
-    struct in_addr in;
+    const char *bad = model_code_parse(text, out);
 
-    if (inet_pton(AF_INET, text, &in) != 1) {
-        ctl_error("--code '%s' is not an IPv4 address like 127.0.0.2", text);
+    if (bad) {
+        ctl_error("--code '%s' %s", text, bad);
         return CTL_EXIT_USAGE;
     }
-    uint32_t code = ntohl(in.s_addr);
-    if (code >> 24 != 127) {
-        ctl_error("--code '%s' is outside 127.0.0.0/8", text);
-        return CTL_EXIT_USAGE;
-    }
-    if (code == 0x7f000001) {
-        ctl_error("--code '%s' is not allowed: 127.0.0.1 means \"not listed\" (RFC 5782)", text);
-        return CTL_EXIT_USAGE;
-    }
-    if (code >= 0x7ffffffc) {
-        ctl_error("--code '%s' is not allowed: 127.255.255.252-255 are reserved for "
-                  "DNSBL error replies",
-                  text);
-        return CTL_EXIT_USAGE;
-    }
-    *out = code;
     return CTL_EXIT_OK;
 }
 
