@@ -153,8 +153,8 @@ int model_event_refusal(const struct event *ev, const char *shown, char *why, si
 
 /* A listing code (an A record's value) from text: an IPv4 address inside
  * 127.0.0.0/8 that clients do not read as "not listed" (127.0.0.0 and
- * 127.0.0.1, RFC 5782) or as an error (127.255.255.252-255, formats.md
- * 1.2, 1.3). NULL and *out in host order, or why not, to follow the text
+ * 127.0.0.1, RFC 5782) or as an error (127.255.255.252-255,
+ * doc/formats.md 1.2, 1.3). NULL and *out in host order, or why not, to follow the text
  * ("is outside 127.0.0.0/8"). */
 const char *model_code_parse(const char *text, uint32_t *out);
 

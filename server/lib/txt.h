@@ -1,4 +1,4 @@
-/* txt: the TXT template grammar of listings (rbldnsd's, formats.md 4.2),
+/* txt: the TXT template grammar of listings (rbldnsd's, doc/formats.md 4.2),
  * read by one lexer (txt_template_next), expanded by txt_template_render
  * and written by txt_builder; and the zone template's {placeholders}.
  * No allocation: the caller owns every buffer. */
