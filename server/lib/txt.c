@@ -137,7 +137,7 @@ void txt_builder_rendered(struct txt_builder *b, const char *s, size_t n, char m
 void txt_fields_render(const char *t, const struct txt_fields *f, char *buf, size_t cap,
                        size_t *len)
 {
-    char code[16];
+    char code[16] = "";
     size_t n = 0;
     uint32_t c = f->code;
 
@@ -145,8 +145,6 @@ void txt_fields_render(const char *t, const struct txt_fields *f, char *buf, siz
         *len = 0;
         return;
     }
-    snprintf(code, sizeof code, "%u.%u.%u.%u", (unsigned)(c >> 24), (unsigned)(c >> 16 & 0xff),
-             (unsigned)(c >> 8 & 0xff), (unsigned)(c & 0xff));
     while (*t && n < cap - 1) {
         if (*t == '{') {
             const char *close = strchr(t, '}');
@@ -157,9 +155,15 @@ void txt_fields_render(const char *t, const struct txt_fields *f, char *buf, siz
                     val = f->ip;
                 else if (nl == 4 && memcmp(t + 1, "zone", 4) == 0)
                     val = f->zone;
-                else if (nl == 4 && memcmp(t + 1, "code", 4) == 0)
+                else if (nl == 4 && memcmp(t + 1, "code", 4) == 0) {
+                    /* Formatted only when asked for: snprintf costs more
+                     * than the rest of a usual template. */
+                    if (!code[0])
+                        snprintf(code, sizeof code, "%u.%u.%u.%u", (unsigned)(c >> 24),
+                                 (unsigned)(c >> 16 & 0xff), (unsigned)(c >> 8 & 0xff),
+                                 (unsigned)(c & 0xff));
                     val = code;
-                else if (nl == 6 && memcmp(t + 1, "reason", 6) == 0)
+                } else if (nl == 6 && memcmp(t + 1, "reason", 6) == 0)
                     val = f->reason;
             }
             if (val) {

@@ -147,6 +147,7 @@ static void test_fields(void **state)
     (void)state;
     fields_is("{ip} is listed in {zone}: {reason}", 256, "192.0.2.1 is listed in bl.example: spam");
     fields_is("code {code}", 256, "code 127.0.0.10");
+    fields_is("{code}/{code}", 256, "127.0.0.10/127.0.0.10");
     /* unknown and unclosed placeholders, and "$", are text here */
     fields_is("{nope} {ip", 256, "{nope} {ip");
     fields_is("{{ip}}", 256, "{192.0.2.1}");
