@@ -221,6 +221,30 @@ static const struct ctl_command ctl_commands[] = {
      "  -j, --json              print one JSON object: db, entries, values,\n"
      "                          bytes, changes, seconds\n" CTL_USAGE_COMMON,
      "rebuild the flat index that lookups search"},
+    {"backup", ctl_cmd_backup,
+     "Usage: dnsblctl backup DEST\n"
+     "\n"
+     "Write a consistent, compacted copy of the store as DEST/data.mdb (DEST is\n"
+     "made if missing). The copy is one read snapshot, so dnsbld may serve and\n"
+     "imports may run meanwhile; it holds the last commit before the snapshot.\n"
+     "It is written under a temporary name, synced and renamed when whole, so\n"
+     "a killed backup never leaves a data.mdb that looks complete. A DEST that\n"
+     "holds a store in use (its lock.mdb) is refused. Load it with restore.\n"
+     "\n"
+     "Options:\n" CTL_USAGE_COMMON,
+     "write a consistent, compacted copy of the store"},
+    {"restore", ctl_cmd_restore,
+     "Usage: dnsblctl restore SRC DIR\n"
+     "\n"
+     "Put the backup SRC (a data.mdb file, or a directory holding one) into DIR\n"
+     "as a new store. DIR must be empty or absent: restore never writes over a\n"
+     "store. The copy is staged inside DIR and checked as `check` does; only a\n"
+     "consistent copy becomes DIR/data.mdb. On a problem (a damaged or\n"
+     "truncated backup) each is printed, nothing is left in DIR, and the exit\n"
+     "status is 1. --db is not used: DIR names the new store.\n"
+     "\n"
+     "Options:\n" CTL_USAGE_COMMON,
+     "restore a backup into an empty directory, checked"},
     {"help", ctl_cmd_help,
      "Usage: dnsblctl help [COMMAND]\n"
      "\n"

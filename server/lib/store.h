@@ -129,6 +129,23 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
 int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
                 size_t *nproblems);
 
+/* Backup and restore (store_backup.c). store_backup writes a compacted
+ * copy of one read snapshot as dest/data.mdb (dest is made if missing;
+ * one holding a live store's lock.mdb is refused), under a temporary
+ * name renamed when whole and synced; out (may be NULL) gets its path.
+ * Safe while dnsbld serves and writers commit. */
+int store_backup(struct store *s, const char *dest, char *out, size_t outlen, char *why,
+                 size_t whylen);
+/* store_restore copies the backup src (a data.mdb file, or a directory
+ * holding one) into dir, which must be empty or absent (else
+ * DNSBL_EREFUSED): staged inside dir, checked with store_check in a child
+ * process (a damaged file may fault when mapped), and renamed to
+ * dir/data.mdb only when the check found nothing. Each problem goes to
+ * problem(arg, what), *nproblems gets the count; on any failure nothing
+ * is left in dir (a dir it made is removed) and why says why. */
+int store_restore(const char *src, const char *dir, void (*problem)(void *arg, const char *what),
+                  void *arg, size_t *nproblems, char *why, size_t whylen);
+
 /* Reader: one read-only transaction, reset between uses so a writer is never
  * held back. Begin before a batch of lookups, end after; entries copied out
  * stay valid after end. */

@@ -1,0 +1,65 @@
+"""dnsdiff: ask two DNS servers on loopback the same questions and compare.
+
+answer() asks one name and type over UDP (TCP when truncated) and returns
+what a DNSBL client sees: the rcode and the sorted A or TXT data of the
+answer section. sample_addresses() picks the addresses worth asking about
+a set of prefixes: each prefix's first and last address, the ones just
+outside it, a few inside, and the RFC 5782 test points."""
+
+import ipaddress
+import random
+import socket
+import time
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.reversename
+
+
+def qname(ip, zone):
+    """7.2.0.192.ZONE. for 192.0.2.7, nibbles for IPv6."""
+    rev = dns.reversename.from_address(str(ip)).to_text()
+    for suffix in (".in-addr.arpa.", ".ip6.arpa."):
+        if rev.endswith(suffix):
+            return rev[: -len(suffix)] + "." + zone + "."
+    raise ValueError(ip)
+
+
+def answer(port, name, rdtype, tries=50, proc=None):
+    """(rcode text, sorted answer data) from 127.0.0.1:port; retries while
+    the server is starting (bounded: tries * 0.1 s)."""
+    q = dns.message.make_query(name, rdtype)
+    for _ in range(tries):
+        if proc is not None and proc.poll() is not None:
+            break
+        try:
+            r = dns.query.udp(q, "127.0.0.1", port=port, timeout=1.0)
+            if r.flags & dns.flags.TC:
+                r = dns.query.tcp(q, "127.0.0.1", port=port, timeout=2.0)
+        except (dns.exception.Timeout, ConnectionRefusedError, socket.error):
+            time.sleep(0.1)
+            continue
+        data = sorted(rd.to_text() for rrs in r.answer if rrs.rdtype == q.question[0].rdtype
+                      for rd in rrs)
+        return dns.rcode.to_text(r.rcode()), data
+    raise RuntimeError("no answer from 127.0.0.1:%d to %s %s" % (port, name, rdtype))
+
+
+def sample_addresses(prefixes, seed=1, inside=3):
+    """Addresses at and around every prefix (ipaddress networks), a few
+    random ones inside each, and the test points; sorted, no duplicates."""
+    rnd = random.Random(seed)
+    out = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.2")}
+    for net in prefixes:
+        first, last = int(net.network_address), int(net.broadcast_address)
+        top = 2 ** net.max_prefixlen - 1
+        cls = type(net.network_address)
+        for v in (first, last, first - 1, last + 1):
+            if 0 <= v <= top:
+                out.add(cls(v))
+        for _ in range(inside):
+            out.add(cls(rnd.randint(first, last)))
+    return sorted(out, key=lambda a: (a.version, int(a)))

@@ -1,0 +1,86 @@
+/* cmd_backup: `dnsblctl backup DEST` and `dnsblctl restore SRC DIR`. The
+ * copying, the refusals and the check of a restored copy are the store's
+ * (store_backup, store_restore); this parses the operands and words the
+ * outcome. */
+#include <stdio.h>
+
+#include "ctl.h"
+#include "err.h"
+
+int ctl_cmd_backup(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {CTL_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
+    const char *dest = NULL;
+    struct store *s = NULL;
+    char why[PATH_MAX + 512] = "", path[PATH_MAX] = "";
+    uint64_t serial = 0;
+
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON, opts);
+        if (c == CTL_GETOPT_END)
+            break;
+        if (c == CTL_GETOPT_HELP)
+            return CTL_EXIT_OK;
+        return CTL_EXIT_USAGE;
+    }
+    int rc = ctl_args_take_one(ctx, argc, argv, "DEST (the backup directory)", &dest);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (!s) {
+        ctl_error("%s: no store here yet: nothing to back up", ctx->db);
+        return CTL_EXIT_FAIL;
+    }
+    int err = store_backup(s, dest, path, sizeof path, why, sizeof why);
+    /* The serial read after the copy: the copy holds it or an older one. */
+    bool have_serial = store_serial(s, &serial) == DNSBL_OK;
+    store_close(s);
+    if (err != DNSBL_OK) {
+        ctl_error("backup: %s", why[0] ? why : dnsbl_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    if (have_serial)
+        printf("%s: backup of %s (serial at most %llu)\n", path, ctx->db,
+               (unsigned long long)serial);
+    else
+        printf("%s: backup of %s\n", path, ctx->db);
+    return CTL_EXIT_OK;
+}
+
+static void ctl_restore_problem(void *arg, const char *what)
+{
+    (void)arg;
+    fputs(CTL_PROG ": problem: ", stderr);
+    ctl_print_text(stderr, what);
+    fputc('\n', stderr);
+}
+
+int ctl_cmd_restore(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {CTL_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
+    char why[2 * PATH_MAX + 512] = "";
+    size_t nproblems = 0;
+
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON, opts);
+        if (c == CTL_GETOPT_END)
+            break;
+        if (c == CTL_GETOPT_HELP)
+            return CTL_EXIT_OK;
+        return CTL_EXIT_USAGE;
+    }
+    if (argc - optind < 2)
+        return ctl_usage_error(ctx, "missing SRC (a backup) or DIR (where to restore it)");
+    if (argc - optind > 2)
+        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind + 2]);
+    const char *src = argv[optind], *dir = argv[optind + 1];
+    int err = store_restore(src, dir, ctl_restore_problem, NULL, &nproblems, why, sizeof why);
+    if (err != DNSBL_OK) {
+        ctl_error("restore: %s", why[0] ? why : dnsbl_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    printf("%s/data.mdb: restored from %s and checked: consistent\n", dir, src);
+    return CTL_EXIT_OK;
+}
