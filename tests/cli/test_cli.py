@@ -714,7 +714,7 @@ class TestTopAndExport(CtlTestCase):
                                '192.0.2.0/24,list,1,%s,"net, ""quoted"""' % DEFAULT_NOW,
                                "192.0.2.7,allow,1,%s,not listed inside a listed prefix"
                                % DEFAULT_NOW])
-        out = self.ctl_ok("export", "--format", "rbldnsd").out.splitlines()
+        out = self.ctl_ok("export", "--format", "rbldnsd", "--zone", "bl.example").out.splitlines()
         self.assertIn("$TTL", " ".join(out))
         self.assertIn("!192.0.2.7", out)
         self.assertNotIn("$DATASET", " ".join(out))

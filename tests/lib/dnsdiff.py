@@ -48,9 +48,10 @@ def answer(port, name, rdtype, tries=50, proc=None):
     raise RuntimeError("no answer from 127.0.0.1:%d to %s %s" % (port, name, rdtype))
 
 
-def sample_addresses(prefixes, seed=1, inside=3):
+def sample_addresses(prefixes, seed=1, inside=3, near=0):
     """Addresses at and around every prefix (ipaddress networks), a few
-    random ones inside each, and the test points; sorted, no duplicates."""
+    random ones inside each (inside), near random ones in the network 8
+    bits shorter, and the test points; sorted, no duplicates."""
     rnd = random.Random(seed)
     out = {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("127.0.0.2")}
     for net in prefixes:
@@ -62,4 +63,7 @@ def sample_addresses(prefixes, seed=1, inside=3):
                 out.add(cls(v))
         for _ in range(inside):
             out.add(cls(rnd.randint(first, last)))
+        wider = net.supernet(new_prefix=max(0, net.prefixlen - 8))
+        for _ in range(near):
+            out.add(cls(rnd.randint(int(wider.network_address), int(wider.broadcast_address))))
     return sorted(out, key=lambda a: (a.version, int(a)))

