@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import unittest
@@ -80,9 +81,10 @@ class ExportTestCase(CtlTestCase):
         doc = json.loads(self.ctl_ok("show", str(addr), "--json").out)
         return len(doc.get("codes") or []) > 1
 
-    def compare(self, other_port, proc, addrs, skip_multi):
+    def compare(self, other_port, proc, addrs, skip_multi, normalise=None):
         """Every address's A and TXT answer from dnsbld and from the other
-        server; returns how many were compared."""
+        server (normalise(ip, ours, theirs) may turn both into what is
+        compared); returns how many were compared."""
         compared = 0
         with self.dnsbld() as srv:
             ours = srv.ports["127.0.0.1"]
@@ -94,6 +96,8 @@ class ExportTestCase(CtlTestCase):
                 for rdtype in ("A", "TXT"):
                     want = want_a if rdtype == "A" else dnsdiff.answer(ours, name, rdtype)
                     got = dnsdiff.answer(other_port, name, rdtype, proc=proc)
+                    if normalise:
+                        want, got = normalise(ip, want, got)
                     with self.subTest(ip=str(ip), rdtype=rdtype):
                         self.assertEqual(got, want)
                 compared += 1
@@ -133,3 +137,101 @@ class TestRbldnsdExport(ExportTestCase):
 
     def test_needs_a_zone(self):
         self.ctl_fail(2, "export", "--format", "rbldnsd")
+
+
+NSD_CONF = """server:
+    ip-address: 127.0.0.1@{port}
+    port: {port}
+    do-ip6: no
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "{dir}"
+    pidfile: "{dir}/nsd.pid"
+    xfrdfile: "{dir}/xfrd.state"
+    zonelistfile: "{dir}/zone.list"
+    database: ""
+    logfile: "{dir}/nsd.log"
+    verbosity: 1
+remote-control:
+    control-enable: no
+zone:
+    name: {zone}
+    zonefile: "{dir}/{zone}.zone"
+"""
+
+CIDR = re.compile(r"[0-9a-f.:]+/\d+")
+
+
+def zone_normalise(ip, ours, theirs):
+    """What a zone file cannot say as dnsbld does: a wildcard's TXT names
+    the deciding prefix, not the address asked about; a name that exists
+    only to stop a wildcard answers NOERROR with no data, not NXDOMAIN."""
+    if theirs == ("NOERROR", []) and ours == ("NXDOMAIN", []):
+        theirs = ours
+    if any(CIDR.search(t) for t in theirs[1]):
+        theirs = (theirs[0], [CIDR.sub("ADDR", t) for t in theirs[1]])
+        ours = (ours[0], [t.replace(str(ip), "ADDR") for t in ours[1]])
+    return ours, theirs
+
+
+class TestZoneExport(ExportTestCase):
+    def export_zone(self, *extra):
+        r = self.ctl("export", "--format", "zone", "--zone", ZONE, *extra)
+        self.assertEqual(r.rc, 0, r.err)
+        return r
+
+    @unittest.skipUnless(shutil.which("nsd"), "nsd is not installed (deps.sh)")
+    def test_nsd_answers_as_dnsbld(self):
+        self.build_store()
+        # Wide prefixes: wildcards, and split into wildcards when not on an
+        # octet or nibble boundary.
+        for args in (("add", "100.64.0.0/10", "--code", "127.0.0.5"),
+                     ("allow", "100.70.1.2"),
+                     ("add", "100.70.1.0/30", "--code", "127.0.0.6"),
+                     ("add", "2001:db8:f000::/38", "--code", "127.0.0.7")):
+            self.ctl_ok(*args)
+        nsd_dir = os.path.join(self.tmp, "nsd")
+        os.mkdir(nsd_dir)
+        zone_path = os.path.join(nsd_dir, ZONE + ".zone")
+        r = self.export_zone("--zone-file", ZONE_FILE, "--output", zone_path)
+        self.assertEqual(r.err, "")  # nothing left out
+        with open(zone_path) as f:
+            text = f.read()
+        self.assertIn("*.2.0.192.bl.example.", text)  # bl-main's 192.0.2.0/24
+        self.assertIn("*.64.100.bl.example.", text)    # a /10 split on octets
+        self.assertIn("*.127.100.bl.example.", text)
+        self.assertNotIn("*.128.100.bl.example.", text)
+        check = subprocess.run(["nsd-checkzone", ZONE, zone_path], capture_output=True,
+                               timeout=60)
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        port = free_port()
+        conf = os.path.join(nsd_dir, "nsd.conf")
+        with open(conf, "w") as f:
+            f.write(NSD_CONF.format(port=port, dir=nsd_dir, zone=ZONE))
+        proc = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait, 5)
+        self.addCleanup(proc.terminate)
+        addrs = self.sample()
+        addrs += dnsdiff.sample_addresses([ipaddress.ip_network("100.70.1.0/24"),
+                                           ipaddress.ip_network("2001:db8:f3ff::/48")],
+                                          inside=50)
+        self.assertGreater(len(addrs), 1500)
+        n = self.compare(port, proc, addrs, skip_multi=False, normalise=zone_normalise)
+        self.assertEqual(n, len(addrs))
+
+    def test_exceptions_inside_a_wildcard(self):
+        self.ctl_ok("add", "192.0.2.0/24", "--code", "127.0.0.10")
+        self.ctl_ok("allow", "192.0.2.1")
+        self.ctl_ok("add", "198.51.100.0/25")
+        names = {}
+        for line in self.export_zone().out.splitlines():
+            if line.startswith(";") or not line.strip():
+                continue
+            owner, ttl, cls, rtype, data = line.split(None, 4)
+            names.setdefault(owner, []).append((rtype, data))
+        self.assertEqual(names["*.2.0.192.bl.example."][0], ("A", "127.0.0.10"))
+        self.assertEqual(names["1.2.0.192.bl.example."], [("HINFO", '"dnsbl" "not listed"')])
+        hosts = [o for o in names if o.endswith(".100.51.198.bl.example.")]
+        self.assertEqual(len(hosts), 128)  # a /25: below the last label, one name each

@@ -25,7 +25,6 @@
 #define EXPORT_SYNTH_TTL 3600
 #define EXPORT_SYNTH_MINIMUM 600
 
-#define EXPORT_EXPAND_BITS 16 /* a prefix expands to at most 2^16 names */
 #define EXPORT_TXT_MAX 1024
 
 enum export_format { EXPORT_NONE, EXPORT_RBLDNSD, EXPORT_ZONE, EXPORT_CSV };
@@ -52,7 +51,7 @@ struct export_ctx {
     bool has_v6;
     struct export_level stack[STORE_COVERING_MAX];
     size_t depth;
-    uint8_t *covered; /* zone expansion: names owned by longer entries */
+    struct verdict v; /* zone: the decision being written */
     char now_text[CTL_TEXT_SHORT];
     int err; /* collecting: an allocation failed */
 };
@@ -447,7 +446,8 @@ static int export_zone_begin(struct export_ctx *x)
 
     fprintf(x->out,
             "; zone %s written by dnsblctl export at %s: what it answers now.\n"
-            "; Listed prefixes are expanded to one name per address (at most 65536).\n",
+            "; Prefixes on label boundaries are wildcards, others split into them;\n"
+            "; names that answer nothing under a wildcard hold only an HINFO.\n",
             x->zone.name, x->now_text);
     int rc = export_apex_load(x, &apex);
     if (rc != CTL_EXIT_OK)
@@ -463,56 +463,190 @@ static int export_zone_begin(struct export_ctx *x)
     return CTL_EXIT_OK;
 }
 
-/* The low 32 address bits: expansions span at most 16 of them. */
-static uint32_t export_low_bits(const struct addr_prefix *p)
+/* Zone files answer by name, so a prefix becomes names on label
+ * boundaries (octets for IPv4, nibbles for IPv6): the tree of those
+ * boundaries is walked from the root, a node whose addresses all answer
+ * alike becomes one wildcard "*.NODE" (RFC 4592), a host one name. A
+ * wildcard does not apply below a name that exists (RFC 4592 section
+ * 2.2.1), so where a node answers otherwise than the wildcard above it,
+ * it gets names of its own; one that answers nothing gets only an HINFO
+ * record (as RFC 8482 uses it: data no DNSBL client asks for), so an A or
+ * TXT question there gets no data. doc/formats.md has the differences to
+ * dnsbld this leaves. */
+
+#define EXPORT_NONE_ENTRY SIZE_MAX /* no stored entry decides: not listed */
+
+static unsigned export_host_bits(const struct addr_prefix *p)
 {
-    return (uint32_t)p->a[12] << 24 | (uint32_t)p->a[13] << 16 | (uint32_t)p->a[14] << 8 | p->a[15];
+    return p->family == ADDR_V4 ? 32 : 128;
 }
 
-static void export_set_low_bits(struct addr_prefix *p, uint32_t v)
+/* The owner name of an aligned node: its whole labels, then the zone;
+ * "*." in front for a wildcard. */
+static int export_node_owner(const struct export_ctx *x, const struct addr_prefix *n, bool wild,
+                             char *out, size_t cap)
 {
-    p->a[12] = (uint8_t)(v >> 24);
-    p->a[13] = (uint8_t)(v >> 16);
-    p->a[14] = (uint8_t)(v >> 8);
-    p->a[15] = (uint8_t)v;
-}
+    size_t pos = 0;
+    int w;
 
-/* Every address of the listed prefix at index i, except those a longer
- * stored entry decides (they come after it, and get their own turn). */
-static int export_zone_entry(struct export_ctx *x, size_t i, const struct decision *d)
-{
-    const struct addr_prefix *p = &x->prefixes[i];
-    unsigned host = p->family == ADDR_V4 ? 32 : 128;
-    unsigned bits = host - p->plen;
-    char text[ADDR_TEXT_MAX];
-
-    if (bits > EXPORT_EXPAND_BITS) {
-        addr_format(p, text, sizeof text);
-        ctl_error("export: warning: %s is listed but spans more than 65536 addresses; left "
-                  "out of the zone file (no wildcards)",
-                  text);
-        return CTL_EXIT_OK;
+    if (wild) {
+        if (cap < 3)
+            return DNSBL_ESPACE;
+        memcpy(out, "*.", 3);
+        pos = 2;
     }
-    uint32_t count = 1u << bits, base = export_low_bits(p);
-    memset(x->covered, 0, count);
-    for (size_t j = i + 1; j < x->n && addr_covers(p, &x->prefixes[j]); j++) {
-        const struct addr_prefix *c = &x->prefixes[j];
-        uint32_t off = export_low_bits(c) - base, span = 1u << (host - c->plen);
-        memset(x->covered + off, 1, span);
-    }
-    for (uint32_t k = 0; k < count; k++) {
-        if (x->covered[k])
-            continue;
-        struct addr_prefix addr = *p;
-        addr.plen = (uint8_t)host;
-        export_set_low_bits(&addr, base + k);
-        if (verdict_testpoint(&addr) != VERDICT_TP_NONE)
-            continue;
-        if (export_zone_name(x, &addr, d) != DNSBL_OK) {
-            addr_format(&addr, text, sizeof text);
-            ctl_error("zone %s: writing %s failed", x->zone.name, text);
-            return CTL_EXIT_FAIL;
+    if (n->family == ADDR_V4) {
+        for (int i = n->plen / 8 - 1; i >= 0; i--) {
+            w = snprintf(out + pos, cap - pos, "%u.", n->a[12 + i]);
+            if (w < 0 || (size_t)w >= cap - pos)
+                return DNSBL_ESPACE;
+            pos += (size_t)w;
         }
+    } else {
+        for (int i = n->plen / 4 - 1; i >= 0; i--) {
+            unsigned nib = i % 2 ? n->a[i / 2] & 0x0f : n->a[i / 2] >> 4;
+            w = snprintf(out + pos, cap - pos, "%x.", nib);
+            if (w < 0 || (size_t)w >= cap - pos)
+                return DNSBL_ESPACE;
+            pos += (size_t)w;
+        }
+    }
+    w = snprintf(out + pos, cap - pos, "%s.", x->zone.name);
+    return w < 0 || (size_t)w >= cap - pos ? DNSBL_ESPACE : DNSBL_OK;
+}
+
+/* A and TXT of a decision at owner; the TXT names ip (an address, or for a
+ * wildcard the deciding entry's prefix: one record cannot name every
+ * address it answers for). */
+static int export_zone_records(struct export_ctx *x, const char *owner, const char *ip,
+                               const struct decision *d)
+{
+    char txt[EXPORT_TXT_MAX];
+    size_t len;
+    int rc = DNSBL_OK;
+
+    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++)
+        rc = export_print_rr(x, export_rr_a(owner, d->ttl, d->codes[i]));
+    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++) {
+        if (verdict_render_txt(&x->zone.policy, d, i, ip, x->zone.name, txt, sizeof txt, &len))
+            rc = export_print_rr(x, export_rr_txt(owner, d->ttl, txt, len));
+    }
+    return rc;
+}
+
+/* The filler that makes a name exist with no A and no TXT. */
+static int export_zone_filler(struct export_ctx *x, const char *owner)
+{
+    ldns_rr *rr = NULL;
+    char text[ADDR_TEXT_MAX * 2 + ZONE_NAME_MAX + 64];
+
+    snprintf(text, sizeof text, "%s %u IN HINFO \"dnsbl\" \"not listed\"", owner,
+             x->zone.policy.ttl);
+    if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
+        return DNSBL_ENOMEM;
+    return export_print_rr(x, rr);
+}
+
+/* Is the decision of entry `from` (EXPORT_NONE_ENTRY: nothing) a listing?
+ * Leaves it in x->v. */
+static int export_zone_decide(struct export_ctx *x, size_t from, bool *listed)
+{
+    *listed = false;
+    if (from == EXPORT_NONE_ENTRY)
+        return CTL_EXIT_OK;
+    int rc = ctl_lookup_decide(x->l, &x->prefixes[from], &x->zone.policy, x->ctx->now, &x->v);
+    if (rc == CTL_EXIT_OK)
+        *listed = x->v.d.listed && x->v.d.n > 0;
+    return rc;
+}
+
+/* Names for the aligned node n, whose addresses outside the entries
+ * [lo, hi) (all inside n and longer) answer as entry `from`. need: n
+ * must exist (a wildcard above answers otherwise). *written counts the
+ * names made. */
+static int export_zone_node(struct export_ctx *x, const struct addr_prefix *n, size_t from,
+                            size_t lo, size_t hi, bool need, size_t *written)
+{
+    char owner[ADDR_TEXT_MAX * 2 + ZONE_NAME_MAX + 4], ip[ADDR_TEXT_MAX];
+    unsigned host = export_host_bits(n);
+    bool listed;
+    size_t mine = 0;
+    int rc = export_zone_decide(x, from, &listed);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (n->plen == host && verdict_testpoint(n) != VERDICT_TP_NONE)
+        return CTL_EXIT_OK; /* written at the top, as the server answers it */
+    if (listed) {
+        if (export_node_owner(x, n, n->plen < host, owner, sizeof owner) != DNSBL_OK)
+            return CTL_EXIT_FAIL;
+        addr_format(n->plen == host ? n : &x->prefixes[from], ip, sizeof ip);
+        if (export_zone_records(x, owner, ip, &x->v.d) != DNSBL_OK)
+            return CTL_EXIT_FAIL;
+        mine++;
+    }
+    if (lo < hi) {
+        unsigned step = n->family == ADDR_V4 ? 8 : 4, level = n->plen + step;
+        size_t stack[STORE_COVERING_MAX], depth = 0, j = lo;
+        for (unsigned c = 0; c < 1u << step && rc == CTL_EXIT_OK; c++) {
+            struct addr_prefix child = *n;
+            unsigned bit = n->plen;
+            /* The child's number goes into the step bits after n's. */
+            for (unsigned k = 0; k < step; k++, bit++)
+                if (c >> (step - 1 - k) & 1)
+                    child.a[(n->family == ADDR_V4 ? 12 : 0) + bit / 8] |=
+                        (uint8_t)(0x80 >> bit % 8);
+            child.plen = (uint8_t)level;
+            while (depth && !addr_covers(&x->prefixes[stack[depth - 1]], &child))
+                depth--;
+            /* Entries spanning whole children start on a child's boundary. */
+            while (j < hi && x->prefixes[j].plen <= level && addr_covers(&x->prefixes[j], &child)) {
+                if (depth < STORE_COVERING_MAX)
+                    stack[depth++] = j;
+                j++;
+            }
+            size_t a = j;
+            while (j < hi && addr_covers(&child, &x->prefixes[j]))
+                j++;
+            size_t inherited = depth ? stack[depth - 1] : from;
+            if (a == j && inherited == from)
+                continue; /* answers as n: n's wildcard, or nothing, covers it */
+            size_t got = 0;
+            rc = export_zone_node(x, &child, inherited, a, j, listed, &got);
+            mine += got;
+        }
+        if (rc != CTL_EXIT_OK)
+            return rc;
+    }
+    if (mine == 0 && need && n->plen > 0) {
+        if (export_node_owner(x, n, false, owner, sizeof owner) != DNSBL_OK ||
+            export_zone_filler(x, owner) != DNSBL_OK)
+            return CTL_EXIT_FAIL;
+        mine++;
+    }
+    *written += mine;
+    return CTL_EXIT_OK;
+}
+
+/* Both families' trees, from their roots. */
+static int export_zone_tree(struct export_ctx *x)
+{
+    static const uint8_t zeros[16];
+    static const int families[] = {ADDR_V4, ADDR_V6}; /* the order of the store */
+    size_t i = 0;
+
+    for (size_t f = 0; f < 2; f++) {
+        size_t lo = i, hi = i, from = EXPORT_NONE_ENTRY, written = 0;
+        while (hi < x->n && x->prefixes[hi].family == families[f])
+            hi++;
+        i = hi;
+        struct addr_prefix root;
+        addr_from_bytes(&root, families[f], zeros, 0);
+        if (lo < hi && x->prefixes[lo].plen == 0)
+            from = lo++;
+        int rc = export_zone_node(x, &root, from, lo, hi, false, &written);
+        if (rc != CTL_EXIT_OK)
+            return rc;
     }
     return CTL_EXIT_OK;
 }
@@ -546,10 +680,7 @@ static int export_walk(struct export_ctx *x)
         case EXPORT_CSV:
             export_csv_entry(x, p, &v.d, listed, parent_listed);
             break;
-        case EXPORT_ZONE:
-            if (listed)
-                rc = export_zone_entry(x, i, &v.d);
-            break;
+        case EXPORT_ZONE: /* export_zone_tree */
         case EXPORT_NONE:
             break;
         }
@@ -643,9 +774,7 @@ static int export_write(struct export_ctx *x)
         break;
     case EXPORT_ZONE:
         rc = export_zone_begin(x);
-        if (rc != CTL_EXIT_OK)
-            return rc;
-        break;
+        return rc == CTL_EXIT_OK ? export_zone_tree(x) : rc;
     case EXPORT_NONE:
         break;
     }
@@ -712,12 +841,6 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
         goto out;
     export_normalise_zone(&x->zone);
     ctl_format_time(ctx->now, x->now_text);
-    x->covered = malloc((size_t)1 << EXPORT_EXPAND_BITS);
-    if (!x->covered) {
-        ctl_error("export: %s", dnsbl_strerror(DNSBL_ENOMEM));
-        rc = CTL_EXIT_FAIL;
-        goto out;
-    }
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         goto out;
@@ -742,7 +865,6 @@ out:
     ctl_lookup_close(x->l);
     if (s)
         store_close(s);
-    free(x->covered);
     free(x->prefixes);
     free(x);
     return rc;
