@@ -81,6 +81,25 @@ class ExportTestCase(CtlTestCase):
         doc = json.loads(self.ctl_ok("show", str(addr), "--json").out)
         return len(doc.get("codes") or []) > 1
 
+    def start_server(self, argv):
+        """The server argv(port) runs, on a free loopback port, once it
+        answers the zone's SOA; a few ports are tried (one may be taken),
+        each for at most 10 s."""
+        for _ in range(3):
+            port = free_port()
+            proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            try:
+                dnsdiff.answer(port, ZONE + ".", "SOA", tries=100, proc=proc)
+            except RuntimeError:
+                proc.kill()
+                proc.wait(5)
+                continue
+            self.addCleanup(proc.wait, 5)
+            self.addCleanup(proc.terminate)
+            return port, proc
+        self.fail("%s did not start" % argv(0)[0])
+
     def compare(self, other_port, proc, addrs, skip_multi, normalise=None):
         """Every address's A and TXT answer from dnsbld and from the other
         server (normalise(ip, ours, theirs) may turn both into what is
@@ -120,12 +139,9 @@ class TestRbldnsdExport(ExportTestCase):
         # rbldnsd started as root reads its data as an unprivileged user.
         os.chmod(self.tmp, 0o755)
         os.chmod(data, 0o644)
-        port = free_port()
-        proc = subprocess.Popen(["rbldnsd", "-n", "-f", "-b", "127.0.0.1/%d" % port,
-                                 "-w", self.tmp, "%s:combined:bl.rbldnsd" % ZONE],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(proc.wait, 5)
-        self.addCleanup(proc.kill)
+        port, proc = self.start_server(
+            lambda port: ["rbldnsd", "-n", "-f", "-b", "127.0.0.1/%d" % port, "-w", self.tmp,
+                          "%s:combined:bl.rbldnsd" % ZONE])
         addrs = self.sample()
         self.assertGreater(len(addrs), 1500)
         n = self.compare(port, proc, addrs, skip_multi=True)
@@ -176,6 +192,15 @@ def zone_normalise(ip, ours, theirs):
 
 
 class TestZoneExport(ExportTestCase):
+    def start_nsd(self, nsd_dir):
+        conf = os.path.join(nsd_dir, "nsd.conf")
+
+        def argv(port):
+            with open(conf, "w") as f:
+                f.write(NSD_CONF.format(port=port, dir=nsd_dir, zone=ZONE))
+            return ["nsd", "-d", "-c", conf]
+        return self.start_server(argv)
+
     def export_zone(self, *extra):
         r = self.ctl("export", "--format", "zone", "--zone", ZONE, *extra)
         self.assertEqual(r.rc, 0, r.err)
@@ -205,14 +230,7 @@ class TestZoneExport(ExportTestCase):
         check = subprocess.run(["nsd-checkzone", ZONE, zone_path], capture_output=True,
                                timeout=60)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
-        port = free_port()
-        conf = os.path.join(nsd_dir, "nsd.conf")
-        with open(conf, "w") as f:
-            f.write(NSD_CONF.format(port=port, dir=nsd_dir, zone=ZONE))
-        proc = subprocess.Popen(["nsd", "-d", "-c", conf], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        self.addCleanup(proc.wait, 5)
-        self.addCleanup(proc.terminate)
+        port, proc = self.start_nsd(nsd_dir)
         addrs = self.sample()
         addrs += dnsdiff.sample_addresses([ipaddress.ip_network("100.70.1.0/24"),
                                            ipaddress.ip_network("2001:db8:f3ff::/48")],
