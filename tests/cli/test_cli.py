@@ -709,11 +709,10 @@ class TestTopAndExport(CtlTestCase):
         self.ctl_ok("add", "192.0.2.0/24", "--reason", "net, \"quoted\"")
         self.ctl_ok("allow", "192.0.2.7")
         out = self.ctl_ok("export", "--format", "csv").out.splitlines()
-        self.assertEqual(out, ["address_or_prefix,kind,weight,time,reason",
-                               "127.0.0.2,list,1,%s,RFC 5782 test point" % DEFAULT_NOW,
-                               '192.0.2.0/24,list,1,%s,"net, ""quoted"""' % DEFAULT_NOW,
-                               "192.0.2.7,allow,1,%s,not listed inside a listed prefix"
-                               % DEFAULT_NOW])
+        self.assertEqual(out, ["address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,"
+                               "dataset",
+                               '192.0.2.0/24,list,1,%s,"net, ""quoted""",,,,,' % DEFAULT_NOW,
+                               "192.0.2.7,allow,1,%s,,,,,," % DEFAULT_NOW])
         out = self.ctl_ok("export", "--format", "rbldnsd", "--zone", "bl.example").out.splitlines()
         self.assertIn("$TTL", " ".join(out))
         self.assertIn("!192.0.2.7", out)

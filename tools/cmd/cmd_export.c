@@ -52,6 +52,7 @@ struct export_ctx {
     struct export_level stack[STORE_COVERING_MAX];
     size_t depth;
     struct verdict v; /* zone: the decision being written */
+    struct store *store;
     char now_text[CTL_TEXT_SHORT];
     int err; /* collecting: an allocation failed */
 };
@@ -80,18 +81,6 @@ static void export_v4(struct addr_prefix *p, uint32_t a, unsigned plen)
 {
     uint8_t b[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
     addr_from_bytes(p, ADDR_V4, b, plen);
-}
-
-/* A decision's reason in words: the deciding entry's reason, else why. */
-static const char *export_reason(const struct decision *d)
-{
-    const struct entry *e = d->decider ? d->decider : d->imported ? d->imported : d->evidence;
-
-    if (d->why == WHY_TESTPOINT)
-        return "RFC 5782 test point";
-    if (e && e->reason[0])
-        return e->reason;
-    return model_why_name(d->why);
 }
 
 /* ---- rbldnsd ---------------------------------------------------------- */
@@ -239,33 +228,66 @@ static void export_csv_field(FILE *out, const char *s)
         fputc('"', out);
 }
 
-static void export_csv_row(struct export_ctx *x, const struct addr_prefix *p, const char *kind,
-                           const char *reason)
+/* One row: the entry's prefix, kind, weight 1, time, reason, then the
+ * state columns (code, expires, ttl, txt, dataset; "" when unset). */
+static void export_csv_row(struct export_ctx *x, const struct entry *e, const char *kind,
+                           int64_t time, const char *reason, uint32_t code, int64_t expires,
+                           uint32_t ttl, const char *txt, const char *dataset)
 {
-    char text[ADDR_TEXT_MAX];
+    char text[ADDR_TEXT_MAX], when[CTL_TEXT_SHORT], num[CTL_TEXT_SHORT];
 
-    addr_format(p, text, sizeof text);
-    fprintf(x->out, "%s,%s,1,%s,", text, kind, x->now_text);
+    addr_format(&e->prefix, text, sizeof text);
+    ctl_format_time(time ? time : x->ctx->now, when);
+    fprintf(x->out, "%s,%s,1,%s,", text, kind, when);
     export_csv_field(x->out, reason);
+    fputc(',', x->out);
+    if (code) {
+        ctl_format_code(code, num);
+        fputs(num, x->out);
+    }
+    fputc(',', x->out);
+    if (expires) {
+        ctl_format_time(expires, when);
+        fputs(when, x->out);
+    }
+    fputc(',', x->out);
+    if (ttl)
+        fprintf(x->out, "%u", ttl);
+    fputc(',', x->out);
+    export_csv_field(x->out, txt);
+    fputc(',', x->out);
+    export_csv_field(x->out, dataset);
     fputc('\n', x->out);
 }
 
 static void export_csv_begin(struct export_ctx *x)
 {
-    struct addr_prefix tp;
-
-    fputs("address_or_prefix,kind,weight,time,reason\n", x->out);
-    export_v4(&tp, VERDICT_TESTPOINT, 32);
-    export_csv_row(x, &tp, "list", "RFC 5782 test point");
+    fputs("address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset\n", x->out);
 }
 
-static void export_csv_entry(struct export_ctx *x, const struct addr_prefix *p,
-                             const struct decision *d, bool listed, bool parent_listed)
+/* An entry's imported state, then its operator state (the later word on
+ * the shared reason); evidence has no row (its history cannot be said in
+ * a row yet). */
+static int export_csv_entry(const struct entry *e, void *arg)
 {
-    if (listed)
-        export_csv_row(x, p, "list", export_reason(d));
-    else if (parent_listed)
-        export_csv_row(x, p, "allow", "not listed inside a listed prefix");
+    struct export_ctx *x = arg;
+    const char *op_reason = e->state != ENTRY_NONE ? "" : e->reason;
+
+    if (e->imp_state == IMPORT_LISTED)
+        export_csv_row(x, e, "import_list", e->imp_time, op_reason, e->imp_code, 0, e->imp_ttl,
+                       e->imp_flags & IMPORT_NO_TXT ? "" : e->imp_txt, e->imp_dataset);
+    else if (e->imp_state == IMPORT_EXCLUDED)
+        export_csv_row(x, e, "import_exclude", e->imp_time, op_reason, 0, 0, 0, "", e->imp_dataset);
+    if (e->state == ENTRY_LISTED)
+        export_csv_row(x, e, "list", e->state_time, e->reason, e->code, e->expires, 0, "", "");
+    else if (e->state == ENTRY_ALLOWED)
+        export_csv_row(x, e, "allow", e->state_time, e->reason, 0, e->expires, 0, "", "");
+    else if (e->state == ENTRY_DELISTED) {
+        /* A delisting keeps what it undid: the listing, then its end. */
+        export_csv_row(x, e, "list", e->state_time, e->reason, e->code, e->expires, 0, "", "");
+        export_csv_row(x, e, "delist", e->state_time, "", 0, 0, 0, "", "");
+    }
+    return 0;
 }
 
 /* ---- zone ------------------------------------------------------------- */
@@ -677,9 +699,7 @@ static int export_walk(struct export_ctx *x)
         case EXPORT_RBLDNSD:
             export_rbldnsd_entry(x, p, &v.d, listed, parent_listed);
             break;
-        case EXPORT_CSV:
-            export_csv_entry(x, p, &v.d, listed, parent_listed);
-            break;
+        case EXPORT_CSV:  /* export_csv_entry, from the entries */
         case EXPORT_ZONE: /* export_zone_tree */
         case EXPORT_NONE:
             break;
@@ -771,7 +791,11 @@ static int export_write(struct export_ctx *x)
         break;
     case EXPORT_CSV:
         export_csv_begin(x);
-        break;
+        if (x->store && store_foreach(x->store, export_csv_entry, x) != DNSBL_OK) {
+            ctl_error("export: reading the entries failed");
+            return CTL_EXIT_FAIL;
+        }
+        return CTL_EXIT_OK;
     case EXPORT_ZONE:
         rc = export_zone_begin(x);
         return rc == CTL_EXIT_OK ? export_zone_tree(x) : rc;
@@ -852,6 +876,7 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
+    x->store = s;
     rc = ctl_lookup_open(s, &x->l);
     if (rc != CTL_EXIT_OK)
         goto out;

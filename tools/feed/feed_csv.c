@@ -12,7 +12,7 @@
 #include "feed_csvsplit.h"
 
 #define CSVF_MAX_FIELDS 32
-#define CSVF_MAX_COLS 8
+#define CSVF_MAX_COLS 12
 
 struct csvf_name {
     const char *name;
@@ -158,17 +158,76 @@ static bool csvf_address(struct csvf_parse *cp, const char *what, struct addr_pr
 
 /* ---- generic operator CSV ---- */
 
-enum { G_ADDR, G_KIND, G_WEIGHT, G_TIME, G_REASON, G_COUNT };
+/* The state columns after reason (code, expires, ttl, txt, dataset) are
+ * optional: dnsblctl export --format csv writes them so an entry's
+ * operator and imported state import back whole (doc/formats.md 5). */
+enum {
+    G_ADDR,
+    G_KIND,
+    G_WEIGHT,
+    G_TIME,
+    G_REASON,
+    G_CODE,
+    G_EXPIRES,
+    G_TTL,
+    G_TXT,
+    G_DATASET,
+    G_COUNT
+};
 
 static const struct csvf_name generic_names[] = {
-    {"address_or_prefix", G_ADDR}, {"kind", G_KIND},    {"weight", G_WEIGHT}, {"time", G_TIME},
-    {"reason", G_REASON},          {"address", G_ADDR}, {"prefix", G_ADDR},   {"ip", G_ADDR},
+    {"address_or_prefix", G_ADDR},
+    {"kind", G_KIND},
+    {"weight", G_WEIGHT},
+    {"time", G_TIME},
+    {"reason", G_REASON},
+    {"code", G_CODE},
+    {"expires", G_EXPIRES},
+    {"ttl", G_TTL},
+    {"txt", G_TXT},
+    {"dataset", G_DATASET},
+    {"address", G_ADDR},
+    {"prefix", G_ADDR},
+    {"ip", G_ADDR},
     {"timestamp", G_TIME},
 };
 
 static bool generic_kind_ok(int kind)
 {
-    return (kind >= EV_ABUSE && kind <= EV_VOLUME) || kind == EV_LIST || kind == EV_ALLOW;
+    return (kind >= EV_ABUSE && kind <= EV_VOLUME) || kind == EV_LIST || kind == EV_ALLOW ||
+           kind == EV_DELIST || kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE;
+}
+
+/* The optional state columns into ev; false (rejected) on a bad value. */
+static bool generic_state(struct csvf_parse *cp, struct event *ev)
+{
+    const char *code = csvf_get(cp, G_CODE), *expires = csvf_get(cp, G_EXPIRES);
+    const char *ttl = csvf_get(cp, G_TTL), *txt = csvf_get(cp, G_TXT);
+    const char *dataset = csvf_get(cp, G_DATASET);
+
+    if (*code) {
+        const char *why = model_code_parse(code, &ev->code);
+        if (why) {
+            csv_reject(&cp->l, "code '%s' %s", code, why);
+            return false;
+        }
+    }
+    if (*expires && !csv_parse_time(expires, &ev->expires)) {
+        csv_reject(&cp->l, "expires '%s' is not RFC 3339 or unix seconds", expires);
+        return false;
+    }
+    if (*ttl) {
+        double v;
+        if (!csv_parse_decimal(ttl, &v) || v != (double)(uint32_t)v) {
+            csv_reject(&cp->l, "ttl '%s' is not a whole number of seconds", ttl);
+            return false;
+        }
+        ev->ttl = (uint32_t)v;
+    }
+    /* An imported listing without TXT has none (rbldnsd ":code:"). */
+    ev->txt = *txt ? txt : NULL;
+    ev->dataset = *dataset ? dataset : NULL;
+    return true;
 }
 
 static int generic_row(struct csvf_parse *cp)
@@ -189,14 +248,18 @@ static int generic_row(struct csvf_parse *cp)
         if (*ktext)
             csv_reject(&cp->l,
                        "unknown kind '%s' (abuse, fraud, virus, other, not_spam, "
-                       "auth_failure, trap, volume, list, allow)",
+                       "auth_failure, trap, volume, list, allow, delist, import_list, "
+                       "import_exclude)",
                        ktext);
         else
             csv_reject(&cp->l, "no kind");
         return 0;
     }
     ev.kind = (uint8_t)kind;
-    bool state = kind == EV_LIST || kind == EV_ALLOW;
+    bool state = kind == EV_LIST || kind == EV_ALLOW || kind == EV_DELIST ||
+                 kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE;
+    if (!generic_state(cp, &ev))
+        return 0;
 
     const char *wtext = csvf_get(cp, G_WEIGHT);
     ev.weight = 1;
@@ -230,7 +293,7 @@ static int generic_row(struct csvf_parse *cp)
     return csv_emit(&cp->l, &ev, key);
 }
 
-static const int generic_fixed[G_COUNT] = {0, 1, 2, 3, 4};
+static const int generic_fixed[G_COUNT] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 
 static const struct csvf_kind generic_kind = {
     .name = "csv",
