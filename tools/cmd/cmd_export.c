@@ -582,6 +582,17 @@ static int export_zone_decide(struct export_ctx *x, size_t from, bool *listed)
     return rc;
 }
 
+/* The step address bits of p after its first `from`: which child of the
+ * node of length `from` holds p. */
+static unsigned export_child_index(const struct addr_prefix *p, unsigned from, unsigned step)
+{
+    unsigned base = p->family == ADDR_V4 ? 96 : 0, c = 0;
+
+    for (unsigned bit = base + from; bit < base + from + step; bit++)
+        c = c << 1 | (p->a[bit / 8] >> (7 - bit % 8) & 1);
+    return c;
+}
+
 /* Names for the aligned node n, whose addresses outside the entries
  * [lo, hi) (all inside n and longer) answer as entry `from`. need: n
  * must exist (a wildcard above answers otherwise). *written counts the
@@ -611,6 +622,12 @@ static int export_zone_node(struct export_ctx *x, const struct addr_prefix *n, s
         unsigned step = n->family == ADDR_V4 ? 8 : 4, level = n->plen + step;
         size_t stack[STORE_COVERING_MAX], depth = 0, j = lo;
         for (unsigned c = 0; c < 1u << step && rc == CTL_EXIT_OK; c++) {
+            /* Nothing spans this child: go to the next entry's. */
+            if (depth == 0) {
+                if (j >= hi)
+                    break;
+                c = export_child_index(&x->prefixes[j], n->plen, step);
+            }
             struct addr_prefix child = *n;
             unsigned bit = n->plen;
             /* The child's number goes into the step bits after n's. */
