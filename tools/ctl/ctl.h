@@ -126,6 +126,14 @@ int ctl_store_sync(struct store *s);
  * NULL then and nothing is created. A missing directory is an error (most
  * likely a typo). */
 int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out);
+/* The store directory --db names exists and is a directory; else one
+ * message (a usage error when none is given) and its exit code. */
+int ctl_store_require_dir(const struct ctl_ctx *ctx);
+/* store_foreach over s (nothing when s is NULL, an empty store). A failed
+ * walk, or *cb_err set by cb (cb_err may be NULL), is said as "reading the
+ * entries: ..." and becomes CTL_EXIT_FAIL. */
+int ctl_store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg,
+                      const int *cb_err);
 
 /* Lookups: one store reader and its scratch buffers (covering entries,
  * history days) for a whole command, so a command that decides many
