@@ -353,18 +353,27 @@ static bool arf_addr_nonpublic(const struct addr_prefix *ip)
     return false;
 }
 
+/* The n bytes at s, without an "IPv6:" tag, as a string in buf; false if
+ * nothing is left or it is too long to be an address. */
+static bool arf_addr_text(const char *s, size_t n, char buf[ADDR_TEXT_MAX])
+{
+    if (n >= 5 && g_ascii_strncasecmp(s, "IPv6:", 5) == 0)
+        s += 5, n -= 5;
+    if (n == 0 || n >= ADDR_TEXT_MAX)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
 /* An address literal as it appears in a header: brackets and an IPv6: tag
  * already gone, possibly with an IPv4 ":port" after it. Only a whole
  * address counts, never a prefix. */
 static bool arf_literal_parse(const char *s, size_t n, struct addr_prefix *out)
 {
     char buf[ADDR_TEXT_MAX];
-    if (n >= 5 && g_ascii_strncasecmp(s, "IPv6:", 5) == 0)
-        s += 5, n -= 5;
-    if (n == 0 || n >= sizeof buf)
+    if (!arf_addr_text(s, n, buf))
         return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
     char *colon = strchr(buf, ':');
     if (colon && strchr(buf, '.') && !strchr(colon + 1, ':'))
         *colon = '\0'; /* Exim's 192.0.2.1:51234 */
@@ -394,12 +403,8 @@ static bool arf_ip_parse(const char *v, struct addr_prefix *out)
         return false;
     /* arf_literal_parse would take an IPv4 ":port"; a Source-IP has none. */
     char buf[ADDR_TEXT_MAX];
-    if (n >= 5 && g_ascii_strncasecmp(v, "IPv6:", 5) == 0)
-        v += 5, n -= 5;
-    if (n == 0 || n >= sizeof buf)
+    if (!arf_addr_text(v, n, buf))
         return false;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
     struct addr_prefix p;
     if (strchr(buf, '/') || addr_parse(buf, &p, NULL, 0) != 0)
         return false;
