@@ -85,8 +85,6 @@ int ctl_cmd_check(struct ctl_ctx *ctx, int argc, char **argv)
     int rc = ctl_getopt_json_only(ctx, argc, argv, &o.json, &done);
     if (rc != CTL_EXIT_OK || done)
         return rc;
-    if (optind < argc)
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
     rc = ctl_store_require_dir(ctx);
     if (rc != CTL_EXIT_OK)
         return rc;

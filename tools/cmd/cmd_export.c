@@ -497,8 +497,8 @@ static int export_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "f:z:o:F:Z:", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            if (optind < argc)
-                return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+            if (ctl_args_none(ctx, argc, argv) != CTL_EXIT_OK)
+                return CTL_EXIT_USAGE;
             if (a->format == EXPORT_NONE)
                 return ctl_usage_error(ctx, "missing --format rbldnsd|zone|csv");
             if (a->format == EXPORT_ZONE && !a->zone)

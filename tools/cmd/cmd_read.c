@@ -687,8 +687,6 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
 
     if (rc != CTL_EXIT_OK || done)
         return rc;
-    if (optind < argc)
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         return rc;

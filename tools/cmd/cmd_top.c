@@ -91,9 +91,7 @@ static int top_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct top
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "b:l:jz:Z:", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            if (optind < argc)
-                return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-            return CTL_EXIT_OK;
+            return ctl_args_none(ctx, argc, argv);
         case CTL_GETOPT_HELP:
             a->done = true;
             return CTL_EXIT_OK;

@@ -82,9 +82,9 @@ enum ctl_getopt_result {
 int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
-/* The options of a command whose only own option is --json (-j):
- * CTL_EXIT_OK with *json set, *done when --help answered, or
- * CTL_EXIT_USAGE. */
+/* The options of a command whose only own option is --json (-j) and
+ * that takes no operands: CTL_EXIT_OK with *json set, *done when --help
+ * answered, or CTL_EXIT_USAGE. */
 int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json, bool *done);
 
 void ctl_print_usage(const struct ctl_command *cmd, FILE *out);
@@ -100,6 +100,8 @@ int ctl_usage_error(const struct ctl_ctx *ctx, const char *fmt, ...)
 /* Argument parsers (ctl_args.c). Each returns CTL_EXIT_OK or, having
  * printed why naming the value, CTL_EXIT_USAGE. */
 
+/* No operand left after the options. */
+int ctl_args_none(const struct ctl_ctx *ctx, int argc, char **argv);
 /* Exactly one operand left after the options; what names it in messages. */
 int ctl_args_take_one(const struct ctl_ctx *ctx, int argc, char **argv, const char *what,
                       const char **out);
