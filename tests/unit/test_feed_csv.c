@@ -175,7 +175,7 @@ static void test_generic_rejects(void **state)
                          "192.0.2.1,abuse,1,,\n"                       /* 8 */
                          "192.0.2.1,volume,1,yesterday,\n"             /* 9 */
                          ",abuse,1,1748772000,\n"                      /* 10 */
-                         "192.0.2.1,delist,1,1748772000,\n"            /* 11 */
+                         "192.0.2.1,snds,1,1748772000,\n"              /* 11 */
                          "192.0.2.1,abuse,1,2025-02-30T00:00:00Z,\n"   /* 12 */
                          "192.0.2.1,abuse,1,1748772000,fine\n",        /* 13 */
                          &cap),
@@ -190,11 +190,29 @@ static void test_generic_rejects(void **state)
     want_reject(&cap, 6, 8, "no time");
     want_reject(&cap, 7, 9, "time 'yesterday' is not RFC 3339 or unix seconds");
     want_reject(&cap, 8, 10, "no address_or_prefix");
-    want_reject(&cap, 9, 11, "unknown kind 'delist'");
+    want_reject(&cap, 9, 11, "unknown kind 'snds'");
     want_reject(&cap, 10, 12, "time '2025-02-30T00:00:00Z'");
     assert_string_equal(cap.rej[0].raw, "300.1.2.3,abuse,1,1748772000,");
     assert_int_equal(cap.nev, 1);
     assert_int_equal(cap.records, 12);
+
+    /* The state columns export --format csv writes: bad values reject. */
+    assert_int_equal(run(&feed_ops_csv,
+                         "address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset\n"
+                         "192.0.2.1,list,1,1748772000,,127.0.0.1,,,,\n"
+                         "192.0.2.2,allow,1,1748772000,,,soon,,,\n"
+                         "192.0.2.3,import_list,1,1748772000,,,,1.5,,\n"
+                         "192.0.2.4,import_list,1,1748772000,r,127.0.0.9,,60,\"a, $\",ds\n",
+                         &cap),
+                     0);
+    assert_int_equal(cap.nrej, 3);
+    want_reject(&cap, 0, 2, "code '127.0.0.1'");
+    want_reject(&cap, 1, 3, "expires 'soon'");
+    want_reject(&cap, 2, 4, "ttl '1.5'");
+    assert_int_equal(cap.nev, 1);
+    assert_int_equal(cap.ev[0].ev.kind, EV_IMPORT_LIST);
+    assert_int_equal(cap.ev[0].ev.code, 0x7f000009);
+    assert_int_equal(cap.ev[0].ev.ttl, 60);
 }
 
 /* ---- spam-trap CSV ---- */
