@@ -843,7 +843,8 @@ class TestInit(CtlTestCase):
         self.assertEqual(os.listdir(other), ["notes.txt"])
         path = os.path.join(self.tmp, "file")
         open(path, "w").close()
-        self.ctl_fail(1, "init", path)
+        r = self.ctl_fail(1, "init", path)
+        self.assertEqual(r.err, "dnsblctl: store directory %s: Not a directory\n" % path)
 
     def test_init_usage(self):
         self.ctl_fail(2, "init", "a", "b")

@@ -53,10 +53,14 @@ static int ctl_store_open(const struct ctl_ctx *ctx, int flags, struct store **o
 /* Creates the store in ctx->db and leaves it open in *out. */
 static int ctl_store_make(const struct ctl_ctx *ctx, uid_t uid, gid_t gid, struct store **out)
 {
-    struct stat st;
     char why[512] = "";
-    bool made_dir = stat(ctx->db, &st) != 0;
+    int err = ctl_store_dir_error(ctx->db);
+    bool made_dir = err == ENOENT;
 
+    if (err != 0 && err != ENOENT) {
+        ctl_error("store directory %s: %s", ctx->db, strerror(err));
+        return CTL_EXIT_FAIL;
+    }
     if (!store_dir_unused(ctx->db)) {
         ctl_error("%s holds files but no store: give a new or empty directory", ctx->db);
         return CTL_EXIT_FAIL;
