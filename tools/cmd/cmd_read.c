@@ -649,9 +649,7 @@ static int ctl_list_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "jz:Z:", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            if (optind < argc)
-                return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-            return CTL_EXIT_OK;
+            return ctl_args_none(ctx, argc, argv);
         case CTL_GETOPT_HELP:
             o->done = true;
             return CTL_EXIT_OK;
@@ -899,12 +897,14 @@ static int ctl_list_print_entry(const struct entry *e, void *arg)
 {
     struct ctl_list_walk *walk = arg;
 
-    if (walk->o.dataset && strcmp(e->imp_dataset, walk->o.dataset) != 0)
+    /* After a failed decide (said already) the rest of the walk is idle. */
+    if (walk->rc != CTL_EXIT_OK ||
+        (walk->o.dataset && strcmp(e->imp_dataset, walk->o.dataset) != 0))
         return 0;
     int pass = ctl_list_decide_entry(walk, e);
     if (pass < 0) {
         walk->rc = CTL_EXIT_FAIL;
-        return 1; /* stops the walk */
+        return 0;
     }
     if (pass == 0)
         return 0;
@@ -913,20 +913,6 @@ static int ctl_list_print_entry(const struct entry *e, void *arg)
     else
         ctl_print_entry_text(walk, e);
     return 0;
-}
-
-static int ctl_list_walk_store(struct store *s, int (*cb)(const struct entry *, void *),
-                               struct ctl_list_walk *walk)
-{
-    int rc = s ? store_foreach(s, cb, walk) : DNSBL_OK;
-
-    if (walk->rc != CTL_EXIT_OK)
-        return walk->rc;
-    if (rc != DNSBL_OK) {
-        ctl_error("reading the entries: %s", dnsbl_strerror(rc));
-        return CTL_EXIT_FAIL;
-    }
-    return CTL_EXIT_OK;
 }
 
 static void ctl_list_print_header(struct ctl_list_walk *walk)
@@ -973,12 +959,14 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
         json_init(&walk.w, stdout);
         json_begin_array(&walk.w);
     } else {
-        rc = ctl_list_walk_store(s, ctl_list_measure_entry, &walk);
+        rc = ctl_store_foreach(s, ctl_list_measure_entry, &walk, NULL);
         if (rc != CTL_EXIT_OK)
             goto out;
         ctl_list_print_header(&walk);
     }
-    rc = ctl_list_walk_store(s, ctl_list_print_entry, &walk);
+    rc = ctl_store_foreach(s, ctl_list_print_entry, &walk, NULL);
+    if (rc == CTL_EXIT_OK)
+        rc = walk.rc;
     if (rc == CTL_EXIT_OK && walk.o.json) {
         json_end_array(&walk.w);
         json_finish(&walk.w);

@@ -141,11 +141,10 @@ int ctl_store_sync(struct store *s)
     return CTL_EXIT_OK;
 }
 
-int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out)
+int ctl_store_require_dir(const struct ctl_ctx *ctx)
 {
     int rc = ctl_store_require_db(ctx);
 
-    *out = NULL;
     if (rc != CTL_EXIT_OK)
         return rc;
     int err = ctl_store_dir_error(ctx->db);
@@ -153,11 +152,35 @@ int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store *
         ctl_error("store directory %s: %s", ctx->db, strerror(err));
         return CTL_EXIT_FAIL;
     }
-    /* Nothing written yet: the caller treats it as empty, and only a write
-     * that adds something creates the store. */
+    return CTL_EXIT_OK;
+}
+
+int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out)
+{
+    int rc = ctl_store_require_dir(ctx);
+
+    *out = NULL;
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    /* No store yet: the caller treats it as empty; only dnsblctl init or
+     * a write with --create makes one. */
     if (!store_exists(ctx->db))
         return CTL_EXIT_OK;
     return ctl_store_open(ctx, flags, out);
+}
+
+int ctl_store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg,
+                      const int *cb_err)
+{
+    int rc = s ? store_foreach(s, cb, arg) : DNSBL_OK;
+
+    if (cb_err && *cb_err)
+        rc = *cb_err;
+    if (rc != DNSBL_OK) {
+        ctl_error("reading the entries: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
 }
 
 struct ctl_lookup {
