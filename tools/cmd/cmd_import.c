@@ -165,6 +165,7 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         {"reject-dir", required_argument, NULL, 'R'},
         {"emit-zone", required_argument, NULL, 'E'},
         {"batch", required_argument, NULL, 'b'},
+        CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
     int rc;
