@@ -30,6 +30,7 @@ class TestBackup(CtlTestCase):
     def setUp(self):
         super().setUp()
         self.db = os.path.join(self.tmp, "db")
+        self.assertEqual(run_ctl("init", self.db).rc, 0)
         self.files = []
         for i in range(FILES):
             p = os.path.join(self.tmp, "list%02d.txt" % i)
@@ -54,6 +55,7 @@ class TestBackup(CtlTestCase):
     def reference(self):
         """serial -> list --json after each import, in a store of its own."""
         ref_db = os.path.join(self.tmp, "ref")
+        self.assertEqual(run_ctl("init", ref_db).rc, 0)
         run_ctl("add", "192.0.2.0/24", "--reason", "before", db=ref_db, now=NOW)
         states = dict([self.state(ref_db)])
         for i in range(FILES):
@@ -112,7 +114,6 @@ class TestBackup(CtlTestCase):
         self.assertEqual(listing, states[serial])
 
     def test_restored_store_answers_like_the_original(self):
-        self.db = os.path.join(self.tmp, "db")
         for args in (("add", "192.0.2.0/24", "--reason", "spam source {ip}"),
                      ("add", "192.0.2.77", "--code", "127.0.0.4", "--reason", "trap"),
                      ("allow", "192.0.2.1"),

@@ -39,6 +39,7 @@ class ExportTestCase(CtlTestCase):
         super().setUp()
         self.now = NOW
         self.db = os.path.join(self.tmp, "db")
+        self.ctl_ok("init", self.db)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -68,7 +69,7 @@ class ExportTestCase(CtlTestCase):
                      ("add", "2001:db8:77::/48", "--code", "127.0.0.12", "--reason", "v6 net"),
                      ("allow", "2001:db8:77::1"),
                      ("add", "2001:db8:78::5", "--reason", "v6 host")):
-            self.ctl_ok(*args)
+            self.ctl_ok(*args, "--force")  # the exceptions are the point here
         arf = os.path.join(FIXTURES, "arf")
         r = self.ctl("import", *sorted(os.path.join(arf, f) for f in os.listdir(arf)))
         self.assertIn(r.rc, (0, 1), r.err)  # the fixtures hold rejects on purpose
@@ -301,12 +302,12 @@ class TestCsvExport(ExportTestCase):
                 args += ["--code", "127.0.0.%d" % rnd.randrange(2, 40)]
                 if rnd.random() < 0.4:
                     args += ["--expires", "%dd" % rnd.randrange(1, 90)]
-                self.ctl_ok("add", str(net), *args)
+                self.ctl_ok("add", str(net), "--force", *args)
                 added.append(net)
             elif roll < 0.8:
                 if rnd.random() < 0.4:
                     args += ["--expires", "%dh" % rnd.randrange(1, 500)]
-                self.ctl_ok("allow", str(net), *args)
+                self.ctl_ok("allow", str(net), "--force", *args)
             elif added:
                 self.ctl("delist", str(rnd.choice(added)), *args)
 
@@ -323,11 +324,13 @@ class TestCsvExport(ExportTestCase):
         for seed in (1, 2):
             with self.subTest(seed=seed):
                 self.db = os.path.join(self.tmp, "db%d" % seed)
+                self.ctl_ok("init", self.db)
                 rnd = random.Random(seed)
                 self.random_store(rnd)
                 out = self.path("export%d.csv" % seed)
                 self.ctl_ok("export", "--format", "csv", "--output", out)
                 other = os.path.join(self.tmp, "other%d" % seed)
+                self.ctl_ok("init", other)
                 r = self.ctl("import", out, db=other)
                 self.assertEqual(r.rc, 0, r.err)
                 # Each entry's first address, and one more inside.
