@@ -351,6 +351,70 @@ class TestSnds(ImportTestCase):
         self.assertEqual((doc["known"], doc["listed"]), (True, False))
         self.assertEqual(doc["snds"]["status"], "junked")
 
+    def test_complaint_rate_counts(self):
+        """doc/formats.md 3.5: the complaint rate times the recipients counts
+        as complaints on the row's activity day; "< 0.1%" counts none."""
+        self.imp(self.DATA, rc=1)
+        want = {"192.0.2.12": 68, "198.51.100.20": 869, "198.51.100.21": 39,
+                "198.51.100.22": 5235, "203.0.113.5": 18, "192.0.2.10": 0, "203.0.113.9": 0,
+                "203.0.113.10": 0}
+        for ip, n in want.items():
+            doc = self.show(ip)
+            self.assertEqual((doc["complaints"], doc["counts"]["abuse"]), (n, n), ip)
+            self.assertEqual(doc["history"][-3]["day"], "2025-06-01", ip)
+            self.assertEqual(doc["history"][-3]["complaints"], n, ip)
+        doc = self.show("203.0.113.5")
+        self.assertEqual(doc["codes"], ["127.0.0.4", "127.0.0.2"])
+        self.assertGreaterEqual(doc["score"], 10)
+        doc = self.show("192.0.2.12")
+        self.assertEqual(doc["codes"], ["127.0.0.2", "127.0.0.3"])
+        self.assertIs(self.show("192.0.2.10")["listed"], False)
+        # They decay like other evidence: two months on, nothing is left.
+        self.assertIs(self.show("192.0.2.12", now="2025-08-01T00:00:00Z")["listed"], False)
+
+    def test_red_and_blocked_age_out(self):
+        """RED and blocked list for snds_max_age (7 days) after the row
+        (the status file's date), unless a newer one confirms them."""
+        status = self.path("status.csv")
+        shutil.copy(self.STATUS, status)
+        june1 = 1748736000  # 2025-06-01T00:00:00Z
+        os.utime(status, (june1, june1))
+        self.imp(self.DATA, status, rc=1)
+        self.assertIn("127.0.0.4", self.show("203.0.113.5")["codes"])
+        self.assertEqual(self.show("192.0.2.64")["codes"], ["127.0.0.4"])
+        # The RED row's activity ended on 1 June 23:59: listed to 8 June 23:58.
+        later = "2025-06-08T23:58:00Z"
+        self.assertIn("127.0.0.4", self.show("203.0.113.5", now=later)["codes"])
+        self.assertEqual(self.show("192.0.2.64", now="2025-06-07T23:59:59Z")["codes"],
+                         ["127.0.0.4"])
+        late = "2025-06-09T00:00:00Z"
+        self.assertNotIn("127.0.0.4", self.show("203.0.113.5", now=late)["codes"])
+        doc = self.show("192.0.2.64", now=late)
+        self.assertEqual((doc["listed"], doc["snds"]["status"]), (False, "blocked"))
+        # An SNDS row from 2025 does not list in 2026.
+        self.assertIs(self.show("203.0.113.5", now="2026-06-01T00:00:00Z")["listed"], False)
+        # A newer status file confirms the range; the zone may keep them longer.
+        june20 = june1 + 19 * 86400
+        os.utime(status, (june20, june20))
+        self.imp(status)
+        self.assertEqual(self.show("192.0.2.64", now="2025-06-22T00:00:00Z")["codes"],
+                         ["127.0.0.4"])
+        conf = self.write("dnsbld.conf", 'zone "bl.example" {\n  snds_max_age = "30d"\n}\n')
+        doc = self.show("203.0.113.5", "--zone-config", conf, "--zone", "bl.example",
+                        now="2025-06-20T00:00:00Z")
+        self.assertIn("127.0.0.4", doc["codes"])
+
+    def test_listed_is_never_green(self):
+        """README "Traffic light": a listed address is red whatever its score."""
+        self.imp(self.STATUS)
+        doc = self.show("192.0.2.64")
+        self.assertEqual((doc["listed"], doc["score"], doc["light"]), (True, 0, "red"))
+        text = self.ctl_ok("show", "192.0.2.64").out
+        self.assertIn("light: red\n", text)
+        self.ctl_ok("add", "198.51.100.9", "--reason", "manual")
+        self.assertEqual(self.show("198.51.100.9")["light"], "red")
+        self.assertEqual(self.show("192.0.2.63")["light"], "green")
+
     def test_import_twice(self):
         first = summary(self.imp(self.DATA, self.STATUS, rc=1))
         before = self.listing()

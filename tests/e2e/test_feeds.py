@@ -480,10 +480,11 @@ SNDS_NOW = "2025-06-01T10:00:00Z"
 
 # fixtures/README.md, "Default listing" columns.
 SNDS_DATA = [
-    ("192.0.2.10", None), ("192.0.2.11", None), ("192.0.2.12", {"127.0.0.3"}),
-    ("192.0.2.13", None), ("198.51.100.20", {"127.0.0.3", "127.0.0.4"}),
-    ("198.51.100.21", {"127.0.0.3"}), ("198.51.100.22", {"127.0.0.3", "127.0.0.4"}),
-    ("203.0.113.5", {"127.0.0.4"}), ("203.0.113.9", None), ("203.0.113.10", None),
+    ("192.0.2.10", None), ("192.0.2.11", None), ("192.0.2.12", {"127.0.0.2", "127.0.0.3"}),
+    ("192.0.2.13", None), ("198.51.100.20", {"127.0.0.2", "127.0.0.3", "127.0.0.4"}),
+    ("198.51.100.21", {"127.0.0.2", "127.0.0.3"}),
+    ("198.51.100.22", {"127.0.0.2", "127.0.0.3", "127.0.0.4"}),
+    ("203.0.113.5", {"127.0.0.2", "127.0.0.4"}), ("203.0.113.9", None), ("203.0.113.10", None),
 ] + [("203.0.113.%d" % i, None) for i in range(64, 72)]  # the rejected range line
 SNDS_STATUS = (
     [("192.0.2.%d" % i, {"127.0.0.4"}) for i in range(64, 72)]
@@ -520,9 +521,10 @@ class SndsTest(FeedCase):
 
         for ip, codes in SNDS_DATA + SNDS_STATUS:
             self.check_a(self.srv, v4name(ip, self.ZONE), codes, self.ZONE)
-        # two A records in one RRset for the RED address with trap hits
+        # three A records in one RRset for the RED address with complaints
+        # (its complaint rate times its volume) and trap hits
         r = self.srv.query(v4name("198.51.100.20", self.ZONE))
-        self.assertEqual(len(self.assertAnswer(r, "A")), 2, str(r))
+        self.assertEqual(len(self.assertAnswer(r, "A")), 3, str(r))
         self.check_test_points(self.srv, self.ZONE)
 
 
@@ -905,7 +907,8 @@ class RejectionTest(FeedCase):
             for n in watched["192.0.2.150"] + watched["192.0.2.45"]:
                 self.assertEqual(answer_key(srv.query(n)), before[n], n)
             self.check_a(srv, watched["192.0.2.150"][1], None, self.SC)
-            self.check_a(srv, watched["192.0.2.160"][0], {"127.0.0.4"}, self.BL)
+            # RED, and its 1.2% of 100 recipients is one complaint, over 0.5.
+            self.check_a(srv, watched["192.0.2.160"][0], {"127.0.0.4", "127.0.0.2"}, self.BL)
             self.assertEqual(self.score_of(srv, watched["192.0.2.160"][1]), 0)
 
 
