@@ -416,7 +416,7 @@ class TestShow(CtlTestCase):
         self.assertEqual(kv["listed since"], DEFAULT_NOW)
         self.assertEqual(kv["score"], "0.00 (threshold 10.00)")
         self.assertEqual(kv["clears at"], "not over the threshold")
-        self.assertEqual(kv["light"], "green")
+        self.assertEqual(kv["light"], "red")  # listed: never green (README)
         self.assertEqual(kv["sources"], "dnsblctl")
 
     def test_chart_only_when_asked_or_on_a_terminal(self):

@@ -159,17 +159,81 @@ class TestArf(ImportTestCase):
         r = self.imp("--format", "arf", os.path.join(ARF, "01-abuse-ipv4.eml"))
         self.assertNotIn("detected", r.err)
 
+    def maildir_copy(self):
+        """The fixture maildir, copied: an import marks what it reads."""
+        md = self.path("Maildir")
+        shutil.copytree(MAILDIR, md)
+        return md
+
+    def maildir_names(self, md):
+        return {sub: sorted(os.listdir(os.path.join(md, sub))) for sub in ("new", "cur", "tmp")
+                if os.path.isdir(os.path.join(md, sub))}
+
     def test_maildir(self):
-        # fixtures/README.md, maildir/: new/ and cur/ are read, tmp/ never.
-        r = self.imp(MAILDIR)
-        self.assertIn("dnsblctl: %s: detected format maildir" % MAILDIR, r.err)
+        # fixtures/README.md, maildir/: new/ and cur/ are read, tmp/ never,
+        # nor a message of cur/ flagged seen.
+        md = self.maildir_copy()
+        r = self.imp(md)
+        self.assertIn("dnsblctl: %s: detected format maildir" % md, r.err)
         self.assertEqual(summary(r), dict(read=2, imported=2, duplicates=0, rejected=0,
                                           warnings=0))
         self.assert_counts("198.51.100.33", abuse=1, complaints=1)
         self.assert_counts("2001:db8:77::5", virus=2, complaints=2)
         self.assertIs(self.show("203.0.113.88")["known"], False)
-        r = self.imp("--format", "maildir", MAILDIR)
+        self.assertIs(self.show("203.0.113.89")["known"], False)
+        # Marked as a mail reader marks them (maildir(5)), so the next run
+        # reads nothing.
+        self.assertEqual(self.maildir_names(md), {
+            "new": [],
+            "cur": ["1748877000.M1P4021.mx.bl.example:2,S",
+                    "1748877600.M2P4021.mx.bl.example:2,FS",
+                    "1748878800.M4P4021.mx.bl.example:2,RS"],
+            "tmp": ["1748878200.M3P4021.mx.bl.example"]})
+        r = self.imp("--format", "maildir", md)
+        self.assertEqual(summary(r)["read"], 0)
+        self.assertIn("no messages found", r.err)
+        # A fresh copy read again: everything is a duplicate.
+        again = self.path("Maildir2")
+        shutil.copytree(MAILDIR, again)
+        r = self.imp("--format", "maildir", again)
         self.assertEqual(summary(r)["duplicates"], 2)
+
+    def test_maildir_new_mail_between_runs(self):
+        """Cron: only what arrived since the last run is read."""
+        md = self.maildir_copy()
+        self.imp(md)
+        shutil.copy(os.path.join(ARF, "01-abuse-ipv4.eml"),
+                    os.path.join(md, "new", "1748880000.M5P4021.mx.bl.example"))
+        r = self.imp(md)
+        self.assertEqual((summary(r)["read"], summary(r)["imported"]), (1, 1))
+        self.assertIn("1748880000.M5P4021.mx.bl.example:2,S", self.maildir_names(md)["cur"])
+
+    def test_maildir_done_dir(self):
+        md = self.maildir_copy()
+        done = self.path("done")
+        os.mkdir(done)
+        rejects = self.path("rejects")
+        bad = os.path.join(md, "new", "1748881000.M6P4021.mx.bl.example")
+        shutil.copy(os.path.join(ARF, "07-malformed-missing-feedback-part.eml"), bad)
+        r = self.imp("--done", done, "--reject-dir", rejects, md, rc=1)
+        self.assertEqual((summary(r)["read"], summary(r)["rejected"]), (3, 1))
+        # Rejected or not, every message read went to --done, as it was named.
+        self.assertEqual(sorted(os.listdir(done)), [
+            "1748877000.M1P4021.mx.bl.example", "1748877600.M2P4021.mx.bl.example:2,F",
+            "1748881000.M6P4021.mx.bl.example"])
+        self.assertEqual(len(os.listdir(rejects)), 1)
+        self.assertEqual(self.maildir_names(md)["new"], [])
+        self.assertEqual(self.maildir_names(md)["cur"], ["1748878800.M4P4021.mx.bl.example:2,RS"])
+        r = self.ctl("import", "--done", self.path("nowhere"), md)
+        self.assertEqual(r.rc, 2, r.err)
+        self.assertIn("--done", r.err)
+
+    def test_maildir_dry_run_leaves_it(self):
+        md = self.maildir_copy()
+        before = self.maildir_names(md)
+        r = self.imp("--dry-run", md)
+        self.assertEqual(summary(r)["read"], 2)
+        self.assertEqual(self.maildir_names(md), before)
 
     def test_maildir_without_cur_and_tmp(self):
         """A maildir that has only new/ yet (git keeps no empty folders)."""
@@ -981,7 +1045,7 @@ class TestRunBehaviour(ImportTestCase):
     def test_help(self):
         r = self.ctl_ok("import", "--help")
         for opt in ("--format", "--source", "--zone", "--code", "--reason", "--dry-run",
-                    "--reject-dir", "--emit-zone", "--batch", "rbldnsd:TYPE", "maildir"):
+                    "--reject-dir", "--emit-zone", "--batch", "--done", "rbldnsd:TYPE", "maildir"):
             self.assertIn(opt, r.out)
 
     def test_kill_mid_import_then_rerun(self):

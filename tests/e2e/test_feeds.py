@@ -11,6 +11,7 @@ the wall clock: evidence is dated by the feeds themselves."""
 
 import ipaddress
 import os
+import shutil
 import re
 import threading
 import time
@@ -633,13 +634,16 @@ class LineFeedsTest(FeedCase):
     def setUpClass(cls):
         cls.dir = new_dir("feeds-lines-")
         cls.db = os.path.join(cls.dir, "store")
+        # A copy: importing a maildir marks what it read.
+        maildir = os.path.join(cls.dir, "maildir")
+        shutil.copytree(os.path.join(FIXTURES, "maildir"), maildir)
         cls.runs = [Import(cls.db, cls.NOW, *args) for args in (
             ("--code", "127.0.0.9", os.path.join(FIXTURES, "list", "drop.txt")),
             ("--format", "list", "--code", "127.0.0.10",
              os.path.join(FIXTURES, "list", "drop.json")),
             (os.path.join(FIXTURES, "traps", "traps.csv"),),
             (os.path.join(FIXTURES, "fail2ban", "fail2ban.log"),),
-            (os.path.join(FIXTURES, "maildir"),))]
+            (maildir,))]
         conf = write_config(cls.dir, {cls.BL: "", cls.SC: '    kind = "score"'})
         cls.srv = start(conf, cls.NOW)
 

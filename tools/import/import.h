@@ -41,8 +41,18 @@ struct import_names {
     size_t n;
 };
 
+/* Messages flagged seen (S) in a maildir's cur/ are left out: an earlier
+ * run marked them (import_mail_done). */
 int import_dir_list(const char *dir, enum import_dir_kind *kind, struct import_names *out,
                     char *why, size_t whylen);
+
+/* A message of import_dir_list's, read and committed to the store: moved
+ * into done_dir when given, else, in a maildir, marked seen as a mail
+ * reader would (maildir(5)): new/NAME -> cur/NAME:2,S, cur/NAME:2,FLAGS ->
+ * cur/NAME:2,FLAGS with S among them. A message of an .eml folder without
+ * done_dir stays. DNSBL_OK, or an error with a sentence in why. */
+int import_mail_done(const char *path, enum import_dir_kind kind, const char *done_dir, char *why,
+                     size_t whylen);
 void import_names_free(struct import_names *names);
 
 struct import_totals {
