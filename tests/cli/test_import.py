@@ -1001,9 +1001,88 @@ class TestSortedListImport(ImportTestCase):
 
 class TestRunBehaviour(ImportTestCase):
     def test_summary_line_is_always_last(self):
-        r = self.imp("--format", "csv", "/dev/null")
+        r = self.imp("--format", "csv", "/dev/null", rc=1)
         self.assertEqual(summary(r), dict(read=0, imported=0, duplicates=0, rejected=0, warnings=0))
         self.assertEqual(len(r.out.splitlines()), 1)
+
+    def test_nothing_recognised_fails(self):
+        """An input that gives no record is the wrong file or format: exit 1."""
+        r = self.imp("--format", "csv", "/dev/null", rc=1)
+        self.assertIn("dnsblctl: no csv records found in /dev/null", r.err)
+        log = self.write("other.log", "a line some other program wrote\nand another\n")
+        r = self.imp("--format", "fail2ban", log, rc=1)
+        self.assertIn("no fail2ban records found in %s" % log, r.err)
+        self.assertEqual(summary(r)["warnings"], 2)
+        comments = self.write("drop.txt", "; DROP list, nothing in it today\n")
+        r = self.imp("--format", "list", comments, rc=1)
+        self.assertIn("no list records found in %s" % comments, r.err)
+        # One good input beside it still goes in; the run fails.
+        good = self.write("good.txt", "192.0.2.1\n")
+        r = self.imp("--format", "list", comments, good, rc=1)
+        self.assertEqual(summary(r)["imported"], 1)
+
+    def test_exact_read_counts(self):
+        """read counts records: comments, blank lines and the end of the
+        file are no records (fixtures/README.md)."""
+        text = "# comment\n\n192.0.2.1\n; another\n192.0.2.2 ; text\n"
+        for name, data in (("lf.txt", text), ("crlf.txt", text.replace("\n", "\r\n")),
+                           ("noeol.txt", text.rstrip("\n"))):
+            with self.subTest(name=name):
+                r = self.imp("--format", "list", self.write(name, data), db=self.path("db-" + name))
+                self.assertEqual((summary(r)["read"], summary(r)["imported"]), (2, 2))
+        csv = self.write("e.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                  "192.0.2.7,abuse,1,2025-06-01T10:00:00Z,x\n\n")
+        self.assertEqual(summary(self.imp(csv))["read"], 1)
+
+    def test_binary_input_is_refused_and_never_echoed(self):
+        for name, data, what in (
+                ("nul.txt", b"192.0.2.1\n192.0.2.2\x00\x1b[2J\x07\n", "NUL byte at offset 19"),
+                ("latin1.csv", b"address_or_prefix,kind,weight,time,reason\n"
+                               b"192.0.2.7,abuse,1,2025-06-01T10:00:00Z,caf\xe9\n",
+                 "invalid UTF-8 at offset 84")):
+            with self.subTest(name=name):
+                path = self.write(name, data, "wb")
+                fmt = "list" if name.endswith(".txt") else "csv"
+                r = self.ctl("import", "--format", fmt, path)
+                self.assertEqual(r.rc, 1, r.err)
+                self.assertIn("%s: binary data (%s), not %s input" % (path, what, fmt), r.err)
+                self.assertEqual(summary(r)["read"], 0)
+                self.assertNotIn("\x1b", r.err + r.out)
+                self.assertNotIn("\x07", r.err + r.out)
+        self.assertIs(self.show("192.0.2.1")["known"], False)
+        # Mail is MIME and may be 8-bit: not refused for its bytes.
+        eml = self.path("8bit.eml")
+        with open(os.path.join(ARF, "01-abuse-ipv4.eml"), "rb") as f:
+            data = f.read()
+        with open(eml, "wb") as f:
+            f.write(data.replace(b"\n\n", b"\n\n\xe9\n", 1))
+        self.imp("--format", "arf", eml)
+
+    def test_messages_escape_control_bytes(self):
+        """A warning or reject quoting a field never writes its control
+        bytes to the terminal."""
+        csv = self.write("ctl.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                    "192.0.2.7,bo\x1b[31mgus,1,2025-06-01T10:00:00Z,x\n")
+        r = self.imp(csv, rc=1)
+        self.assertNotIn("\x1b", r.err)
+        self.assertIn("unknown kind 'bo\\x1b[31mgus'", r.err)
+
+    def test_csv_times_without_zone_are_utc(self):
+        csv = self.write("t.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                  "192.0.2.7,abuse,1,2025-06-01 10:00:00,x\n")
+        self.imp(csv)
+        self.assertEqual(self.show("192.0.2.7")["first_seen"], "2025-06-01T10:00:00Z")
+        traps = self.write("traps.csv", "timestamp,ip,helo,mail_from,rcpt_to\n"
+                                        "2025-06-01 09:12:40,203.0.113.7,h,m,r\n")
+        self.imp(traps)
+        self.assertEqual(self.show("203.0.113.7")["first_seen"], "2025-06-01T09:12:40Z")
+
+    def test_drop_json_is_detected(self):
+        path = os.path.join(FIXTURES, "list", "drop.json")
+        r = self.imp(path, rc=1)  # line 3 is a bad prefix
+        self.assertIn("dnsblctl: %s: detected format list" % path, r.err)
+        self.assertEqual((summary(r)["read"], summary(r)["imported"], summary(r)["rejected"]),
+                         (3, 2, 1))
 
     def test_dry_run_leaves_no_store(self):
         db = self.path("never")

@@ -302,9 +302,32 @@ static bool import_one(struct import_cmd *c, const struct feed_ops *ops, const c
     bool ok = import_run_input(&c->run, ops, &in, &opt, c->index, c->count) == 0;
     if (!ok)
         c->failed = true;
+    /* An input that gave no record at all (empty, or every line skipped)
+     * is almost always the wrong file or format: say so, and fail. */
+    if (ok && c->run.in_records == 0) {
+        ctl_error("no %s records found in %s", ops->name, name);
+        c->failed = true;
+    }
     if (c->a.emit_zone && !c->run.failed)
         import_emit_zone(c, &in, &opt);
     return ok && !c->run.failed;
+}
+
+/* Line-based input (everything but mail, which is MIME and may carry
+ * 8-bit bodies) must be text: binary data is refused whole, and none of it
+ * is echoed (doc/formats.md 5). */
+static bool import_refuse_binary(const struct feed_ops *ops, const char *name,
+                                 const struct import_data *d)
+{
+    size_t off;
+    const char *what;
+
+    if (strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0)
+        return false;
+    if (!import_find_binary(d->data, d->len, IMPORT_DETECT_SPAN, &off, &what))
+        return false;
+    ctl_error("%s: binary data (%s at offset %zu), not %s input", name, what, off, ops->name);
+    return true;
 }
 
 static bool import_file(struct import_cmd *c, const char *path, const struct feed_ops *ops,
@@ -333,6 +356,11 @@ static bool import_file(struct import_cmd *c, const char *path, const struct fee
     }
     if (announce)
         ctl_error("%s: detected format %s", name, ops->name);
+    if (import_refuse_binary(ops, name, &d)) {
+        c->failed = true;
+        import_data_free(&d);
+        return false;
+    }
     bool ok = import_one(c, ops, name, &d);
     import_data_free(&d);
     return ok;

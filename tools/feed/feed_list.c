@@ -155,13 +155,23 @@ static int list_detect(const uint8_t *data, size_t len)
             good = 0;
             break;
         }
-        total++;
         struct addr_prefix pfx;
         if (*p == '{') {
-            good += list_json_field(p, "cidr", cidr, sizeof cidr) &&
-                    addr_parse(cidr, &pfx, NULL, 0) == DNSBL_OK;
+            /* DROP JSON: an object with a "cidr" string is a row of the
+             * format even when its prefix is bad (the parser rejects that
+             * row); the closing metadata object is part of the file, not a
+             * row against it (doc/formats.md 5). */
+            char type[32];
+            if (list_json_field(p, "cidr", cidr, sizeof cidr)) {
+                good++;
+                total++;
+            } else if (!(list_json_field(p, "type", type, sizeof type) &&
+                         strcmp(type, "metadata") == 0)) {
+                total++;
+            }
             continue;
         }
+        total++;
         char *addr = p;
         while (*p && !list_is_space(*p) && *p != ';' && *p != '#')
             p++;
