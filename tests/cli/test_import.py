@@ -836,7 +836,7 @@ class TestSmallFeeds(ImportTestCase):
         r = self.imp(f)
         self.assertIn("detected format fail2ban", r.err)
         self.assertIn(f + ":9: warning: not a fail2ban log line", r.err)
-        self.assertEqual(summary(r), dict(read=4, imported=4, duplicates=0, rejected=0,
+        self.assertEqual(summary(r), dict(read=8, imported=4, duplicates=0, rejected=0,
                                           warnings=1))
         self.assert_counts("203.0.113.9", other=2, complaints=0)
         self.assert_counts("2001:db8:f2b::4", other=1)
@@ -1013,6 +1013,10 @@ class TestRunBehaviour(ImportTestCase):
         r = self.imp("--format", "fail2ban", log, rc=1)
         self.assertIn("no fail2ban records found in %s" % log, r.err)
         self.assertEqual(summary(r)["warnings"], 2)
+        # A quiet day: log lines without a ban are records read, not a failure.
+        quiet = self.write("quiet.log", "2025-06-01 10:20:29,102 fail2ban.server         [1021]: "
+                                        "INFO    Starting Fail2ban v1.0.2\n")
+        self.assertEqual(summary(self.imp("--format", "fail2ban", quiet))["read"], 1)
         comments = self.write("drop.txt", "; DROP list, nothing in it today\n")
         r = self.imp("--format", "list", comments, rc=1)
         self.assertIn("no list records found in %s" % comments, r.err)

@@ -652,7 +652,7 @@ class LineFeedsTest(FeedCase):
         cls.srv.stop_clean()
 
     def test_imports(self):
-        want = [(3, 3, 0), (3, 2, 1), (5, 3, 1), (4, 4, 0), (2, 2, 0)]
+        want = [(3, 3, 0), (3, 2, 1), (5, 3, 1), (8, 4, 0), (2, 2, 0)]
         for run, (read, imported, rejected) in zip(self.runs, want):
             self.assertIsNotNone(run.summary, str(run))
             s = run.summary

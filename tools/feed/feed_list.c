@@ -302,8 +302,12 @@ static int f2b_parse(const struct feed_input *in, const struct feed_options *opt
         }
         size_t alen;
         const char *addr = fl.jail ? f2b_banned(fl.msg, &alen) : NULL;
-        if (!addr)
+        if (!addr) {
+            /* A log line without a ban is still a record of the log, read
+             * and ignored: a quiet day's log is no wrong input. */
+            csv_record_done(&l);
             continue;
+        }
         char text[ADDR_TEXT_MAX + 8], why[256], reason[MODEL_TEXT_MAX];
         rc = 0;
         struct event ev = {.kind = EV_OTHER, .weight = 1, .source = source};
