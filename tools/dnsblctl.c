@@ -389,7 +389,7 @@ int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "j", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            return CTL_EXIT_OK;
+            return ctl_args_none(ctx, argc, argv);
         case CTL_GETOPT_HELP:
             *done = true;
             return CTL_EXIT_OK;

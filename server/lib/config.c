@@ -345,6 +345,22 @@ bool config_same_listens(const struct config *a, const struct config *b)
     return true;
 }
 
+/* n elements of src replace *dst's (when n > 0): a copy of its own, the
+ * old array freed. DNSBL_ENOMEM leaves *dst as it was. */
+static int config_copy_array(void **dst, size_t *ndst, const void *src, size_t n, size_t elem)
+{
+    if (n == 0)
+        return DNSBL_OK;
+    void *copy = malloc(n * elem);
+    if (copy == NULL)
+        return DNSBL_ENOMEM;
+    memcpy(copy, src, n * elem);
+    free(*dst);
+    *dst = copy;
+    *ndst = n;
+    return DNSBL_OK;
+}
+
 int config_override(struct config *c, const struct config *cli)
 {
     if (cli->db[0] != '\0')
@@ -375,25 +391,12 @@ int config_override(struct config *c, const struct config *cli)
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
         if ((cli->set & values[i].bit) != 0)
             memcpy((char *)c + values[i].off, (const char *)cli + values[i].off, sizeof(unsigned));
-    if (cli->nzones > 0) {
-        struct zone_config *z = malloc(cli->nzones * sizeof *z);
-        if (z == NULL)
-            return DNSBL_ENOMEM;
-        memcpy(z, cli->zones, cli->nzones * sizeof *z);
-        free(c->zones);
-        c->zones = z;
-        c->nzones = cli->nzones;
-    }
-    if (cli->nlistens > 0) {
-        struct config_listen *l = malloc(cli->nlistens * sizeof *l);
-        if (l == NULL)
-            return DNSBL_ENOMEM;
-        memcpy(l, cli->listens, cli->nlistens * sizeof *l);
-        free(c->listens);
-        c->listens = l;
-        c->nlistens = cli->nlistens;
-    }
-    return DNSBL_OK;
+    int rc = config_copy_array((void **)&c->zones, &c->nzones, cli->zones, cli->nzones,
+                               sizeof *c->zones);
+    if (rc == DNSBL_OK)
+        rc = config_copy_array((void **)&c->listens, &c->nlistens, cli->listens, cli->nlistens,
+                               sizeof *c->listens);
+    return rc;
 }
 
 /* --- the file --- */
@@ -473,16 +476,23 @@ static int config_v_prefix(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
-static int config_v_error_code(cfg_t *cfg, cfg_opt_t *opt)
+/* A code option checked by its parser (config_parse_code and its kin). */
+static int config_check_code(cfg_t *cfg, cfg_opt_t *opt,
+                             int (*parse)(const char *s, uint32_t *out, char *why, size_t whylen))
 {
     uint32_t code;
     char why[256];
     const char *s = config_last_str(opt);
-    if (s != NULL && config_parse_error_code(s, &code, why, sizeof why) != DNSBL_OK) {
+    if (s != NULL && parse(s, &code, why, sizeof why) != DNSBL_OK) {
         cfg_error(cfg, "%s", why);
         return -1;
     }
     return 0;
+}
+
+static int config_v_error_code(cfg_t *cfg, cfg_opt_t *opt)
+{
+    return config_check_code(cfg, opt, config_parse_error_code);
 }
 
 static int config_v_path(cfg_t *cfg, cfg_opt_t *opt)
@@ -509,14 +519,7 @@ static int config_v_listen(cfg_t *cfg, cfg_opt_t *opt)
 
 static int config_v_code(cfg_t *cfg, cfg_opt_t *opt)
 {
-    uint32_t code;
-    char why[256];
-    const char *s = config_last_str(opt);
-    if (s != NULL && config_parse_code(s, &code, why, sizeof why) != DNSBL_OK) {
-        cfg_error(cfg, "%s", why);
-        return -1;
-    }
-    return 0;
+    return config_check_code(cfg, opt, config_parse_code);
 }
 
 _Static_assert(ACL_TXT_MAX == MODEL_TEXT_MAX, "txt and error_txt share a validator");

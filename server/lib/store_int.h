@@ -117,7 +117,9 @@ struct store_reader {
 
 /* ---- hot-path helpers ---- */
 
-int store_cmp_bytes(const MDB_val *a, const MDB_val *b); /* memcmp order, any length */
+/* memcmp order, any length. Never inlined: inside store_cmp_key it would
+ * make every call of the comparator save registers for memcmp (bench/). */
+__attribute__((noinline)) int store_cmp_bytes(const MDB_val *a, const MDB_val *b);
 
 /* The one table from LMDB (and errno) codes to ours. */
 static inline int store_map_err(int rc)

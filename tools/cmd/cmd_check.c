@@ -4,11 +4,9 @@
  * status: 0 consistent, 1 problems found or the store unreadable, 2
  * misuse. A store the program cannot open for its schema (another
  * version, not a dnsbl store) is a problem found, not an error. */
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "ctl.h"
 #include "err.h"
@@ -87,20 +85,9 @@ int ctl_cmd_check(struct ctl_ctx *ctx, int argc, char **argv)
     int rc = ctl_getopt_json_only(ctx, argc, argv, &o.json, &done);
     if (rc != CTL_EXIT_OK || done)
         return rc;
-    if (optind < argc)
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-    if (!ctx->db)
-        return ctl_usage_error(ctx, "no store given: use --db DIR or set DNSBL_DB");
-
-    struct stat st;
-    if (stat(ctx->db, &st) != 0) {
-        ctl_error("store directory %s: %s", ctx->db, strerror(errno));
-        return CTL_EXIT_FAIL;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ctl_error("store directory %s: %s", ctx->db, strerror(ENOTDIR));
-        return CTL_EXIT_FAIL;
-    }
+    rc = ctl_store_require_dir(ctx);
+    if (rc != CTL_EXIT_OK)
+        return rc;
 
     struct store *s = NULL;
     char why[512] = "";

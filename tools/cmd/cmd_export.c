@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "grow.h"
 #include "txt.h"
 
 /* The apex dnsbld synthesises without a zone file (zone.c). */
@@ -61,16 +62,9 @@ static int export_collect(const struct entry *e, void *arg)
 {
     struct export_ctx *x = arg;
 
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? x->cap * 2 : 1024;
-        struct addr_prefix *grown = realloc(x->prefixes, cap * sizeof *grown);
-        if (!grown) {
-            x->err = DNSBL_ENOMEM;
-            return 1;
-        }
-        x->prefixes = grown;
-        x->cap = cap;
-    }
+    x->err = grow_array((void **)&x->prefixes, &x->cap, x->n + 1, sizeof *x->prefixes, 1024);
+    if (x->err)
+        return 1;
     x->prefixes[x->n++] = e->prefix;
     if (e->prefix.family == ADDR_V6)
         x->has_v6 = true;
@@ -503,8 +497,8 @@ static int export_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "f:z:o:F:Z:", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            if (optind < argc)
-                return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+            if (ctl_args_none(ctx, argc, argv) != CTL_EXIT_OK)
+                return CTL_EXIT_USAGE;
             if (a->format == EXPORT_NONE)
                 return ctl_usage_error(ctx, "missing --format rbldnsd|zone|csv");
             if (a->format == EXPORT_ZONE && !a->zone)
@@ -645,14 +639,9 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         goto out;
-    if (s) {
-        int src = store_foreach(s, export_collect, x);
-        if (src != DNSBL_OK || x->err) {
-            ctl_error("reading the entries: %s", dnsbl_strerror(x->err ? x->err : src));
-            rc = CTL_EXIT_FAIL;
-            goto out;
-        }
-    }
+    rc = ctl_store_foreach(s, export_collect, x, &x->err);
+    if (rc != CTL_EXIT_OK)
+        goto out;
     rc = ctl_lookup_open(s, &x->l);
     if (rc != CTL_EXIT_OK)
         goto out;

@@ -678,18 +678,6 @@ static int ctl_list_print_entry(const struct entry *e, void *arg)
     return 0;
 }
 
-static int ctl_list_walk_store(struct store *s, int (*cb)(const struct entry *, void *),
-                               struct ctl_list_walk *walk)
-{
-    int rc = s ? store_foreach(s, cb, walk) : DNSBL_OK;
-
-    if (rc != DNSBL_OK) {
-        ctl_error("reading the entries: %s", dnsbl_strerror(rc));
-        return CTL_EXIT_FAIL;
-    }
-    return CTL_EXIT_OK;
-}
-
 int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct ctl_list_walk walk = {.prefix_width = (int)sizeof "PREFIX" - 1};
@@ -699,8 +687,6 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
 
     if (rc != CTL_EXIT_OK || done)
         return rc;
-    if (optind < argc)
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -708,12 +694,12 @@ int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
         json_init(&walk.w, stdout);
         json_begin_array(&walk.w);
     } else {
-        rc = ctl_list_walk_store(s, ctl_list_measure_entry, &walk);
+        rc = ctl_store_foreach(s, ctl_list_measure_entry, &walk, NULL);
         if (rc != CTL_EXIT_OK)
             goto out;
         printf(CTL_LIST_ROW "REASON\n", walk.prefix_width, "PREFIX", "STATE", "CODE", "EXPIRES");
     }
-    rc = ctl_list_walk_store(s, ctl_list_print_entry, &walk);
+    rc = ctl_store_foreach(s, ctl_list_print_entry, &walk, NULL);
     if (rc == CTL_EXIT_OK && walk.json) {
         json_end_array(&walk.w);
         json_finish(&walk.w);

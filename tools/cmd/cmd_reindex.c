@@ -44,8 +44,6 @@ int ctl_cmd_reindex(struct ctl_ctx *ctx, int argc, char **argv)
     int rc = ctl_getopt_json_only(ctx, argc, argv, &json, &done);
     if (rc != CTL_EXIT_OK || done)
         return rc;
-    if (optind < argc)
-        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 
     struct store *s;
     rc = ctl_store_open_write(ctx, &s);

@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "grow.h"
 #include "json.h"
 
 #define TOP_LIMIT_DEFAULT 20
@@ -48,16 +49,9 @@ static int top_collect(const struct entry *e, void *arg)
 
     if (!model_has_evidence(e))
         return 0;
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 1024;
-        struct top_row *grown = realloc(w->rows, cap * sizeof *grown);
-        if (!grown) {
-            w->err = DNSBL_ENOMEM;
-            return 1;
-        }
-        w->rows = grown;
-        w->cap = cap;
-    }
+    w->err = grow_array((void **)&w->rows, &w->cap, w->n + 1, sizeof *w->rows, 1024);
+    if (w->err)
+        return 1;
     struct top_row *r = &w->rows[w->n];
     memset(r, 0, sizeof *r);
     r->prefix = e->prefix;
@@ -97,9 +91,7 @@ static int top_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct top
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "b:l:jz:Z:", opts);
         switch (c) {
         case CTL_GETOPT_END:
-            if (optind < argc)
-                return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
-            return CTL_EXIT_OK;
+            return ctl_args_none(ctx, argc, argv);
         case CTL_GETOPT_HELP:
             a->done = true;
             return CTL_EXIT_OK;
@@ -212,14 +204,9 @@ int ctl_cmd_top(struct ctl_ctx *ctx, int argc, char **argv)
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         return rc;
-    if (s) {
-        int src = store_foreach(s, top_collect, &w);
-        if (src != DNSBL_OK || w.err) {
-            ctl_error("reading the entries: %s", dnsbl_strerror(w.err ? w.err : src));
-            rc = CTL_EXIT_FAIL;
-            goto out;
-        }
-    }
+    rc = ctl_store_foreach(s, top_collect, &w, &w.err);
+    if (rc != CTL_EXIT_OK)
+        goto out;
     rc = ctl_lookup_open(s, &l);
     if (rc != CTL_EXIT_OK)
         goto out;

@@ -82,9 +82,9 @@ enum ctl_getopt_result {
 int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts,
                const struct option *longopts);
 
-/* The options of a command whose only own option is --json (-j):
- * CTL_EXIT_OK with *json set, *done when --help answered, or
- * CTL_EXIT_USAGE. */
+/* The options of a command whose only own option is --json (-j) and
+ * that takes no operands: CTL_EXIT_OK with *json set, *done when --help
+ * answered, or CTL_EXIT_USAGE. */
 int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json, bool *done);
 
 void ctl_print_usage(const struct ctl_command *cmd, FILE *out);
@@ -100,6 +100,8 @@ int ctl_usage_error(const struct ctl_ctx *ctx, const char *fmt, ...)
 /* Argument parsers (ctl_args.c). Each returns CTL_EXIT_OK or, having
  * printed why naming the value, CTL_EXIT_USAGE. */
 
+/* No operand left after the options. */
+int ctl_args_none(const struct ctl_ctx *ctx, int argc, char **argv);
 /* Exactly one operand left after the options; what names it in messages. */
 int ctl_args_take_one(const struct ctl_ctx *ctx, int argc, char **argv, const char *what,
                       const char **out);
@@ -126,6 +128,14 @@ int ctl_store_sync(struct store *s);
  * NULL then and nothing is created. A missing directory is an error (most
  * likely a typo). */
 int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out);
+/* The store directory --db names exists and is a directory; else one
+ * message (a usage error when none is given) and its exit code. */
+int ctl_store_require_dir(const struct ctl_ctx *ctx);
+/* store_foreach over s (nothing when s is NULL, an empty store). A failed
+ * walk, or *cb_err set by cb (cb_err may be NULL), is said as "reading the
+ * entries: ..." and becomes CTL_EXIT_FAIL. */
+int ctl_store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg,
+                      const int *cb_err);
 
 /* Lookups: one store reader and its scratch buffers (covering entries,
  * history days) for a whole command, so a command that decides many

@@ -10,6 +10,13 @@
 #include "err.h"
 #include "timeutil.h"
 
+int ctl_args_none(const struct ctl_ctx *ctx, int argc, char **argv)
+{
+    if (optind < argc)
+        return ctl_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+    return CTL_EXIT_OK;
+}
+
 int ctl_args_take_one(const struct ctl_ctx *ctx, int argc, char **argv, const char *what,
                       const char **out)
 {

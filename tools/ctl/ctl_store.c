@@ -59,12 +59,11 @@ int ctl_store_sync(struct store *s)
     return CTL_EXIT_OK;
 }
 
-int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out)
+int ctl_store_require_dir(const struct ctl_ctx *ctx)
 {
     struct stat st;
     int rc = ctl_store_require_db(ctx);
 
-    *out = NULL;
     if (rc != CTL_EXIT_OK)
         return rc;
     if (stat(ctx->db, &st) != 0) {
@@ -75,11 +74,35 @@ int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store *
         ctl_error("store directory %s: %s", ctx->db, strerror(ENOTDIR));
         return CTL_EXIT_FAIL;
     }
+    return CTL_EXIT_OK;
+}
+
+int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store **out)
+{
+    int rc = ctl_store_require_dir(ctx);
+
+    *out = NULL;
+    if (rc != CTL_EXIT_OK)
+        return rc;
     /* Nothing written yet: the caller treats it as empty, and only a write
      * that adds something creates the store. */
     if (!store_exists(ctx->db))
         return CTL_EXIT_OK;
     return ctl_store_open(ctx, flags, out);
+}
+
+int ctl_store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg,
+                      const int *cb_err)
+{
+    int rc = s ? store_foreach(s, cb, arg) : DNSBL_OK;
+
+    if (cb_err && *cb_err)
+        rc = *cb_err;
+    if (rc != DNSBL_OK) {
+        ctl_error("reading the entries: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
 }
 
 struct ctl_lookup {

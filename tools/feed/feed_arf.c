@@ -341,6 +341,19 @@ static bool arf_report_type_is_feedback(GMimeObject *report)
     return rt && g_ascii_strcasecmp(arf_trim(rt, buf, sizeof buf), "feedback-report") == 0;
 }
 
+/* The i-th header of o, in order, as name and value (either may be NULL);
+ * false past the last one. */
+static bool arf_header_at(GMimeObject *o, int i, const char **name, const char **value)
+{
+    GMimeHeaderList *hl = g_mime_object_get_header_list(o);
+    if (!hl || i >= g_mime_header_list_get_count(hl))
+        return false;
+    GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+    *name = g_mime_header_get_name(h);
+    *value = g_mime_header_get_value(h);
+    return true;
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
 static bool arf_addr_nonpublic(const struct addr_prefix *ip)
@@ -353,18 +366,27 @@ static bool arf_addr_nonpublic(const struct addr_prefix *ip)
     return false;
 }
 
+/* The n bytes at s, without an "IPv6:" tag, as a string in buf; false if
+ * nothing is left or it is too long to be an address. */
+static bool arf_addr_text(const char *s, size_t n, char buf[ADDR_TEXT_MAX])
+{
+    if (n >= 5 && g_ascii_strncasecmp(s, "IPv6:", 5) == 0)
+        s += 5, n -= 5;
+    if (n == 0 || n >= ADDR_TEXT_MAX)
+        return false;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
 /* An address literal as it appears in a header: brackets and an IPv6: tag
  * already gone, possibly with an IPv4 ":port" after it. Only a whole
  * address counts, never a prefix. */
 static bool arf_literal_parse(const char *s, size_t n, struct addr_prefix *out)
 {
     char buf[ADDR_TEXT_MAX];
-    if (n >= 5 && g_ascii_strncasecmp(s, "IPv6:", 5) == 0)
-        s += 5, n -= 5;
-    if (n == 0 || n >= sizeof buf)
+    if (!arf_addr_text(s, n, buf))
         return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
     char *colon = strchr(buf, ':');
     if (colon && strchr(buf, '.') && !strchr(colon + 1, ':'))
         *colon = '\0'; /* Exim's 192.0.2.1:51234 */
@@ -394,12 +416,8 @@ static bool arf_ip_parse(const char *v, struct addr_prefix *out)
         return false;
     /* arf_literal_parse would take an IPv4 ":port"; a Source-IP has none. */
     char buf[ADDR_TEXT_MAX];
-    if (n >= 5 && g_ascii_strncasecmp(v, "IPv6:", 5) == 0)
-        v += 5, n -= 5;
-    if (n == 0 || n >= sizeof buf)
+    if (!arf_addr_text(v, n, buf))
         return false;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
     struct addr_prefix p;
     if (strchr(buf, '/') || addr_parse(buf, &p, NULL, 0) != 0)
         return false;
@@ -551,12 +569,8 @@ static bool arf_host_internal(const char *host, const char *const *suffixes)
 
 static bool arf_walk_received(GMimeMessage *m, const char *const *suffixes, struct addr_prefix *out)
 {
-    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-    int n = hl ? g_mime_header_list_get_count(hl) : 0;
-    for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = g_mime_header_get_name(h);
-        const char *value = g_mime_header_get_value(h);
+    const char *name, *value;
+    for (int i = 0; arf_header_at(GMIME_OBJECT(m), i, &name, &value); i++) {
         if (!name || !value || g_ascii_strcasecmp(name, "Received") != 0)
             continue;
         struct addr_prefix ip;
@@ -573,12 +587,8 @@ static bool arf_walk_received(GMimeMessage *m, const char *const *suffixes, stru
 /* Rule 4: the address the receiver's SPF or authentication check saw. */
 static bool arf_auth_header_ip(GMimeMessage *m, struct addr_prefix *out)
 {
-    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-    int n = hl ? g_mime_header_list_get_count(hl) : 0;
-    for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = g_mime_header_get_name(h);
-        const char *value = g_mime_header_get_value(h);
+    const char *name, *value;
+    for (int i = 0; arf_header_at(GMIME_OBJECT(m), i, &name, &value); i++) {
         const char *at = NULL;
         if (!name || !value)
             continue;
@@ -712,12 +722,8 @@ static uint8_t arf_auth_bits(const struct arf_auth *a)
 static void arf_fields_read(GMimeMessage *block, struct arf_fields *f, struct arf_auth *auth)
 {
     memset(f, 0, sizeof *f);
-    GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(block));
-    int n = hl ? g_mime_header_list_get_count(hl) : 0;
-    for (int i = 0; i < n; i++) {
-        GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-        const char *name = g_mime_header_get_name(h);
-        const char *value = g_mime_header_get_value(h);
+    const char *name, *value;
+    for (int i = 0; arf_header_at(GMIME_OBJECT(block), i, &name, &value); i++) {
         if (!name)
             continue;
         if (!value)

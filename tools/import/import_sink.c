@@ -22,6 +22,7 @@
 
 #include "ctl.h"
 #include "err.h"
+#include "grow.h"
 #include "import.h"
 
 /* A batch may outgrow batch_max only while one record goes on; a parser
@@ -141,34 +142,6 @@ static void import_bar_draw(struct import_run *r, bool force)
     r->bar_shown = true;
 }
 
-/* Room for one more item. */
-static int import_batch_reserve(struct import_run *r)
-{
-    if (r->n < r->cap)
-        return DNSBL_OK;
-    size_t cap = r->cap ? r->cap * 2 : 1024;
-    struct import_item *items = realloc(r->items, cap * sizeof *items);
-    if (!items)
-        return DNSBL_ENOMEM;
-    r->items = items;
-    r->cap = cap;
-    return DNSBL_OK;
-}
-
-/* Room for one more side record. */
-static int import_side_reserve(struct import_run *r)
-{
-    if (r->nsides < r->sides_cap)
-        return DNSBL_OK;
-    size_t cap = r->sides_cap ? r->sides_cap * 2 : 256;
-    struct import_side *sides = realloc(r->sides, cap * sizeof *sides);
-    if (!sides)
-        return DNSBL_ENOMEM;
-    r->sides = sides;
-    r->sides_cap = cap;
-    return DNSBL_OK;
-}
-
 /* Room for n events and key pointers handed to store_apply. */
 static int import_evs_reserve(struct import_run *r, size_t n)
 {
@@ -202,16 +175,8 @@ static int import_arena_put(struct import_run *r, unsigned slot, const char *s, 
         *off = last[0];
         return DNSBL_OK;
     }
-    if (r->arena_len + len > r->arena_cap) {
-        size_t cap = r->arena_cap ? r->arena_cap : 64 * 1024;
-        while (cap < r->arena_len + len)
-            cap *= 2;
-        char *grown = realloc(r->arena, cap);
-        if (!grown)
-            return DNSBL_ENOMEM;
-        r->arena = grown;
-        r->arena_cap = cap;
-    }
+    if (grow_array((void **)&r->arena, &r->arena_cap, r->arena_len + len, 1, 64 * 1024) != DNSBL_OK)
+        return DNSBL_ENOMEM;
     memcpy(r->arena + r->arena_len, s, len);
     *off = r->arena_len + 1;
     r->arena_len += len;
@@ -541,7 +506,7 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         if (import_batch_commit(r) != 0)
             return 1;
     }
-    if (import_batch_reserve(r) != DNSBL_OK)
+    if (grow_array((void **)&r->items, &r->cap, r->n + 1, sizeof *r->items, 1024) != DNSBL_OK)
         goto nomem;
     struct import_item *it = &r->items[r->n];
     *it = (struct import_item){
@@ -560,7 +525,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     if (it->time <= 0)
         it->time = r->opt->file_mtime > 0 ? r->opt->file_mtime : r->opt->now;
     if (keyed) {
-        if (import_side_reserve(r) != DNSBL_OK)
+        if (grow_array((void **)&r->sides, &r->sides_cap, r->nsides + 1, sizeof *r->sides, 256) !=
+            DNSBL_OK)
             goto nomem;
         struct import_side *side = &r->sides[r->nsides];
         memset(side, 0, sizeof *side);
