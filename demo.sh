@@ -17,7 +17,7 @@ store=demo/store
 
 # A fresh store on every run, so the demo always starts from the same data.
 rm -rf "$store"
-mkdir -p "$store"
+"$dnsblctl" init "$store" >/dev/null
 ctl() { "$dnsblctl" --db "$store" "$@" >/dev/null; }
 ctl add 192.0.2.0/24 --reason "demo: spam source network"
 ctl allow 192.0.2.25 --reason "demo: our own relay"

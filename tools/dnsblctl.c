@@ -24,20 +24,44 @@ static int ctl_cmd_help(struct ctl_ctx *ctx, int argc, char **argv);
     "  -d, --db DIR            the store directory (default: $DNSBL_DB)\n"                         \
     "  -h, --help              show this help\n"
 
+#define CTL_USAGE_CREATE                                                                           \
+    "      --create            make the store if it does not exist yet (as init does)\n"
+
 static const struct ctl_command ctl_commands[] = {
+    {"init", ctl_cmd_init,
+     "Usage: dnsblctl init [DIR] [--owner USER[:GROUP]]\n"
+     "\n"
+     "Make a new, empty store in DIR (default: --db or $DNSBL_DB), creating the\n"
+     "directory (mode 0750) if it is missing. data.mdb gets mode 0640 and\n"
+     "lock.mdb 0660 whatever the umask: LMDB readers such as dnsbld take their\n"
+     "reader slot in lock.mdb, so they need write access to it. Write commands\n"
+     "never create a store unless given --create, so a mistyped --db fails\n"
+     "instead of filling a new, empty store. Refused (exit 1) when DIR holds a\n"
+     "store already, or files that are not a store's.\n"
+     "\n"
+     "Options:\n"
+     "  -o, --owner USER[:GROUP]  give the directory and the store's files to USER\n"
+     "                          (and GROUP, default USER's group): the user dnsbld\n"
+     "                          runs as, when root makes the store\n" CTL_USAGE_COMMON,
+     "make a new, empty store"},
     {"add", ctl_cmd_add,
      "Usage: dnsblctl add ADDR|PREFIX [--reason TEXT] [--code 127.0.0.N] [--expires WHEN]\n"
      "\n"
      "List an IPv4 or IPv6 address or CIDR prefix by hand. Listing 127.0.0.1\n"
      "(the RFC 5782 test point that must never be listed), or a prefix covering\n"
-     "it, is refused. The store is created if it does not exist yet.\n"
+     "it, is refused. Without --force it is also refused (exit 1) when the\n"
+     "prefix is shorter than /8 (IPv4) or /16 (IPv6), or when an allow entry in\n"
+     "force equals or covers it (listing over an allow of the same prefix\n"
+     "replaces the allow; under a wider allow the listing has no effect while\n"
+     "the allow stands).\n"
      "\n"
      "Options:\n"
      "  -r, --reason TEXT       why it is listed (shown in TXT answers)\n"
      "  -c, --code 127.0.0.N    the A value to answer with (default 127.0.0.2);\n"
      "                          not 127.0.0.1, not 127.255.255.252-255\n"
      "  -e, --expires WHEN      a duration from now (7d, 12h, 1d12h, 3600) or an\n"
-     "                          RFC 3339 time; default: never\n" CTL_USAGE_COMMON,
+     "                          RFC 3339 time; default: never\n"
+     "      --force             list it even so (see above)\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
      "list an address or prefix"},
     {"delist", ctl_cmd_delist,
      "Usage: dnsblctl delist ADDR|PREFIX [--reason TEXT]\n"
@@ -54,11 +78,16 @@ static const struct ctl_command ctl_commands[] = {
      "Usage: dnsblctl allow ADDR|PREFIX [--reason TEXT] [--expires WHEN]\n"
      "\n"
      "Never list this address or prefix, whatever covers it or its score.\n"
+     "Without --force it is refused (exit 1) when the prefix is shorter than /8\n"
+     "(IPv4) or /16 (IPv6), or when an operator listing in force (dnsblctl add)\n"
+     "equals it or lies inside it: the allow would undo that listing whole. An\n"
+     "allow inside a wider listing is an exception to it and needs no --force.\n"
      "\n"
      "Options:\n"
      "  -r, --reason TEXT       why it is allowed\n"
      "  -e, --expires WHEN      a duration from now (7d, 12h, 1d12h, 3600) or an\n"
-     "                          RFC 3339 time; default: never\n" CTL_USAGE_COMMON,
+     "                          RFC 3339 time; default: never\n"
+     "      --force             allow it even so (see above)\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
      "allowlist an address or prefix"},
     {"show", ctl_cmd_show,
      "Usage: dnsblctl show ADDR [--json] [--chart] [--zone-config FILE --zone NAME]\n"
@@ -86,13 +115,32 @@ static const struct ctl_command ctl_commands[] = {
      "                          blocklist policy\n" CTL_USAGE_COMMON,
      "report on one address: listing, score, evidence, trend"},
     {"list", ctl_cmd_list,
-     "Usage: dnsblctl list [--json]\n"
+     "Usage: dnsblctl list [--json] [--listed] [--dataset NAME] [--why TEXT]\n"
+     "                     [--zone NAME] [--zone-config FILE]\n"
      "\n"
-     "Every entry in the store, in address order (IPv4 before IPv6).\n"
+     "Every entry in the store, in address order (IPv4 before IPv6), and what it\n"
+     "answers now in each zone, decided as dnsbld decides its whole prefix: one\n"
+     "row per entry and zone with the entry's stored STATE (none, listed,\n"
+     "delisted, allowed), LISTED yes or no, the CODEs it answers with, WHY (the\n"
+     "reason of each code: manual, imported, snds, complaints, traps, score; or\n"
+     "why it is not listed: allowed, delisted, expired, excluded), EXPIRES of\n"
+     "an operator state and the entry's REASON. A ZONE column follows PREFIX\n"
+     "when the zones have names. The zones: --zone NAME (its policy from\n"
+     "--zone-config, else the default policy), every zone of --zone-config\n"
+     "alone, else one unnamed zone with the default policy.\n"
      "\n"
      "Options:\n"
-     "  -j, --json              print a JSON array of objects\n" CTL_USAGE_COMMON,
-     "list every entry"},
+     "  -j, --json              print a JSON array of objects, each with a zones\n"
+     "                          array: zone, listed, why, codes [{code, why}]\n"
+     "      --listed            only rows that are listed\n"
+     "      --dataset NAME      only entries whose imported data came from the\n"
+     "                          data set NAME\n"
+     "      --why TEXT          only rows whose WHY or reason (the entry's, or\n"
+     "                          that of the entry deciding) contains TEXT, in\n"
+     "                          any case\n"
+     "  -z, --zone NAME         the zone to decide in\n"
+     "  -Z, --zone-config FILE  dnsbld's configuration file\n" CTL_USAGE_COMMON,
+     "list every entry and what it answers in each zone"},
     {"import", ctl_cmd_import,
      "Usage: dnsblctl import [--format FORMAT] [--source NAME] [--zone NAME]\n"
      "                       [--code 127.0.0.N] [--reason TEXT] [--dry-run]\n"
@@ -149,7 +197,8 @@ static const struct ctl_command ctl_commands[] = {
      "      --done DIR          move each message read from a directory into DIR\n"
      "                          once it is in the store; without it a maildir's\n"
      "                          messages are marked seen (cur/NAME:2,S) and\n"
-     "                          skipped by the next run\n" CTL_USAGE_COMMON,
+     "                          skipped by the next run\n" CTL_USAGE_CREATE
+         CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
     {"top", ctl_cmd_top,
      "Usage: dnsblctl top [--by score|complaints|traps] [--limit N] [--json]\n"
@@ -265,6 +314,7 @@ static void ctl_print_main_usage(FILE *out)
           "                   holds N entries (default 65536; below, the B-tree is cheap)\n"
           "  --reindex-after N  rebuild the flat index once N entries changed since it\n"
           "                   was built (default 1024, or 1/64 of the entries if more)\n"
+          "  --create         make the store if it does not exist yet (see init)\n"
           "\n"
           "Exit status: 0 success, 1 the operation failed (store error, refused,\n"
           "not listed), 2 bad usage.\n",
@@ -370,6 +420,9 @@ int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts
         case 'h':
             ctl_print_usage(ctx->command, stdout);
             return CTL_GETOPT_HELP;
+        case CTL_OPT_CREATE:
+            ctx->create = true;
+            continue;
         case ':':
         case '?':
             ctl_getopt_report(ctx, argv, shortopts, c);
@@ -465,6 +518,7 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         {"map-size", required_argument, NULL, OPT_MAP_SIZE},
         {"index-from", required_argument, NULL, OPT_INDEX_FROM},
         {"reindex-after", required_argument, NULL, OPT_REINDEX_AFTER},
+        CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
     static const char shortopts[] = "+:d:hV";
@@ -492,6 +546,9 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         case 'V':
             printf("dnsblctl %s\n", DNSBL_VERSION);
             return CTL_GETOPT_HELP;
+        case CTL_OPT_CREATE:
+            ctx->create = true;
+            break;
         case OPT_MAP_SIZE:
             if (store_options_map_size(&ctx->store_opt, optarg, why, sizeof why) != DNSBL_OK) {
                 ctl_error("--map-size: %s (see dnsblctl --help)", why);

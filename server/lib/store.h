@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "addr.h"
 #include "model.h"
@@ -54,6 +55,18 @@ int store_sync(struct store *s, char *why, size_t whylen);
 
 /* Does dir hold a store (a data.mdb that is not empty)? */
 bool store_exists(const char *dir);
+
+/* May dnsblctl init make a store in dir: it does not exist, or holds
+ * nothing but an unfinished store's data.mdb and lock.mdb? */
+bool store_dir_unused(const char *dir);
+
+/* Who may use a store just created: data.mdb 0640 and lock.mdb 0660
+ * whatever the umask (an LMDB reader takes its reader slot in lock.mdb,
+ * so readers need write access to it), the directory 0750 if
+ * set_dir_mode; the directory and both files owned by uid:gid unless uid
+ * is (uid_t)-1. On failure says why, naming the file, in why. */
+int store_set_access(const char *dir, bool set_dir_mode, uid_t uid, gid_t gid, char *why,
+                     size_t whylen);
 
 struct store_apply_stats {
     size_t applied;    /* events applied */
@@ -155,6 +168,12 @@ int store_reader_covering_lean(struct store_reader *r, const struct addr_prefix 
 
 /* The entry stored for exactly this prefix, DNSBL_ENOENT if none. */
 int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct entry *out);
+
+/* Call cb for p's own entry and every entry inside p, in key order (a
+ * range scan from p's key); cb returns 0 to go on, non-zero to stop (that
+ * value is returned). Call between begin and end. */
+int store_reader_within(struct store_reader *r, const struct addr_prefix *p,
+                        int (*cb)(const struct entry *e, void *arg), void *arg);
 
 /* History: one record per (entry prefix, day) with that day's evidence
  * (model_history_add), written by store_apply for events that have

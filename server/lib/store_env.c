@@ -2,6 +2,7 @@
  * and upgrades from older versions, map growth and the gate between
  * transactions and remaps, sync. The layout is doc/store-format.md. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_int.h"
 #include "store_testing.h"
@@ -81,6 +83,60 @@ bool store_exists(const char *dir)
     /* An empty data.mdb is a creation killed before LMDB wrote its first
      * pages: no store yet, and only a writer can make one of it. */
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
+bool store_dir_unused(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    bool unused = true;
+
+    if (!d)
+        return errno == ENOENT;
+    /* data.mdb and lock.mdb alone, without a store, are a creation killed
+     * before its first commit: finishing it loses nothing. */
+    while (unused && (de = readdir(d)) != NULL) {
+        const char *n = de->d_name;
+        unused = strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || strcmp(n, "data.mdb") == 0 ||
+                 strcmp(n, "lock.mdb") == 0;
+    }
+    closedir(d);
+    return unused;
+}
+
+int store_set_access(const char *dir, bool set_dir_mode, uid_t uid, gid_t gid, char *why,
+                     size_t whylen)
+{
+    static const struct {
+        const char *name;
+        mode_t mode;
+    } files[] = {{"data.mdb", 0640}, {"lock.mdb", 0660}};
+    char path[PATH_MAX];
+
+    if (set_dir_mode && chmod(dir, 0750) != 0) {
+        store_set_why(why, whylen, "%s: chmod 0750: %s", dir, strerror(errno));
+        return DNSBL_EIO;
+    }
+    if (uid != (uid_t)-1 && chown(dir, uid, gid) != 0) {
+        store_set_why(why, whylen, "%s: chown: %s", dir, strerror(errno));
+        return DNSBL_EIO;
+    }
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (snprintf(path, sizeof path, "%s/%s", dir, files[i].name) >= (int)sizeof path) {
+            store_set_why(why, whylen, "%.64s...: store directory name too long", dir);
+            return DNSBL_EINVAL;
+        }
+        if (chmod(path, files[i].mode) != 0) {
+            store_set_why(why, whylen, "%s: chmod %04o: %s", path, (unsigned)files[i].mode,
+                          strerror(errno));
+            return DNSBL_EIO;
+        }
+        if (uid != (uid_t)-1 && chown(path, uid, gid) != 0) {
+            store_set_why(why, whylen, "%s: chown: %s", path, strerror(errno));
+            return DNSBL_EIO;
+        }
+    }
+    return DNSBL_OK;
 }
 
 static int store_mkdir_p(const char *dir, char *why, size_t whylen)

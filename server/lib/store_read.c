@@ -247,6 +247,44 @@ int store_reader_get(struct store_reader *r, const struct addr_prefix *p, struct
     return store_get_exact(r->s, r->txn, &q, out);
 }
 
+int store_reader_within(struct store_reader *r, const struct addr_prefix *p,
+                        int (*cb)(const struct entry *e, void *arg), void *arg)
+{
+    uint8_t key[STORE_KEY_LEN];
+    struct entry e;
+    MDB_val k, v;
+    int rc;
+
+    if (!r->active || !store_prefix_valid(p))
+        return DNSBL_EINVAL;
+    struct addr_prefix q = *p;
+    addr_mask(&q);
+    store_key_from_prefix(&q, key);
+    k = store_val(key, sizeof key);
+    rc = store_reader_cursor(r, r->ecur, &r->ecur_ready);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    /* Keys sort by address, then length: from p's own key on, every entry
+     * whose address lies in p has a length >= p's, and the first one
+     * outside p ends the run. */
+    for (rc = mdb_cursor_get(r->ecur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(r->ecur, &k, &v, MDB_NEXT)) {
+        memset(&e, 0, sizeof e);
+        int err = store_prefix_from_key(&k, &e.prefix);
+        if (err != DNSBL_OK)
+            return err;
+        if (!addr_covers(&q, &e.prefix))
+            return DNSBL_OK;
+        err = store_decode_value(&v, e.prefix.family, &e);
+        if (err != DNSBL_OK)
+            return err;
+        err = cb(&e, arg);
+        if (err != 0)
+            return err;
+    }
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
 int store_reader_history(struct store_reader *r, const struct addr_prefix *p, uint32_t first_day,
                          struct history_day *out, size_t cap, size_t *n)
 {

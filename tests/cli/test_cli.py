@@ -7,6 +7,9 @@ temporary store (ctlhelp.CtlTestCase) and a fixed clock (dnsblctl --now)."""
 import datetime
 import json
 import os
+import shutil
+import stat
+import subprocess
 import unittest
 
 from ctlhelp import DEFAULT_NOW, CtlTestCase, run_ctl
@@ -20,7 +23,10 @@ SHOW_OPTIONAL_KEYS = {"why", "state"}
 SHOW_REPORT_KEYS = {"known", "score", "threshold", "complaints", "counts", "volume",
                     "complaint_rate", "light", "codes", "clears_at", "sources",
                     "auth_failures", "snds", "history"}
-LIST_KEYS = {"prefix", "state", "code", "reason", "expires", "first_seen", "last_seen"}
+FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
+LIST_KEYS = {"prefix", "state", "code", "reason", "expires", "first_seen", "last_seen",
+             "dataset", "zones"}
 
 
 def rfc3339(ts):
@@ -152,13 +158,13 @@ class TestHelpAndUsage(CtlTestCase):
             r = run_ctl("--now", bad, "--db", self.db, "add", "192.0.2.7")
             self.assertEqual(r.rc, 2, bad)
             self.assertIn("--now", r.err)
-        self.assertEqual(os.listdir(self.db), [])
+        self.assertEqual(self.list_json(), [])
 
     def test_no_store_given(self):
         r = run_ctl("show", "192.0.2.1")
         self.assertEqual(r.rc, 2)
         self.assertIn("--db DIR or set DNSBL_DB", r.err)
-        self.assertEqual(os.listdir(self.db), [])
+        self.assertEqual(self.list_json(), [])
 
 
 class TestStoreSelection(CtlTestCase):
@@ -186,17 +192,56 @@ class TestStoreSelection(CtlTestCase):
         self.assertEqual(os.listdir(other), [])
         self.assertTrue(self.show_json("192.0.2.1")["listed"])
 
-    def test_first_write_creates_the_store(self):
+    def test_writes_never_create_the_store(self):
+        # A mistyped --db must fail, not fill a new, empty store.
         db = os.path.join(self.tmp, "new", "store")
-        self.ctl_ok("add", "192.0.2.1", db=db)
-        self.assertTrue(os.path.isdir(db))
-        self.assertTrue(self.show_json("192.0.2.1", db=db)["listed"])
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        listed = os.path.join(self.tmp, "listed.txt")
+        with open(listed, "w") as f:
+            f.write("192.0.2.1\n")
+        for where in (db, empty):
+            for args in (("add", "192.0.2.1"), ("allow", "192.0.2.1"), ("delist", "192.0.2.1"),
+                         ("reindex",), ("import", "--format", "list", listed)):
+                with self.subTest(db=where, args=args):
+                    r = self.ctl_fail(1, *args, db=where)
+                    if args[0] != "delist":
+                        self.assertEqual(
+                            r.err, "dnsblctl: store %s does not exist: create it with dnsblctl "
+                            "init %s (or pass --create)\n" % (where, where))
+        self.assertFalse(os.path.exists(os.path.dirname(db)))
+        self.assertEqual(os.listdir(empty), [])
+
+    def test_create_makes_the_store_on_a_write(self):
+        for i, (before, after) in enumerate(((("--create",), ()), ((), ("--create",)))):
+            db = os.path.join(self.tmp, "new%d" % i, "store")
+            r = self.ctl(*before, "add", "192.0.2.1", *after, db=db)
+            self.assertEqual((r.rc, r.out), (0, "listed 192.0.2.1 (127.0.0.2)\n"), r.err)
+            self.assertTrue(self.show_json("192.0.2.1", db=db)["listed"])
+            self.assert_store_modes(db, dir_mode=0o750)
+        listed = os.path.join(self.tmp, "listed.txt")
+        with open(listed, "w") as f:
+            f.write("192.0.2.1\n")
+        r = self.ctl_ok("import", "--create", "--format", "list", listed,
+                        db=os.path.join(self.tmp, "imported"))
+        self.assertIn("imported 1", r.out)
+        # --create belongs to the writes: a read refuses it.
+        self.ctl_fail(2, "show", "192.0.2.1", "--create")
+
+    def assert_store_modes(self, db, dir_mode=None):
+        modes = {name: stat.S_IMODE(os.stat(os.path.join(db, name)).st_mode)
+                 for name in ("data.mdb", "lock.mdb")}
+        self.assertEqual(modes, {"data.mdb": 0o640, "lock.mdb": 0o660})
+        if dir_mode is not None:
+            self.assertEqual(stat.S_IMODE(os.stat(db).st_mode), dir_mode)
 
     def test_reads_never_create_the_store(self):
-        self.assertFalse(self.show_json("192.0.2.1")["listed"])
-        self.assertEqual(self.list_json(), [])
-        self.ctl_fail(1, "delist", "192.0.2.1")
-        self.assertEqual(os.listdir(self.db), [])
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        self.assertFalse(self.show_json("192.0.2.1", db=empty)["listed"])
+        self.assertEqual(self.list_json(db=empty), [])
+        self.ctl_fail(1, "delist", "192.0.2.1", db=empty)
+        self.assertEqual(os.listdir(empty), [])
 
     def test_missing_directory_is_an_error_for_reads(self):
         db = os.path.join(self.tmp, "typo")
@@ -300,7 +345,7 @@ class TestAdd(CtlTestCase):
                 self.assertIn("127.0.0.1", line)
                 self.assertIn("RFC 5782", line)
                 self.assertIn("never be listed", line)
-        self.assertEqual(os.listdir(self.db), [])
+        self.assertEqual(self.list_json(), [])
         self.assertFalse(self.show_json("127.0.0.1")["listed"])
 
     def test_the_listed_test_point_may_be_listed(self):
@@ -319,7 +364,7 @@ class TestAdd(CtlTestCase):
                 line = self.first_error_line(r)
                 self.assertTrue(line.startswith("dnsblctl: --code '%s' " % code), line)
                 self.assertIn(why, line)
-        self.assertEqual(os.listdir(self.db), [])
+        self.assertEqual(self.list_json(), [])
 
     def test_good_codes(self):
         for code in ("127.0.0.2", "127.0.0.10", "127.1.2.3", "127.255.255.251"):
@@ -349,7 +394,7 @@ class TestAdd(CtlTestCase):
                 r = self.ctl_fail(2, "add", "192.0.2.1", "--expires", bad)
                 self.assertTrue(self.first_error_line(r).startswith("dnsblctl: --expires '%s' " % bad),
                                 r.err)
-        self.assertEqual(os.listdir(self.db), [])
+        self.assertEqual(self.list_json(), [])
 
     def test_expiry_in_the_past(self):
         r = self.ctl_fail(2, "add", "192.0.2.1", "--expires", "2020-01-01T00:00:00Z")
@@ -569,7 +614,7 @@ class TestAllow(CtlTestCase):
 
     def test_allow_beats_a_longer_listing(self):
         self.ctl_ok("allow", "192.0.2.0/24", "--reason", "our network")
-        self.ctl_ok("add", "192.0.2.7", "--reason", "spam")
+        self.ctl_ok("add", "192.0.2.7", "--reason", "spam", "--force")
         doc = self.show_json("192.0.2.7")
         self.assertEqual((doc["listed"], doc["allowed"]), (False, True))
         self.assertEqual(doc["prefix"], "192.0.2.0/24")
@@ -661,30 +706,40 @@ class TestList(CtlTestCase):
         self.assertIsNone(by["198.51.100.0/24"]["code"])
         self.assertEqual(by["198.51.100.0/24"]["reason"], "partner net")
         self.assertEqual(by["2001:db8::1"]["state"], "listed")
+        # What each answers in the one (unnamed, default-policy) zone.
+        self.assertEqual(by["192.0.2.7"]["zones"], [
+            {"zone": None, "listed": True, "why": "manual",
+             "codes": [{"code": "127.0.0.4", "why": "manual"}]}])
+        self.assertEqual(by["198.51.100.0/24"]["zones"], [
+            {"zone": None, "listed": False, "why": "allowed", "codes": []}])
 
     def test_text_order_and_columns(self):
         self.fill()
         lines = self.ctl_ok("list").out.splitlines()
         header, rows = lines[0], lines[1:]
-        self.assertEqual(header.split(), ["PREFIX", "STATE", "CODE", "EXPIRES", "REASON"])
+        self.assertEqual(header.split(),
+                         ["PREFIX", "STATE", "LISTED", "CODE", "WHY", "EXPIRES", "REASON"])
         self.assertEqual([row.split()[0] for row in rows], self.ORDER)
-        cols = {name: header.index(name) for name in ("STATE", "CODE", "EXPIRES", "REASON")}
+        cols = {name: header.index(name)
+                for name in ("STATE", "LISTED", "CODE", "WHY", "EXPIRES", "REASON")}
         for row in rows:
             for name, col in cols.items():
                 self.assertNotEqual(row[col], " ", (name, row))
                 self.assertEqual(row[col - 1], " ", (name, row))
         row = {r.split()[0]: r for r in rows}
-        self.assertEqual(row["192.0.2.0/24"][cols["STATE"]:].split()[:2], ["listed", "127.0.0.2"])
+        self.assertEqual(row["192.0.2.0/24"][cols["STATE"]:].split()[:4],
+                         ["listed", "yes", "127.0.0.2", "manual"])
         self.assertEqual(row["192.0.2.0/24"][cols["REASON"]:], "spam run")
         self.assertEqual(row["192.0.2.7"][cols["EXPIRES"]:].split()[0], rfc3339(T0 + 7 * DAY))
-        self.assertEqual(row["198.51.100.0/24"][cols["STATE"]:].split()[0], "allowed")
+        self.assertEqual(row["198.51.100.0/24"][cols["STATE"]:].split()[:4],
+                         ["allowed", "no", "-", "allowed"])
         self.assertEqual(row["198.51.100.0/24"][cols["REASON"]:], "partner net")
 
     def test_list_shows_delisted_entries(self):
         self.ctl_ok("add", "192.0.2.7")
         self.ctl_ok("delist", "192.0.2.7")
         rows = self.ctl_ok("list").out.splitlines()[1:]
-        self.assertEqual(rows[0].split()[:2], ["192.0.2.7", "delisted"])
+        self.assertEqual(rows[0].split()[:5], ["192.0.2.7", "delisted", "no", "-", "delisted"])
 
     def test_list_output_is_valid_json_with_one_entry(self):
         self.ctl_ok("add", "192.0.2.7")
@@ -728,6 +783,305 @@ class TestTopAndExport(CtlTestCase):
         with open(path) as f:
             self.assertIn("192.0.2.1,list", f.read())
         self.assertEqual([f for f in os.listdir(self.tmp) if f.startswith("out.csv.")], [])
+
+
+def as_nobody():
+    """argv prefix that runs a command as user nobody, or None."""
+    if os.geteuid() != 0:
+        return None
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    return None
+
+
+class TestInit(CtlTestCase):
+    """Creating a store is explicit: dnsblctl init (or --create)."""
+
+    def modes(self, db):
+        return {name: stat.S_IMODE(os.stat(os.path.join(db, name)).st_mode)
+                for name in (".", "data.mdb", "lock.mdb")}
+
+    def test_init_makes_an_empty_store(self):
+        db = os.path.join(self.tmp, "a", "store")
+        # A umask that would shut everybody else out.
+        p = subprocess.run(["sh", "-c", 'umask 077 && exec "$0" init "$1"',
+                            os.environ["DNSBLCTL"], db], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(p.stdout.startswith("created an empty store in %s (owner " % db), p.stdout)
+        self.assertEqual(p.stderr, "")
+        # Whatever the umask: readers need write access to lock.mdb.
+        self.assertEqual(self.modes(db), {".": 0o750, "data.mdb": 0o640, "lock.mdb": 0o660})
+        self.assertEqual(self.list_json(db=db), [])
+        self.ctl_ok("check", db=db)
+        self.ctl_ok("add", "192.0.2.1", db=db)
+
+    def test_init_takes_db_and_environment(self):
+        db = os.path.join(self.tmp, "viaenv")
+        r = run_ctl("init", env={"DNSBL_DB": db})
+        self.assertEqual(r.rc, 0, r.err)
+        db2 = os.path.join(self.tmp, "viaopt")
+        self.assertEqual(run_ctl("init", db=db2).rc, 0)
+        for d in (db, db2):
+            self.assertTrue(os.path.exists(os.path.join(d, "data.mdb")))
+        r = run_ctl("init")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("--db DIR or set DNSBL_DB", r.err)
+
+    def test_init_refuses_an_existing_store_and_other_files(self):
+        self.ctl_ok("add", "192.0.2.1")
+        r = self.ctl_fail(1, "init", self.db)
+        self.assertEqual(r.err, "dnsblctl: %s holds a store already: nothing done\n" % self.db)
+        self.assertTrue(self.show_json("192.0.2.1")["listed"])
+        other = os.path.join(self.tmp, "other")
+        os.mkdir(other)
+        with open(os.path.join(other, "notes.txt"), "w") as f:
+            f.write("mine\n")
+        r = self.ctl_fail(1, "init", other)
+        self.assertIn("holds files but no store", r.err)
+        self.assertEqual(os.listdir(other), ["notes.txt"])
+        path = os.path.join(self.tmp, "file")
+        open(path, "w").close()
+        r = self.ctl_fail(1, "init", path)
+        self.assertEqual(r.err, "dnsblctl: store directory %s: Not a directory\n" % path)
+
+    def test_init_usage(self):
+        self.ctl_fail(2, "init", "a", "b")
+        r = self.ctl_fail(2, "init", os.path.join(self.tmp, "x"), "--owner", "no-such-user-here")
+        self.assertIn("no user 'no-such-user-here'", r.err)
+        r = self.ctl_fail(2, "init", os.path.join(self.tmp, "x"), "--owner", "root:no-such-group")
+        self.assertIn("no group 'no-such-group'", r.err)
+        self.ctl_fail(2, "init", os.path.join(self.tmp, "x"), "--owner", "root:")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
+        self.assertIn("--owner USER[:GROUP]", self.ctl_ok("init", "--help").out)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give files away")
+    def test_owner(self):
+        db = os.path.join(self.tmp, "owned")
+        r = self.ctl_ok("init", db, "--owner", "nobody")
+        self.assertIn("(owner nobody:", r.out)
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        for name in (".", "data.mdb", "lock.mdb"):
+            st = os.stat(os.path.join(db, name))
+            self.assertEqual((st.st_uid, st.st_gid), (pw.pw_uid, pw.pw_gid), name)
+        db = os.path.join(self.tmp, "owned-numeric")
+        self.ctl_ok("init", db, "--owner", "%d:0" % pw.pw_uid)
+        st = os.stat(os.path.join(db, "lock.mdb"))
+        self.assertEqual((st.st_uid, st.st_gid), (pw.pw_uid, 0))
+
+    @unittest.skipUnless(as_nobody(), "needs root and setpriv or runuser to run as nobody")
+    def test_service_user_reads_a_store_root_made(self):
+        """The store root makes for the service user: that user reads it
+        (a reader needs write access to lock.mdb); one root made without
+        --owner it cannot."""
+        os.chmod(self.tmp, 0o755)
+        binary = os.path.join(self.tmp, "dnsblctl")
+        shutil.copy(os.environ["DNSBLCTL"], binary)
+        os.chmod(binary, 0o755)
+        probe = subprocess.run(as_nobody() + [binary, "--version"], capture_output=True)
+        if probe.returncode != 0:
+            self.skipTest("user nobody cannot run %s (is TMPDIR private?)" % binary)
+        results = {}
+        for name, owner in (("service", ("--owner", "nobody")), ("roots", ())):
+            db = os.path.join(self.tmp, name)
+            self.ctl_ok("init", db, *owner)
+            self.ctl_ok("add", "192.0.2.1", "--reason", "root wrote it", db=db)
+            p = subprocess.run(as_nobody() + [binary, "--db", db, "show", "192.0.2.1", "--json"],
+                               capture_output=True, text=True, timeout=30)
+            results[name] = p
+        p = results["service"]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue(json.loads(p.stdout)["listed"])
+        self.assertEqual(results["roots"].returncode, 1)
+        self.assertIn("Permission denied", results["roots"].stderr)
+
+
+class TestForce(CtlTestCase):
+    """Dangerous writes ask for --force and change nothing without it."""
+
+    def test_wide_prefixes(self):
+        for cmd, target, width in (("add", "10.0.0.0/7", 8), ("add", "2000::/15", 16),
+                                   ("allow", "0.0.0.0/0", 8), ("allow", "::/0", 16),
+                                   ("allow", "128.0.0.0/1", 8)):
+            with self.subTest(cmd=cmd, target=target):
+                r = self.ctl_fail(1, cmd, target)
+                self.assertEqual(
+                    r.err, "dnsblctl: refusing to %s %s: it is shorter than /%d; pass --force if "
+                    "you mean to %s that much of the address space\n"
+                    % ("list" if cmd == "add" else cmd, target, width,
+                       "list" if cmd == "add" else cmd))
+        self.assertEqual(self.list_json(), [])
+        # The shortest that passes without a word, and --force for the rest.
+        self.ctl_ok("add", "10.0.0.0/8")
+        self.ctl_ok("allow", "2001::/16")
+        self.ctl_ok("add", "12.0.0.0/7", "--force")
+        self.ctl_ok("allow", "::/0", "--force")
+        self.assertEqual([e["prefix"] for e in self.list_json()],
+                         ["10.0.0.0/8", "12.0.0.0/7", "::/0", "2001::/16"])
+        # 127.0.0.1 stays refused, --force or not.
+        r = self.ctl_fail(1, "add", "0.0.0.0/0", "--force")
+        self.assertIn("RFC 5782", r.err)
+
+    def test_add_over_an_allow(self):
+        self.ctl_ok("allow", "192.0.2.0/24", "--reason", "our network")
+        r = self.ctl_fail(1, "add", "192.0.2.0/24")
+        self.assertEqual(r.err, "dnsblctl: 192.0.2.0/24 is allowed (allow entry 192.0.2.0/24, "
+                         "reason: our network): listing it would replace the allow; pass --force "
+                         "to list it anyway\n")
+        r = self.ctl_fail(1, "add", "192.0.2.7")
+        self.assertIn("inside the allow entry 192.0.2.0/24 (reason: our network)", r.err)
+        self.assertIn("--force", r.err)
+        self.assertEqual([(e["prefix"], e["state"]) for e in self.list_json()],
+                         [("192.0.2.0/24", "allowed")])
+        # Listing around an allow is fine: the allow stays an exception.
+        self.ctl_ok("add", "192.0.0.0/16")
+        # An expired allow no longer stands in the way.
+        self.ctl_ok("allow", "198.51.100.7", "--expires", "1h")
+        self.ctl_ok("add", "198.51.100.7", now="2026-11-27T14:00:00Z")
+        # --force does it: over the same prefix the listing replaces the allow.
+        self.ctl_ok("add", "192.0.2.0/24", "--force")
+        self.assertTrue(self.show_json("192.0.2.5")["listed"])
+
+    def test_allow_over_an_operator_listing(self):
+        self.ctl_ok("add", "192.0.2.7", "--reason", "spam host")
+        self.ctl_ok("add", "192.0.2.9")
+        r = self.ctl_fail(1, "allow", "192.0.2.7")
+        self.assertEqual(r.err, "dnsblctl: allowing 192.0.2.7 would undo the operator listing "
+                         "192.0.2.7 (reason: spam host); pass --force to allow it anyway\n")
+        r = self.ctl_fail(1, "allow", "192.0.2.0/24")
+        self.assertIn("would undo the operator listing 192.0.2.7 (reason: spam host) and 1 other;",
+                      r.err)
+        self.assertTrue(self.show_json("192.0.2.7")["listed"])
+        # An allow inside a listing is the exception it is for.
+        self.ctl_ok("add", "198.51.100.0/24")
+        self.ctl_ok("allow", "198.51.100.25")
+        # Imported listings and expired or delisted ones are not the operator's word now.
+        self.ctl_ok("delist", "192.0.2.9")
+        self.ctl_ok("add", "203.0.113.5", "--expires", "1h")
+        self.ctl_ok("allow", "203.0.113.0/24", now="2026-11-27T14:00:00Z")
+        listed = os.path.join(self.tmp, "l.txt")
+        with open(listed, "w") as f:
+            f.write("233.252.0.1\n")
+        self.ctl_ok("import", "--format", "list", listed)
+        self.ctl_ok("allow", "233.252.0.0/24")
+        r = self.ctl_fail(1, "allow", "192.0.2.0/24")
+        self.assertIn("192.0.2.7 (reason: spam host);", r.err)
+        self.ctl_ok("allow", "192.0.2.0/24", "--force")
+        self.assertFalse(self.show_json("192.0.2.7")["listed"])
+
+    def test_allow_checks_exactly_the_prefix(self):
+        # Listings just outside the prefix, one covering it and one of the
+        # other family are no reason to refuse.
+        for target in ("192.0.2.7", "192.0.2.16", "192.0.2.0/24", "2001:db8::1"):
+            self.ctl_ok("add", target)
+        self.ctl_ok("allow", "192.0.2.8/29")
+        self.ctl_ok("allow", "255.0.0.0/8")
+        self.ctl_ok("add", "2001:db8::8")
+        r = self.ctl_fail(1, "allow", "2001:db8::/64")
+        self.assertIn("the operator listing 2001:db8::1 (reason: none given) and 1 other;", r.err)
+
+    def test_force_is_only_for_add_and_allow(self):
+        for cmd in ("delist", "show", "list"):
+            self.ctl_fail(2, cmd, "192.0.2.1", "--force")
+
+
+class TestListEffective(CtlTestCase):
+    """list says what each entry answers in each zone, whatever made it so."""
+
+    CONF = ('zone "bl.example" { datasets = {"bl.example"} }\n'
+            'zone "traps.bl.example" { datasets = {"traps.bl.example"} }\n')
+
+    def fill(self):
+        rows = os.path.join(self.tmp, "ev.csv")
+        with open(rows, "w") as f:
+            f.write("address_or_prefix,kind,weight,time,reason\n"
+                    "198.51.100.50,abuse,20,%s,spam\n"
+                    "198.51.100.51,abuse,1,%s,one complaint\n" % (DEFAULT_NOW, DEFAULT_NOW))
+        self.ctl_ok("import", "--format", "csv", rows)
+        self.ctl_ok("import", "--format", "snds",
+                    os.path.join(FIXTURES, "snds", "snds-ipstatus.csv"))
+        r = self.ctl("import", "--format", "rbldnsd:combined", "--zone", "bl.example",
+                     os.path.join(FIXTURES, "rbldnsd", "bl.combined"))
+        self.assertEqual(r.rc, 0, r.err)
+        self.ctl_ok("add", "10.0.0.1", "--reason", "by hand")
+        self.ctl_ok("allow", "10.0.0.2", "--reason", "partner")
+
+    def rows(self, *args):
+        lines = self.ctl_ok("list", *args).out.splitlines()
+        return lines[0].split(), {line.split()[0]: line.split() for line in lines[1:]}
+
+    def test_score_snds_and_imported_listings_show_their_code(self):
+        self.fill()
+        _, rows = self.rows()
+        # PREFIX STATE LISTED CODE WHY ...
+        self.assertEqual(rows["198.51.100.50"][1:5], ["none", "yes", "127.0.0.2", "complaints"])
+        self.assertEqual(rows["198.51.100.51"][1:5], ["none", "no", "-", "-"])
+        self.assertEqual(rows["192.0.2.64/29"][1:5], ["none", "yes", "127.0.0.4", "snds"])
+        self.assertEqual(rows["192.0.2.32/28"][1:5], ["none", "yes", "127.0.0.2", "imported"])
+        self.assertEqual(rows["192.0.2.40"][1:5], ["none", "no", "-", "excluded"])
+        self.assertEqual(rows["10.0.0.1"][1:5], ["listed", "yes", "127.0.0.2", "manual"])
+        self.assertEqual(rows["10.0.0.2"][1:5], ["allowed", "no", "-", "allowed"])
+        by = {e["prefix"]: e for e in self.list_json()}
+        self.assertEqual(by["198.51.100.50"]["zones"],
+                         [{"zone": None, "listed": True, "why": "complaints",
+                           "codes": [{"code": "127.0.0.2", "why": "complaints"}]}])
+        self.assertEqual(by["192.0.2.32/28"]["dataset"], "bl.example")
+        self.assertIsNone(by["10.0.0.1"]["dataset"])
+
+    def test_filters(self):
+        self.fill()
+        _, listed = self.rows("--listed")
+        self.assertIn("198.51.100.50", listed)
+        self.assertIn("10.0.0.1", listed)
+        for gone in ("198.51.100.51", "192.0.2.40", "10.0.0.2"):
+            self.assertNotIn(gone, listed)
+        self.assertTrue(all(r[2] == "yes" for r in listed.values()))
+        _, snds = self.rows("--why", "SnDs")
+        self.assertEqual(set(snds), {"192.0.2.64/29", "203.0.113.200/30"})
+        _, hand = self.rows("--why", "BY HAND")
+        self.assertEqual(set(hand), {"10.0.0.1"})
+        _, traps = self.rows("--dataset", "traps.bl.example")
+        self.assertTrue(traps)
+        self.assertEqual({r[4] for r in traps.values()}, {"imported"})
+        entries = json.loads(self.ctl_ok("list", "--json", "--dataset", "traps.bl.example",
+                                         "--listed", "--why", "imported").out)
+        self.assertEqual({e["prefix"] for e in entries}, set(traps))
+        self.assertEqual(json.loads(self.ctl_ok("list", "--json", "--dataset", "nope").out), [])
+
+    def test_zones(self):
+        self.fill()
+        conf = os.path.join(self.tmp, "dnsbld.conf")
+        with open(conf, "w") as f:
+            f.write(self.CONF)
+        header, _ = self.rows("--zone-config", conf)
+        self.assertEqual(header[:2], ["PREFIX", "ZONE"])
+        lines = self.ctl_ok("list", "--zone-config", conf, "--dataset",
+                            "traps.bl.example").out.splitlines()[1:]
+        per_zone = {}
+        for line in lines:
+            cols = line.split()
+            per_zone.setdefault(cols[0], {})[cols[1]] = cols[3]
+        self.assertTrue(per_zone)
+        for prefix, zones in per_zone.items():
+            self.assertEqual(zones, {"bl.example": "no", "traps.bl.example": "yes"}, prefix)
+        _, one = self.rows("--zone-config", conf, "--zone", "traps.bl.example", "--dataset",
+                           "traps.bl.example", "--listed")
+        self.assertEqual(set(one), set(per_zone))
+        entries = json.loads(self.ctl_ok("list", "--json", "--zone-config", conf, "--dataset",
+                                         "traps.bl.example").out)
+        self.assertEqual([z["zone"] for z in entries[0]["zones"]],
+                         ["bl.example", "traps.bl.example"])
+        entries = json.loads(self.ctl_ok("list", "--json", "--zone-config", conf, "--listed",
+                                         "--dataset", "traps.bl.example").out)
+        self.assertEqual([z["zone"] for z in entries[0]["zones"]], ["traps.bl.example"])
+        # A named zone without a config: the default policy, and a ZONE column.
+        header, rows = self.rows("--zone", "other.example")
+        self.assertEqual(header[1], "ZONE")
+        self.assertEqual(rows["10.0.0.1"][1], "other.example")
+        r = self.ctl_fail(1, "list", "--zone-config", conf, "--zone", "missing.example")
+        self.assertIn("no zone 'missing.example'", r.err)
 
 
 if __name__ == "__main__":

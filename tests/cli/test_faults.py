@@ -71,10 +71,16 @@ def as_nobody():
 
 
 class FaultCase(CtlTestCase):
+    """Stores that do not exist until a write makes them (with --create):
+    how a store comes to be is part of what these tests vary."""
+
     def setUp(self):
         super().setUp()
         self.now = NOW
         self.db = os.path.join(self.tmp, "db")
+
+    def ctl(self, *args, **kw):
+        return super().ctl("--create", *args, **kw)
 
     def path(self, name):
         return os.path.join(self.tmp, name)
@@ -353,7 +359,8 @@ class TestKilledImport(FaultCase):
     def kill_import(self, big, db, delay, batch=None):
         """Start an import into db, SIGKILL it after delay seconds, check
         the store; returns how many batches it had committed (the serial)."""
-        proc = subprocess.Popen([ctl_binary(), "--now", NOW, "--db", db, "import", "--format", "csv", "--batch",
+        proc = subprocess.Popen([ctl_binary(), "--now", NOW, "--db", db, "--create", "import",
+                                 "--format", "csv", "--batch",
                                  batch or self.BATCH, big],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl_env())
         time.sleep(delay)
@@ -376,7 +383,7 @@ class TestConcurrentImports(FaultCase):
         a = self.write("a.csv", csv_rows(60000, first_octet=10))
         b = self.write("b.csv", csv_rows(60000, first_octet=11))
         procs = [subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "--map-size", "1m",
-                                   "import", "--format", "csv", "--batch", "1000", path],
+                                   "--create", "import", "--format", "csv", "--batch", "1000", path],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ctl_env())
                  for path in (a, b)]
         for p in procs:
@@ -496,7 +503,7 @@ class TestReadOnlyStoreDir(FaultCase):
     def test_empty_directory(self):
         os.mkdir(self.db)
         os.chmod(self.db, 0o555)
-        p = self.run_as_nobody("add", "198.51.100.1")
+        p = self.run_as_nobody("--create", "add", "198.51.100.1")
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("Permission denied", p.stderr)
         self.assertEqual(os.listdir(self.db), [])

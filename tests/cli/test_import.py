@@ -81,7 +81,8 @@ class ImportTestCase(CtlTestCase):
         return p
 
     def imp(self, *args, rc=0, **kw):
-        r = self.ctl("import", *args, **kw)
+        """dnsblctl import --create ARGS: the first import makes the store."""
+        r = self.ctl("import", "--create", *args, **kw)
         self.assertEqual(r.rc, rc, "import %s: rc %d\nstdout %r\nstderr %r" % (args, r.rc, r.out, r.err))
         return r
 
@@ -287,7 +288,7 @@ class TestArf(ImportTestCase):
             data = f.read()
         env = dict(os.environ)
         env.pop("DNSBL_DB", None)
-        proc = subprocess.run([ctl_binary(), "--now", NOW, "--db", self.db, "import", "-"],
+        proc = subprocess.run([ctl_binary(), "--now", NOW, "--db", self.db, "import", "--create", "-"],
                               input=data,
                               capture_output=True, env=env, timeout=30)
         err = proc.stderr.decode()
@@ -771,6 +772,7 @@ class TestExport(ImportTestCase):
                 self.assertEqual(ask(ip, "TXT"), [txt] if txt else [])
 
     def test_zone_file(self):
+        self.init_store(self.db)
         self.ctl_ok("add", "192.0.2.0/30", "--reason", "four hosts", "--code", "127.0.0.10")
         self.ctl_ok("allow", "192.0.2.1")
         self.ctl_ok("add", "2001:db8::5", "--reason", "v6 host")
@@ -1126,7 +1128,7 @@ class TestRunBehaviour(ImportTestCase):
             with self.subTest(name=name):
                 path = self.write(name, data, "wb")
                 fmt = "list" if name.endswith(".txt") else "csv"
-                r = self.ctl("import", "--format", fmt, path)
+                r = self.ctl("import", "--create", "--format", fmt, path)
                 self.assertEqual(r.rc, 1, r.err)
                 self.assertIn("%s: binary data (%s), not %s input" % (path, what, fmt), r.err)
                 self.assertEqual(summary(r)["read"], 0)
@@ -1227,7 +1229,7 @@ class TestRunBehaviour(ImportTestCase):
         env = dict(os.environ)
         env.pop("DNSBL_DB", None)
         proc = subprocess.Popen([ctl_binary(), "--now", NOW, "--db", self.db, "import",
-                                 "--format", "csv",
+                                 "--create", "--format", "csv",
                                  "--batch", "1000", big],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         time.sleep(0.3)

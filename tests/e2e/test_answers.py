@@ -22,7 +22,7 @@ STORE = [
     ("add", "192.0.2.0/24", "--reason", "spam source"),
     ("allow", "192.0.2.200", "--reason", "our relay"),         # allow longer than a listing
     ("allow", "198.51.100.0/24", "--reason", "partner network"),
-    ("add", "198.51.100.9", "--reason", "inside an allow"),    # allow shorter than a listing
+    ("add", "198.51.100.9", "--reason", "inside an allow", "--force"),  # allow shorter than a listing
     ("add", "203.0.113.0/24", "--reason", "net B"),
     ("add", "203.0.113.7", "--code", "127.0.0.3", "--reason", "X"),
     ("delist", "203.0.113.50", "--reason", "fixed"),           # delist inside a listed prefix

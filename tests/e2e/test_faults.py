@@ -146,7 +146,7 @@ class MapGrowthTest(DnsAssertions, unittest.TestCase):
     def test_answers_while_the_map_grows(self):
         tiny = ("--map-size", "1m")
         db = os.path.join(tmpdir("dnsbl-grow-"), "store")
-        ctl_ok(*tiny, "add", "192.0.2.0/24", "--reason", "spam", db=db)
+        ctl_ok(*tiny, "--create", "add", "192.0.2.0/24", "--reason", "spam", db=db)
         rows = ["address_or_prefix,kind,weight,time,reason"]
         for i in range(120000):
             rows.append("10.%d.%d.%d,list,1,1748000000,row %d"

@@ -65,7 +65,8 @@ class Import:
 
     def __init__(self, db, now, *args):
         self.args = [str(a) for a in args]
-        self.rc, self.out, self.err = ctl("import", *self.args, db=db, now=now, timeout=60)
+        self.rc, self.out, self.err = ctl("import", "--create", *self.args, db=db, now=now,
+                                          timeout=60)
         lines = self.out.strip().splitlines()
         m = SUMMARY.match(lines[-1]) if lines else None
         self.summary = None

@@ -571,6 +571,7 @@ class PrivilegeTest(DnsAssertions, unittest.TestCase):
         root = os.path.realpath(tmpdir("dnsbl-jail-"))
         os.chmod(root, 0o755)
         os.mkdir(os.path.join(root, "store"))
+        ctl_ok("init", os.path.join(root, "store"))
         ctl_ok("add", "192.0.2.0/24", db=os.path.join(root, "store"))
         zone_file = os.path.join(root, "bl.example.zone")
         shutil.copy(ZONE_FILE, zone_file)

@@ -61,7 +61,8 @@ class LiveTest(DnsAssertions, unittest.TestCase):
         t = self.ctl("add", "192.0.2.9", "--code", "127.0.0.5", "--reason", "own code")
         self.wait_answer(t, v4name("192.0.2.9"), "A", self.is_a("127.0.0.5"), v6=True)
 
-        t = self.ctl("allow", "192.0.2.9", "--reason", "customer")
+        # An allow over an operator's own listing asks for --force.
+        t = self.ctl("allow", "192.0.2.9", "--reason", "customer", "--force")
         self.wait_answer(t, v4name("192.0.2.9"), "A", self.is_nx)
         self.assertAnswer(self.srv.query(n7), "A", {"127.0.0.2"})
 

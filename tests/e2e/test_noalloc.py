@@ -88,7 +88,7 @@ class NoAllocTest(unittest.TestCase):
         cls.dir = tmpdir("dnsbl-noalloc-")
         cls.db = os.path.join(cls.dir, "store")
         os.mkdir(cls.db)
-        for args in (("add", "192.0.2.0/24", "--reason", "spam source"),
+        for args in (("init", cls.db), ("add", "192.0.2.0/24", "--reason", "spam source"),
                      ("add", "198.51.100.0/24", "--reason", "range"),
                      ("allow", "198.51.100.9", "--reason", "partner"),
                      ("add", "2001:db8:1::/48", "--reason", "v6 net")):

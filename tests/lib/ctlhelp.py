@@ -2,7 +2,8 @@
 
 run_ctl() runs the binary named by $DNSBLCTL with a clean environment
 (no inherited DNSBL_DB) and returns rc/stdout/stderr;
-CtlTestCase gives each test a fresh temporary directory as its store and a
+CtlTestCase gives each test a fresh temporary directory holding an empty
+store (made with `dnsblctl init`: write commands never create one) and a
 fixed clock, so results never depend on the wall clock.
 """
 
@@ -72,6 +73,13 @@ class CtlTestCase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.db = self.tmp
         self.now = DEFAULT_NOW
+        self.init_store(self.db)
+
+    def init_store(self, db):
+        """Make an empty store in db, as an operator would."""
+        r = run_ctl("init", db)
+        self.assertEqual(r.rc, 0, "dnsblctl init %s: %r" % (db, r.err))
+        return db
 
     def ctl(self, *args, **kw):
         kw.setdefault("db", self.db)

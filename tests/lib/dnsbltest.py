@@ -138,10 +138,13 @@ def ctl_ok(*args, db=None, env=None):
 
 def make_store(commands=()):
     """A new store directory filled by running each dnsblctl command (a
-    tuple of arguments) in order. With no commands the directory is left
-    empty: dnsbld creates an empty store in an existing directory."""
+    tuple of arguments) in order, after `dnsblctl init` (write commands
+    never create a store). With no commands the directory is left empty:
+    dnsbld creates an empty store in an existing directory."""
     db = os.path.join(tmpdir("dnsbl-store-"), "store")
     os.mkdir(db)
+    if commands:
+        ctl_ok("init", db)
     for c in commands:
         ctl_ok(*c, db=db)
     return db

@@ -170,6 +170,7 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         {"emit-zone", required_argument, NULL, 'E'},
         {"batch", required_argument, NULL, 'b'},
         {"done", required_argument, NULL, 'D'},
+        CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
     int rc;

@@ -1,8 +1,8 @@
 /* cmd_read: the commands that only read the store -- show (the report on
  * one address: what decides it, its score, evidence and trend) and list
- * (every entry). Text for people, --json for scripts; the JSON keys are
- * part of the interface. Neither creates the store: a directory without
- * one reads as empty. */
+ * (every entry and what it answers in each zone). Text for people, --json
+ * for scripts; the JSON keys are part of the interface. Neither creates
+ * the store: a directory without one reads as empty. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -594,15 +594,176 @@ out:
     return rc;
 }
 
-/* list walks the store twice: once to size the prefix column, once to
- * print, so memory stays flat however many entries there are. */
+/* list: every entry, and what it answers in each zone now (verdict_decide
+ * for the entry's whole prefix, as show decides one address). The store
+ * is walked twice in text form, once to size the prefix column and once
+ * to print, so memory stays flat however many entries there are. */
+struct ctl_list_options {
+    bool json, listed, done;
+    const char *zone, *zone_config, *dataset, *why;
+};
+
+/* What one zone says about the entry being printed: a copy, as the
+ * decision's pointers last only until the next decide. */
+struct ctl_list_row {
+    bool pass; /* kept by the filters */
+    bool listed;
+    uint8_t why;
+    uint8_t n;
+    uint32_t codes[DECISION_MAX];
+    uint8_t code_why[DECISION_MAX];
+};
+
 struct ctl_list_walk {
-    bool json;
-    int prefix_width;
+    struct ctl_list_options o;
+    struct ctl_zone *zones; /* nzones, owned */
+    size_t nzones;
+    bool zone_column; /* a zone has a name: rows name it */
+    struct ctl_lookup *l;
+    struct ctl_list_row *rows; /* one per zone */
+    int64_t now;
+    int prefix_width, zone_width;
+    int rc; /* CTL_EXIT_FAIL once a decide failed (it said why) */
     struct json_writer w;
 };
 
-#define CTL_LIST_ROW "%-*s  %-8s  %-15s  %-20s  "
+#define CTL_LIST_ROW_START "%-*s  "
+#define CTL_LIST_ROW "%-8s  %-6s  %-15s  %-10s  %-20s  "
+
+static int ctl_list_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
+                                  struct ctl_list_options *o)
+{
+    enum { OPT_LISTED = CTL_OPT_CREATE + 10, OPT_DATASET, OPT_WHY };
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON,
+        CTL_OPTION_JSON,
+        {"zone", required_argument, NULL, 'z'},
+        {"zone-config", required_argument, NULL, 'Z'},
+        {"listed", no_argument, NULL, OPT_LISTED},
+        {"dataset", required_argument, NULL, OPT_DATASET},
+        {"why", required_argument, NULL, OPT_WHY},
+        {NULL, 0, NULL, 0},
+    };
+
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "jz:Z:", opts);
+        switch (c) {
+        case CTL_GETOPT_END:
+            return ctl_args_none(ctx, argc, argv);
+        case CTL_GETOPT_HELP:
+            o->done = true;
+            return CTL_EXIT_OK;
+        case 'j':
+            o->json = true;
+            break;
+        case 'z':
+            o->zone = optarg;
+            break;
+        case 'Z':
+            o->zone_config = optarg;
+            break;
+        case OPT_LISTED:
+            o->listed = true;
+            break;
+        case OPT_DATASET:
+            o->dataset = optarg;
+            break;
+        case OPT_WHY:
+            o->why = optarg;
+            break;
+        default:
+            return CTL_EXIT_USAGE;
+        }
+    }
+}
+
+/* The zones to decide in: --zone alone (with or without --zone-config)
+ * is one zone, as show has it; --zone-config alone is every zone it
+ * names; neither is one unnamed zone with the default policy. */
+static int ctl_list_load_zones(const struct ctl_ctx *ctx, struct ctl_list_walk *walk)
+{
+    const struct ctl_list_options *o = &walk->o;
+
+    if (!o->zone_config || o->zone) {
+        walk->zones = calloc(1, sizeof *walk->zones);
+        if (!walk->zones) {
+            ctl_error("loading the zone: %s", dnsbl_strerror(DNSBL_ENOMEM));
+            return CTL_EXIT_FAIL;
+        }
+        walk->nzones = 1;
+        return ctl_zone_resolve(ctx, o->zone_config, o->zone, &walk->zones[0]);
+    }
+    struct config c;
+    char why[512] = "";
+    config_init(&c);
+    if (config_load_file(&c, o->zone_config, why, sizeof why) != DNSBL_OK) {
+        ctl_error("%s", why[0] ? why : o->zone_config);
+        config_free(&c);
+        return CTL_EXIT_FAIL;
+    }
+    if (c.nzones == 0) {
+        ctl_error("%s: the configuration names no zone", o->zone_config);
+        config_free(&c);
+        return CTL_EXIT_FAIL;
+    }
+    walk->zones = calloc(c.nzones, sizeof *walk->zones);
+    if (!walk->zones) {
+        ctl_error("loading the zones: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        config_free(&c);
+        return CTL_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < c.nzones; i++) {
+        snprintf(walk->zones[i].name, sizeof walk->zones[i].name, "%s", c.zones[i].name);
+        walk->zones[i].policy = c.zones[i].policy;
+    }
+    walk->nzones = c.nzones;
+    config_free(&c);
+    return CTL_EXIT_OK;
+}
+
+static bool ctl_list_why_matches(const char *text, const char *want)
+{
+    return text && strcasestr(text, want) != NULL;
+}
+
+/* --why: the decision's reasons by name (imported, complaints, ...), the
+ * entry's own reason or that of the entry that decided. */
+static bool ctl_list_row_why(const struct ctl_list_row *row, const struct entry *e,
+                             const struct decision *d, const char *want)
+{
+    if (ctl_list_why_matches(model_why_name(row->why), want) ||
+        ctl_list_why_matches(e->reason, want) ||
+        (d->decider && ctl_list_why_matches(d->decider->reason, want)))
+        return true;
+    for (unsigned i = 0; i < row->n; i++)
+        if (ctl_list_why_matches(model_why_name(row->code_why[i]), want))
+            return true;
+    return false;
+}
+
+/* Decide e in every zone into walk->rows; how many rows pass the
+ * filters, or -1 when the store could not be read. */
+static int ctl_list_decide_entry(struct ctl_list_walk *walk, const struct entry *e)
+{
+    struct verdict v;
+    int pass = 0;
+
+    for (size_t z = 0; z < walk->nzones; z++) {
+        struct ctl_list_row *row = &walk->rows[z];
+        if (ctl_lookup_decide(walk->l, &e->prefix, &walk->zones[z].policy, walk->now, &v) !=
+            CTL_EXIT_OK)
+            return -1;
+        row->listed = v.d.listed;
+        row->why = v.d.why;
+        row->n = v.d.listed ? v.d.n : 0;
+        memcpy(row->codes, v.d.codes, sizeof row->codes);
+        memcpy(row->code_why, v.d.code_why, sizeof row->code_why);
+        row->pass = (!walk->o.listed || row->listed) &&
+                    (!walk->o.why || ctl_list_row_why(row, e, &v.d, walk->o.why));
+        pass += row->pass;
+    }
+    return pass;
+}
 
 static int ctl_list_measure_entry(const struct entry *e, void *arg)
 {
@@ -615,8 +776,9 @@ static int ctl_list_measure_entry(const struct entry *e, void *arg)
     return 0;
 }
 
-/* Listed entries show the A value they answer with: the operator's, else
- * the imported data's (0 there is the zone's imported code). */
+/* The A value the entry itself holds: the operator's, else the imported
+ * data's (0 there is the zone's imported code). What it answers is in
+ * the zones. */
 static const char *ctl_list_format_code(const struct entry *e, char *buf)
 {
     struct zone_policy zp;
@@ -633,8 +795,31 @@ static const char *ctl_list_format_code(const struct entry *e, char *buf)
     return NULL;
 }
 
-static void ctl_print_entry_json(struct json_writer *w, const struct entry *e)
+static void ctl_print_row_json(struct json_writer *w, const struct ctl_zone *z,
+                               const struct ctl_list_row *row)
 {
+    char code[CTL_TEXT_SHORT];
+
+    json_begin_object(w);
+    json_member_string(w, "zone", z->name[0] ? z->name : NULL);
+    json_member_bool(w, "listed", row->listed);
+    json_member_string(w, "why", model_why_name(row->why));
+    json_key(w, "codes");
+    json_begin_array(w);
+    for (unsigned i = 0; i < row->n; i++) {
+        ctl_format_code(row->codes[i], code);
+        json_begin_object(w);
+        json_member_string(w, "code", code);
+        json_member_string(w, "why", model_why_name(row->code_why[i]));
+        json_end_object(w);
+    }
+    json_end_array(w);
+    json_end_object(w);
+}
+
+static void ctl_print_entry_json(struct ctl_list_walk *walk, const struct entry *e)
+{
+    struct json_writer *w = &walk->w;
     char prefix[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT], exp[CTL_TEXT_SHORT];
     char first[CTL_TEXT_SHORT], last[CTL_TEXT_SHORT];
 
@@ -647,65 +832,150 @@ static void ctl_print_entry_json(struct json_writer *w, const struct entry *e)
     json_member_string(w, "expires", ctl_format_time_opt(e->expires, exp));
     json_member_string(w, "first_seen", ctl_format_time_opt(e->first_seen, first));
     json_member_string(w, "last_seen", ctl_format_time_opt(e->last_seen, last));
+    json_member_string(w, "dataset", e->imp_dataset[0] ? e->imp_dataset : NULL);
+    json_key(w, "zones");
+    json_begin_array(w);
+    for (size_t z = 0; z < walk->nzones; z++)
+        if (walk->rows[z].pass)
+            ctl_print_row_json(w, &walk->zones[z], &walk->rows[z]);
+    json_end_array(w);
     json_end_object(w);
+}
+
+/* "127.0.0.2,127.0.0.4" and "manual,complaints" (or the reason it is not
+ * listed) into bufs of CTL_LIST_JOINED. */
+#define CTL_LIST_JOINED (DECISION_MAX * CTL_TEXT_SHORT)
+static void ctl_list_join_row(const struct ctl_list_row *row, char *codes, char *whys)
+{
+    char code[CTL_TEXT_SHORT];
+    size_t cn = 0, wn = 0;
+
+    snprintf(codes, CTL_LIST_JOINED, "-");
+    snprintf(whys, CTL_LIST_JOINED, "%s", row->why == WHY_NONE ? "-" : model_why_name(row->why));
+    for (unsigned i = 0; i < row->n; i++) {
+        ctl_format_code(row->codes[i], code);
+        cn += (size_t)snprintf(codes + cn, CTL_LIST_JOINED - cn, "%s%s", i ? "," : "", code);
+        /* one name per distinct reason, in the order of the codes */
+        const char *name = model_why_name(row->code_why[i]);
+        bool seen = false;
+        for (unsigned j = 0; j < i; j++)
+            seen |= row->code_why[j] == row->code_why[i];
+        if (!seen)
+            wn += (size_t)snprintf(whys + wn, CTL_LIST_JOINED - wn, "%s%s", wn ? "," : "", name);
+        if (cn >= CTL_LIST_JOINED || wn >= CTL_LIST_JOINED)
+            break;
+    }
 }
 
 static void ctl_print_entry_text(const struct ctl_list_walk *walk, const struct entry *e)
 {
-    char prefix[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT], exp[CTL_TEXT_SHORT];
-    const char *code_text = ctl_list_format_code(e, code);
+    char prefix[ADDR_TEXT_MAX], exp[CTL_TEXT_SHORT];
+    char codes[CTL_LIST_JOINED], whys[CTL_LIST_JOINED];
     const char *exp_text = ctl_format_time_opt(e->expires, exp);
     bool manual = e->state == ENTRY_LISTED || e->state == ENTRY_ALLOWED;
 
     addr_format(&e->prefix, prefix, sizeof prefix);
-    printf(CTL_LIST_ROW, walk->prefix_width, prefix, model_state_name(e->state),
-           code_text ? code_text : "-",
-           exp_text ? exp_text
-           : manual ? "never"
-                    : "-");
-    ctl_print_text(stdout, e->reason[0] ? e->reason : "-");
-    putchar('\n');
+    for (size_t z = 0; z < walk->nzones; z++) {
+        const struct ctl_list_row *row = &walk->rows[z];
+        if (!row->pass)
+            continue;
+        ctl_list_join_row(row, codes, whys);
+        printf(CTL_LIST_ROW_START, walk->prefix_width, prefix);
+        if (walk->zone_column)
+            printf(CTL_LIST_ROW_START, walk->zone_width,
+                   walk->zones[z].name[0] ? walk->zones[z].name : "-");
+        printf(CTL_LIST_ROW, model_state_name(e->state), row->listed ? "yes" : "no", codes, whys,
+               exp_text ? exp_text
+               : manual ? "never"
+                        : "-");
+        ctl_print_text(stdout, e->reason[0] ? e->reason : "-");
+        putchar('\n');
+    }
 }
 
 static int ctl_list_print_entry(const struct entry *e, void *arg)
 {
     struct ctl_list_walk *walk = arg;
 
-    if (walk->json)
-        ctl_print_entry_json(&walk->w, e);
+    /* After a failed decide (said already) the rest of the walk is idle. */
+    if (walk->rc != CTL_EXIT_OK ||
+        (walk->o.dataset && strcmp(e->imp_dataset, walk->o.dataset) != 0))
+        return 0;
+    int pass = ctl_list_decide_entry(walk, e);
+    if (pass < 0) {
+        walk->rc = CTL_EXIT_FAIL;
+        return 0;
+    }
+    if (pass == 0)
+        return 0;
+    if (walk->o.json)
+        ctl_print_entry_json(walk, e);
     else
         ctl_print_entry_text(walk, e);
     return 0;
 }
 
+static void ctl_list_print_header(struct ctl_list_walk *walk)
+{
+    for (size_t z = 0; z < walk->nzones; z++) {
+        int len = (int)strlen(walk->zones[z].name);
+        if (walk->zones[z].name[0])
+            walk->zone_column = true;
+        if (len > walk->zone_width)
+            walk->zone_width = len;
+    }
+    printf(CTL_LIST_ROW_START, walk->prefix_width, "PREFIX");
+    if (walk->zone_column)
+        printf(CTL_LIST_ROW_START, walk->zone_width, "ZONE");
+    printf(CTL_LIST_ROW "REASON\n", "STATE", "LISTED", "CODE", "WHY", "EXPIRES");
+}
+
 int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    struct ctl_list_walk walk = {.prefix_width = (int)sizeof "PREFIX" - 1};
+    struct ctl_list_walk walk = {.prefix_width = (int)sizeof "PREFIX" - 1,
+                                 .zone_width = (int)sizeof "ZONE" - 1};
     struct store *s = NULL;
-    bool done;
-    int rc = ctl_getopt_json_only(ctx, argc, argv, &walk.json, &done);
+    int rc = ctl_list_parse_options(ctx, argc, argv, &walk.o);
 
-    if (rc != CTL_EXIT_OK || done)
+    if (rc != CTL_EXIT_OK || walk.o.done)
         return rc;
+    walk.now = ctx->now;
+    rc = ctl_list_load_zones(ctx, &walk);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    walk.rows = calloc(walk.nzones, sizeof *walk.rows);
+    if (!walk.rows) {
+        ctl_error("listing: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
-        return rc;
-    if (walk.json) {
+        goto out;
+    rc = ctl_lookup_open(s, &walk.l);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    if (walk.o.json) {
         json_init(&walk.w, stdout);
         json_begin_array(&walk.w);
     } else {
         rc = ctl_store_foreach(s, ctl_list_measure_entry, &walk, NULL);
         if (rc != CTL_EXIT_OK)
             goto out;
-        printf(CTL_LIST_ROW "REASON\n", walk.prefix_width, "PREFIX", "STATE", "CODE", "EXPIRES");
+        ctl_list_print_header(&walk);
     }
     rc = ctl_store_foreach(s, ctl_list_print_entry, &walk, NULL);
-    if (rc == CTL_EXIT_OK && walk.json) {
+    if (rc == CTL_EXIT_OK)
+        rc = walk.rc;
+    if (rc == CTL_EXIT_OK && walk.o.json) {
         json_end_array(&walk.w);
         json_finish(&walk.w);
     }
 out:
+    ctl_lookup_close(walk.l);
     if (s)
         store_close(s);
+    free(walk.rows);
+    free(walk.zones);
     return rc;
 }

@@ -26,6 +26,16 @@
     {                                                                                              \
         "expires", required_argument, NULL, 'e'                                                    \
     }
+enum { CTL_OPT_FORCE = CTL_OPT_CREATE + 1 };
+#define CTL_OPTION_FORCE                                                                           \
+    {                                                                                              \
+        "force", no_argument, NULL, CTL_OPT_FORCE                                                  \
+    }
+
+/* A prefix shorter than these lists or allows more than a /8 of IPv4 (or
+ * a /16 of IPv6) at once: a typo more often than a wish. */
+#define CTL_WRITE_MIN_PLEN_V4 8
+#define CTL_WRITE_MIN_PLEN_V6 16
 
 static int ctl_write_take_option(const struct ctl_ctx *ctx, int c, const char *arg,
                                  struct event *ev)
@@ -47,6 +57,7 @@ static int ctl_write_take_option(const struct ctl_ctx *ctx, int c, const char *a
 struct ctl_write_args {
     struct event ev;
     const char *target;
+    bool force; /* --force: do it despite ctl_write_check_* */
     bool done;
 };
 
@@ -69,6 +80,10 @@ static int ctl_write_parse_args(struct ctl_ctx *ctx, int argc, char **argv, cons
         }
         if (c == CTL_GETOPT_BAD)
             return CTL_EXIT_USAGE;
+        if (c == CTL_OPT_FORCE) {
+            wa->force = true;
+            continue;
+        }
         rc = ctl_write_take_option(ctx, c, optarg, ev);
         if (rc != CTL_EXIT_OK)
             return rc;
@@ -92,19 +107,144 @@ static int ctl_write_apply_event(struct store *s, const struct event *ev)
     return CTL_EXIT_OK;
 }
 
-/* Open (creating), apply, close: the whole life of a store for add/allow. */
-static int ctl_write_store_event(const struct ctl_ctx *ctx, const struct event *ev)
+/* What the store holds that makes a write dangerous: CTL_EXIT_OK when
+ * nothing, else the refusal (printed) as CTL_EXIT_FAIL. */
+typedef int (*ctl_write_check_fn)(const struct ctl_ctx *ctx, struct store *s,
+                                  const struct ctl_write_args *wa);
+
+/* Open, check (unless --force), apply, close: the whole life of a store
+ * for add/allow. A refused write changes nothing. */
+static int ctl_write_store_event(const struct ctl_ctx *ctx, const struct ctl_write_args *wa,
+                                 ctl_write_check_fn check)
 {
     struct store *s;
     int rc = ctl_store_open_write(ctx, &s);
 
     if (rc != CTL_EXIT_OK)
         return rc;
-    rc = ctl_write_apply_event(s, ev);
+    if (!wa->force) {
+        rc = check(ctx, s, wa);
+        if (rc != CTL_EXIT_OK) {
+            store_close(s);
+            return rc;
+        }
+    }
+    rc = ctl_write_apply_event(s, &wa->ev);
     if (ctl_store_sync(s) != CTL_EXIT_OK)
         rc = CTL_EXIT_FAIL;
     store_close(s);
     return rc;
+}
+
+/* A prefix shorter than /8 (IPv4) or /16 (IPv6) needs --force. */
+static int ctl_write_check_width(const struct ctl_write_args *wa, const char *verb)
+{
+    const struct addr_prefix *p = &wa->ev.prefix;
+    unsigned min = p->family == ADDR_V4 ? CTL_WRITE_MIN_PLEN_V4 : CTL_WRITE_MIN_PLEN_V6;
+    char text[ADDR_TEXT_MAX];
+
+    if (wa->force || p->plen >= min)
+        return CTL_EXIT_OK;
+    addr_format(p, text, sizeof text);
+    ctl_error("refusing to %s %s: it is shorter than /%u; pass --force if you mean to %s that "
+              "much of the address space",
+              verb, text, min, verb);
+    return CTL_EXIT_FAIL;
+}
+
+/* add P over an allow: an allow entry in force that equals P (the listing
+ * would replace it) or covers it (the listing would do nothing while the
+ * allow stands). policy_decide finds it as the decision's allow. */
+static int ctl_write_check_add(const struct ctl_ctx *ctx, struct store *s,
+                               const struct ctl_write_args *wa)
+{
+    struct ctl_lookup *l;
+    struct zone_policy zp;
+    struct verdict v;
+    char text[ADDR_TEXT_MAX], allow[ADDR_TEXT_MAX];
+    int rc = ctl_lookup_open(s, &l);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    policy_defaults(&zp);
+    rc = ctl_lookup_decide(l, &wa->ev.prefix, &zp, ctx->now, &v);
+    if (rc == CTL_EXIT_OK && v.d.allowed && v.d.decider) {
+        const struct entry *a = v.d.decider;
+        addr_format(&wa->ev.prefix, text, sizeof text);
+        addr_format(&a->prefix, allow, sizeof allow);
+        if (addr_compare(&a->prefix, &wa->ev.prefix) == 0)
+            ctl_error("%s is allowed (allow entry %s, reason: %s): listing it would replace the "
+                      "allow; pass --force to list it anyway",
+                      text, allow, a->reason[0] ? a->reason : "none given");
+        else
+            ctl_error("%s is inside the allow entry %s (reason: %s): the listing would have no "
+                      "effect while the allow stands; pass --force to store it anyway",
+                      text, allow, a->reason[0] ? a->reason : "none given");
+        rc = CTL_EXIT_FAIL;
+    }
+    ctl_lookup_close(l);
+    return rc;
+}
+
+/* The operator listings an allow of P would undo whole. */
+struct ctl_write_overridden {
+    int64_t now;
+    size_t n;
+    struct entry first;
+};
+
+#define CTL_WRITE_OVERRIDDEN_MAX 100 /* counted before the message says "or more" */
+
+static int ctl_write_count_listing(const struct entry *e, void *arg)
+{
+    struct ctl_write_overridden *o = arg;
+
+    if (e->state != ENTRY_LISTED || !model_manual_active(e, o->now))
+        return 0;
+    if (o->n == 0)
+        o->first = *e;
+    return ++o->n >= CTL_WRITE_OVERRIDDEN_MAX;
+}
+
+/* allow P over an operator listing: one in force that equals P or lies
+ * inside it. A listing that covers P is left in force around it: that is
+ * what an exception is for. */
+static int ctl_write_check_allow(const struct ctl_ctx *ctx, struct store *s,
+                                 const struct ctl_write_args *wa)
+{
+    struct ctl_write_overridden o = {.now = ctx->now};
+    struct store_reader *r;
+    char text[ADDR_TEXT_MAX], listed[ADDR_TEXT_MAX], more[64] = "";
+    int rc = store_reader_open(s, &r);
+
+    if (rc == DNSBL_OK)
+        rc = store_reader_begin(r);
+    else
+        r = NULL;
+    if (rc == DNSBL_OK) {
+        rc = store_reader_within(r, &wa->ev.prefix, ctl_write_count_listing, &o);
+        if (rc > 0)
+            rc = DNSBL_OK; /* stopped at the cap */
+        store_reader_end(r);
+    }
+    if (r)
+        store_reader_close(r);
+    if (rc != DNSBL_OK) {
+        ctl_error("reading the listings inside the prefix: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    if (o.n == 0)
+        return CTL_EXIT_OK;
+    addr_format(&wa->ev.prefix, text, sizeof text);
+    addr_format(&o.first.prefix, listed, sizeof listed);
+    if (o.n >= CTL_WRITE_OVERRIDDEN_MAX)
+        snprintf(more, sizeof more, " and %d or more others", CTL_WRITE_OVERRIDDEN_MAX - 1);
+    else if (o.n > 1)
+        snprintf(more, sizeof more, " and %zu other%s", o.n - 1, o.n > 2 ? "s" : "");
+    ctl_error("allowing %s would undo the operator listing %s (reason: %s)%s; pass --force to "
+              "allow it anyway",
+              text, listed, o.first.reason[0] ? o.first.reason : "none given", more);
+    return CTL_EXIT_FAIL;
 }
 
 /* The store refuses to list 127.0.0.1 (model_event_refusal); asking
@@ -123,8 +263,8 @@ static int ctl_write_refuse_testpoint(const char *text, const struct event *ev)
 int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CTL_OPTIONS_COMMON, CTL_OPTION_REASON,  CTL_OPTION_CODE,
-        CTL_OPTION_EXPIRES, {NULL, 0, NULL, 0},
+        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_CODE,    CTL_OPTION_EXPIRES,
+        CTL_OPTION_FORCE,   CTL_OPTION_CREATE, {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_LIST};
     char text[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT];
@@ -133,9 +273,11 @@ int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
     if (rc != CTL_EXIT_OK || wa.done)
         return rc;
     rc = ctl_write_refuse_testpoint(wa.target, &wa.ev);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_write_check_width(&wa, "list");
     if (rc != CTL_EXIT_OK)
         return rc;
-    rc = ctl_write_store_event(ctx, &wa.ev);
+    rc = ctl_write_store_event(ctx, &wa, ctl_write_check_add);
     if (rc != CTL_EXIT_OK)
         return rc;
     addr_format(&wa.ev.prefix, text, sizeof text);
@@ -148,10 +290,8 @@ int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
 int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CTL_OPTIONS_COMMON,
-        CTL_OPTION_REASON,
-        CTL_OPTION_EXPIRES,
-        {NULL, 0, NULL, 0},
+        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_EXPIRES,
+        CTL_OPTION_FORCE,   CTL_OPTION_CREATE, {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_ALLOW};
     char text[ADDR_TEXT_MAX];
@@ -159,7 +299,10 @@ int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
 
     if (rc != CTL_EXIT_OK || wa.done)
         return rc;
-    rc = ctl_write_store_event(ctx, &wa.ev);
+    rc = ctl_write_check_width(&wa, "allow");
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_write_store_event(ctx, &wa, ctl_write_check_allow);
     if (rc != CTL_EXIT_OK)
         return rc;
     addr_format(&wa.ev.prefix, text, sizeof text);

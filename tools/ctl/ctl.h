@@ -38,6 +38,7 @@ struct ctl_ctx {
     const struct ctl_command *command; /* the command running */
     int64_t now;                       /* time_now(), read once per run */
     struct store_options store_opt;    /* --map-size, --index-from, --reindex-after */
+    bool create;                       /* --create: a write may make a new store */
 };
 
 struct ctl_command {
@@ -58,6 +59,7 @@ int ctl_cmd_top(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_check(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_reindex(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_init(struct ctl_ctx *ctx, int argc, char **argv);
 
 /* Every command accepts these: put CTL_OPTIONS_COMMON first in its option
  * table and start its short-option string with CTL_SHORTOPTS_COMMON. */
@@ -67,6 +69,13 @@ int ctl_cmd_reindex(struct ctl_ctx *ctx, int argc, char **argv);
         "help", no_argument, NULL, 'h'                                                             \
     }
 #define CTL_SHORTOPTS_COMMON ":d:h"
+
+/* --create, for the commands that write: ctl_getopt sets ctx->create. */
+enum { CTL_OPT_CREATE = 300 };
+#define CTL_OPTION_CREATE                                                                          \
+    {                                                                                              \
+        "create", no_argument, NULL, CTL_OPT_CREATE                                                \
+    }
 
 enum ctl_getopt_result {
     CTL_GETOPT_END = -1,
@@ -118,8 +127,15 @@ int ctl_args_check_reason(const char *text);
 /* Store access (ctl_store.c). Each returns CTL_EXIT_OK or, having printed
  * the store's reason, CTL_EXIT_FAIL; a missing --db is CTL_EXIT_USAGE. */
 
-/* Open for writing, creating the directory and store if missing. */
+/* Open an existing store for writing. A missing store is an error (exit
+ * 1) that says how to make one, unless --create asked for it: then the
+ * directory and store are made as dnsblctl init makes them. */
 int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out);
+/* Make an empty store in the directory ctx->db (which must not hold one,
+ * nor anything else), with the modes of store_set_access, owned by
+ * uid:gid unless uid is (uid_t)-1. Says what went wrong; on success the
+ * store is closed again. */
+int ctl_store_create(const struct ctl_ctx *ctx, uid_t uid, gid_t gid);
 /* Brings the flat index up to date when it is due (store_flat_refresh)
  * and makes the commits of a writer durable before it reports success. */
 int ctl_store_sync(struct store *s);

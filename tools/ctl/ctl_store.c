@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -18,6 +19,22 @@ static int ctl_store_require_db(const struct ctl_ctx *ctx)
     if (ctx->db)
         return CTL_EXIT_OK;
     return ctl_usage_error(ctx, "no store given: use --db DIR or set DNSBL_DB");
+}
+
+/* 0 when dir is a directory this process may list and enter, else why
+ * not as an errno (ENOENT: nothing there). A store in a directory we may
+ * not enter must not read as no store. */
+static int ctl_store_dir_error(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) != 0)
+        return errno;
+    if (!S_ISDIR(st.st_mode))
+        return ENOTDIR;
+    if (access(dir, R_OK | X_OK) != 0)
+        return errno;
+    return 0;
 }
 
 static int ctl_store_open(const struct ctl_ctx *ctx, int flags, struct store **out)
@@ -33,12 +50,77 @@ static int ctl_store_open(const struct ctl_ctx *ctx, int flags, struct store **o
     return CTL_EXIT_OK;
 }
 
+/* Creates the store in ctx->db and leaves it open in *out. */
+static int ctl_store_make(const struct ctl_ctx *ctx, uid_t uid, gid_t gid, struct store **out)
+{
+    char why[512] = "";
+    int err = ctl_store_dir_error(ctx->db);
+    bool made_dir = err == ENOENT;
+
+    if (err != 0 && err != ENOENT) {
+        ctl_error("store directory %s: %s", ctx->db, strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    if (!store_dir_unused(ctx->db)) {
+        ctl_error("%s holds files but no store: give a new or empty directory", ctx->db);
+        return CTL_EXIT_FAIL;
+    }
+    int rc = ctl_store_open(ctx, STORE_CREATE, out);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    /* Modes that do not depend on the umask, and the owner the service
+     * runs as: a store root made must still be readable by dnsbld. A
+     * directory that existed keeps its mode. */
+    if (store_set_access(ctx->db, made_dir, uid, gid, why, sizeof why) != DNSBL_OK) {
+        ctl_error("created the store in %s, but %s", ctx->db, why);
+        store_close(*out);
+        *out = NULL;
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_store_create(const struct ctl_ctx *ctx, uid_t uid, gid_t gid)
+{
+    struct store *s;
+    int rc = ctl_store_require_db(ctx);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (store_exists(ctx->db)) {
+        ctl_error("%s holds a store already: nothing done", ctx->db);
+        return CTL_EXIT_FAIL;
+    }
+    rc = ctl_store_make(ctx, uid, gid, &s);
+    if (rc == CTL_EXIT_OK)
+        store_close(s);
+    return rc;
+}
+
+/* A mistyped --db must not become a new, empty store that reports
+ * success: creating one is asked for (dnsblctl init, or --create). */
 int ctl_store_open_write(const struct ctl_ctx *ctx, struct store **out)
 {
     int rc = ctl_store_require_db(ctx);
+
+    *out = NULL;
     if (rc != CTL_EXIT_OK)
         return rc;
-    return ctl_store_open(ctx, STORE_CREATE, out);
+    if (store_exists(ctx->db))
+        return ctl_store_open(ctx, 0, out);
+    /* Only a store that is not there at all is init's to make: a file in
+     * the way (ENOTDIR) or a directory we may not read is said as such. */
+    int err = ctl_store_dir_error(ctx->db);
+    if (err != 0 && err != ENOENT) {
+        ctl_error("store directory %s: %s", ctx->db, strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    if (!ctx->create) {
+        ctl_error("store %s does not exist: create it with dnsblctl init %s (or pass --create)",
+                  ctx->db, ctx->db);
+        return CTL_EXIT_FAIL;
+    }
+    return ctl_store_make(ctx, (uid_t)-1, (gid_t)-1, out);
 }
 
 int ctl_store_sync(struct store *s)
@@ -61,17 +143,13 @@ int ctl_store_sync(struct store *s)
 
 int ctl_store_require_dir(const struct ctl_ctx *ctx)
 {
-    struct stat st;
     int rc = ctl_store_require_db(ctx);
 
     if (rc != CTL_EXIT_OK)
         return rc;
-    if (stat(ctx->db, &st) != 0) {
-        ctl_error("store directory %s: %s", ctx->db, strerror(errno));
-        return CTL_EXIT_FAIL;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        ctl_error("store directory %s: %s", ctx->db, strerror(ENOTDIR));
+    int err = ctl_store_dir_error(ctx->db);
+    if (err != 0) {
+        ctl_error("store directory %s: %s", ctx->db, strerror(err));
         return CTL_EXIT_FAIL;
     }
     return CTL_EXIT_OK;
@@ -84,8 +162,8 @@ int ctl_store_open_existing(const struct ctl_ctx *ctx, int flags, struct store *
     *out = NULL;
     if (rc != CTL_EXIT_OK)
         return rc;
-    /* Nothing written yet: the caller treats it as empty, and only a write
-     * that adds something creates the store. */
+    /* No store yet: the caller treats it as empty; only dnsblctl init or
+     * a write with --create makes one. */
     if (!store_exists(ctx->db))
         return CTL_EXIT_OK;
     return ctl_store_open(ctx, flags, out);
