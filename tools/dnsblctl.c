@@ -144,7 +144,8 @@ static const struct ctl_command ctl_commands[] = {
     {"import", ctl_cmd_import,
      "Usage: dnsblctl import [--format FORMAT] [--source NAME] [--zone NAME]\n"
      "                       [--code 127.0.0.N] [--reason TEXT] [--dry-run]\n"
-     "                       [--reject-dir DIR] [--emit-zone FILE] [--batch N] PATH...\n"
+     "                       [--reject-dir DIR] [--emit-zone FILE] [--batch N]\n"
+     "                       [--done DIR] PATH...\n"
      "\n"
      "Import feeds into the store. PATH is a file (gzip is read transparently),\n"
      "a maildir or a folder of .eml files (read message by message), or - for\n"
@@ -193,7 +194,11 @@ static const struct ctl_command ctl_commands[] = {
      "                          data's $SOA and $NS lines (atomically)\n"
      "  -b, --batch N           events per write transaction (default 50000);\n"
      "                          listings (no dedup keys) wait for the end of their\n"
-     "                          input and go in sorted by prefix\n" CTL_USAGE_CREATE
+     "                          input and go in sorted by prefix\n"
+     "      --done DIR          move each message read from a directory into DIR\n"
+     "                          once it is in the store; without it a maildir's\n"
+     "                          messages are marked seen (cur/NAME:2,S) and\n"
+     "                          skipped by the next run\n" CTL_USAGE_CREATE
          CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
     {"top", ctl_cmd_top,

@@ -619,6 +619,15 @@ static int config_load_policy(const struct config *c, cfg_t *sec, struct zone_co
         }
         zp->half_life = (double)secs;
     }
+    if (cfg_size(sec, "snds_max_age") > 0) {
+        int64_t secs;
+        if (time_parse_duration(cfg_getstr(sec, "snds_max_age"), &secs) != DNSBL_OK) {
+            config_set_why(why, whylen, "%s: zone %s: snds_max_age '%s' is not a duration like 7d",
+                           c->path, zc->name, cfg_getstr(sec, "snds_max_age"));
+            return DNSBL_EINVAL;
+        }
+        zp->snds_max_age = secs;
+    }
     if (zp->threshold <= 0 || zp->rate_reference <= 0 || zp->window_days > STORE_HISTORY_MAX - 1) {
         config_set_why(why, whylen,
                        "%s: zone %s: threshold and rate_reference must be above 0 and "
@@ -798,6 +807,7 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_FLOAT("rate_reference", 0, CFGF_NODEFAULT),
         CFG_INT("window_days", 0, CFGF_NODEFAULT),
         CFG_BOOL("snds_red_lists", cfg_true, CFGF_NODEFAULT),
+        CFG_STR("snds_max_age", NULL, CFGF_NODEFAULT),
         CFG_STR_LIST("datasets", NULL, CFGF_NODEFAULT),
         CFG_SEC("weights", weight_opts, CFGF_NODEFAULT),
         CFG_SEC("acl", acl_opts, CFGF_NODEFAULT),

@@ -220,7 +220,12 @@ void model_apply_event(struct entry *e, const struct event *ev)
             e->snds = *ev->snds;
         break;
     case EV_SNDS_STATUS:
+        /* As for rows, the latest dated status describes the range now; its
+         * date lets a blocked status age out (doc/formats.md 3.5). */
+        if (ev->time < e->snds_status_time)
+            break;
         e->snds_status = ev->snds_blocked ? SNDS_STATUS_BLOCKED : SNDS_STATUS_JUNKED;
+        e->snds_status_time = ev->time;
         if (ev->reason)
             model_text_copy(e->reason, sizeof e->reason, ev->reason);
         break;

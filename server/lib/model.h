@@ -111,6 +111,7 @@ struct entry {
     uint32_t auth_fail[AUTHC_COUNT]; /* complaints about mail that failed SPF, DKIM, DMARC */
     struct snds_row snds;            /* last SNDS data row (by activity start) */
     uint8_t snds_status;             /* enum snds_status from the IP-status export */
+    int64_t snds_status_time;        /* when the latest status row was dated (its file) */
     char imp_dataset[64]; /* which imported data set listed it ("" = any zone serves it) */
     /* texts */
     char reason[MODEL_TEXT_MAX];  /* why it is listed / allowed (operator or feed text) */

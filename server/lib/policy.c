@@ -38,6 +38,7 @@ void policy_defaults(struct zone_policy *zp)
     zp->rate_reference = 0.001;
     zp->window_days = 90;
     zp->snds_red_lists = true;
+    zp->snds_max_age = 7 * MODEL_DAY;
 }
 
 /* Floor division, so a time before 1970 still lands in its own day. */
@@ -123,6 +124,11 @@ void policy_score(const struct zone_policy *zp, const struct history_day *days, 
     }
 }
 
+uint8_t policy_light(const struct decision *d)
+{
+    return d->listed ? 2 : d->score.light;
+}
+
 uint8_t policy_score_octet(const struct zone_policy *zp, double score)
 {
     double t = zp->threshold, s = score > 0 ? score : 0;
@@ -159,22 +165,46 @@ static bool policy_serves(const struct zone_policy *zp, const struct entry *e)
     return false;
 }
 
-static bool policy_snds_lists(const struct zone_policy *zp, const struct entry *e)
+/* Is a verdict dated `when` still fresh at now? An undated one (0: a row
+ * without dates, a status stored before statuses were dated) counts from
+ * the entry's last event; with no date at all there is nothing to age. */
+static bool policy_snds_fresh(const struct zone_policy *zp, const struct entry *e, int64_t when,
+                              int64_t now)
 {
-    return (zp->snds_red_lists && e->snds.colour == SNDS_RED) ||
-           e->snds_status == SNDS_STATUS_BLOCKED;
+    if (when == 0)
+        when = e->last_seen;
+    return when == 0 || !(zp->snds_max_age > 0) || now - when < zp->snds_max_age;
+}
+
+/* A row's activity ended at its end (else its start): that is when SNDS
+ * last saw the address RED. */
+static bool policy_snds_red(const struct zone_policy *zp, const struct entry *e, int64_t now)
+{
+    int64_t when = e->snds.end ? e->snds.end : e->snds.start;
+    return zp->snds_red_lists && e->snds.colour == SNDS_RED && policy_snds_fresh(zp, e, when, now);
+}
+
+static bool policy_snds_blocked(const struct zone_policy *zp, const struct entry *e, int64_t now)
+{
+    return e->snds_status == SNDS_STATUS_BLOCKED &&
+           policy_snds_fresh(zp, e, e->snds_status_time, now);
+}
+
+bool policy_snds_active(const struct zone_policy *zp, const struct entry *e, int64_t now)
+{
+    return policy_snds_red(zp, e, now) || policy_snds_blocked(zp, e, now);
 }
 
 /* The evidence entry's SNDS data first (it holds the address's own rows),
  * then any covering entry, longest first (IP-status ranges). */
 static const struct entry *policy_snds_entry(const struct zone_policy *zp,
                                              const struct entry *covering, size_t n,
-                                             const struct entry *evidence)
+                                             const struct entry *evidence, int64_t now)
 {
-    if (evidence && policy_snds_lists(zp, evidence))
+    if (evidence && policy_snds_active(zp, evidence, now))
         return evidence;
     for (size_t i = 0; i < n; i++) {
-        if (policy_snds_lists(zp, &covering[i]))
+        if (policy_snds_active(zp, &covering[i], now))
             return &covering[i];
     }
     return NULL;
@@ -240,6 +270,16 @@ static void policy_add_code(struct decision *d, uint32_t code, uint8_t why, cons
     d->n++;
 }
 
+/* Adds the SNDS code for s, noting whether a RED row gave it (its TXT). */
+static void policy_add_snds_code(struct decision *d, uint32_t code, const struct zone_policy *zp,
+                                 const struct entry *s, int64_t now)
+{
+    unsigned before = d->n;
+    policy_add_code(d, code, WHY_SNDS, s);
+    if (d->n > before)
+        d->snds_red = policy_snds_red(zp, s, now);
+}
+
 static void policy_add_score_codes(const struct zone_policy *zp, struct decision *d)
 {
     const struct score *s = &d->score;
@@ -261,7 +301,8 @@ static void policy_add_score_codes(const struct zone_policy *zp, struct decision
  * excluding entry when imported data excludes the address. */
 static const struct entry *policy_collect(const struct entry *covering, size_t n,
                                           const struct zone_policy *zp,
-                                          const struct policy_operator *op, struct decision *d)
+                                          const struct policy_operator *op, int64_t now,
+                                          struct decision *d)
 {
     const struct entry *excluded = NULL;
     /* A delisting is the operator's word against imported data and SNDS;
@@ -281,9 +322,9 @@ static const struct entry *policy_collect(const struct entry *covering, size_t n
             }
             break;
         }
-        const struct entry *s = policy_snds_entry(zp, covering, n, d->evidence);
+        const struct entry *s = policy_snds_entry(zp, covering, n, d->evidence, now);
         if (s)
-            policy_add_code(d, zp->code_imported, WHY_SNDS, s);
+            policy_add_snds_code(d, zp->code_imported, zp, s, now);
     }
     policy_add_score_codes(zp, d);
     return excluded;
@@ -291,7 +332,7 @@ static const struct entry *policy_collect(const struct entry *covering, size_t n
 
 static void policy_decide_blocklist(const struct entry *covering, size_t n,
                                     const struct zone_policy *zp, const struct policy_operator *op,
-                                    struct decision *d)
+                                    int64_t now, struct decision *d)
 {
     if (op->allow) {
         d->why = WHY_ALLOWED;
@@ -303,7 +344,7 @@ static void policy_decide_blocklist(const struct entry *covering, size_t n,
                         op->manual);
         return;
     }
-    const struct entry *excluded = policy_collect(covering, n, zp, op, d);
+    const struct entry *excluded = policy_collect(covering, n, zp, op, now, d);
     if (d->n)
         return;
     if (op->delisted) {
@@ -325,7 +366,7 @@ static void policy_decide_blocklist(const struct entry *covering, size_t n,
  * score zone never calls good what the blocklist lists. */
 static void policy_decide_score(const struct entry *covering, size_t n,
                                 const struct zone_policy *zp, const struct policy_operator *op,
-                                struct decision *d)
+                                int64_t now, struct decision *d)
 {
     if (op->allow) {
         policy_add_code(d, SCORE_ZONE_BASE | 100, WHY_ALLOWED, op->allow);
@@ -335,10 +376,11 @@ static void policy_decide_score(const struct entry *covering, size_t n,
         policy_add_code(d, SCORE_ZONE_BASE, WHY_MANUAL, op->manual);
         return;
     }
-    const struct entry *s = op->delisted ? NULL : policy_snds_entry(zp, covering, n, d->evidence);
+    const struct entry *s =
+        op->delisted ? NULL : policy_snds_entry(zp, covering, n, d->evidence, now);
     const struct entry *known = d->evidence ? d->evidence : policy_snds_known(covering, n);
     if (s)
-        policy_add_code(d, SCORE_ZONE_BASE, WHY_SNDS, s);
+        policy_add_snds_code(d, SCORE_ZONE_BASE, zp, s, now);
     else if (known)
         policy_add_code(d, SCORE_ZONE_BASE | policy_score_octet(zp, d->score.value), WHY_SCORE,
                         known);
@@ -379,7 +421,7 @@ void policy_decide_evidence(const struct entry *covering, size_t n, const struct
 
     switch (zp->kind) {
     case ZONE_SCORE:
-        policy_decide_score(covering, n, zp, &op, out);
+        policy_decide_score(covering, n, zp, &op, now, out);
         break;
     case ZONE_ALLOWLIST:
         if (op.allow)
@@ -387,7 +429,7 @@ void policy_decide_evidence(const struct entry *covering, size_t n, const struct
                             op.allow);
         break;
     default:
-        policy_decide_blocklist(covering, n, zp, &op, out);
+        policy_decide_blocklist(covering, n, zp, &op, now, out);
         break;
     }
     if (out->n) {
@@ -405,11 +447,10 @@ static const char *policy_entry_reason(const struct entry *e, const char *fallba
 /* Which SNDS entry gave the code: the decider when it was the first code,
  * else the evidence entry (its own rows); an IP-status range elsewhere in
  * covering is out of reach here and gets the generic text. */
-static void policy_reason_snds(const struct zone_policy *zp, const struct decision *d, unsigned i,
-                               char *r, size_t cap)
+static void policy_reason_snds(const struct decision *d, unsigned i, char *r, size_t cap)
 {
     const struct entry *e = i == 0 ? d->decider : d->evidence;
-    if (e && zp->snds_red_lists && e->snds.colour == SNDS_RED)
+    if (d->snds_red)
         snprintf(r, cap, "SNDS filter result RED");
     else if (e && e->snds_status == SNDS_STATUS_BLOCKED)
         snprintf(r, cap, "%s", policy_entry_reason(e, "SNDS IP status blocked"));
@@ -469,7 +510,7 @@ bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, u
         why = policy_entry_reason(d->decider, "allowed");
         break;
     case WHY_SNDS:
-        policy_reason_snds(zp, d, i, reason, sizeof reason);
+        policy_reason_snds(d, i, reason, sizeof reason);
         break;
     case WHY_COMPLAINTS:
         policy_reason_complaints(d, reason, sizeof reason);

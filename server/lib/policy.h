@@ -32,6 +32,8 @@ struct zone_policy {
     double rate_reference;    /* complaint rate at which complaints count fully (0.001) */
     uint32_t window_days;     /* history days looked at (default 90) */
     bool snds_red_lists;      /* SNDS RED lists with code_imported (default true) */
+    int64_t snds_max_age;     /* RED and blocked list this long after the row (status) that
+                                 said so, seconds (default 7 days; doc/formats.md 3.5) */
     char datasets[8][64];     /* imported data sets served; none given = all */
     uint8_t ndatasets;
 };
@@ -78,6 +80,7 @@ struct decision {
     const struct entry *decider;  /* the entry that decided, or NULL; points into the input */
     const struct entry *imported; /* the entry whose imported listing applies, or NULL */
     const struct entry *evidence; /* the entry whose history made the score, or NULL */
+    bool snds_red;                /* the SNDS code is for a RED row (else a blocked status) */
     struct score score;
 };
 
@@ -115,6 +118,16 @@ void policy_decide(const struct entry *covering, size_t n, const struct history_
 void policy_decide_evidence(const struct entry *covering, size_t n, const struct entry *evidence,
                             const struct history_day *days, size_t ndays,
                             const struct zone_policy *zp, int64_t now, struct decision *out);
+
+/* The traffic light of `dnsblctl show` (README "Traffic light"): the
+ * score's light, but red whenever the decision lists the address, so a
+ * listed address is never shown green. */
+uint8_t policy_light(const struct decision *d);
+
+/* Does an SNDS RED row or blocked status of e list at now? Both age out
+ * snds_max_age after the row's activity (the status's date) unless a
+ * newer row or status says so again (doc/formats.md 3.5). */
+bool policy_snds_active(const struct zone_policy *zp, const struct entry *e, int64_t now);
 
 /* 0 (worst) .. 100 (best) for a score zone: round(100 * T / (T + score)). */
 uint8_t policy_score_octet(const struct zone_policy *zp, double score);

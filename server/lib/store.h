@@ -212,12 +212,13 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
  * STORE_ENTRY_VALUE_FIXED bytes of fixed-size fields, then five strings
  * (reason, note, imp_txt, imp_dataset, sources), each u16 length + bytes;
  * version 2 (written now) adds a byte saying which groups of those fields
- * follow, and leaves out the groups that are all zero. */
+ * follow, and leaves out the groups that are all zero; a later group
+ * (snds_status_time, 8 bytes) only version 2 holds. */
 #define STORE_ENTRY_VALUE_FIXED                                                                    \
     (1 + (1 + 4 + 8 + 8) + (1 + 1 + 4 + 4 + 8) + (8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4) +   \
      (1 + 1 + 4 + 4 * 4 + 2 * 8) + 1)
 #define STORE_ENTRY_VALUE_MAX                                                                      \
-    (STORE_ENTRY_VALUE_FIXED + 1 + 4 * (2 + MODEL_TEXT_MAX - 1) + (2 + 64 - 1))
+    (STORE_ENTRY_VALUE_FIXED + 1 + 8 + 4 * (2 + MODEL_TEXT_MAX - 1) + (2 + 64 - 1))
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len);
 int store_decode_entry(const void *val, size_t len, struct entry *out);
 

@@ -46,7 +46,9 @@ enum store_group {
     STORE_G_COUNTS = 8, /* the evidence counters: zero for list data */
     STORE_G_SNDS = 16,
     STORE_G_TEXTS = 32,
-    STORE_G_ALL = 63,
+    STORE_G_SNDS_TIME = 64, /* snds_status_time, after the snds group (added later) */
+    STORE_G_V1 = 63,        /* what version 1 holds */
+    STORE_G_ALL = 127,
 };
 
 #define STORE_G_OPERATOR_LEN (1 + 4 + 8 + 8)
@@ -54,6 +56,7 @@ enum store_group {
 #define STORE_G_SEEN_LEN (8 + 8)
 #define STORE_G_COUNTS_LEN (CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
 #define STORE_G_SNDS_LEN (1 + 1 + 4 + 4 * 4 + 2 * 8 + 1)
+#define STORE_G_SNDS_TIME_LEN 8
 _Static_assert(1 + STORE_G_OPERATOR_LEN + STORE_G_IMPORTED_LEN + STORE_G_SEEN_LEN +
                        STORE_G_COUNTS_LEN + STORE_G_SNDS_LEN ==
                    STORE_ENTRY_VALUE_FIXED,
@@ -84,6 +87,8 @@ static unsigned store_entry_groups(const struct entry *e)
     if (e->snds.colour || e->snds.rate_qual || rate_bits || e->snds.rcpt || e->snds.data ||
         e->snds.recipients || e->snds.trap_hits || e->snds.start || e->snds.end || e->snds_status)
         g |= STORE_G_SNDS;
+    if (e->snds_status_time)
+        g |= STORE_G_SNDS_TIME;
     if (e->reason[0] || e->note[0] || e->imp_txt[0] || e->imp_dataset[0] || e->sources[0])
         g |= STORE_G_TEXTS;
     return g;
@@ -135,6 +140,8 @@ int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *
         store_put_i64(&w, e->snds.end);
         wire_put_u8(&w, e->snds_status);
     }
+    if (g & STORE_G_SNDS_TIME)
+        store_put_i64(&w, e->snds_status_time);
     if (g & STORE_G_TEXTS) {
         store_put_text(&w, e->reason, sizeof e->reason);
         store_put_text(&w, e->note, sizeof e->note);
@@ -205,7 +212,8 @@ static size_t store_groups_len(unsigned g)
            (g & STORE_G_IMPORTED ? STORE_G_IMPORTED_LEN : 0) +
            (g & STORE_G_SEEN ? STORE_G_SEEN_LEN : 0) +
            (g & STORE_G_COUNTS ? STORE_G_COUNTS_LEN : 0) +
-           (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0);
+           (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0) +
+           (g & STORE_G_SNDS_TIME ? STORE_G_SNDS_TIME_LEN : 0);
 }
 
 /* Decodes into e (every field but the prefix); e is garbage on failure.
@@ -222,7 +230,7 @@ int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool l
         return DNSBL_ESCHEMA;
     uint8_t version = store_rd_u8(&p);
     if (version == 1) {
-        g = STORE_G_ALL;
+        g = STORE_G_V1;
     } else if (version == STORE_VALUE_VERSION && p < end) {
         g = store_rd_u8(&p);
         if (g & ~(unsigned)STORE_G_ALL)
@@ -265,6 +273,7 @@ int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool l
     e->snds.start = sn ? store_rd_i64(&p) : 0;
     e->snds.end = sn ? store_rd_i64(&p) : 0;
     e->snds_status = sn ? store_rd_u8(&p) : 0;
+    e->snds_status_time = (g & STORE_G_SNDS_TIME) ? store_rd_i64(&p) : 0;
 
     struct wire w;
     wire_init_ro(&w, p, (size_t)(end - p));

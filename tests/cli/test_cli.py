@@ -461,7 +461,7 @@ class TestShow(CtlTestCase):
         self.assertEqual(kv["listed since"], DEFAULT_NOW)
         self.assertEqual(kv["score"], "0.00 (threshold 10.00)")
         self.assertEqual(kv["clears at"], "not over the threshold")
-        self.assertEqual(kv["light"], "green")
+        self.assertEqual(kv["light"], "red")  # listed: never green (README)
         self.assertEqual(kv["sources"], "dnsblctl")
 
     def test_chart_only_when_asked_or_on_a_terminal(self):
@@ -1018,7 +1018,7 @@ class TestListEffective(CtlTestCase):
         self.assertEqual(rows["198.51.100.50"][1:5], ["none", "yes", "127.0.0.2", "complaints"])
         self.assertEqual(rows["198.51.100.51"][1:5], ["none", "no", "-", "-"])
         self.assertEqual(rows["192.0.2.64/29"][1:5], ["none", "yes", "127.0.0.4", "snds"])
-        self.assertEqual(rows["192.0.2.32"][1:5], ["none", "yes", "127.0.0.2", "imported"])
+        self.assertEqual(rows["192.0.2.32/28"][1:5], ["none", "yes", "127.0.0.2", "imported"])
         self.assertEqual(rows["192.0.2.40"][1:5], ["none", "no", "-", "excluded"])
         self.assertEqual(rows["10.0.0.1"][1:5], ["listed", "yes", "127.0.0.2", "manual"])
         self.assertEqual(rows["10.0.0.2"][1:5], ["allowed", "no", "-", "allowed"])
@@ -1026,7 +1026,7 @@ class TestListEffective(CtlTestCase):
         self.assertEqual(by["198.51.100.50"]["zones"],
                          [{"zone": None, "listed": True, "why": "complaints",
                            "codes": [{"code": "127.0.0.2", "why": "complaints"}]}])
-        self.assertEqual(by["192.0.2.32"]["dataset"], "bl.example")
+        self.assertEqual(by["192.0.2.32/28"]["dataset"], "bl.example")
         self.assertIsNone(by["10.0.0.1"]["dataset"])
 
     def test_filters(self):

@@ -160,17 +160,81 @@ class TestArf(ImportTestCase):
         r = self.imp("--format", "arf", os.path.join(ARF, "01-abuse-ipv4.eml"))
         self.assertNotIn("detected", r.err)
 
+    def maildir_copy(self):
+        """The fixture maildir, copied: an import marks what it reads."""
+        md = self.path("Maildir")
+        shutil.copytree(MAILDIR, md)
+        return md
+
+    def maildir_names(self, md):
+        return {sub: sorted(os.listdir(os.path.join(md, sub))) for sub in ("new", "cur", "tmp")
+                if os.path.isdir(os.path.join(md, sub))}
+
     def test_maildir(self):
-        # fixtures/README.md, maildir/: new/ and cur/ are read, tmp/ never.
-        r = self.imp(MAILDIR)
-        self.assertIn("dnsblctl: %s: detected format maildir" % MAILDIR, r.err)
+        # fixtures/README.md, maildir/: new/ and cur/ are read, tmp/ never,
+        # nor a message of cur/ flagged seen.
+        md = self.maildir_copy()
+        r = self.imp(md)
+        self.assertIn("dnsblctl: %s: detected format maildir" % md, r.err)
         self.assertEqual(summary(r), dict(read=2, imported=2, duplicates=0, rejected=0,
                                           warnings=0))
         self.assert_counts("198.51.100.33", abuse=1, complaints=1)
         self.assert_counts("2001:db8:77::5", virus=2, complaints=2)
         self.assertIs(self.show("203.0.113.88")["known"], False)
-        r = self.imp("--format", "maildir", MAILDIR)
+        self.assertIs(self.show("203.0.113.89")["known"], False)
+        # Marked as a mail reader marks them (maildir(5)), so the next run
+        # reads nothing.
+        self.assertEqual(self.maildir_names(md), {
+            "new": [],
+            "cur": ["1748877000.M1P4021.mx.bl.example:2,S",
+                    "1748877600.M2P4021.mx.bl.example:2,FS",
+                    "1748878800.M4P4021.mx.bl.example:2,RS"],
+            "tmp": ["1748878200.M3P4021.mx.bl.example"]})
+        r = self.imp("--format", "maildir", md)
+        self.assertEqual(summary(r)["read"], 0)
+        self.assertIn("no messages found", r.err)
+        # A fresh copy read again: everything is a duplicate.
+        again = self.path("Maildir2")
+        shutil.copytree(MAILDIR, again)
+        r = self.imp("--format", "maildir", again)
         self.assertEqual(summary(r)["duplicates"], 2)
+
+    def test_maildir_new_mail_between_runs(self):
+        """Cron: only what arrived since the last run is read."""
+        md = self.maildir_copy()
+        self.imp(md)
+        shutil.copy(os.path.join(ARF, "01-abuse-ipv4.eml"),
+                    os.path.join(md, "new", "1748880000.M5P4021.mx.bl.example"))
+        r = self.imp(md)
+        self.assertEqual((summary(r)["read"], summary(r)["imported"]), (1, 1))
+        self.assertIn("1748880000.M5P4021.mx.bl.example:2,S", self.maildir_names(md)["cur"])
+
+    def test_maildir_done_dir(self):
+        md = self.maildir_copy()
+        done = self.path("done")
+        os.mkdir(done)
+        rejects = self.path("rejects")
+        bad = os.path.join(md, "new", "1748881000.M6P4021.mx.bl.example")
+        shutil.copy(os.path.join(ARF, "07-malformed-missing-feedback-part.eml"), bad)
+        r = self.imp("--done", done, "--reject-dir", rejects, md, rc=1)
+        self.assertEqual((summary(r)["read"], summary(r)["rejected"]), (3, 1))
+        # Rejected or not, every message read went to --done, as it was named.
+        self.assertEqual(sorted(os.listdir(done)), [
+            "1748877000.M1P4021.mx.bl.example", "1748877600.M2P4021.mx.bl.example:2,F",
+            "1748881000.M6P4021.mx.bl.example"])
+        self.assertEqual(len(os.listdir(rejects)), 1)
+        self.assertEqual(self.maildir_names(md)["new"], [])
+        self.assertEqual(self.maildir_names(md)["cur"], ["1748878800.M4P4021.mx.bl.example:2,RS"])
+        r = self.ctl("import", "--done", self.path("nowhere"), md)
+        self.assertEqual(r.rc, 2, r.err)
+        self.assertIn("--done", r.err)
+
+    def test_maildir_dry_run_leaves_it(self):
+        md = self.maildir_copy()
+        before = self.maildir_names(md)
+        r = self.imp("--dry-run", md)
+        self.assertEqual(summary(r)["read"], 2)
+        self.assertEqual(self.maildir_names(md), before)
 
     def test_maildir_without_cur_and_tmp(self):
         """A maildir that has only new/ yet (git keeps no empty folders)."""
@@ -352,6 +416,70 @@ class TestSnds(ImportTestCase):
         self.assertEqual((doc["known"], doc["listed"]), (True, False))
         self.assertEqual(doc["snds"]["status"], "junked")
 
+    def test_complaint_rate_counts(self):
+        """doc/formats.md 3.5: the complaint rate times the recipients counts
+        as complaints on the row's activity day; "< 0.1%" counts none."""
+        self.imp(self.DATA, rc=1)
+        want = {"192.0.2.12": 68, "198.51.100.20": 869, "198.51.100.21": 39,
+                "198.51.100.22": 5235, "203.0.113.5": 18, "192.0.2.10": 0, "203.0.113.9": 0,
+                "203.0.113.10": 0}
+        for ip, n in want.items():
+            doc = self.show(ip)
+            self.assertEqual((doc["complaints"], doc["counts"]["abuse"]), (n, n), ip)
+            self.assertEqual(doc["history"][-3]["day"], "2025-06-01", ip)
+            self.assertEqual(doc["history"][-3]["complaints"], n, ip)
+        doc = self.show("203.0.113.5")
+        self.assertEqual(doc["codes"], ["127.0.0.4", "127.0.0.2"])
+        self.assertGreaterEqual(doc["score"], 10)
+        doc = self.show("192.0.2.12")
+        self.assertEqual(doc["codes"], ["127.0.0.2", "127.0.0.3"])
+        self.assertIs(self.show("192.0.2.10")["listed"], False)
+        # They decay like other evidence: two months on, nothing is left.
+        self.assertIs(self.show("192.0.2.12", now="2025-08-01T00:00:00Z")["listed"], False)
+
+    def test_red_and_blocked_age_out(self):
+        """RED and blocked list for snds_max_age (7 days) after the row
+        (the status file's date), unless a newer one confirms them."""
+        status = self.path("status.csv")
+        shutil.copy(self.STATUS, status)
+        june1 = 1748736000  # 2025-06-01T00:00:00Z
+        os.utime(status, (june1, june1))
+        self.imp(self.DATA, status, rc=1)
+        self.assertIn("127.0.0.4", self.show("203.0.113.5")["codes"])
+        self.assertEqual(self.show("192.0.2.64")["codes"], ["127.0.0.4"])
+        # The RED row's activity ended on 1 June 23:59: listed to 8 June 23:58.
+        later = "2025-06-08T23:58:00Z"
+        self.assertIn("127.0.0.4", self.show("203.0.113.5", now=later)["codes"])
+        self.assertEqual(self.show("192.0.2.64", now="2025-06-07T23:59:59Z")["codes"],
+                         ["127.0.0.4"])
+        late = "2025-06-09T00:00:00Z"
+        self.assertNotIn("127.0.0.4", self.show("203.0.113.5", now=late)["codes"])
+        doc = self.show("192.0.2.64", now=late)
+        self.assertEqual((doc["listed"], doc["snds"]["status"]), (False, "blocked"))
+        # An SNDS row from 2025 does not list in 2026.
+        self.assertIs(self.show("203.0.113.5", now="2026-06-01T00:00:00Z")["listed"], False)
+        # A newer status file confirms the range; the zone may keep them longer.
+        june20 = june1 + 19 * 86400
+        os.utime(status, (june20, june20))
+        self.imp(status)
+        self.assertEqual(self.show("192.0.2.64", now="2025-06-22T00:00:00Z")["codes"],
+                         ["127.0.0.4"])
+        conf = self.write("dnsbld.conf", 'zone "bl.example" {\n  snds_max_age = "30d"\n}\n')
+        doc = self.show("203.0.113.5", "--zone-config", conf, "--zone", "bl.example",
+                        now="2025-06-20T00:00:00Z")
+        self.assertIn("127.0.0.4", doc["codes"])
+
+    def test_listed_is_never_green(self):
+        """README "Traffic light": a listed address is red whatever its score."""
+        self.imp(self.STATUS)
+        doc = self.show("192.0.2.64")
+        self.assertEqual((doc["listed"], doc["score"], doc["light"]), (True, 0, "red"))
+        text = self.ctl_ok("show", "192.0.2.64").out
+        self.assertIn("light: red\n", text)
+        self.ctl_ok("add", "198.51.100.9", "--reason", "manual")
+        self.assertEqual(self.show("198.51.100.9")["light"], "red")
+        self.assertEqual(self.show("192.0.2.63")["light"], "green")
+
     def test_import_twice(self):
         first = summary(self.imp(self.DATA, self.STATUS, rc=1))
         before = self.listing()
@@ -426,7 +554,7 @@ class TestRbldnsd(ImportTestCase):
                 self.assertEqual(self.show(ip)["codes"], codes)
 
     def test_ip4tset(self):
-        f, r = self.import_type("ip4tset", "proxies.ip4tset", "proxies.example", (14, 3, 3))
+        f, r = self.import_type("ip4tset", "proxies.ip4tset", "proxies.example", (6, 3, 3))
         for line in (9, 10, 12):
             self.assertIn("%s:%d: warning: " % (f, line), r.err)
         self.codes_of({"192.0.2.150": ["127.0.0.9"], "192.0.2.151": ["127.0.0.9"],
@@ -434,7 +562,7 @@ class TestRbldnsd(ImportTestCase):
         self.assertEqual(self.show("192.0.2.150")["reason"], "Open proxy at $")
 
     def test_ip4trie(self):
-        f, r = self.import_type("ip4trie", "relays.ip4trie", "relays.example", (13, 5, 1))
+        f, r = self.import_type("ip4trie", "relays.ip4trie", "relays.example", (6, 5, 1))
         self.assertIn(f + ":12: warning: '192.0.2.7/24' has host bits set", r.err)
         self.codes_of({"198.51.100.1": ["127.0.0.2"], "198.51.100.127": ["127.0.0.2"],
                        "198.51.100.128": ["127.0.0.3"], "198.51.100.129": [],
@@ -443,7 +571,7 @@ class TestRbldnsd(ImportTestCase):
         self.assertEqual(self.show("198.51.100.129")["why"], "excluded")
 
     def test_ip6tset(self):
-        f, r = self.import_type("ip6tset", "pools.ip6tset", "pools.example", (12, 3, 2))
+        f, r = self.import_type("ip6tset", "pools.ip6tset", "pools.example", (5, 3, 2))
         self.assertIn(f + ":10: warning: ", r.err)
         self.assertIn(f + ":11: warning: ", r.err)
         self.codes_of({"2001:db8:aa:1::1": ["127.0.0.11"], "2001:db8:aa:2:ffff::1": ["127.0.0.11"],
@@ -451,7 +579,7 @@ class TestRbldnsd(ImportTestCase):
 
     def test_combined(self):
         zone = self.path("apex.zone")
-        f, r = self.import_type("combined", "bl.combined", "bl.example", (26, 18, 1),
+        f, r = self.import_type("combined", "bl.combined", "bl.example", (4, 4, 1),
                                 "--emit-zone", zone)
         self.assertIn(f + ":24: warning: acl section skipped", r.err)
         with open(zone) as g:
@@ -474,6 +602,85 @@ class TestRbldnsd(ImportTestCase):
             with self.subTest(fmt=fmt):
                 r = self.ctl_fail(2, "import", "--format", fmt, self.MAIN)
                 self.assertIn(msg, r.err)
+
+    # ip4set lines whose blocks overlap the way rbldnsd resolves per
+    # octet-aligned block (doc/formats.md 4.4), with what each address must
+    # answer; every prefix stays the one entry the operator wrote.
+    OVERLAPS = (":127.0.0.2:listed\n"
+                "198.51.100.0/25 :127.0.0.3:half\n"      # one /25, not 128 /32s
+                "203.0.113.0/24 :127.0.0.2:whole\n"
+                "!203.0.113.0/26\n"                      # a hole in a longer level
+                "192.0.2.0/26 :127.0.0.4:inner\n"
+                "!192.0.2.0/25\n"                        # same level: exclusion wins
+                "!192.0.2.128/25\n"
+                "192.0.2.130 :127.0.0.5:single\n"        # same level, written later
+                "198.51.100.200-198.51.100.210 :127.0.0.6:range\n"
+                "!198.51.100.204/31\n")
+    OVERLAP_ANSWERS = {
+        "198.51.100.0": ["127.0.0.3"], "198.51.100.127": ["127.0.0.3"], "198.51.100.128": [],
+        "203.0.113.0": [], "203.0.113.63": [], "203.0.113.64": ["127.0.0.2"],
+        "203.0.113.255": ["127.0.0.2"], "192.0.2.0": [], "192.0.2.63": [], "192.0.2.64": [],
+        "192.0.2.130": [], "192.0.2.131": [], "198.51.100.199": [],
+        "198.51.100.200": ["127.0.0.6"], "198.51.100.203": ["127.0.0.6"],
+        "198.51.100.204": [], "198.51.100.205": [], "198.51.100.206": ["127.0.0.6"],
+        "198.51.100.210": ["127.0.0.6"], "198.51.100.211": []}
+
+    def test_ip4set_prefixes_stay_whole(self):
+        """A /25 in ip4set data is one /25 entry, so delisting what the
+        operator wrote works; answers stay rbldnsd's."""
+        data = self.write("overlaps.ip4set", self.OVERLAPS)
+        r = self.imp("--format", "rbldnsd:ip4set", "--zone", "bl.example", data)
+        # 9 entry lines; the range is the 3 prefixes .200/29, .208/31 and
+        # .210 (200-207, 208-209, 210).
+        self.assertEqual((summary(r)["read"], summary(r)["warnings"]), (9, 0), r.err)
+        prefixes = sorted(e["prefix"] for e in self.listing())
+        for p in ("198.51.100.0/25", "203.0.113.0/26", "192.0.2.0/26", "192.0.2.0/25",
+                  "192.0.2.128/25", "198.51.100.200/29", "198.51.100.208/31",
+                  "198.51.100.210", "198.51.100.204/31"):
+            self.assertIn(p, prefixes)
+        self.assertFalse(any(p.startswith("198.51.100.5") for p in prefixes), prefixes)
+        self.assertEqual(summary(r)["imported"], 11)
+        for ip, codes in self.OVERLAP_ANSWERS.items():
+            with self.subTest(ip=ip):
+                self.assertEqual(self.show(ip)["codes"], codes)
+        self.ctl_ok("delist", "198.51.100.0/25", "--reason", "ticket 7")
+        self.assertIs(self.show("198.51.100.5")["listed"], False)
+
+    @unittest.skipUnless(shutil.which("rbldnsd"), "rbldnsd is not installed")
+    def test_ip4set_prefixes_answer_as_rbldnsd(self):
+        import dns.exception
+        import dns.message
+        import dns.query
+        import dns.reversename
+        self.write("overlaps.ip4set", self.OVERLAPS)
+        self.imp("--format", "rbldnsd:ip4set", "--zone", "bl.example",
+                 self.path("overlaps.ip4set"))
+        os.chmod(self.tmp, 0o755)  # rbldnsd started as root reads as another user
+        port = random.randint(20000, 60000)
+        proc = subprocess.Popen(["rbldnsd", "-n", "-f", "-b", "127.0.0.1/%d" % port, "-w",
+                                 self.tmp, "bl.example:ip4set:overlaps.ip4set"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(proc.wait, 5)
+        self.addCleanup(proc.kill)
+
+        def ask(ip):
+            name = dns.reversename.from_address(ip).to_text().replace(".in-addr.arpa.",
+                                                                      ".bl.example.")
+            q = dns.message.make_query(name, "A")
+            for _ in range(50):
+                if proc.poll() is not None:
+                    break
+                try:
+                    resp = dns.query.udp(q, "127.0.0.1", port=port, timeout=0.5)
+                    return sorted(rd.to_text() for rrs in resp.answer for rd in rrs)
+                except (dns.exception.Timeout, ConnectionRefusedError, socket.error):
+                    time.sleep(0.1)
+            self.fail("rbldnsd did not answer on port %d: %s" % (port, proc.stderr.read()))
+
+        for ip in self.OVERLAP_ANSWERS:
+            with self.subTest(ip=ip):
+                self.assertEqual(self.show(ip)["codes"], ask(ip))
 
     def test_import_twice(self):
         args = ("--format", "rbldnsd:ip4set", "--zone", "bl.example", self.MAIN)
@@ -712,7 +919,7 @@ class TestSmallFeeds(ImportTestCase):
         r = self.imp(f)
         self.assertIn("detected format fail2ban", r.err)
         self.assertIn(f + ":9: warning: not a fail2ban log line", r.err)
-        self.assertEqual(summary(r), dict(read=4, imported=4, duplicates=0, rejected=0,
+        self.assertEqual(summary(r), dict(read=8, imported=4, duplicates=0, rejected=0,
                                           warnings=1))
         self.assert_counts("203.0.113.9", other=2, complaints=0)
         self.assert_counts("2001:db8:f2b::4", other=1)
@@ -877,9 +1084,92 @@ class TestSortedListImport(ImportTestCase):
 
 class TestRunBehaviour(ImportTestCase):
     def test_summary_line_is_always_last(self):
-        r = self.imp("--format", "csv", "/dev/null")
+        r = self.imp("--format", "csv", "/dev/null", rc=1)
         self.assertEqual(summary(r), dict(read=0, imported=0, duplicates=0, rejected=0, warnings=0))
         self.assertEqual(len(r.out.splitlines()), 1)
+
+    def test_nothing_recognised_fails(self):
+        """An input that gives no record is the wrong file or format: exit 1."""
+        r = self.imp("--format", "csv", "/dev/null", rc=1)
+        self.assertIn("dnsblctl: no csv records found in /dev/null", r.err)
+        log = self.write("other.log", "a line some other program wrote\nand another\n")
+        r = self.imp("--format", "fail2ban", log, rc=1)
+        self.assertIn("no fail2ban records found in %s" % log, r.err)
+        self.assertEqual(summary(r)["warnings"], 2)
+        # A quiet day: log lines without a ban are records read, not a failure.
+        quiet = self.write("quiet.log", "2025-06-01 10:20:29,102 fail2ban.server         [1021]: "
+                                        "INFO    Starting Fail2ban v1.0.2\n")
+        self.assertEqual(summary(self.imp("--format", "fail2ban", quiet))["read"], 1)
+        comments = self.write("drop.txt", "; DROP list, nothing in it today\n")
+        r = self.imp("--format", "list", comments, rc=1)
+        self.assertIn("no list records found in %s" % comments, r.err)
+        # One good input beside it still goes in; the run fails.
+        good = self.write("good.txt", "192.0.2.1\n")
+        r = self.imp("--format", "list", comments, good, rc=1)
+        self.assertEqual(summary(r)["imported"], 1)
+
+    def test_exact_read_counts(self):
+        """read counts records: comments, blank lines and the end of the
+        file are no records (fixtures/README.md)."""
+        text = "# comment\n\n192.0.2.1\n; another\n192.0.2.2 ; text\n"
+        for name, data in (("lf.txt", text), ("crlf.txt", text.replace("\n", "\r\n")),
+                           ("noeol.txt", text.rstrip("\n"))):
+            with self.subTest(name=name):
+                r = self.imp("--format", "list", self.write(name, data), db=self.path("db-" + name))
+                self.assertEqual((summary(r)["read"], summary(r)["imported"]), (2, 2))
+        csv = self.write("e.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                  "192.0.2.7,abuse,1,2025-06-01T10:00:00Z,x\n\n")
+        self.assertEqual(summary(self.imp(csv))["read"], 1)
+
+    def test_binary_input_is_refused_and_never_echoed(self):
+        for name, data, what in (
+                ("nul.txt", b"192.0.2.1\n192.0.2.2\x00\x1b[2J\x07\n", "NUL byte at offset 19"),
+                ("latin1.csv", b"address_or_prefix,kind,weight,time,reason\n"
+                               b"192.0.2.7,abuse,1,2025-06-01T10:00:00Z,caf\xe9\n",
+                 "invalid UTF-8 at offset 84")):
+            with self.subTest(name=name):
+                path = self.write(name, data, "wb")
+                fmt = "list" if name.endswith(".txt") else "csv"
+                r = self.ctl("import", "--create", "--format", fmt, path)
+                self.assertEqual(r.rc, 1, r.err)
+                self.assertIn("%s: binary data (%s), not %s input" % (path, what, fmt), r.err)
+                self.assertEqual(summary(r)["read"], 0)
+                self.assertNotIn("\x1b", r.err + r.out)
+                self.assertNotIn("\x07", r.err + r.out)
+        self.assertIs(self.show("192.0.2.1")["known"], False)
+        # Mail is MIME and may be 8-bit: not refused for its bytes.
+        eml = self.path("8bit.eml")
+        with open(os.path.join(ARF, "01-abuse-ipv4.eml"), "rb") as f:
+            data = f.read()
+        with open(eml, "wb") as f:
+            f.write(data.replace(b"\n\n", b"\n\n\xe9\n", 1))
+        self.imp("--format", "arf", eml)
+
+    def test_messages_escape_control_bytes(self):
+        """A warning or reject quoting a field never writes its control
+        bytes to the terminal."""
+        csv = self.write("ctl.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                    "192.0.2.7,bo\x1b[31mgus,1,2025-06-01T10:00:00Z,x\n")
+        r = self.imp(csv, rc=1)
+        self.assertNotIn("\x1b", r.err)
+        self.assertIn("unknown kind 'bo\\x1b[31mgus'", r.err)
+
+    def test_csv_times_without_zone_are_utc(self):
+        csv = self.write("t.csv", "address_or_prefix,kind,weight,time,reason\n"
+                                  "192.0.2.7,abuse,1,2025-06-01 10:00:00,x\n")
+        self.imp(csv)
+        self.assertEqual(self.show("192.0.2.7")["first_seen"], "2025-06-01T10:00:00Z")
+        traps = self.write("traps.csv", "timestamp,ip,helo,mail_from,rcpt_to\n"
+                                        "2025-06-01 09:12:40,203.0.113.7,h,m,r\n")
+        self.imp(traps)
+        self.assertEqual(self.show("203.0.113.7")["first_seen"], "2025-06-01T09:12:40Z")
+
+    def test_drop_json_is_detected(self):
+        path = os.path.join(FIXTURES, "list", "drop.json")
+        r = self.imp(path, rc=1)  # line 3 is a bad prefix
+        self.assertIn("dnsblctl: %s: detected format list" % path, r.err)
+        self.assertEqual((summary(r)["read"], summary(r)["imported"], summary(r)["rejected"]),
+                         (3, 2, 1))
 
     def test_dry_run_leaves_no_store(self):
         db = self.path("never")
@@ -921,7 +1211,7 @@ class TestRunBehaviour(ImportTestCase):
     def test_help(self):
         r = self.ctl_ok("import", "--help")
         for opt in ("--format", "--source", "--zone", "--code", "--reason", "--dry-run",
-                    "--reject-dir", "--emit-zone", "--batch", "rbldnsd:TYPE", "maildir"):
+                    "--reject-dir", "--emit-zone", "--batch", "--done", "rbldnsd:TYPE", "maildir"):
             self.assertIn(opt, r.out)
 
     def test_kill_mid_import_then_rerun(self):

@@ -96,6 +96,7 @@ static void test_zone_policy_keys(void **state)
                        "  kind = \"score\"\n  threshold = 25.5\n  half_life = \"3d\"\n"
                        "  window_days = 30\n  rate_reference = 0.003\n"
                        "  code_traps = \"127.0.0.9\"\n  snds_red_lists = false\n"
+                       "  snds_max_age = \"2d12h\"\n"
                        "  datasets = {\"bl.example\", \"drop\"}\n"
                        "  weights { abuse = 2  trap_hits = 20 }\n}\n"
                        "zone \"wl.example\" { kind = \"allowlist\" code_allow = \"127.0.10.3\" }\n";
@@ -109,6 +110,8 @@ static void test_zone_policy_keys(void **state)
     assert_true(zp->rate_reference == 0.003);
     assert_int_equal(zp->code_traps, 0x7f000009);
     assert_false(zp->snds_red_lists);
+    assert_true(zp->snds_max_age == 2 * 86400 + 12 * 3600);
+    assert_true(c.zones[1].policy.snds_max_age == 7 * 86400); /* the default */
     assert_int_equal(zp->ndatasets, 2);
     assert_string_equal(zp->datasets[1], "drop");
     assert_true(zp->weight[CNT_ABUSE] == 2);
@@ -128,6 +131,11 @@ static void test_zone_policy_keys(void **state)
         load_text(f, "zone \"x.example\" { half_life = \"soon\" }\n", &c, why, sizeof why),
         DNSBL_EINVAL);
     assert_non_null(strstr(why, "half_life 'soon'"));
+    config_free(&c);
+    assert_int_equal(
+        load_text(f, "zone \"x.example\" { snds_max_age = \"0\" }\n", &c, why, sizeof why),
+        DNSBL_EINVAL);
+    assert_non_null(strstr(why, "snds_max_age '0'"));
     config_free(&c);
     assert_int_equal(
         load_text(f, "zone \"x.example\" { code_imported = \"10.0.0.4\" }\n", &c, why, sizeof why),

@@ -163,6 +163,14 @@ static void test_numbers_and_times(void **state)
     assert_true(csv_parse_time("2025-06-01T12:00:00+02:00", &t) && t == 1748772000);
     assert_false(csv_parse_time("9223372036854775808", &t)); /* beyond int64 */
     assert_false(csv_parse_time("yesterday", &t));
+    /* No zone: UTC (doc/formats.md 5), as spreadsheets and databases write it. */
+    assert_true(csv_parse_time("2025-06-01 10:00:00", &t) && t == 1748772000);
+    assert_true(csv_parse_time("2025-06-01T10:00:00", &t) && t == 1748772000);
+    assert_true(csv_parse_time("2025-06-01 10:00:00.250", &t) && t == 1748772000);
+    assert_true(csv_parse_time("2025-06-01", &t) && t == 1748736000);
+    assert_false(csv_parse_time("2025-06-01 10:00", &t));
+    assert_false(csv_parse_time("2025-06-01 10:00:00 +02", &t));
+    assert_false(csv_parse_time("2025-06-01 25:00:00", &t));
     assert_false(csv_parse_time("", &t));
 }
 

@@ -123,6 +123,16 @@ static void test_list_json(void **state)
     want_reject(&cap, 1, 4, "has host bits set");
     want_reject(&cap, 2, 5, "JSON line has no \"cidr\" field");
     assert_int_equal(cap.records, 5); /* the metadata line is not a record */
+
+    /* Detection: DROP JSON as Spamhaus writes it, a bad prefix and the
+     * closing metadata object included, is a list (doc/formats.md 5). */
+    const char *drop = "{\"cidr\":\"198.51.100.64/26\",\"sblid\":\"SBL1\"}\n"
+                       "{\"cidr\":\"2001:db8:bad::/48\",\"sblid\":\"SBL2\"}\n"
+                       "{\"cidr\":\"192.0.2.300/32\",\"sblid\":\"SBL3\"}\n"
+                       "{\"type\":\"metadata\",\"timestamp\":1748736000,\"records\":3}\n";
+    assert_true(feed_ops_list.detect((const uint8_t *)drop, strlen(drop)) >= 50);
+    const char *other = "{\"ip\":\"192.0.2.1\"}\n{\"ip\":\"192.0.2.2\"}\n";
+    assert_int_equal(feed_ops_list.detect((const uint8_t *)other, strlen(other)), 0);
 }
 
 /* ---- fail2ban ---- */
@@ -175,7 +185,7 @@ static void test_fail2ban(void **state)
     want_reject(&cap, 1, 9, "log time '2025-13-01 11:06:00' is not a valid date");
     assert_int_equal(cap.nwarn, 1);
     assert_int_equal(cap.warn[0].line, 10);
-    assert_int_equal(cap.records, 6);
+    assert_int_equal(cap.records, 10); /* every fail2ban line, bans or not */
 
     /* The same log again: the same keys. */
     assert_int_equal(run(&feed_ops_fail2ban, f2b_log, &cap2), 0);

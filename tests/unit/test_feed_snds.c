@@ -52,20 +52,21 @@ struct snds_expect {
     char qual;
     float pct;
     uint32_t recipients;
+    uint32_t complaints; /* rate x recipients, rounded; none for "<" (3.5) */
 };
 
 /* fixtures/README.md, snds/ table (recipients from the file's column 6). */
 static const struct snds_expect data_table[] = {
-    {1, "192.0.2.10", SNDS_GREEN, 0, '<', 0.1f, 18391},
-    {2, "192.0.2.11", SNDS_GREEN, 0, '<', 0.1f, 7302},
-    {3, "192.0.2.12", SNDS_YELLOW, 1, '=', 0.3f, 22811},
-    {4, "192.0.2.13", SNDS_GREEN, 0, '<', 0.1f, 638},
-    {5, "198.51.100.20", SNDS_RED, 37, '=', 2.6f, 33419},
-    {6, "198.51.100.21", SNDS_YELLOW, 4, '=', 0.6f, 6571},
-    {7, "198.51.100.22", SNDS_RED, 112, '=', 8.9f, 58820},
-    {8, "203.0.113.5", SNDS_RED, 0, '=', 1.2f, 1487},
-    {10, "203.0.113.9", SNDS_GREEN, 0, 0, 0.0f, 905},
-    {11, "203.0.113.10", SNDS_YELLOW, 0, '<', 0.1f, 2466},
+    {1, "192.0.2.10", SNDS_GREEN, 0, '<', 0.1f, 18391, 0},
+    {2, "192.0.2.11", SNDS_GREEN, 0, '<', 0.1f, 7302, 0},
+    {3, "192.0.2.12", SNDS_YELLOW, 1, '=', 0.3f, 22811, 68},
+    {4, "192.0.2.13", SNDS_GREEN, 0, '<', 0.1f, 638, 0},
+    {5, "198.51.100.20", SNDS_RED, 37, '=', 2.6f, 33419, 869},
+    {6, "198.51.100.21", SNDS_YELLOW, 4, '=', 0.6f, 6571, 39},
+    {7, "198.51.100.22", SNDS_RED, 112, '=', 8.9f, 58820, 5235},
+    {8, "203.0.113.5", SNDS_RED, 0, '=', 1.2f, 1487, 18},
+    {10, "203.0.113.9", SNDS_GREEN, 0, 0, 0.0f, 905, 0},
+    {11, "203.0.113.10", SNDS_YELLOW, 0, '<', 0.1f, 2466, 0},
 };
 
 static void test_fixture_data(void **state)
@@ -92,10 +93,11 @@ static void test_fixture_data(void **state)
     assert_int_equal(cap_count(&cap, EV_SNDS), n);
     assert_int_equal(cap_count(&cap, EV_VOLUME), n);
     assert_int_equal(cap_count(&cap, EV_TRAP_HIT), 4);
-    assert_int_equal(cap.nev, 2 * n + 4);
+    assert_int_equal(cap_count(&cap, EV_ABUSE), 5);
+    assert_int_equal(cap.nev, 2 * n + 4 + 5);
 
     int64_t day = at("2025-06-01T00:00:00Z");
-    size_t traps = 0;
+    size_t traps = 0, complaints = 0;
     for (size_t i = 0; i < n; i++) {
         const struct snds_expect *x = &data_table[i];
         const struct cap_event *e = cap_nth(&cap, EV_SNDS, i);
@@ -126,6 +128,14 @@ static void test_fixture_data(void **state)
             const struct cap_event *t = cap_nth(&cap, EV_TRAP_HIT, traps++);
             assert_string_equal(t->prefix, x->ip);
             assert_float_equal(t->ev.weight, x->traps, 0);
+        }
+        /* The complaint rate times the volume, on the row's activity day. */
+        if (x->complaints) {
+            const struct cap_event *c = cap_nth(&cap, EV_ABUSE, complaints++);
+            assert_string_equal(c->prefix, x->ip);
+            assert_float_equal(c->ev.weight, x->complaints, 0);
+            assert_int_equal(c->ev.time, start);
+            assert_true(c->has_key);
         }
     }
     /* The RCPT and DATA columns of line 7 */

@@ -678,6 +678,95 @@ static void test_decide_snds(void **state)
     assert_ptr_equal(d.decider, &two[1]);
 }
 
+/* doc/formats.md 3.5: RED and blocked list for snds_max_age after the row
+ * (status) that said so, unless a newer one says so again. */
+static void test_decide_snds_ages_out(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    const int64_t june1 = 1748736000;           /* 2025-06-01T00:00:00Z */
+    const int64_t end = june1 + MODEL_DAY - 60; /* snds_import's activity end */
+    struct history_day h;
+
+    assert_true(zp.snds_max_age == 7 * MODEL_DAY); /* the default */
+    struct entry e = mk("203.0.113.5", ENTRY_NONE, 0, 0, "");
+    snds_import(&e, &h, SNDS_RED, 1318, 0, june1);
+    policy_decide(&e, 1, &h, 1, &zp, end + 7 * MODEL_DAY - 1, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.why, WHY_SNDS);
+    assert_true(d.snds_red);
+    assert_true(policy_snds_active(&zp, &e, end + 7 * MODEL_DAY - 1));
+    policy_decide(&e, 1, &h, 1, &zp, end + 7 * MODEL_DAY, &d);
+    assert_false(d.listed);
+    assert_false(policy_snds_active(&zp, &e, end + 7 * MODEL_DAY));
+    /* A RED row from long ago does not list today. */
+    policy_decide(&e, 1, &h, 1, &zp, june1 + 500 * MODEL_DAY, &d);
+    assert_false(d.listed);
+    /* The zone's own age. */
+    zp.snds_max_age = 30 * MODEL_DAY;
+    policy_decide(&e, 1, &h, 1, &zp, end + 29 * MODEL_DAY, &d);
+    assert_true(d.listed);
+    zp.snds_max_age = 7 * MODEL_DAY;
+    /* A newer RED row confirms it. */
+    snds_import(&e, &h, SNDS_RED, 1000, 0, june1 + 10 * MODEL_DAY);
+    policy_decide(&e, 1, &h, 1, &zp, june1 + 12 * MODEL_DAY, &d);
+    assert_true(d.listed);
+    /* The score zone does not call an old RED the worst either. */
+    zp.kind = ZONE_SCORE;
+    policy_decide(&e, 1, &h, 1, &zp, june1 + 12 * MODEL_DAY, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 0));
+    policy_decide(&e, 1, &h, 1, &zp, june1 + 30 * MODEL_DAY, &d);
+    assert_int_equal(d.code, A(127, 0, 4, 100));
+    zp.kind = ZONE_BLOCKLIST;
+
+    /* A blocked status ages from its date (the file's time). */
+    struct entry r = mk("192.0.2.64/29", ENTRY_NONE, 0, 0, "");
+    struct event st = ev_make(EV_SNDS_STATUS, june1, "Blocked due to user complaints");
+    st.snds_blocked = true;
+    model_apply_event(&r, &st);
+    assert_true(r.snds_status_time == june1);
+    policy_decide(&r, 1, NULL, 0, &zp, june1 + 7 * MODEL_DAY - 1, &d);
+    assert_true(d.listed);
+    assert_false(d.snds_red);
+    policy_decide(&r, 1, NULL, 0, &zp, june1 + 7 * MODEL_DAY, &d);
+    assert_false(d.listed);
+    /* A newer blocked row confirms it; an older junked one changes nothing. */
+    st.time = june1 + 8 * MODEL_DAY;
+    model_apply_event(&r, &st);
+    policy_decide(&r, 1, NULL, 0, &zp, june1 + 9 * MODEL_DAY, &d);
+    assert_true(d.listed);
+    st.time = june1 + 2 * MODEL_DAY;
+    st.snds_blocked = false;
+    model_apply_event(&r, &st);
+    assert_int_equal(r.snds_status, SNDS_STATUS_BLOCKED);
+    assert_true(r.snds_status_time == june1 + 8 * MODEL_DAY);
+}
+
+/* README "Traffic light": never green for a listed address. */
+static void test_light(void **state)
+{
+    (void)state;
+    struct zone_policy zp = zone(ZONE_BLOCKLIST);
+    struct decision d;
+    struct entry e = mk("192.0.2.7", ENTRY_LISTED, 0, 0, "manual");
+    policy_decide(&e, 1, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.score.light, 0);
+    assert_int_equal(policy_light(&d), 2);
+    assert_string_equal(model_light_name(policy_light(&d)), "red");
+
+    e = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
+    give_evidence(&e, 6, 0, 0);
+    struct history_day h = hday(DAY0, 6, 0, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(policy_light(&d), 1); /* half the threshold: yellow */
+    h = hday(DAY0, 1, 0, 0);
+    policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
+    assert_int_equal(policy_light(&d), 0);
+}
+
 static void test_decide_codes_combine(void **state)
 {
     (void)state;
@@ -1010,6 +1099,8 @@ int main(void)
         cmocka_unit_test(test_decide_imported),
         cmocka_unit_test(test_decide_datasets),
         cmocka_unit_test(test_decide_snds),
+        cmocka_unit_test(test_decide_snds_ages_out),
+        cmocka_unit_test(test_light),
         cmocka_unit_test(test_decide_codes_combine),
         cmocka_unit_test(test_decide_score_zone),
         cmocka_unit_test(test_decide_allowlist_zone),

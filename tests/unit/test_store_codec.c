@@ -28,7 +28,7 @@
 #define OFF_SNDS (OFF_IMP_STATE + 18 + 8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4)
 #define OFF_RATE_QUAL (OFF_SNDS + 1)
 #define OFF_SNDS_STATUS STORE_ENTRY_VALUE_FIXED
-#define OFF_TEXT (STORE_ENTRY_VALUE_FIXED + 1) /* the first string's length */
+#define OFF_TEXT (STORE_ENTRY_VALUE_FIXED + 1 + 8) /* after snds_status_time: a string's length */
 
 static void fill_text(char *dst, size_t size, char c)
 {
@@ -73,6 +73,7 @@ static void fill_entry(struct entry *e)
     e->snds.start = 1748761200;
     e->snds.end = -1;
     e->snds_status = SNDS_STATUS_BLOCKED;
+    e->snds_status_time = 1748736000;
     fill_text(e->sources, sizeof e->sources, 's');
 }
 
@@ -109,6 +110,7 @@ static void assert_entry_equal(const struct entry *a, const struct entry *b)
     assert_true(a->snds.start == b->snds.start);
     assert_true(a->snds.end == b->snds.end);
     assert_int_equal(a->snds_status, b->snds_status);
+    assert_true(a->snds_status_time == b->snds_status_time);
     assert_string_equal(a->sources, b->sources);
 }
 
@@ -133,7 +135,9 @@ static void test_codec_roundtrip(void **state)
     assert_int_equal(strlen(out.imp_dataset), sizeof out.imp_dataset - 1);
     assert_true(out.snds.rate_pct == 0.1f);
 
-    /* version 1, as older stores hold it: every group, no groups byte */
+    /* version 1, as older stores hold it: every group, no groups byte (nor
+     * the later snds_status_time) */
+    in.snds_status_time = 0;
     assert_int_equal(store_encode_entry(&in, buf, sizeof buf, &len), DNSBL_OK);
     uint8_t v1[STORE_ENTRY_VALUE_MAX];
     v1[0] = 1;
@@ -227,10 +231,10 @@ static void test_codec_rejects_garbage(void **state)
     buf[0] = 3;
     assert_garbage(buf, len);
     buf[0] = 2;
-    assert_int_equal(buf[OFF_GROUPS], 63);
-    buf[OFF_GROUPS] = 127;
+    assert_int_equal(buf[OFF_GROUPS], 127);
+    buf[OFF_GROUPS] = 255;
     assert_garbage(buf, len);
-    buf[OFF_GROUPS] = 63;
+    buf[OFF_GROUPS] = 127;
 
     /* unknown enum values, each in an otherwise good value */
     const struct {

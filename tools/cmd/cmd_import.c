@@ -33,6 +33,7 @@ struct import_args {
     bool maildir;               /* --format maildir */
     char subtype[32];           /* rbldnsd:TYPE */
     const char *source, *zone, *reason, *reject_dir, *emit_zone;
+    const char *done_dir; /* --done: where messages read from a directory go */
     uint32_t code;
     bool dry_run, done;
     size_t batch;
@@ -148,6 +149,9 @@ static int import_take_option(struct ctl_ctx *ctx, int c, const char *arg, struc
         return CTL_EXIT_OK;
     case 'b':
         return import_parse_batch(ctx, arg, &a->batch);
+    case 'D':
+        a->done_dir = arg;
+        return CTL_EXIT_OK;
     }
     return CTL_EXIT_USAGE; /* unreachable: getopt_long only returns listed options */
 }
@@ -165,6 +169,7 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         {"reject-dir", required_argument, NULL, 'R'},
         {"emit-zone", required_argument, NULL, 'E'},
         {"batch", required_argument, NULL, 'b'},
+        {"done", required_argument, NULL, 'D'},
         CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
@@ -189,6 +194,9 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
     if (optind >= argc)
         return ctl_usage_error(ctx, "missing PATH (a file, a mail directory, or - for "
                                     "standard input)");
+    struct stat st;
+    if (a->done_dir && (stat(a->done_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return ctl_usage_error(ctx, "--done '%s' is not a directory", a->done_dir);
     if (a->emit_zone && !a->subtype[0])
         return ctl_usage_error(ctx, "--emit-zone needs --format rbldnsd:TYPE");
     if (a->emit_zone && !a->zone)
@@ -276,8 +284,9 @@ static void import_emit_zone(struct import_cmd *c, const struct feed_input *in,
     c->zone_emitted = true;
 }
 
-/* One input in memory through ops. */
-static void import_one(struct import_cmd *c, const struct feed_ops *ops, const char *name,
+/* One input in memory through ops. True when it was read to its end and
+ * what it gave is in the store (its rejects reported). */
+static bool import_one(struct import_cmd *c, const struct feed_ops *ops, const char *name,
                        const struct import_data *d)
 {
     struct feed_input in = {.name = name, .data = d->data, .len = d->len};
@@ -291,13 +300,38 @@ static void import_one(struct import_cmd *c, const struct feed_ops *ops, const c
         .list_reason = c->a.reason,
     };
 
-    if (import_run_input(&c->run, ops, &in, &opt, c->index, c->count) != 0)
+    bool ok = import_run_input(&c->run, ops, &in, &opt, c->index, c->count) == 0;
+    if (!ok)
         c->failed = true;
+    /* An input that gave no record at all (empty, or every line skipped)
+     * is almost always the wrong file or format: say so, and fail. */
+    if (ok && c->run.in_records == 0) {
+        ctl_error("no %s records found in %s", ops->name, name);
+        c->failed = true;
+    }
     if (c->a.emit_zone && !c->run.failed)
         import_emit_zone(c, &in, &opt);
+    return ok && !c->run.failed;
 }
 
-static void import_file(struct import_cmd *c, const char *path, const struct feed_ops *ops,
+/* Line-based input (everything but mail, which is MIME and may carry
+ * 8-bit bodies) must be text: binary data is refused whole, and none of it
+ * is echoed (doc/formats.md 5). */
+static bool import_refuse_binary(const struct feed_ops *ops, const char *name,
+                                 const struct import_data *d)
+{
+    size_t off;
+    const char *what;
+
+    if (strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0)
+        return false;
+    if (!import_find_binary(d->data, d->len, IMPORT_DETECT_SPAN, &off, &what))
+        return false;
+    ctl_error("%s: binary data (%s at offset %zu), not %s input", name, what, off, ops->name);
+    return true;
+}
+
+static bool import_file(struct import_cmd *c, const char *path, const struct feed_ops *ops,
                         bool announce)
 {
     struct import_data d;
@@ -307,7 +341,7 @@ static void import_file(struct import_cmd *c, const char *path, const struct fee
     if (import_data_read(path, &d, why, sizeof why) != DNSBL_OK) {
         ctl_error("%s", why);
         c->failed = true;
-        return;
+        return false;
     }
     if (!ops) {
         ops = import_detect(&d);
@@ -317,14 +351,20 @@ static void import_file(struct import_cmd *c, const char *path, const struct fee
                       name);
             c->failed = true;
             import_data_free(&d);
-            return;
+            return false;
         }
         announce = true;
     }
     if (announce)
         ctl_error("%s: detected format %s", name, ops->name);
-    import_one(c, ops, name, &d);
+    if (import_refuse_binary(ops, name, &d)) {
+        c->failed = true;
+        import_data_free(&d);
+        return false;
+    }
+    bool ok = import_one(c, ops, name, &d);
     import_data_free(&d);
+    return ok;
 }
 
 /* A maildir or a folder of .eml files: every message through the
@@ -357,7 +397,14 @@ static void import_directory(struct import_cmd *c, const char *dir)
     for (size_t i = 0; i < names.n && !c->run.failed; i++) {
         if (i)
             c->index++;
-        import_file(c, names.paths[i], arf, false);
+        /* Marked or moved only once committed (rejected ones too, after
+         * --reject-dir has its copy): a crash before leaves the message
+         * where it was, to be read again. A dry run changes nothing. */
+        if (import_file(c, names.paths[i], arf, false) && !c->a.dry_run &&
+            import_mail_done(names.paths[i], kind, c->a.done_dir, why, sizeof why) != DNSBL_OK) {
+            ctl_error("%s", why);
+            c->failed = true;
+        }
     }
     import_names_free(&names);
 }

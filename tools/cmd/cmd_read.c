@@ -347,7 +347,7 @@ static void ctl_print_show_json(const struct ctl_show_report *r)
     json_end_object(&w);
     json_member_uint(&w, "volume", r->evidence ? r->evidence->volume : 0);
     json_member_double(&w, "complaint_rate", ctl_show_complaint_rate(r));
-    json_member_string(&w, "light", model_light_name(d->score.light));
+    json_member_string(&w, "light", model_light_name(policy_light(d)));
     json_key(&w, "codes");
     json_begin_array(&w);
     for (unsigned i = 0; d->listed && i < d->n; i++) {
@@ -448,7 +448,7 @@ static void ctl_print_show_score(const struct ctl_show_report *r)
         ctl_print_show_line("clears at", ctl_format_time_opt(d->score.clears_at, buf), "-");
     else
         ctl_print_show_line("clears at", NULL, "not over the threshold");
-    printf("light: %s\n", model_light_name(d->score.light));
+    printf("light: %s\n", model_light_name(policy_light(d)));
 }
 
 static void ctl_print_show_evidence(const struct ctl_show_report *r)

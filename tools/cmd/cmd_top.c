@@ -139,7 +139,7 @@ static int top_decide(struct ctl_lookup *l, const struct zone_policy *zp, int64_
         return rc;
     r->score = v.d.score.value;
     r->listed = v.d.listed;
-    r->light = v.d.score.light;
+    r->light = policy_light(&v.d);
     r->why = v.d.why;
     return CTL_EXIT_OK;
 }

@@ -178,7 +178,18 @@ bool csv_parse_time(const char *s, int64_t *out)
         *out = (int64_t)u;
         return true;
     }
-    return time_parse_rfc3339(s, out) == DNSBL_OK;
+    if (time_parse_rfc3339(s, out) == DNSBL_OK)
+        return true;
+    /* A time without a zone ("2025-06-01 10:00:00", as spreadsheets and
+     * databases write it) is read as UTC (doc/formats.md 5): with a "Z"
+     * added it parses exactly when it had a time and no offset. */
+    char zoned[64];
+    size_t n = strlen(s);
+    if (n < 10 || n + 2 > sizeof zoned)
+        return false;
+    memcpy(zoned, s, n);
+    memcpy(zoned + n, "Z", 2);
+    return time_parse_rfc3339(zoned, out) == DNSBL_OK;
 }
 
 void csv_dedup_strings(uint8_t out[FEED_DEDUP_LEN], const char *const *strings, size_t n)

@@ -155,13 +155,23 @@ static int list_detect(const uint8_t *data, size_t len)
             good = 0;
             break;
         }
-        total++;
         struct addr_prefix pfx;
         if (*p == '{') {
-            good += list_json_field(p, "cidr", cidr, sizeof cidr) &&
-                    addr_parse(cidr, &pfx, NULL, 0) == DNSBL_OK;
+            /* DROP JSON: an object with a "cidr" string is a row of the
+             * format even when its prefix is bad (the parser rejects that
+             * row); the closing metadata object is part of the file, not a
+             * row against it (doc/formats.md 5). */
+            char type[32];
+            if (list_json_field(p, "cidr", cidr, sizeof cidr)) {
+                good++;
+                total++;
+            } else if (!(list_json_field(p, "type", type, sizeof type) &&
+                         strcmp(type, "metadata") == 0)) {
+                total++;
+            }
             continue;
         }
+        total++;
         char *addr = p;
         while (*p && !list_is_space(*p) && *p != ';' && *p != '#')
             p++;
@@ -292,8 +302,12 @@ static int f2b_parse(const struct feed_input *in, const struct feed_options *opt
         }
         size_t alen;
         const char *addr = fl.jail ? f2b_banned(fl.msg, &alen) : NULL;
-        if (!addr)
+        if (!addr) {
+            /* A log line without a ban is still a record of the log, read
+             * and ignored: a quiet day's log is no wrong input. */
+            csv_record_done(&l);
             continue;
+        }
         char text[ADDR_TEXT_MAX + 8], why[256], reason[MODEL_TEXT_MAX];
         rc = 0;
         struct event ev = {.kind = EV_OTHER, .weight = 1, .source = source};

@@ -391,6 +391,10 @@ static int rb_line(struct rb_parser *p, char *s)
         return rb_directive(p, s + 2);
     if (rb_comment(s[0]) || !p->sink)
         return DNSBL_OK;
+    /* A default line (":" then not ":", which starts an IPv6 key) sets a
+     * value; everything else here is an entry, imported or warned about. */
+    if (!(s[0] == ':' && s[1] != ':') && !(p->cur && p->cur->skip))
+        p->entry_line = true;
     if (!p->cur) {
         rb_warn(p, "entry outside any $DATASET section of a combined dataset; line skipped");
         return DNSBL_OK;
@@ -416,13 +420,24 @@ static int rb_scan(struct rb_parser *p)
         p->lineno++;
         p->raw = data + pos;
         p->rawlen = n && data[pos + n - 1] == '\r' ? n - 1 : n; /* CRLF ends the line */
+        p->entry_line = false;
         int rc = rb_line(p, p->buf);
         if (rc)
             return rc;
         pos += n + (nl ? 1 : 0);
-        if (p->sink && p->sink->progress)
-            p->sink->progress(p->sink->arg, pos);
+        /* One record per entry line, so that "read" counts entries, not
+         * lines (doc/formats.md 5); each is reported when the next one
+         * comes, the last one at the end of the input. */
+        if (p->entry_line) {
+            if (p->entries++ && p->sink && p->sink->progress)
+                p->sink->progress(p->sink->arg, p->entry_end);
+            p->entry_end = pos;
+        }
     }
+    /* The events come once the whole input is read, past every record:
+     * the import then blames a refused one on its own (import_sink.c). */
+    if (p->entries && p->sink && p->sink->progress)
+        p->sink->progress(p->sink->arg, len);
     rb_trie_drain(p);
     p->lineno = 0;
     return p->ahead_err;
@@ -627,7 +642,8 @@ static int rb_parse(const struct feed_input *in, const struct feed_options *opt,
     struct rb_parser p;
     bool zone_ok = rb_parser_init(&p, in, opt, sink, t ? t : &rb_types[0]) == DNSBL_OK;
     int rc = DNSBL_OK;
-    if (rb_parse_accepts(&p, t, zone_ok, &rc)) {
+    bool accepted = rb_parse_accepts(&p, t, zone_ok, &rc);
+    if (accepted) {
         if (t->role == RB_IMPORT) {
             rc = rb_set_new(&p, t, &p.cur);
             if (rc == DNSBL_OK)
@@ -637,10 +653,15 @@ static int rb_parse(const struct feed_input *in, const struct feed_options *opt,
             rc = rb_scan(&p);
         if (rc == DNSBL_OK && rb_check_stamp(&p))
             for (size_t i = 0; rc == DNSBL_OK && i < p.nsets; i++)
-                if (!p.sets[i]->skip)
-                    rc = rb_set_emit(&p, p.sets[i]);
+                if (!p.sets[i]->skip) {
+                    if (p.sets[i]->type->line == rb_line_ip4set)
+                        rc = rb_ip4set_resolve(&p, p.sets[i]);
+                    if (rc == DNSBL_OK)
+                        rc = rb_set_emit(&p, p.sets[i]);
+                }
     }
-    if (sink->progress)
+    /* A refused or skipped file is its one record. */
+    if (sink->progress && !accepted)
         sink->progress(sink->arg, in->len);
     rb_parser_free(&p);
     return rc;

@@ -116,6 +116,9 @@ struct rb_parser {
     int ahead_err; /* the first error of a deferred lookup */
     /* the line being read */
     long lineno;
+    bool entry_line;  /* it is an entry: a record for the summary (doc/formats.md 5) */
+    size_t entries;   /* entry lines so far */
+    size_t entry_end; /* input offset after the last entry line */
     const char *raw;
     size_t rawlen;
     char *buf;
@@ -203,6 +206,9 @@ bool rb_values_equal(const struct rb_set *set, int32_t x, int32_t y);
 
 /* feed_rbldnsd_set.c: the per-set prefix table and each type's entry lines. */
 int rb_line_ip4set(struct rb_parser *p, struct rb_set *set, char *s);
+/* Once the set is read: prefixes nested in one of their own block level
+ * take what rbldnsd's blocks give them (doc/formats.md 4.4). */
+int rb_ip4set_resolve(struct rb_parser *p, struct rb_set *set);
 void rb_trie_drain(struct rb_parser *p);
 int rb_line_ip4trie(struct rb_parser *p, struct rb_set *set, char *s);
 int rb_line_ip6trie(struct rb_parser *p, struct rb_set *set, char *s);

@@ -1,5 +1,6 @@
 /* feed_rbldnsd_set: one dataset's prefix table and the entry lines of each
- * type (doc/formats.md 4.4): ip4set's octet-aligned blocks, the tries'
+ * type (doc/formats.md 4.4): ip4set's prefixes kept as written and resolved
+ * to answer as rbldnsd's octet-aligned blocks do, the tries'
  * longest-prefix entries with their table lookups read ahead, and the
  * trivial sets. A set owns its table, values and names (rb_set_free). */
 #include <ctype.h>
@@ -124,7 +125,7 @@ static int rb_entry_or_excl(struct rb_parser *p, struct rb_set *set, bool excl, 
     return rb_entry_value(p, set, rest, val);
 }
 
-/* ---- ip4set: octet-aligned blocks, exclusion beats listing per block ---- */
+/* ---- ip4set: prefixes as written, answering as rbldnsd's blocks ---- */
 
 struct rb_clash {
     size_t count;
@@ -132,6 +133,8 @@ struct rb_clash {
     long first_line;
 };
 
+/* One prefix into the table; the same prefix twice: an exclusion beats a
+ * listing, the first listing's value stays (rbldnsd's rule per block). */
 static int rb_ip4set_block(struct rb_parser *p, struct rb_set *set, uint32_t addr, unsigned plen,
                            int32_t val, struct rb_clash *clash)
 {
@@ -152,51 +155,106 @@ static int rb_ip4set_block(struct rb_parser *p, struct rb_set *set, uint32_t add
     return DNSBL_OK;
 }
 
-/* count blocks of 2^shift addresses from start (in units of 2^shift). */
-static int rb_ip4set_run(struct rb_parser *p, struct rb_set *set, uint32_t start, uint64_t count,
-                         unsigned shift, int32_t val, struct rb_clash *clash)
+/* [a, b] as the fewest CIDR prefixes, each kept as the one entry it is:
+ * at each step the largest aligned block that still fits. */
+static int rb_ip4set_cidrs(struct rb_parser *p, struct rb_set *set, uint64_t a, uint64_t b,
+                           int32_t val, struct rb_clash *clash)
 {
-    for (uint64_t i = 0; i < count; i++) {
-        int rc = rb_ip4set_block(p, set, (uint32_t)((start + i) << shift), 32 - shift, val, clash);
+    while (a <= b) {
+        unsigned plen = 32;
+        while (plen > 0) {
+            uint64_t size = 1ULL << (33 - plen);
+            if ((a & (size - 1)) != 0 || a + size - 1 > b)
+                break;
+            plen--;
+        }
+        int rc = rb_ip4set_block(p, set, (uint32_t)a, plen, val, clash);
         if (rc)
             return rc;
+        a += 1ULL << (32 - plen);
     }
     return DNSBL_OK;
 }
 
-/* [a, b] as the fewest /32, /24, /16 and /8 blocks, the way rbldnsd stores
- * an ip4set entry: partial octets at each end, whole ones one level up. */
-static int rb_ip4set_expand(struct rb_parser *p, struct rb_set *set, uint64_t a, uint64_t b,
-                            int32_t val, struct rb_clash *clash)
+/* rbldnsd cuts an ip4set entry into /8, /16, /24 or /32 blocks: a prefix
+ * of length len lands in blocks of this length (doc/formats.md 4.4). */
+static unsigned rb_ip4set_level(unsigned len)
 {
-    int rc;
-    for (unsigned shift = 0; shift < 24; shift += 8) {
-        if (a > b)
-            return DNSBL_OK;
-        if ((a | 255u) >= b) {
-            if (b - a == 255u)
-                return rb_ip4set_run(p, set, (uint32_t)(a >> 8), 1, shift + 8, val, clash);
-            return rb_ip4set_run(p, set, (uint32_t)a, b - a + 1, shift, val, clash);
+    return len == 0 ? 8 : (len + 7) / 8 * 8;
+}
+
+static int rb_ip4set_by_length(const void *x, const void *y)
+{
+    const struct rb_item *a = *(const struct rb_item *const *)x;
+    const struct rb_item *b = *(const struct rb_item *const *)y;
+    if (a->prefix.plen != b->prefix.plen)
+        return a->prefix.plen < b->prefix.plen ? -1 : 1;
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+/* The longest entry around it at its own block level, or NULL. */
+static struct rb_item *rb_ip4set_same_level_parent(struct rb_set *set, const struct rb_item *it)
+{
+    unsigned len = it->prefix.plen, level = rb_ip4set_level(len);
+    unsigned lo = level == 8 ? 0 : level - 7;
+    for (unsigned l = len; l-- > lo;) {
+        struct addr_prefix k = addr_truncate(&it->prefix, l);
+        struct rb_item *up = rb_find(set, &k);
+        if (up)
+            return up;
+    }
+    return NULL;
+}
+
+/* The warning of a clash found once the set is read, on the later line. */
+static void rb_ip4set_warn_clash(struct rb_parser *p, const struct rb_item *it,
+                                 const struct rb_item *up)
+{
+    const struct rb_item *first = up->line < it->line ? up : it;
+    const struct rb_item *later = first == up ? it : up;
+    char a[ADDR_TEXT_MAX], b[ADDR_TEXT_MAX];
+    long keep = p->lineno;
+    addr_format(&later->prefix, a, sizeof(a));
+    addr_format(&first->prefix, b, sizeof(b));
+    p->lineno = later->line;
+    p->raw = NULL;
+    p->rawlen = 0;
+    rb_warn(p,
+            "%s and %s (line %ld) list the same addresses with other values; rbldnsd would "
+            "answer with both records, only the first is kept",
+            a, b, first->line);
+    p->lineno = keep;
+}
+
+int rb_ip4set_resolve(struct rb_parser *p, struct rb_set *set)
+{
+    if (set->nitems < 2)
+        return DNSBL_OK;
+    struct rb_item **order = malloc(set->nitems * sizeof(*order));
+    if (!order)
+        return DNSBL_ENOMEM;
+    for (size_t i = 0; i < set->nitems; i++)
+        order[i] = &set->items[i];
+    /* Shortest first: the prefix around one is resolved before it. */
+    qsort(order, set->nitems, sizeof(*order), rb_ip4set_by_length);
+    for (size_t i = 0; i < set->nitems; i++) {
+        struct rb_item *it = order[i], *up = rb_ip4set_same_level_parent(set, it);
+        if (!up || it->val == RB_VAL_EXCLUDED)
+            continue; /* a longer exclusion wins by its length alone */
+        if (up->val == RB_VAL_EXCLUDED) {
+            it->val = RB_VAL_EXCLUDED;
+            continue;
         }
-        if (a & 255u) {
-            if ((rc = rb_ip4set_run(p, set, (uint32_t)a, 256u - (a & 255u), shift, val, clash)))
-                return rc;
-            a = (a >> 8) + 1;
-        } else {
-            a >>= 8;
-        }
-        if ((b & 255u) != 255u) {
-            if ((rc = rb_ip4set_run(p, set, (uint32_t)(b & ~(uint64_t)255u), (b & 255u) + 1, shift,
-                                    val, clash)))
-                return rc;
-            if ((b >> 8) == 0)
-                return DNSBL_OK;
-            b = (b >> 8) - 1;
-        } else {
-            b >>= 8;
+        if (rb_values_equal(set, it->val, up->val))
+            continue;
+        rb_ip4set_warn_clash(p, it, up);
+        if (up->line < it->line) {
+            it->val = up->val;
+            it->line = up->line;
         }
     }
-    return a > b ? DNSBL_OK : rb_ip4set_run(p, set, (uint32_t)a, b - a + 1, 24, val, clash);
+    free(order);
+    return DNSBL_OK;
 }
 
 static bool rb_maxrange_ok(struct rb_parser *p, uint64_t size, const char *key)
@@ -244,12 +302,12 @@ int rb_line_ip4set(struct rb_parser *p, struct rb_set *set, char *s)
     if (rc)
         return rc < 0 ? rc : DNSBL_OK;
     struct rb_clash clash = {0};
-    rc = rb_ip4set_expand(p, set, a, b, val, &clash);
+    rc = rb_ip4set_cidrs(p, set, a, b, val, &clash);
     if (rc == DNSBL_OK && clash.count) {
         char first[ADDR_TEXT_MAX];
         addr_format(&clash.first, first, sizeof(first));
         rb_warn(p,
-                "%zu block(s) of this entry, first %s, are already listed with another value "
+                "%zu prefix(es) of this entry, first %s, are already listed with another value "
                 "(line %ld); rbldnsd would answer with both records, only the first is kept",
                 clash.count, first, clash.first_line);
     }

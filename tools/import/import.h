@@ -41,9 +41,29 @@ struct import_names {
     size_t n;
 };
 
+/* Messages flagged seen (S) in a maildir's cur/ are left out: an earlier
+ * run marked them (import_mail_done). */
 int import_dir_list(const char *dir, enum import_dir_kind *kind, struct import_names *out,
                     char *why, size_t whylen);
+
+/* A message of import_dir_list's, read and committed to the store: moved
+ * into done_dir when given, else, in a maildir, marked seen as a mail
+ * reader would (maildir(5)): new/NAME -> cur/NAME:2,S, cur/NAME:2,FLAGS ->
+ * cur/NAME:2,FLAGS with S among them. A message of an .eml folder without
+ * done_dir stays. DNSBL_OK, or an error with a sentence in why. */
+int import_mail_done(const char *path, enum import_dir_kind kind, const char *done_dir, char *why,
+                     size_t whylen);
 void import_names_free(struct import_names *names);
+
+/* The length of the valid UTF-8 sequence at p (n bytes left, n >= 1): 1
+ * for ASCII, 2 to 4, or 0 when the bytes are not UTF-8 (RFC 3629). */
+size_t import_utf8_len(const uint8_t *p, size_t n);
+
+/* Does data look binary within its first span bytes: a NUL byte or bytes
+ * that are not UTF-8? Then *off is where, *what "NUL byte" or "invalid
+ * UTF-8" (a static string). */
+bool import_find_binary(const uint8_t *data, size_t len, size_t span, size_t *off,
+                        const char **what);
 
 struct import_totals {
     size_t read;       /* records read whole (accepted or rejected) */

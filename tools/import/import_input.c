@@ -2,7 +2,9 @@
  * want it. Plain regular files are mapped; gzip files, standard input and
  * other non-regular files go through zlib's gz* functions, which read
  * plain data unchanged, so compression never needs a flag. Mail
- * directories are listed in name order so every run reads them alike. */
+ * directories are listed in name order so every run reads them alike, and
+ * a message read from a maildir is marked seen as an MTA's reader would
+ * (maildir(5): moved to cur/ with the S flag), so the next run skips it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -185,9 +187,32 @@ static bool import_has_eml_suffix(const char *name)
     return len > 4 && strcasecmp(name + len - 4, ".eml") == 0;
 }
 
+/* maildir(5) names a message NAME or NAME:2,FLAGS; the flags are letters
+ * in ASCII order, S meaning seen. base_len gets the length of NAME and
+ * flags its flags (empty without an info part). */
+static void import_maildir_info(const char *name, size_t *base_len, char *flags, size_t cap)
+{
+    const char *colon = strrchr(name, ':');
+    flags[0] = '\0';
+    *base_len = strlen(name);
+    if (colon && strncmp(colon, ":2,", 3) == 0) {
+        *base_len = (size_t)(colon - name);
+        snprintf(flags, cap, "%s", colon + 3);
+    }
+}
+
+static bool import_maildir_seen(const char *name)
+{
+    char flags[64];
+    size_t base_len;
+    import_maildir_info(name, &base_len, flags, sizeof flags);
+    return strchr(flags, 'S') != NULL;
+}
+
 /* The regular files of dir/sub (sub "" = dir itself) that keep applies
- * to; dot files are never messages (maildir keeps its own state there). */
-static int import_dir_scan(const char *dir, const char *sub, bool eml_only,
+ * to; dot files are never messages (maildir keeps its own state there).
+ * skip_seen: leave out messages flagged S, which an earlier run marked. */
+static int import_dir_scan(const char *dir, const char *sub, bool eml_only, bool skip_seen,
                            struct import_names *names, size_t *cap, char *why, size_t whylen)
 {
     char path[PATH_MAX];
@@ -207,6 +232,8 @@ static int import_dir_scan(const char *dir, const char *sub, bool eml_only,
         if (de->d_name[0] == '.')
             continue;
         if (eml_only && !import_has_eml_suffix(de->d_name))
+            continue;
+        if (skip_seen && import_maildir_seen(de->d_name))
             continue;
         char file[PATH_MAX];
         if ((size_t)snprintf(file, sizeof file, "%s/%s", path, de->d_name) >= sizeof file ||
@@ -245,10 +272,11 @@ int import_dir_list(const char *dir, enum import_dir_kind *kind, struct import_n
         for (size_t i = 0; rc == DNSBL_OK && i < 2; i++) {
             if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, maildir_subs[i]) < sizeof sub &&
                 import_is_dir(sub))
-                rc = import_dir_scan(dir, maildir_subs[i], false, out, &cap, why, whylen);
+                rc = import_dir_scan(dir, maildir_subs[i], false,
+                                     strcmp(maildir_subs[i], "cur") == 0, out, &cap, why, whylen);
         }
     } else {
-        rc = import_dir_scan(dir, "", true, out, &cap, why, whylen);
+        rc = import_dir_scan(dir, "", true, false, out, &cap, why, whylen);
     }
     if (rc != DNSBL_OK) {
         import_names_free(out);
@@ -265,4 +293,112 @@ void import_names_free(struct import_names *names)
         free(names->paths[i]);
     free(names->paths);
     memset(names, 0, sizeof *names);
+}
+
+/* NAME with the S flag added: NAME:2,S, or NAME:2,FLAGS with S among the
+ * flags in ASCII order (maildir(5)). */
+static int import_maildir_seen_name(const char *name, char *out, size_t cap)
+{
+    char flags[64];
+    size_t base_len, n;
+
+    import_maildir_info(name, &base_len, flags, sizeof flags - 1);
+    n = strlen(flags);
+    if (!strchr(flags, 'S')) {
+        size_t at = 0;
+        while (at < n && (unsigned char)flags[at] < 'S')
+            at++;
+        memmove(flags + at + 1, flags + at, n - at + 1);
+        flags[at] = 'S';
+    }
+    int len = snprintf(out, cap, "%.*s:2,%s", (int)base_len, name, flags);
+    return len < 0 || (size_t)len >= cap ? DNSBL_EINVAL : DNSBL_OK;
+}
+
+int import_mail_done(const char *path, enum import_dir_kind kind, const char *done_dir, char *why,
+                     size_t whylen)
+{
+    char target[PATH_MAX], seen[NAME_MAX + 1];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    int len;
+
+    if (done_dir) {
+        len = snprintf(target, sizeof target, "%s/%s", done_dir, name);
+    } else if (kind != IMPORT_DIR_MAILDIR) {
+        return DNSBL_OK;
+    } else {
+        /* path is ROOT/new/NAME or ROOT/cur/NAME (import_dir_list). */
+        size_t sub = slash ? (size_t)(slash - path) : 0;
+        if (sub < 4 || path[sub - 4] != '/' ||
+            import_maildir_seen_name(name, seen, sizeof seen) != DNSBL_OK) {
+            snprintf(why, whylen, "%s: not a maildir message name", path);
+            return DNSBL_EINVAL;
+        }
+        len = snprintf(target, sizeof target, "%.*s/cur", (int)(sub - 4), path);
+        /* A maildir that only has new/ yet (git, a fresh delivery) gets its cur/. */
+        if (len > 0 && (size_t)len < sizeof target && mkdir(target, 0700) != 0 && errno != EEXIST) {
+            snprintf(why, whylen, "%s: %s", target, strerror(errno));
+            return DNSBL_EIO;
+        }
+        len = snprintf(target, sizeof target, "%.*s/cur/%s", (int)(sub - 4), path, seen);
+    }
+    if (len < 0 || (size_t)len >= sizeof target) {
+        snprintf(why, whylen, "%s: %s", path, strerror(ENAMETOOLONG));
+        return DNSBL_EINVAL;
+    }
+    if (strcmp(target, path) != 0 && rename(path, target) != 0) {
+        snprintf(why, whylen, "%s: cannot move it to %s: %s", path, target, strerror(errno));
+        return DNSBL_EIO;
+    }
+    return DNSBL_OK;
+}
+
+size_t import_utf8_len(const uint8_t *p, size_t n)
+{
+    uint8_t b = p[0];
+    size_t need;
+    uint8_t lo = 0x80, hi = 0xbf; /* the range of the second byte */
+
+    if (b < 0x80)
+        return 1;
+    if (b >= 0xc2 && b <= 0xdf)
+        need = 2;
+    else if (b >= 0xe0 && b <= 0xef) {
+        need = 3;
+        lo = b == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+        hi = b == 0xed ? 0x9f : 0xbf; /* no UTF-16 surrogates */
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        need = 4;
+        lo = b == 0xf0 ? 0x90 : 0x80;
+        hi = b == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
+    } else
+        return 0;
+    if (n < need || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < need; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return need;
+}
+
+bool import_find_binary(const uint8_t *data, size_t len, size_t span, size_t *off,
+                        const char **what)
+{
+    size_t end = len < span ? len : span;
+    for (size_t i = 0; i < end;) {
+        if (data[i] == '\0') {
+            *off = i;
+            *what = "NUL byte";
+            return true;
+        }
+        size_t n = import_utf8_len(data + i, len - i);
+        if (n == 0) {
+            *off = i;
+            *what = "invalid UTF-8";
+            return true;
+        }
+        i += n;
+    }
+    return false;
 }

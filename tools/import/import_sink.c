@@ -397,13 +397,48 @@ static void import_format_where(const struct import_run *r, const struct feed_or
         snprintf(buf, cap, "%s: message %zu", file, r->in_records + 1);
 }
 
+/* in for the terminal: control bytes and bytes that are not UTF-8 as
+ * \xNN, so no byte of a binary input or a hostile line reaches it raw
+ * (a message quotes the field or line it is about). */
+static void import_escape(const char *in, char *out, size_t cap)
+{
+    const uint8_t *p = (const uint8_t *)in;
+    size_t left = strlen(in), o = 0;
+
+    while (left > 0 && o + 5 < cap) {
+        size_t n = import_utf8_len(p, left);
+        if (n == 0 || p[0] < 0x20 || p[0] == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[0]);
+            n = 1;
+        } else {
+            if (o + n + 1 > cap)
+                break;
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += n;
+        left -= n;
+    }
+    out[o] = '\0';
+}
+
+/* "WHERE: WHY" (prefix "warning: " or ""), escaped for the terminal. */
+static void import_print_record_message(struct import_run *r, const struct feed_origin *o,
+                                        const char *prefix, const char *why)
+{
+    char where[PATH_MAX + 300], shown_where[4 * sizeof where], shown_why[4096];
+
+    import_format_where(r, o, where, sizeof where);
+    import_escape(where, shown_where, sizeof shown_where);
+    import_escape(why, shown_why, sizeof shown_why);
+    import_run_message(r, "%s: %s%s", shown_where, prefix, shown_why);
+}
+
 static void import_sink_reject(void *arg, const struct feed_origin *o, const char *why)
 {
     struct import_run *r = arg;
-    char where[PATH_MAX + 300];
 
-    import_format_where(r, o, where, sizeof where);
-    import_run_message(r, "%s: %s", where, why);
+    import_print_record_message(r, o, "", why);
     r->t.rejected++;
     r->in_rejects++;
     if (r->reject_dir)
@@ -413,10 +448,8 @@ static void import_sink_reject(void *arg, const struct feed_origin *o, const cha
 static void import_sink_warn(void *arg, const struct feed_origin *o, const char *why)
 {
     struct import_run *r = arg;
-    char where[PATH_MAX + 300];
 
-    import_format_where(r, o, where, sizeof where);
-    import_run_message(r, "%s: warning: %s", where, why);
+    import_print_record_message(r, o, "warning: ", why);
     r->t.warnings++;
 }
 
