@@ -487,6 +487,20 @@ int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json,
     }
 }
 
+int ctl_getopt_common_only(struct ctl_ctx *ctx, int argc, char **argv, bool *done)
+{
+    static const struct option opts[] = {CTL_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
+    *done = false;
+    int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON, opts);
+    if (c == CTL_GETOPT_END)
+        return CTL_EXIT_OK;
+    if (c == CTL_GETOPT_HELP) {
+        *done = true;
+        return CTL_EXIT_OK;
+    }
+    return CTL_EXIT_USAGE;
+}
+
 int ctl_finish_output(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {

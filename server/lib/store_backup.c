@@ -183,7 +183,10 @@ static int store_check_length(const char *dir, char *why, size_t whylen)
     struct stat st;
     int rc;
 
-    snprintf(path, sizeof path, "%s/" STORE_DATA_FILE, dir);
+    if (snprintf(path, sizeof path, "%s/" STORE_DATA_FILE, dir) >= (int)sizeof path) {
+        store_set_why(why, whylen, "%s: %s", dir, strerror(ENAMETOOLONG));
+        return DNSBL_EINVAL;
+    }
     if (stat(path, &st) != 0) {
         store_set_why(why, whylen, "%s: %s", path, strerror(errno));
         return DNSBL_EIO;
@@ -324,10 +327,11 @@ static int store_restore_verify(const char *stage, void (*problem)(void *, const
 static void store_restore_unstage(const char *stage)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/" STORE_DATA_FILE, stage);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/" STORE_LOCK_FILE, stage);
-    unlink(path);
+    /* A name too long to build was never made, so there is nothing to remove. */
+    if (snprintf(path, sizeof path, "%s/" STORE_DATA_FILE, stage) < (int)sizeof path)
+        unlink(path);
+    if (snprintf(path, sizeof path, "%s/" STORE_LOCK_FILE, stage) < (int)sizeof path)
+        unlink(path);
     rmdir(stage);
 }
 

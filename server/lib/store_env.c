@@ -451,14 +451,15 @@ static bool store_parse_size(const char *text, const char **end, size_t *out)
 static int store_open_upgraded(const char *dir, int flags, const struct store_options *opt,
                                struct store **out, char *why, size_t whylen);
 
-static const struct store_options store_builtin = {
-    .map_initial = STORE_MAP_INITIAL,
-    .map_max = STORE_MAP_MAX,
-    .filter_min = STORE_FILTER_MIN,
-    .flat_min = STORE_FLAT_MIN,
-    .flat_changes = STORE_FLAT_CHANGES_MIN,
-};
-static struct store_options store_defaults = store_builtin;
+/* One initializer for both: C11 does not take a const object as one. */
+#define STORE_OPTIONS_BUILTIN                                                                      \
+    {                                                                                              \
+        .map_initial = STORE_MAP_INITIAL, .map_max = STORE_MAP_MAX,                                \
+        .filter_min = STORE_FILTER_MIN, .flat_min = STORE_FLAT_MIN,                                \
+        .flat_changes = STORE_FLAT_CHANGES_MIN,                                                    \
+    }
+static const struct store_options store_builtin = STORE_OPTIONS_BUILTIN;
+static struct store_options store_defaults = STORE_OPTIONS_BUILTIN;
 
 void store_options_default(struct store_options *o)
 {

@@ -9,20 +9,15 @@
 
 int ctl_cmd_backup(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {CTL_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
     const char *dest = NULL;
     struct store *s = NULL;
     char why[PATH_MAX + 512] = "", path[PATH_MAX] = "";
     uint64_t serial = 0;
 
-    for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON, opts);
-        if (c == CTL_GETOPT_END)
-            break;
-        if (c == CTL_GETOPT_HELP)
-            return CTL_EXIT_OK;
-        return CTL_EXIT_USAGE;
-    }
+    bool done;
+    int orc = ctl_getopt_common_only(ctx, argc, argv, &done);
+    if (orc != CTL_EXIT_OK || done)
+        return orc;
     int rc = ctl_args_take_one(ctx, argc, argv, "DEST (the backup directory)", &dest);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -59,18 +54,13 @@ static void ctl_restore_problem(void *arg, const char *what)
 
 int ctl_cmd_restore(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {CTL_OPTIONS_COMMON, {NULL, 0, NULL, 0}};
     char why[2 * PATH_MAX + 512] = "";
     size_t nproblems = 0;
 
-    for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON, opts);
-        if (c == CTL_GETOPT_END)
-            break;
-        if (c == CTL_GETOPT_HELP)
-            return CTL_EXIT_OK;
-        return CTL_EXIT_USAGE;
-    }
+    bool done;
+    int orc = ctl_getopt_common_only(ctx, argc, argv, &done);
+    if (orc != CTL_EXIT_OK || done)
+        return orc;
     if (argc - optind < 2)
         return ctl_usage_error(ctx, "missing SRC (a backup) or DIR (where to restore it)");
     if (argc - optind > 2)

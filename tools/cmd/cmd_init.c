@@ -45,7 +45,7 @@ static int ctl_init_parse_owner(const struct ctl_ctx *ctx, const char *text, uid
     const char *colon = strchr(text, ':');
     size_t ulen = colon ? (size_t)(colon - text) : strlen(text);
     unsigned long u, g;
-    gid_t primary;
+    gid_t primary = (gid_t)-1;
 
     if (ulen == 0 || ulen >= sizeof user)
         return ctl_usage_error(ctx, "--owner '%s': give USER or USER:GROUP", text);

@@ -97,6 +97,9 @@ int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts
  * that takes no operands: CTL_EXIT_OK with *json set, *done when --help
  * answered, or CTL_EXIT_USAGE. */
 int ctl_getopt_json_only(struct ctl_ctx *ctx, int argc, char **argv, bool *json, bool *done);
+/* The same for a command with no options of its own: only the common ones
+ * (--db, --help); the operands stay for the caller. */
+int ctl_getopt_common_only(struct ctl_ctx *ctx, int argc, char **argv, bool *done);
 
 void ctl_print_usage(const struct ctl_command *cmd, FILE *out);
 
