@@ -19,7 +19,7 @@ import time
 import unittest
 
 from dnsbltest import (QUERY_TIMEOUT, ZONE_FILE, DnsAssertions, Server, frame, make_query,
-                       make_store, parse, recv_frame, v4name)
+                       make_store, parse, recv_frame, udp_from, v4name)
 
 ZONE = "bl.example"
 LISTED = v4name("192.0.2.7")
@@ -121,25 +121,6 @@ def ask_tcp_once(srv, src, timeout):
     except OSError:
         wire = None
     return (None if wire is None else parse(wire)), time.monotonic() - t0
-
-
-def udp_from(srv, src, wire, timeout):
-    """One datagram from src; the answer with the same ID, or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((src, 0))
-        s.sendto(wire, srv.addr())
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            s.settimeout(left)
-            try:
-                resp = s.recv(65535)
-            except socket.timeout:
-                return None
-            if resp[:2] == wire[:2]:
-                return resp
 
 
 def served(srv):

@@ -506,3 +506,26 @@ class DnsAssertions:
         if ttl is not None:
             self.assertEqual(rrset.ttl, ttl, "answer TTL:\n%s" % r)
         return rrset
+
+
+# --- talking from a chosen source address ---------------------------------
+
+def udp_from(srv, src, wire, v6=False, timeout=QUERY_TIMEOUT):
+    """Send one datagram from src (an address of this host); the answer
+    with the same ID as bytes, or None."""
+    host, port = srv.addr(v6)
+    with socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((src, 0))
+        s.sendto(wire, (host, port))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            s.settimeout(left)
+            try:
+                resp = s.recv(65535)
+            except socket.timeout:
+                return None
+            if resp[:2] == wire[:2]:
+                return resp
