@@ -2,6 +2,7 @@
  * store of any size needs no buffer; the only state is one "comma due" flag
  * per nesting level. */
 #include "json.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -78,40 +79,6 @@ void json_end_array(struct json_writer *w)
     json_close(w, ']');
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629 table: no
- * overlongs, no surrogates, nothing past U+10FFFF), 0 if ill-formed. */
-static size_t json_measure_utf8(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t n;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4;
-    else
-        return 0;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 static void json_write_escaped(FILE *out, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -119,7 +86,7 @@ static void json_write_escaped(FILE *out, const char *str)
     fputc('"', out);
     while (*s) {
         unsigned char c = *s;
-        size_t n = json_measure_utf8(s);
+        size_t n = utf8_seq_len(s, 4); /* stops at the NUL, see utf8.h */
         if (n == 0) {
             fputs("\\ufffd", out);
             s++;

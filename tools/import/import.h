@@ -55,10 +55,6 @@ int import_mail_done(const char *path, enum import_dir_kind kind, const char *do
                      size_t whylen);
 void import_names_free(struct import_names *names);
 
-/* The length of the valid UTF-8 sequence at p (n bytes left, n >= 1): 1
- * for ASCII, 2 to 4, or 0 when the bytes are not UTF-8 (RFC 3629). */
-size_t import_utf8_len(const uint8_t *p, size_t n);
-
 /* Does data look binary within its first span bytes: a NUL byte or bytes
  * that are not UTF-8? Then *off is where, *what "NUL byte" or "invalid
  * UTF-8" (a static string). */

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "grow.h"
 #include "import.h"
+#include "utf8.h"
 
 /* A batch may outgrow batch_max only while one record goes on; a parser
  * that never reports a record boundary is still cut at this multiple. */
@@ -406,7 +407,7 @@ static void import_escape(const char *in, char *out, size_t cap)
     size_t left = strlen(in), o = 0;
 
     while (left > 0 && o + 5 < cap) {
-        size_t n = import_utf8_len(p, left);
+        size_t n = utf8_seq_len(p, left);
         if (n == 0 || p[0] < 0x20 || p[0] == 0x7f) {
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[0]);
             n = 1;
