@@ -17,7 +17,8 @@
 #include "store_testing.h"
 #include "wire.h"
 
-static const char *const store_db_names[4] = {"meta", "entries", "seen", "history"};
+static const char *const store_db_names[] = {"meta",    "entries", "seen",  "history", "datasets",
+                                             "imports", "undo",    "oplog", "evidence"};
 
 void store_set_why(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -202,7 +203,10 @@ int store_put_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_
 
 static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *why, size_t whylen)
 {
-    MDB_dbi *dbis[] = {&s->meta, &s->entries, &s->seen, &s->history};
+    MDB_dbi *dbis[] = {&s->meta,    &s->entries, &s->seen,  &s->history, &s->datasets,
+                       &s->imports, &s->undo,    &s->oplog, &s->evidence};
+    _Static_assert(sizeof dbis / sizeof dbis[0] == sizeof store_db_names / sizeof store_db_names[0],
+                   "one name per database");
     char step[64];
 
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
@@ -355,7 +359,8 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
         char step[64];
         snprintf(step, sizeof step, "upgrade the store from schema version %u to %u", old,
                  STORE_SCHEMA);
-        /* 3 to 4 added the flat index, which a store gets when it is due. */
+        /* 3 to 4 added the flat index, which a store gets when it is due;
+         * 4 to 5 the databases store_open_dbs has just created. */
         if (old < 3)
             store_txn_step(&t, store_upgrade(s, t.txn), step);
         if (store_txn_ok(&t))

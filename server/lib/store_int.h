@@ -19,7 +19,7 @@
 #include "flat.h"
 #include "store.h"
 
-#define STORE_SCHEMA 4u
+#define STORE_SCHEMA 5u
 #define STORE_SCHEMA_OLDEST 1u /* 1 to 3 are upgraded by the first writer */
 #define STORE_VALUE_VERSION 2  /* 1 is still read */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
@@ -40,7 +40,7 @@
 #define STORE_EOLD (-101)
 #define STORE_WHY_MAX 512 /* a reason: the directory, the step, LMDB's text */
 
-#define STORE_MAXDBS 8
+#define STORE_MAXDBS 16
 #define STORE_MAXREADERS 256
 #define STORE_KEY_LEN 18
 #define STORE_DEDUP_LEN 32
@@ -71,6 +71,7 @@ _Static_assert(sizeof(((struct entry *)0)->sources) == MODEL_TEXT_MAX,
 struct store {
     MDB_env *env;
     MDB_dbi meta, entries, seen, history;
+    MDB_dbi datasets, imports, undo, oplog, evidence; /* schema 5 (doc/store-format.md) */
     int flags;
     char dir[PATH_MAX];
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched
