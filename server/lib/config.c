@@ -646,9 +646,15 @@ static int config_load_policy(const struct config *c, cfg_t *sec, struct zone_co
                        sizeof zp->datasets / sizeof zp->datasets[0]);
         return DNSBL_EINVAL;
     }
-    for (unsigned i = 0; i < nds; i++)
-        snprintf(zp->datasets[i], sizeof zp->datasets[i], "%s", cfg_getnstr(sec, "datasets", i));
-    zp->ndatasets = (uint8_t)nds;
+    zp->ndatasets = 0;
+    for (unsigned i = 0; i < nds; i++) {
+        const char *name = cfg_getnstr(sec, "datasets", i);
+        if (!name[0] || !policy_add_dataset(zp, name)) {
+            config_set_why(why, whylen, "%s: zone %s: dataset name '%s' is empty or longer than %d",
+                           c->path, zc->name, name, MODEL_DATASET_MAX - 1);
+            return DNSBL_EINVAL;
+        }
+    }
     return DNSBL_OK;
 }
 

@@ -123,35 +123,101 @@ static void model_sources_add(char *list, size_t cap, const char *source)
     memcpy(list + len, name, nlen + 1);
 }
 
-static void model_apply_import_list(struct entry *e, const struct event *ev)
+uint32_t model_dataset_id(const char *name)
 {
-    e->imp_state = IMPORT_LISTED;
-    e->imp_code = ev->code;
-    e->imp_ttl = ev->ttl;
-    if (ev->txt) {
-        e->imp_flags &= (uint8_t)~IMPORT_NO_TXT;
-        model_text_copy(e->imp_txt, sizeof e->imp_txt, ev->txt);
-    } else {
-        e->imp_flags |= IMPORT_NO_TXT;
-        e->imp_txt[0] = '\0';
-    }
-    model_text_copy(e->imp_dataset, sizeof e->imp_dataset, model_text_or_empty(ev->dataset));
-    e->imp_time = ev->time;
-    if (ev->reason && ev->reason[0])
-        model_text_copy(e->reason, sizeof e->reason, ev->reason);
+    if (!name || !name[0])
+        return 0;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h ? h : 1;
 }
 
-/* An exclusion carries no value: code, TTL and TXT of an earlier listing
- * of the same prefix would only mislead a reader of the entry. */
-static void model_apply_import_exclude(struct entry *e, const struct event *ev)
+int model_part_find(const struct entry *e, uint32_t dataset)
 {
-    e->imp_state = IMPORT_EXCLUDED;
-    e->imp_code = 0;
-    e->imp_ttl = 0;
-    e->imp_flags = 0;
-    e->imp_txt[0] = '\0';
-    model_text_copy(e->imp_dataset, sizeof e->imp_dataset, model_text_or_empty(ev->dataset));
-    e->imp_time = ev->time;
+    for (unsigned i = 0; i < e->nparts && i < ENTRY_PARTS_MAX; i++) {
+        if (e->parts[i].dataset == dataset)
+            return (int)i;
+    }
+    return -1;
+}
+
+void model_part_remove(struct entry *e, unsigned i)
+{
+    if (i >= e->nparts)
+        return;
+    for (unsigned j = i; j + 1 < e->nparts; j++) {
+        e->parts[j] = e->parts[j + 1];
+        e->part_text[j] = e->part_text[j + 1];
+    }
+    e->nparts--;
+    memset(&e->parts[e->nparts], 0, sizeof e->parts[0]);
+    memset(&e->part_text[e->nparts], 0, sizeof e->part_text[0]);
+}
+
+bool model_entry_holds(const struct entry *e)
+{
+    return e->state != ENTRY_NONE || e->nparts > 0 || model_has_evidence(e) ||
+           e->snds.colour != SNDS_NONE || e->snds_status != SNDS_STATUS_NONE;
+}
+
+/* The part of ev's dataset, made (in id order) when there is none and
+ * room for one; NULL when there is no room. */
+static int model_part_slot(struct entry *e, const struct event *ev)
+{
+    uint32_t id = model_dataset_id(ev->dataset);
+    int i = model_part_find(e, id);
+    if (i >= 0)
+        return i;
+    if (e->nparts >= ENTRY_PARTS_MAX)
+        return -1;
+    unsigned at = e->nparts;
+    while (at > 0 && e->parts[at - 1].dataset > id) {
+        e->parts[at] = e->parts[at - 1];
+        e->part_text[at] = e->part_text[at - 1];
+        at--;
+    }
+    memset(&e->parts[at], 0, sizeof e->parts[at]);
+    memset(&e->part_text[at], 0, sizeof e->part_text[at]);
+    e->parts[at].dataset = id;
+    model_text_copy(e->part_text[at].dataset, sizeof e->part_text[at].dataset,
+                    model_text_or_empty(ev->dataset));
+    e->nparts++;
+    return (int)at;
+}
+
+/* A part that says again what it said keeps its time (listed since), so
+ * re-importing an unchanged list leaves its entries as they were. The TXT:
+ * none when the source gives none (txt NULL, rbldnsd ":6:"), its template,
+ * or, for a source with a reason but an empty template (a DROP list), the
+ * reason for the zone's own template (IMPORT_REASON). */
+static bool model_apply_import(struct entry *e, const struct event *ev, uint8_t state)
+{
+    int i = model_part_slot(e, ev);
+    if (i < 0)
+        return false;
+    struct entry_part np = {.dataset = e->parts[i].dataset, .state = state, .time = ev->time};
+    char txt[MODEL_TEXT_MAX] = "";
+    if (state == IMPORT_LISTED) {
+        np.code = ev->code;
+        np.ttl = ev->ttl;
+        if (!ev->txt) {
+            np.flags = IMPORT_NO_TXT;
+        } else if (ev->txt[0]) {
+            model_text_copy(txt, sizeof txt, ev->txt);
+        } else if (ev->reason && ev->reason[0]) {
+            np.flags = IMPORT_REASON;
+            model_text_copy(txt, sizeof txt, ev->reason);
+        }
+    }
+    struct entry_part *old = &e->parts[i];
+    bool same = old->state == np.state && old->flags == np.flags && old->code == np.code &&
+                old->ttl == np.ttl && strcmp(e->part_text[i].txt, txt) == 0;
+    if (same && old->time != 0 && old->time <= np.time)
+        np.time = old->time;
+    *old = np;
+    memcpy(e->part_text[i].txt, txt, sizeof txt);
+    return true;
 }
 
 static void model_apply_counter(struct entry *e, const struct event *ev)
@@ -169,7 +235,7 @@ static void model_apply_counter(struct entry *e, const struct event *ev)
     }
 }
 
-void model_apply_event(struct entry *e, const struct event *ev)
+bool model_apply_event(struct entry *e, const struct event *ev)
 {
     switch (ev->kind) {
     case EV_LIST:
@@ -207,11 +273,20 @@ void model_apply_event(struct entry *e, const struct event *ev)
         e->volume = model_add_count64(e->volume, model_weight_to_count(ev->weight));
         break;
     case EV_IMPORT_LIST:
-        model_apply_import_list(e, ev);
-        break;
     case EV_IMPORT_EXCLUDE:
-        model_apply_import_exclude(e, ev);
-        break;
+        /* List data is state, not an event seen: its parts keep their own
+         * time, and the entry's stay as they were (doc/store-format.md). */
+        if (!model_apply_import(e, ev,
+                                ev->kind == EV_IMPORT_LIST ? IMPORT_LISTED : IMPORT_EXCLUDED))
+            return false;
+        model_sources_add(e->sources, sizeof e->sources, ev->source);
+        return true;
+    case EV_IMPORT_REMOVE: {
+        int i = model_part_find(e, model_dataset_id(ev->dataset));
+        if (i >= 0)
+            model_part_remove(e, (unsigned)i);
+        return true;
+    }
     case EV_SNDS:
         /* Rows may arrive in any order (several exports, re-imports): the
          * latest activity window is the one that describes the address now.
@@ -230,13 +305,14 @@ void model_apply_event(struct entry *e, const struct event *ev)
             model_text_copy(e->reason, sizeof e->reason, ev->reason);
         break;
     default:
-        return; /* unknown kind: not an event of this model, leave e alone */
+        return true; /* unknown kind: not an event of this model, leave e alone */
     }
     if (e->first_seen == 0 || ev->time < e->first_seen)
         e->first_seen = ev->time;
     if (ev->time > e->last_seen)
         e->last_seen = ev->time;
     model_sources_add(e->sources, sizeof e->sources, ev->source);
+    return true;
 }
 
 bool model_has_evidence(const struct entry *e)

@@ -32,7 +32,8 @@ enum import_state {
     IMPORT_EXCLUDED = 2, /* an exclusion of the imported data (rbldnsd "!") */
 };
 
-#define IMPORT_NO_TXT 0x01 /* imp_flags: the source gives this listing no TXT */
+#define IMPORT_NO_TXT 0x01 /* part flags: the source gives this listing no TXT */
+#define IMPORT_REASON 0x02 /* part flags: txt is a reason for the zone's TXT template */
 
 enum event_kind {
     EV_LIST = 0, /* operator listing: code, reason, expires */
@@ -50,6 +51,7 @@ enum event_kind {
     EV_IMPORT_EXCLUDE, /* imported exclusion: dataset */
     EV_SNDS,           /* an SNDS data row: snds */
     EV_SNDS_STATUS,    /* an SNDS IP-status row: snds_blocked, reason */
+    EV_IMPORT_REMOVE,  /* a dataset's part leaves the entry (sync, remove): dataset */
     EV_KIND_COUNT
 };
 
@@ -87,9 +89,31 @@ struct snds_row {
     int64_t start, end; /* activity window, unix seconds, 0 = unknown */
 };
 
+/* A list dataset's word on one prefix (doc/store-format.md "Entry
+ * values"): every dataset that lists or excludes a prefix has its own
+ * part, so an address two datasets list answers both values, as rbldnsd
+ * does. Names live in the entry's texts (part_text), the id beside the
+ * part so a lookup that skips the texts can still pick the zone's. */
+#define ENTRY_PARTS_MAX 4
+#define MODEL_DATASET_MAX 64 /* a dataset name, with the NUL */
+
+struct entry_part {
+    uint32_t dataset; /* model_dataset_id of its name; 0 = a source that named none */
+    uint8_t state;    /* enum import_state (never IMPORT_NONE in an entry) */
+    uint8_t flags;    /* IMPORT_NO_TXT, IMPORT_REASON */
+    uint32_t code;    /* A value; 0 = the zone's imported code */
+    uint32_t ttl;     /* record TTL from the source; 0 = the zone's */
+    int64_t time;     /* since when the dataset says so unchanged */
+};
+
+struct entry_part_text {
+    char dataset[MODEL_DATASET_MAX]; /* the dataset's name ("" for id 0) */
+    char txt[MODEL_TEXT_MAX];        /* rbldnsd-style template: "$" = queried address, "$$" = "$" */
+};
+
 /* One record of the store's `entries` database, decoded. The texts come
- * last, so the fixed fields (what a lookup for an A record needs, with
- * imp_dataset) are one block that copies cheaply. */
+ * last, so the fixed fields (what a lookup for an A record needs, the
+ * parts' dataset ids included) are one block that copies cheaply. */
 struct entry {
     struct addr_prefix prefix;
     /* operator state */
@@ -97,12 +121,9 @@ struct entry {
     uint32_t code;      /* manual listing A value, host order (0x7f000002); 0 = zone default */
     int64_t expires;    /* manual state expiry, unix seconds; 0 = never */
     int64_t state_time; /* when the operator state was last set */
-    /* imported list data */
-    uint8_t imp_state; /* enum import_state */
-    uint8_t imp_flags; /* IMPORT_NO_TXT */
-    uint32_t imp_code; /* A value; 0 = the zone's imported code */
-    uint32_t imp_ttl;  /* record TTL from the source; 0 = the zone's */
-    int64_t imp_time;  /* when the imported data said so */
+    /* imported list data: parts[0..nparts), in dataset id order */
+    uint8_t nparts;
+    struct entry_part parts[ENTRY_PARTS_MAX];
     /* evidence, lifetime totals (the decaying score comes from history) */
     int64_t first_seen; /* first event time, unix seconds */
     int64_t last_seen;  /* last event time */
@@ -112,13 +133,26 @@ struct entry {
     struct snds_row snds;            /* last SNDS data row (by activity start) */
     uint8_t snds_status;             /* enum snds_status from the IP-status export */
     int64_t snds_status_time;        /* when the latest status row was dated (its file) */
-    char imp_dataset[64]; /* which imported data set listed it ("" = any zone serves it) */
     /* texts */
     char reason[MODEL_TEXT_MAX];  /* why it is listed / allowed (operator or feed text) */
     char note[MODEL_TEXT_MAX];    /* the last operator action, e.g. "delisted: reason" */
-    char imp_txt[MODEL_TEXT_MAX]; /* rbldnsd-style template: "$" = queried address, "$$" = "$" */
     char sources[MODEL_TEXT_MAX]; /* comma-separated source names, each once */
+    struct entry_part_text part_text[ENTRY_PARTS_MAX]; /* beside parts[i] */
 };
+
+/* The id of a dataset name: 32-bit FNV-1a, 0 for "" or NULL (and never 0
+ * for a name). The store refuses a second name with the same id. */
+uint32_t model_dataset_id(const char *name);
+
+/* The part of dataset id in e, or -1. */
+int model_part_find(const struct entry *e, uint32_t dataset);
+
+/* Removes part i of e (0 <= i < nparts), keeping the order. */
+void model_part_remove(struct entry *e, unsigned i);
+
+/* Does e still hold anything: an operator state, a part, evidence, SNDS
+ * data? An entry that holds nothing is deleted by the store. */
+bool model_entry_holds(const struct entry *e);
 
 /* Does the entry hold evidence that makes a score (counters or volume)? */
 bool model_has_evidence(const struct entry *e);
@@ -142,8 +176,10 @@ struct event {
     bool snds_blocked;           /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
 };
 
-/* Apply one event to an entry (a zeroed entry with prefix set if new). */
-void model_apply_event(struct entry *e, const struct event *ev);
+/* Apply one event to an entry (a zeroed entry with prefix set if new).
+ * False when it cannot: an imported listing of a fifth dataset on one
+ * prefix (ENTRY_PARTS_MAX), e unchanged. */
+bool model_apply_event(struct entry *e, const struct event *ev);
 
 /* RFC 5782 section 5: 127.0.0.1 is never listed, so a client can tell a
  * working list from one that lists everything. DNSBL_EREFUSED (err.h) for

@@ -32,7 +32,8 @@ void policy_defaults(struct zone_policy *zp)
     zp->weight[CNT_OTHER] = 0.5;
     zp->weight[CNT_NOT_SPAM] = 1;
     zp->weight[CNT_AUTH_FAILURE] = 0.5;
-    zp->weight[CNT_TRAP_HITS] = 15; /* one hit lists for about four days (7-day half-life, threshold 10) */
+    zp->weight[CNT_TRAP_HITS] =
+        15; /* one hit lists for about four days (7-day half-life, threshold 10) */
     zp->half_life = 7.0 * MODEL_DAY;
     zp->threshold = 10;
     zp->rate_reference = 0.001;
@@ -149,17 +150,26 @@ const struct entry *policy_evidence_entry(const struct entry *covering, size_t n
     return NULL;
 }
 
-/* An entry with imp_dataset "" came from a source that named no data
- * set: every zone serves it. */
-static bool policy_serves(const struct zone_policy *zp, const struct entry *e)
+bool policy_add_dataset(struct zone_policy *zp, const char *name)
 {
-    if (zp->ndatasets == 0 || e->imp_dataset[0] == '\0')
+    size_t cap = sizeof zp->datasets / sizeof zp->datasets[0];
+    if (zp->ndatasets >= cap || strlen(name) >= sizeof zp->datasets[0])
+        return false;
+    snprintf(zp->datasets[zp->ndatasets], sizeof zp->datasets[0], "%s", name);
+    zp->dataset_ids[zp->ndatasets] = model_dataset_id(name);
+    zp->ndatasets++;
+    return true;
+}
+
+bool policy_serves(const struct zone_policy *zp, uint32_t dataset)
+{
+    if (zp->ndatasets == 0 || dataset == 0)
         return true;
     size_t nd = zp->ndatasets;
-    if (nd > sizeof zp->datasets / sizeof zp->datasets[0])
-        nd = sizeof zp->datasets / sizeof zp->datasets[0];
+    if (nd > sizeof zp->dataset_ids / sizeof zp->dataset_ids[0])
+        nd = sizeof zp->dataset_ids / sizeof zp->dataset_ids[0];
     for (size_t i = 0; i < nd; i++) {
-        if (strncmp(e->imp_dataset, zp->datasets[i], sizeof zp->datasets[i]) == 0)
+        if (zp->dataset_ids[i] == dataset)
             return true;
     }
     return false;
@@ -267,7 +277,51 @@ static void policy_add_code(struct decision *d, uint32_t code, uint8_t why, cons
         d->decider = e;
     d->codes[d->n] = code;
     d->code_why[d->n] = why;
+    d->code_entry[d->n] = e;
+    d->code_part[d->n] = 0;
     d->n++;
+}
+
+/* Step 3 (model.h): every served dataset's word comes from the longest
+ * entry holding a part of it. Returns the excluding entry when some
+ * dataset excludes the address and none lists it. */
+static const struct entry *policy_collect_parts(const struct entry *covering, size_t n,
+                                                const struct zone_policy *zp, struct decision *d)
+{
+    uint32_t decided[ENTRY_PARTS_MAX * 4];
+    size_t ndecided = 0;
+    const struct entry *excluded = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const struct entry *e = &covering[i];
+        for (unsigned j = 0; j < e->nparts && j < ENTRY_PARTS_MAX; j++) {
+            const struct entry_part *pt = &e->parts[j];
+            if (!policy_serves(zp, pt->dataset))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < ndecided && !seen; k++)
+                seen = decided[k] == pt->dataset;
+            if (seen)
+                continue;
+            if (ndecided < sizeof decided / sizeof decided[0])
+                decided[ndecided++] = pt->dataset;
+            if (pt->state != IMPORT_LISTED) {
+                if (!excluded)
+                    excluded = e;
+                continue;
+            }
+            unsigned before = d->n;
+            policy_add_code(d, pt->code ? pt->code : zp->code_imported, WHY_IMPORTED, e);
+            if (d->n > before)
+                d->code_part[before] = (uint8_t)j;
+            if (!d->imported) {
+                d->imported = e;
+                d->imported_part = (uint8_t)j;
+                if (pt->ttl)
+                    d->ttl = pt->ttl;
+            }
+        }
+    }
+    return excluded;
 }
 
 /* Adds the SNDS code for s, noting whether a RED row gave it (its TXT). */
@@ -308,20 +362,7 @@ static const struct entry *policy_collect(const struct entry *covering, size_t n
     /* A delisting is the operator's word against imported data and SNDS;
      * only fresh evidence (the score since the delisting) may list again. */
     if (!op->delisted) {
-        for (size_t i = 0; i < n; i++) {
-            const struct entry *e = &covering[i];
-            if (e->imp_state == IMPORT_NONE || !policy_serves(zp, e))
-                continue;
-            if (e->imp_state == IMPORT_LISTED) {
-                policy_add_code(d, e->imp_code ? e->imp_code : zp->code_imported, WHY_IMPORTED, e);
-                d->imported = e;
-                if (e->imp_ttl)
-                    d->ttl = e->imp_ttl;
-            } else {
-                excluded = e;
-            }
-            break;
-        }
+        excluded = policy_collect_parts(covering, n, zp, d);
         const struct entry *s = policy_snds_entry(zp, covering, n, d->evidence, now);
         if (s)
             policy_add_snds_code(d, zp->code_imported, zp, s, now);
@@ -491,18 +532,24 @@ bool policy_render_txt(const struct zone_policy *zp, const struct decision *d, u
     zone = zone ? zone : "";
 
     switch (d->code_why[i]) {
-    case WHY_IMPORTED:
-        if (!d->imported || (d->imported->imp_flags & IMPORT_NO_TXT))
+    case WHY_IMPORTED: {
+        const struct entry *e = d->code_entry[i];
+        unsigned j = d->code_part[i];
+        if (!e || j >= e->nparts || j >= ENTRY_PARTS_MAX || (e->parts[j].flags & IMPORT_NO_TXT))
             return false;
-        if (d->imported->imp_txt[0]) {
-            txt_template_render(d->imported->imp_txt, ip, buf, cap, &n);
+        const char *txt = e->part_text[j].txt;
+        if (txt[0] && !(e->parts[j].flags & IMPORT_REASON)) {
+            txt_template_render(txt, ip, buf, cap, &n);
             if (len)
                 *len = n;
             return true;
         }
-        /* A source that gave a reason but no template (a DROP list). */
-        why = policy_entry_reason(d->imported, "listed");
+        /* A source that gave a reason but no template (a DROP list): the
+         * zone's template says it; a version 2 value kept it as the entry's
+         * reason. */
+        why = txt[0] ? txt : policy_entry_reason(e, "listed");
         break;
+    }
     case WHY_MANUAL:
         why = policy_entry_reason(d->decider, "listed");
         break;

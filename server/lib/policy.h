@@ -34,11 +34,20 @@ struct zone_policy {
     bool snds_red_lists;      /* SNDS RED lists with code_imported (default true) */
     int64_t snds_max_age;     /* RED and blocked list this long after the row (status) that
                                  said so, seconds (default 7 days; doc/formats.md 3.5) */
-    char datasets[8][64];     /* imported data sets served; none given = all */
+    char datasets[8][MODEL_DATASET_MAX]; /* list datasets served; none given = all */
+    uint32_t dataset_ids[8];             /* their model_dataset_id (policy_add_dataset) */
     uint8_t ndatasets;
 };
 
 void policy_defaults(struct zone_policy *zp);
+
+/* Adds a dataset the zone serves (with its id); false when it already
+ * serves 8 or the name is too long. */
+bool policy_add_dataset(struct zone_policy *zp, const char *name);
+
+/* Does the zone serve dataset id? Every dataset when it names none, and
+ * a part of no dataset (id 0) in every zone. */
+bool policy_serves(const struct zone_policy *zp, uint32_t dataset);
 
 enum decision_why {
     WHY_NONE = 0,   /* nothing covers it, or nothing listing */
@@ -78,7 +87,11 @@ struct decision {
     uint32_t code;                /* codes[0] when listed */
     uint32_t ttl;                 /* answer TTL: the imported entry's TTL or the zone's */
     const struct entry *decider;  /* the entry that decided, or NULL; points into the input */
-    const struct entry *imported; /* the entry whose imported listing applies, or NULL */
+    const struct entry *imported; /* the entry of the first imported listing, or NULL */
+    uint8_t imported_part;        /* its part */
+    /* WHY_IMPORTED codes: the entry and part that gave codes[i] */
+    const struct entry *code_entry[DECISION_MAX];
+    uint8_t code_part[DECISION_MAX];
     const struct entry *evidence; /* the entry whose history made the score, or NULL */
     bool snds_red;                /* the SNDS code is for a RED row (else a blocked status) */
     struct score score;
@@ -101,8 +114,9 @@ void policy_score(const struct zone_policy *zp, const struct history_day *days, 
  *   2. the longest entry with an operator state in force decides: listed ->
  *      the manual code; delisted -> not listed unless evidence after the
  *      delisting scores over the threshold (then 4. applies to that);
- *   3. imported data: the longest entry with an import state, among the
- *      data sets the zone serves, listed (its code, TTL, TXT) or excluded;
+ *   3. imported data: for each dataset the zone serves, the longest entry
+ *      with a part of it decides that dataset's word, listed (its code,
+ *      TTL, TXT) or excluded (as rbldnsd answers each dataset alone);
  *      SNDS RED (last row) or IP status blocked -> code_imported;
  *   4. score >= threshold -> code_complaints and/or code_traps (each part
  *      over the threshold on its own gets its code; else the larger part's).

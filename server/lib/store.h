@@ -178,7 +178,7 @@ int store_reader_covering(struct store_reader *r, const struct addr_prefix *addr
                           size_t cap, size_t *n);
 
 /* The same, for an answer that carries no text (an A question): the
- * entries' reason, note, imp_txt and sources are left empty, the rest as
+ * entries' reason, note, sources and part texts are left empty, the rest as
  * store_reader_covering gives it. */
 int store_reader_covering_lean(struct store_reader *r, const struct addr_prefix *addr,
                                struct entry *out, size_t cap, size_t *n);
@@ -211,14 +211,19 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
  * lives in the key: decode leaves out->prefix untouched. Version 1 was
  * STORE_ENTRY_VALUE_FIXED bytes of fixed-size fields, then five strings
  * (reason, note, imp_txt, imp_dataset, sources), each u16 length + bytes;
- * version 2 (written now) adds a byte saying which groups of those fields
- * follow, and leaves out the groups that are all zero; a later group
- * (snds_status_time, 8 bytes) only version 2 holds. */
+ * version 2 adds a byte saying which groups of those fields follow, and
+ * leaves out the groups that are all zero; version 3 (written now) holds
+ * up to ENTRY_PARTS_MAX dataset parts where 2 held one imported listing
+ * (doc/store-format.md "Entry values"). */
 #define STORE_ENTRY_VALUE_FIXED                                                                    \
     (1 + (1 + 4 + 8 + 8) + (1 + 1 + 4 + 4 + 8) + (8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4) +   \
      (1 + 1 + 4 + 4 * 4 + 2 * 8) + 1)
+#define STORE_PART_LEN (4 + 1 + 1 + 4 + 4 + 8)
 #define STORE_ENTRY_VALUE_MAX                                                                      \
-    (STORE_ENTRY_VALUE_FIXED + 1 + 8 + 4 * (2 + MODEL_TEXT_MAX - 1) + (2 + 64 - 1))
+    (2 + (1 + 4 + 8 + 8) + 1 + ENTRY_PARTS_MAX * STORE_PART_LEN +                                  \
+     (8 + 8 + CNT_COUNT * 4 + 8 + AUTHC_COUNT * 4) + (1 + 1 + 4 + 4 * 4 + 2 * 8 + 1) + 8 +         \
+     3 * (2 + MODEL_TEXT_MAX - 1) +                                                                \
+     ENTRY_PARTS_MAX * ((2 + MODEL_DATASET_MAX - 1) + (2 + MODEL_TEXT_MAX - 1)))
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len);
 int store_decode_entry(const void *val, size_t len, struct entry *out);
 

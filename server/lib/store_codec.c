@@ -1,4 +1,4 @@
-/* store_codec: the `entries` value codec (versions 1 and 2) and the
+/* store_codec: the `entries` value codec (versions 1 to 3) and the
  * history record codec; pure functions of bytes, no LMDB calls. The
  * layout is doc/store-format.md. */
 #include <stddef.h>
@@ -41,9 +41,9 @@ static void store_put_i64(struct wire *w, int64_t v)
  * that only holds an imported listing takes some 40 bytes, not 230. */
 enum store_group {
     STORE_G_OPERATOR = 1,
-    STORE_G_IMPORTED = 2,
-    STORE_G_SEEN = 4,   /* first_seen, last_seen: every event sets them */
-    STORE_G_COUNTS = 8, /* the evidence counters: zero for list data */
+    STORE_G_IMPORTED = 2, /* version 2: one imported listing; version 3: the parts */
+    STORE_G_SEEN = 4,     /* first_seen, last_seen: every event sets them */
+    STORE_G_COUNTS = 8,   /* the evidence counters: zero for list data */
     STORE_G_SNDS = 16,
     STORE_G_TEXTS = 32,
     STORE_G_SNDS_TIME = 64, /* snds_status_time, after the snds group (added later) */
@@ -77,7 +77,7 @@ static unsigned store_entry_groups(const struct entry *e)
     memcpy(&rate_bits, &e->snds.rate_pct, sizeof rate_bits);
     if (e->state || e->code || e->expires || e->state_time)
         g |= STORE_G_OPERATOR;
-    if (e->imp_state || e->imp_flags || e->imp_code || e->imp_ttl || e->imp_time)
+    if (e->nparts)
         g |= STORE_G_IMPORTED;
     if (e->first_seen || e->last_seen)
         g |= STORE_G_SEEN;
@@ -89,7 +89,7 @@ static unsigned store_entry_groups(const struct entry *e)
         g |= STORE_G_SNDS;
     if (e->snds_status_time)
         g |= STORE_G_SNDS_TIME;
-    if (e->reason[0] || e->note[0] || e->imp_txt[0] || e->imp_dataset[0] || e->sources[0])
+    if (e->reason[0] || e->note[0] || e->sources[0] || e->nparts)
         g |= STORE_G_TEXTS;
     return g;
 }
@@ -110,11 +110,18 @@ int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *
         store_put_i64(&w, e->state_time);
     }
     if (g & STORE_G_IMPORTED) {
-        wire_put_u8(&w, e->imp_state);
-        wire_put_u8(&w, e->imp_flags);
-        wire_put_u32(&w, e->imp_code);
-        wire_put_u32(&w, e->imp_ttl);
-        store_put_i64(&w, e->imp_time);
+        if (e->nparts > ENTRY_PARTS_MAX)
+            return DNSBL_EINVAL;
+        wire_put_u8(&w, e->nparts);
+        for (unsigned i = 0; i < e->nparts; i++) {
+            const struct entry_part *pt = &e->parts[i];
+            wire_put_u32(&w, pt->dataset);
+            wire_put_u8(&w, pt->state);
+            wire_put_u8(&w, pt->flags);
+            wire_put_u32(&w, pt->code);
+            wire_put_u32(&w, pt->ttl);
+            store_put_i64(&w, pt->time);
+        }
     }
     if (g & STORE_G_SEEN) {
         store_put_i64(&w, e->first_seen);
@@ -145,9 +152,11 @@ int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *
     if (g & STORE_G_TEXTS) {
         store_put_text(&w, e->reason, sizeof e->reason);
         store_put_text(&w, e->note, sizeof e->note);
-        store_put_text(&w, e->imp_txt, sizeof e->imp_txt);
-        store_put_text(&w, e->imp_dataset, sizeof e->imp_dataset);
         store_put_text(&w, e->sources, sizeof e->sources);
+        for (unsigned i = 0; i < e->nparts; i++) {
+            store_put_text(&w, e->part_text[i].dataset, sizeof e->part_text[i].dataset);
+            store_put_text(&w, e->part_text[i].txt, sizeof e->part_text[i].txt);
+        }
     }
     if (w.err)
         return DNSBL_ESPACE;
@@ -205,21 +214,110 @@ static void store_skip_text(struct wire *w, char *dst, size_t max)
     w->pos += n;
 }
 
-/* The bytes the fixed-size groups in g take. */
-static size_t store_groups_len(unsigned g)
+/* The bytes the fixed-size groups in g take (version 3's parts are
+ * counted apart: their number comes first). */
+static size_t store_groups_len(unsigned g, uint8_t version)
 {
     return (g & STORE_G_OPERATOR ? STORE_G_OPERATOR_LEN : 0) +
-           (g & STORE_G_IMPORTED ? STORE_G_IMPORTED_LEN : 0) +
+           (g & STORE_G_IMPORTED ? (version < 3 ? STORE_G_IMPORTED_LEN : 1) : 0) +
            (g & STORE_G_SEEN ? STORE_G_SEEN_LEN : 0) +
            (g & STORE_G_COUNTS ? STORE_G_COUNTS_LEN : 0) +
            (g & STORE_G_SNDS ? STORE_G_SNDS_LEN : 0) +
            (g & STORE_G_SNDS_TIME ? STORE_G_SNDS_TIME_LEN : 0);
 }
 
+static void store_rd_part(const uint8_t **p, struct entry_part *pt, bool with_id)
+{
+    pt->dataset = with_id ? store_rd_u32(p) : 0;
+    pt->state = store_rd_u8(p);
+    pt->flags = store_rd_u8(p);
+    pt->code = store_rd_u32(p);
+    pt->ttl = store_rd_u32(p);
+    pt->time = store_rd_i64(p);
+}
+
+/* The parts group: version 2's one imported listing (a part only when it
+ * has a state; its dataset id comes with the texts), version 3's count
+ * and parts. */
+static bool store_rd_parts(const uint8_t **p, const uint8_t *end, uint8_t version, bool imp,
+                           struct entry *e)
+{
+    e->nparts = 0;
+    memset(e->parts, 0, sizeof e->parts);
+    if (!imp)
+        return true;
+    if (version < 3) {
+        store_rd_part(p, &e->parts[0], false);
+        e->nparts = e->parts[0].state != IMPORT_NONE;
+        return true;
+    }
+    uint8_t n = store_rd_u8(p);
+    if (n == 0 || n > ENTRY_PARTS_MAX || (size_t)(end - *p) < (size_t)n * STORE_PART_LEN)
+        return false;
+    for (unsigned i = 0; i < n; i++) {
+        store_rd_part(p, &e->parts[i], true);
+        if (e->parts[i].state == IMPORT_NONE || e->parts[i].state > IMPORT_EXCLUDED ||
+            (e->parts[i].flags & ~(IMPORT_NO_TXT | IMPORT_REASON)) != 0 ||
+            (i > 0 && e->parts[i].dataset <= e->parts[i - 1].dataset))
+            return false;
+    }
+    e->nparts = n;
+    return true;
+}
+
+static void store_clear_texts(struct entry *e)
+{
+    e->reason[0] = e->note[0] = e->sources[0] = '\0';
+    for (unsigned i = 0; i < ENTRY_PARTS_MAX; i++)
+        e->part_text[i].dataset[0] = e->part_text[i].txt[0] = '\0';
+}
+
+/* Version 2's texts: reason, note, imp_txt, imp_dataset, sources. The
+ * dataset name is read even lean, for the part's id. */
+static void store_rd_texts_v2(struct wire *w, struct entry *e, bool lean)
+{
+    struct entry_part_text *pt = &e->part_text[0];
+    char ds[MODEL_DATASET_MAX];
+    if (lean) {
+        store_skip_text(w, e->reason, sizeof e->reason);
+        store_skip_text(w, e->note, sizeof e->note);
+        store_skip_text(w, pt->txt, sizeof pt->txt);
+    } else {
+        store_get_text(w, e->reason, sizeof e->reason);
+        store_get_text(w, e->note, sizeof e->note);
+        store_get_text(w, pt->txt, sizeof pt->txt);
+    }
+    store_get_text(w, ds, sizeof ds);
+    if (lean)
+        store_skip_text(w, e->sources, sizeof e->sources);
+    else
+        store_get_text(w, e->sources, sizeof e->sources);
+    pt->dataset[0] = '\0';
+    if (e->nparts) {
+        if (!lean)
+            memcpy(pt->dataset, ds, sizeof ds);
+        e->parts[0].dataset = model_dataset_id(ds);
+    } else {
+        pt->txt[0] = '\0';
+    }
+}
+
+static void store_rd_texts_v3(struct wire *w, struct entry *e, bool lean)
+{
+    void (*rd)(struct wire *, char *, size_t) = lean ? store_skip_text : store_get_text;
+    rd(w, e->reason, sizeof e->reason);
+    rd(w, e->note, sizeof e->note);
+    rd(w, e->sources, sizeof e->sources);
+    for (unsigned i = 0; i < e->nparts; i++) {
+        rd(w, e->part_text[i].dataset, sizeof e->part_text[i].dataset);
+        rd(w, e->part_text[i].txt, sizeof e->part_text[i].txt);
+    }
+}
+
 /* Decodes into e (every field but the prefix); e is garbage on failure.
  * Version 1 is version 2 with every group and no groups byte. lean:
- * leave reason, note, imp_txt and sources empty, their lengths checked.
- * A group that is not there reads as zeros. */
+ * leave the texts empty, their lengths checked. A group that is not there
+ * reads as zeros. */
 int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean)
 {
     const uint8_t *p = val, *end = p + len;
@@ -231,14 +329,14 @@ int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool l
     uint8_t version = store_rd_u8(&p);
     if (version == 1) {
         g = STORE_G_V1;
-    } else if (version == STORE_VALUE_VERSION && p < end) {
+    } else if ((version == 2 || version == STORE_VALUE_VERSION) && p < end) {
         g = store_rd_u8(&p);
         if (g & ~(unsigned)STORE_G_ALL)
             return DNSBL_ESCHEMA;
     } else {
         return DNSBL_ESCHEMA;
     }
-    if ((size_t)(end - p) < store_groups_len(g))
+    if ((size_t)(end - p) < store_groups_len(g, version))
         return DNSBL_ESCHEMA;
     bool op = g & STORE_G_OPERATOR, imp = g & STORE_G_IMPORTED, seen = g & STORE_G_SEEN,
          ev = g & STORE_G_COUNTS, sn = g & STORE_G_SNDS;
@@ -247,11 +345,11 @@ int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool l
     e->expires = op ? store_rd_i64(&p) : 0;
     e->state_time = op ? store_rd_i64(&p) : 0;
 
-    e->imp_state = imp ? store_rd_u8(&p) : 0;
-    e->imp_flags = imp ? store_rd_u8(&p) : 0;
-    e->imp_code = imp ? store_rd_u32(&p) : 0;
-    e->imp_ttl = imp ? store_rd_u32(&p) : 0;
-    e->imp_time = imp ? store_rd_i64(&p) : 0;
+    if (!store_rd_parts(&p, end, version, imp, e))
+        return DNSBL_ESCHEMA;
+    size_t rest = store_groups_len(g & ~(unsigned)(STORE_G_OPERATOR | STORE_G_IMPORTED), version);
+    if ((size_t)(end - p) < rest)
+        return DNSBL_ESCHEMA;
 
     e->first_seen = seen ? store_rd_i64(&p) : 0;
     e->last_seen = seen ? store_rd_i64(&p) : 0;
@@ -278,26 +376,24 @@ int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool l
     struct wire w;
     wire_init_ro(&w, p, (size_t)(end - p));
     if (!(g & STORE_G_TEXTS)) {
-        e->reason[0] = e->note[0] = e->imp_txt[0] = e->imp_dataset[0] = e->sources[0] = '\0';
-    } else if (lean) {
-        store_skip_text(&w, e->reason, sizeof e->reason);
-        store_skip_text(&w, e->note, sizeof e->note);
-        store_skip_text(&w, e->imp_txt, sizeof e->imp_txt);
-        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
-        store_skip_text(&w, e->sources, sizeof e->sources);
+        store_clear_texts(e);
+        if (version < 3 && e->nparts)
+            e->part_text[0].dataset[0] = '\0'; /* a version 2 listing of no dataset */
+        else if (version >= 3 && e->nparts)
+            return DNSBL_ESCHEMA; /* parts always carry their names */
+    } else if (version < 3) {
+        store_rd_texts_v2(&w, e, lean);
     } else {
-        store_get_text(&w, e->reason, sizeof e->reason);
-        store_get_text(&w, e->note, sizeof e->note);
-        store_get_text(&w, e->imp_txt, sizeof e->imp_txt);
-        store_get_text(&w, e->imp_dataset, sizeof e->imp_dataset);
-        store_get_text(&w, e->sources, sizeof e->sources);
+        store_rd_texts_v3(&w, e, lean);
     }
 
     if (w.err || wire_left(&w) != 0)
         return DNSBL_ESCHEMA;
-    if (e->state > ENTRY_ALLOWED || e->imp_state > IMPORT_EXCLUDED ||
-        (e->imp_flags & ~IMPORT_NO_TXT) != 0 || e->snds.colour > SNDS_RED ||
+    if (e->state > ENTRY_ALLOWED || e->snds.colour > SNDS_RED ||
         !store_rate_qual_valid(e->snds.rate_qual) || e->snds_status > SNDS_STATUS_BLOCKED)
+        return DNSBL_ESCHEMA;
+    if (version < 3 && e->nparts &&
+        (e->parts[0].state > IMPORT_EXCLUDED || (e->parts[0].flags & ~IMPORT_NO_TXT) != 0))
         return DNSBL_ESCHEMA;
     return DNSBL_OK;
 }

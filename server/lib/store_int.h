@@ -21,7 +21,7 @@
 
 #define STORE_SCHEMA 5u
 #define STORE_SCHEMA_OLDEST 1u /* 1 to 3 are upgraded by the first writer */
-#define STORE_VALUE_VERSION 2  /* 1 is still read */
+#define STORE_VALUE_VERSION 3  /* 1 and 2 are still read */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
 #if SIZE_MAX > 0xffffffffu
 #define STORE_MAP_MAX ((size_t)1 << 40)
@@ -60,11 +60,10 @@
 #define STORE_FLAT_CHANGES_SHARE 64
 #define STORE_DIRTY_BYTES (STORE_F4_BYTES + STORE_F6_BYTES)
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
-#define STORE_DATASET_MAX 64 /* sizeof imp_dataset, with the NUL */
 
 _Static_assert(sizeof(float) == sizeof(uint32_t), "rate_pct is stored as 32 bits");
-_Static_assert(sizeof(((struct entry *)0)->imp_dataset) == STORE_DATASET_MAX,
-               "STORE_ENTRY_VALUE_MAX counts imp_dataset as 64 bytes");
+_Static_assert(sizeof(((struct entry *)0)->part_text[0].dataset) == MODEL_DATASET_MAX,
+               "STORE_ENTRY_VALUE_MAX counts a dataset name as MODEL_DATASET_MAX bytes");
 _Static_assert(sizeof(((struct entry *)0)->sources) == MODEL_TEXT_MAX,
                "STORE_ENTRY_VALUE_MAX counts sources as MODEL_TEXT_MAX bytes");
 

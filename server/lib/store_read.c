@@ -158,7 +158,9 @@ static int store_reader_find_flat(struct store_reader *r, const struct addr_pref
             /* What a lean decode writes: the fields before the texts,
              * and the texts empty. */
             memcpy(&out[i], &r->lean, offsetof(struct entry, reason));
-            out[i].reason[0] = out[i].note[0] = out[i].imp_txt[0] = out[i].sources[0] = '\0';
+            out[i].reason[0] = out[i].note[0] = out[i].sources[0] = '\0';
+            for (unsigned j = 0; j < out[i].nparts; j++)
+                out[i].part_text[j].dataset[0] = out[i].part_text[j].txt[0] = '\0';
         } else {
             err = store_decode_entry_part(hits[i].val, hits[i].len, &out[i], lean);
             if (err != DNSBL_OK)

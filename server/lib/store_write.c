@@ -463,7 +463,12 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         struct event one = a->ev[rec[j].idx];
         one.prefix = prefix;
         a->e.prefix = prefix;
-        model_apply_event(&a->e, &one);
+        if (!model_apply_event(&a->e, &one)) {
+            addr_format(&prefix, text, sizeof text);
+            return store_txn_fail(t, DNSBL_EINVAL,
+                                  "%s: more than %d datasets list or exclude it (dataset %s)", text,
+                                  ENTRY_PARTS_MAX, one.dataset ? one.dataset : "");
+        }
         if (model_event_has_history(&one))
             store_history_add(t, a->hcur, key, &one);
     }

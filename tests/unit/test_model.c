@@ -111,7 +111,7 @@ static void test_apply_counters(void **state)
     assert_int_equal(e.first_seen, 50);
     assert_int_equal(e.last_seen, 300);
     assert_int_equal(e.state, ENTRY_NONE);
-    assert_int_equal(e.imp_state, IMPORT_NONE);
+    assert_int_equal(e.nparts, 0);
 
     /* Counters saturate instead of wrapping. */
     e.counts[CNT_ABUSE] = UINT32_MAX - 1;
@@ -178,8 +178,9 @@ static void test_apply_truncates_text(void **state)
     ev.txt = longtext;
     ev.dataset = longtext;
     model_apply_event(&e, &ev);
-    assert_int_equal(strlen(e.imp_txt), MODEL_TEXT_MAX - 1);
-    assert_int_equal(strlen(e.imp_dataset), sizeof e.imp_dataset - 1);
+    assert_int_equal(e.nparts, 1);
+    assert_int_equal(strlen(e.part_text[0].txt), MODEL_TEXT_MAX - 1);
+    assert_int_equal(strlen(e.part_text[0].dataset), MODEL_DATASET_MAX - 1);
 }
 
 static void test_apply_import(void **state)
@@ -194,43 +195,94 @@ static void test_apply_import(void **state)
     ev.ttl = 1800;
     ev.txt = "Trap hit from $";
     ev.dataset = "bl-main";
-    model_apply_event(&e, &ev);
-    assert_int_equal(e.imp_state, IMPORT_LISTED);
-    assert_int_equal(e.imp_code, A(127, 0, 0, 3));
-    assert_int_equal(e.imp_ttl, 1800);
-    assert_string_equal(e.imp_txt, "Trap hit from $");
-    assert_int_equal(e.imp_flags, 0);
-    assert_string_equal(e.imp_dataset, "bl-main");
-    assert_int_equal(e.imp_time, 1000);
-    assert_string_equal(e.reason, "operator text"); /* no reason given: kept */
-    assert_int_equal(e.state, ENTRY_NONE);          /* the operator state is apart */
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.nparts, 1);
+    assert_int_equal(e.parts[0].state, IMPORT_LISTED);
+    assert_int_equal(e.parts[0].code, A(127, 0, 0, 3));
+    assert_int_equal(e.parts[0].ttl, 1800);
+    assert_string_equal(e.part_text[0].txt, "Trap hit from $");
+    assert_int_equal(e.parts[0].flags, 0);
+    assert_string_equal(e.part_text[0].dataset, "bl-main");
+    assert_int_equal(e.parts[0].dataset, model_dataset_id("bl-main"));
+    assert_int_equal(e.parts[0].time, 1000);
+    assert_string_equal(e.reason, "operator text"); /* the operator's, apart */
+    assert_int_equal(e.state, ENTRY_NONE);
+    assert_int_equal(e.first_seen, 0); /* list data is state, not an event seen */
 
-    /* No TXT at all (rbldnsd ":6:"), and a NULL data set reads as "". */
-    ev = ev_make(EV_IMPORT_LIST, 2000, "SBL000001");
+    /* The same word again keeps its time: an unchanged list re-imports as
+     * no change. A changed one takes the new time. */
+    ev.time = 1500;
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.parts[0].time, 1000);
+    ev.code = A(127, 0, 0, 4);
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.parts[0].time, 1500);
+
+    /* No TXT at all (rbldnsd ":6:"); a NULL dataset is "" (id 0), a part
+     * of its own; a reason without template is kept for the zone's TXT. */
+    ev = ev_make(EV_IMPORT_LIST, 2000, NULL);
     ev.txt = NULL;
-    model_apply_event(&e, &ev);
-    assert_true(e.imp_flags & IMPORT_NO_TXT);
-    assert_string_equal(e.imp_txt, "");
-    assert_string_equal(e.imp_dataset, "");
-    assert_int_equal(e.imp_code, 0);
-    assert_int_equal(e.imp_ttl, 0);
-    assert_string_equal(e.reason, "SBL000001");
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.nparts, 2);
+    assert_int_equal(e.parts[0].dataset, 0);
+    assert_true(e.parts[0].flags & IMPORT_NO_TXT);
+    assert_string_equal(e.part_text[0].txt, "");
+    assert_string_equal(e.part_text[0].dataset, "");
+    ev = ev_make(EV_IMPORT_LIST, 2000, "SBL000001");
+    ev.txt = NULL; /* no TXT wins over a reason */
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.parts[0].flags, IMPORT_NO_TXT);
+    ev.txt = "";
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.nparts, 2);
+    assert_int_equal(e.parts[0].flags, IMPORT_REASON);
+    assert_string_equal(e.part_text[0].txt, "SBL000001");
+    assert_string_equal(e.reason, "operator text");
 
-    /* A TXT again clears the flag. */
+    /* A TXT again clears the flags. */
     ev.txt = "back";
-    model_apply_event(&e, &ev);
-    assert_false(e.imp_flags & IMPORT_NO_TXT);
-    assert_string_equal(e.imp_txt, "back");
+    assert_true(model_apply_event(&e, &ev));
+    assert_int_equal(e.parts[0].flags, 0);
+    assert_string_equal(e.part_text[0].txt, "back");
 
     ev = ev_make(EV_IMPORT_EXCLUDE, 3000, NULL);
     ev.dataset = "bl-main";
-    model_apply_event(&e, &ev);
-    assert_int_equal(e.imp_state, IMPORT_EXCLUDED);
-    assert_string_equal(e.imp_dataset, "bl-main");
-    assert_int_equal(e.imp_time, 3000);
-    assert_string_equal(e.imp_txt, "");
-    assert_int_equal(e.last_seen, 3000);
+    assert_true(model_apply_event(&e, &ev));
+    int i = model_part_find(&e, model_dataset_id("bl-main"));
+    assert_true(i >= 0);
+    assert_int_equal(e.parts[i].state, IMPORT_EXCLUDED);
+    assert_int_equal(e.parts[i].time, 3000);
+    assert_int_equal(e.parts[i].code, 0);
+    assert_string_equal(e.part_text[i].txt, "");
     assert_false(model_has_evidence(&e));
+
+    /* Parts stay in id order, at most ENTRY_PARTS_MAX of them. */
+    const char *names[] = {"a", "b", "c", "d"};
+    for (size_t k = 0; k < 4; k++) {
+        ev = ev_make(EV_IMPORT_LIST, 4000, NULL);
+        ev.dataset = names[k];
+        assert_int_equal(model_apply_event(&e, &ev), e.nparts < ENTRY_PARTS_MAX);
+    }
+    assert_int_equal(e.nparts, ENTRY_PARTS_MAX);
+    for (unsigned k = 1; k < e.nparts; k++)
+        assert_true(e.parts[k - 1].dataset < e.parts[k].dataset);
+    for (unsigned k = 0; k < e.nparts; k++)
+        assert_int_equal(e.parts[k].dataset, model_dataset_id(e.part_text[k].dataset));
+
+    /* A removal takes only its dataset's part; with nothing else held the
+     * entry holds nothing. */
+    while (e.nparts) {
+        assert_true(model_entry_holds(&e));
+        ev = ev_make(EV_IMPORT_REMOVE, 5000, NULL);
+        ev.dataset = e.part_text[e.nparts - 1].dataset;
+        unsigned before = e.nparts;
+        assert_true(model_apply_event(&e, &ev));
+        assert_int_equal(e.nparts, before - 1);
+    }
+    assert_false(model_entry_holds(&e));
+    assert_int_equal(model_dataset_id(""), 0);
+    assert_int_equal(model_dataset_id(NULL), 0);
+    assert_true(model_dataset_id("x") != 0);
 }
 
 static void test_apply_snds(void **state)
@@ -345,7 +397,8 @@ static void test_evidence_and_history(void **state)
     memset(&e, 0, sizeof e);
     assert_false(model_has_evidence(&e));
     e.state = ENTRY_LISTED;
-    e.imp_state = IMPORT_LISTED;
+    e.nparts = 1;
+    e.parts[0].state = IMPORT_LISTED;
     e.snds.colour = SNDS_RED;
     assert_false(model_has_evidence(&e));
     e.counts[CNT_NOT_SPAM] = 1;

@@ -17,6 +17,23 @@
 
 /* ---- the score ------------------------------------------------------- */
 
+/* Sets e's part of dataset ds (made when missing) as an import would. */
+static struct entry_part *part(struct entry *e, uint8_t st, uint32_t code, uint32_t ttl,
+                               const char *ds)
+{
+    struct event ev = {.prefix = e->prefix, .time = 1, .code = code, .ttl = ttl, .dataset = ds};
+    ev.kind = st == IMPORT_EXCLUDED ? EV_IMPORT_EXCLUDE : EV_IMPORT_LIST;
+    ev.txt = "";
+    assert_true(model_apply_event(e, &ev));
+    return &e->parts[model_part_find(e, model_dataset_id(ds))];
+}
+
+static void no_parts(struct entry *e)
+{
+    while (e->nparts)
+        model_part_remove(e, 0);
+}
+
 static void test_defaults(void **state)
 {
     (void)state;
@@ -320,7 +337,7 @@ static void test_decide_allow(void **state)
         mk("192.0.2.7", ENTRY_ALLOWED, 0, 0, "mx"),
         mk("192.0.2.0/24", ENTRY_LISTED, 0, 0, "net"),
     };
-    b[0].imp_state = IMPORT_LISTED;
+    part(&b[0], IMPORT_LISTED, 0, 0, NULL);
     b[0].snds.colour = SNDS_RED;
     give_evidence(&b[0], 100, 10, 0);
     struct history_day h = hday(DAY0, 100, 10, 0);
@@ -333,7 +350,7 @@ static void test_decide_allow(void **state)
 
     /* An expired allow no longer protects. */
     b[0].expires = NOW - 10;
-    b[0].imp_state = IMPORT_NONE;
+    no_parts(&b[0]);
     b[0].snds.colour = SNDS_NONE;
     policy_decide(b, 2, &h, 1, &zp, NOW, &d);
     assert_true(d.listed);
@@ -404,8 +421,7 @@ static void test_decide_expired_falls_back(void **state)
         mk("192.0.2.0/24", ENTRY_NONE, 0, 0, ""),
     };
     /* ... to imported data ... */
-    e[1].imp_state = IMPORT_LISTED;
-    e[1].imp_code = A(127, 0, 0, 5);
+    part(&e[1], IMPORT_LISTED, A(127, 0, 0, 5), 0, NULL);
     policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
     assert_int_equal(d.code, A(127, 0, 0, 5));
@@ -414,7 +430,7 @@ static void test_decide_expired_falls_back(void **state)
     assert_ptr_equal(d.imported, &e[1]);
 
     /* ... and to the score. */
-    e[1].imp_state = IMPORT_NONE;
+    no_parts(&e[1]);
     give_evidence(&e[0], 0, 2, 0);
     struct history_day h = hday(DAY0, 0, 2, 0);
     policy_decide(e, 2, &h, 1, &zp, NOW, &d);
@@ -438,8 +454,8 @@ static void test_decide_delisted_relists(void **state)
     struct decision d;
     struct entry e = mk("192.0.2.7", ENTRY_DELISTED, 0, 0, "spam");
     e.state_time = (int64_t)(DAY0 - 3) * MODEL_DAY + 3600;
-    e.imp_state = IMPORT_LISTED; /* the operator beats imported data */
-    e.snds.colour = SNDS_RED;    /* ... and SNDS */
+    part(&e, IMPORT_LISTED, 0, 0, NULL); /* the operator beats imported data */
+    e.snds.colour = SNDS_RED;            /* ... and SNDS */
     give_evidence(&e, 50, 0, 0);
 
     /* Evidence from before the delisting, and from its day: cleared. */
@@ -485,9 +501,8 @@ static void test_decide_imported(void **state)
     /* ip4trie: a listed /32 inside an excluded /25 stays listed. */
     struct entry a[] = {mk("198.51.100.7", ENTRY_NONE, 0, 0, ""),
                         mk("198.51.100.0/25", ENTRY_NONE, 0, 0, "")};
-    a[0].imp_state = IMPORT_LISTED;
-    a[0].imp_ttl = 1800;
-    a[1].imp_state = IMPORT_EXCLUDED;
+    part(&a[0], IMPORT_LISTED, 0, 1800, NULL);
+    part(&a[1], IMPORT_EXCLUDED, 0, 0, NULL);
     policy_decide(a, 2, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
     assert_int_equal(d.code, A(127, 0, 0, 4)); /* no own code: the zone's imported code */
@@ -499,10 +514,8 @@ static void test_decide_imported(void **state)
     /* An excluded /32 inside a listed /24 is not listed. */
     struct entry b[] = {mk("192.0.2.1", ENTRY_NONE, 0, 0, ""),
                         mk("192.0.2.0/24", ENTRY_NONE, 0, 0, "")};
-    b[0].imp_state = IMPORT_EXCLUDED;
-    b[1].imp_state = IMPORT_LISTED;
-    b[1].imp_code = A(127, 0, 0, 2);
-    b[1].imp_ttl = 1800;
+    part(&b[0], IMPORT_EXCLUDED, 0, 0, NULL);
+    part(&b[1], IMPORT_LISTED, A(127, 0, 0, 2), 1800, NULL);
     policy_decide(b, 2, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_EXCLUDED);
@@ -520,7 +533,7 @@ static void test_decide_imported(void **state)
     assert_ptr_equal(d.decider, &b[0]);
 
     /* A manual listing beats imported data; a delisting blocks it. */
-    b[0].imp_state = IMPORT_NONE;
+    no_parts(&b[0]);
     b[0].counts[CNT_TRAP_HITS] = 0;
     b[1].state = ENTRY_LISTED;
     b[1].code = A(127, 0, 0, 9);
@@ -539,40 +552,77 @@ static void test_decide_datasets(void **state)
 {
     (void)state;
     struct zone_policy zp = zone(ZONE_BLOCKLIST);
-    strcpy(zp.datasets[0], "main");
-    strcpy(zp.datasets[1], "drop");
-    zp.ndatasets = 2;
+    assert_true(policy_add_dataset(&zp, "main"));
+    assert_true(policy_add_dataset(&zp, "drop"));
     struct decision d;
     struct entry e[] = {mk("192.0.2.7", ENTRY_NONE, 0, 0, ""),
                         mk("192.0.2.0/24", ENTRY_NONE, 0, 0, ""),
                         mk("192.0.0.0/16", ENTRY_NONE, 0, 0, "")};
-    e[0].imp_state = IMPORT_EXCLUDED;
-    strcpy(e[0].imp_dataset, "other"); /* not served: its exclusion does not count */
-    e[1].imp_state = IMPORT_LISTED;
-    e[1].imp_code = A(127, 0, 0, 6);
-    strcpy(e[1].imp_dataset, "drop");
+    part(&e[0], IMPORT_EXCLUDED, 0, 0, "other"); /* not served: its exclusion does not count */
+    part(&e[1], IMPORT_LISTED, A(127, 0, 0, 6), 0, "drop");
     policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
     assert_int_equal(d.code, A(127, 0, 0, 6));
     assert_ptr_equal(d.imported, &e[1]);
 
-    strcpy(e[1].imp_dataset, "nope");
+    no_parts(&e[1]);
+    part(&e[1], IMPORT_LISTED, A(127, 0, 0, 6), 0, "nope");
     policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_NONE);
 
     /* "" is served by every zone. */
-    e[2].imp_state = IMPORT_LISTED;
+    part(&e[2], IMPORT_LISTED, 0, 0, NULL);
     policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
     assert_true(d.listed);
     assert_ptr_equal(d.imported, &e[2]);
     assert_int_equal(d.code, A(127, 0, 0, 4));
 
-    /* A zone without data sets serves them all: the /32 exclusion decides. */
+    /* A zone without datasets serves them all, each on its own word as
+     * rbldnsd answers: "other" excludes the /32 from "other" alone, so
+     * "nope" and "" still list it, both values. */
     zp.ndatasets = 0;
+    policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.why, WHY_IMPORTED);
+
+    /* An exclusion inside its own dataset does exclude. */
+    part(&e[0], IMPORT_EXCLUDED, 0, 0, "nope");
+    part(&e[0], IMPORT_EXCLUDED, 0, 0, NULL);
     policy_decide(e, 3, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
     assert_int_equal(d.why, WHY_EXCLUDED);
+
+    /* Two datasets listing one prefix answer both values, each with its
+     * own TXT. */
+    struct entry two = mk("198.51.100.9", ENTRY_NONE, 0, 0, "");
+    struct event ev = {.prefix = two.prefix, .kind = EV_IMPORT_LIST, .time = 1};
+    ev.dataset = "proxy";
+    ev.code = A(127, 0, 0, 2);
+    ev.txt = "proxy $";
+    assert_true(model_apply_event(&two, &ev));
+    ev.dataset = "relay";
+    ev.code = A(127, 0, 0, 3);
+    ev.txt = "relay $";
+    assert_true(model_apply_event(&two, &ev));
+    policy_decide(&two, 1, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.n, 2);
+    char buf[64];
+    bool seen2 = false, seen3 = false;
+    for (unsigned i = 0; i < d.n; i++) {
+        assert_true(policy_render_txt(&zp, &d, i, "198.51.100.9", "z", buf, sizeof buf, NULL));
+        if (d.codes[i] == A(127, 0, 0, 2))
+            seen2 = strcmp(buf, "proxy 198.51.100.9") == 0;
+        if (d.codes[i] == A(127, 0, 0, 3))
+            seen3 = strcmp(buf, "relay 198.51.100.9") == 0;
+    }
+    assert_true(seen2 && seen3);
+    /* A zone serving one of them answers its value alone. */
+    assert_true(policy_add_dataset(&zp, "relay"));
+    policy_decide(&two, 1, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 3));
 }
 
 /* The parser's events for one SNDS data row, applied as the store does. */
@@ -799,7 +849,7 @@ static void test_decide_codes_combine(void **state)
     /* Values are distinct: the first step's reason keeps a shared value. */
     zp.threshold = 10;
     zp.code_traps = A(127, 0, 0, 4);
-    e.imp_state = IMPORT_LISTED;
+    part(&e, IMPORT_LISTED, 0, 0, NULL);
     e.snds.colour = SNDS_RED;
     h = hday(DAY0, 12, 2, 0);
     policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
@@ -811,7 +861,7 @@ static void test_decide_codes_combine(void **state)
     assert_ptr_equal(d.imported, &e);
 
     /* Four different values at most, in step order. */
-    e.imp_code = A(127, 0, 0, 9);
+    e.parts[0].code = A(127, 0, 0, 9);
     zp.code_traps = A(127, 0, 0, 3);
     policy_decide(&e, 1, &h, 1, &zp, NOW, &d);
     assert_int_equal(d.n, 4);
@@ -837,7 +887,7 @@ static void test_decide_score_zone(void **state)
 
     /* Known only from imported list data: no score data, NXDOMAIN. */
     struct entry imp = mk("192.0.2.7", ENTRY_NONE, 0, 0, "");
-    imp.imp_state = IMPORT_LISTED;
+    part(&imp, IMPORT_LISTED, 0, 0, NULL);
     policy_decide(&imp, 1, NULL, 0, &zp, NOW, &d);
     assert_false(d.listed);
 
@@ -994,9 +1044,9 @@ static void test_render_imported(void **state)
     (void)state;
     struct zone_policy zp = zone(ZONE_BLOCKLIST);
     struct entry e = mk("203.0.113.250", ENTRY_NONE, 0, 0, "");
-    e.imp_state = IMPORT_LISTED;
-    e.imp_code = A(127, 0, 0, 6);
-    strcpy(e.imp_txt, "Paying $$50 will not delist you, see https://bl.example/lookup?ip=$");
+    part(&e, IMPORT_LISTED, A(127, 0, 0, 6), 0, NULL);
+    strcpy(e.part_text[0].txt,
+           "Paying $$50 will not delist you, see https://bl.example/lookup?ip=$");
     struct decision d;
     policy_decide(&e, 1, NULL, 0, &zp, NOW, &d);
     assert_string_equal(
@@ -1005,27 +1055,27 @@ static void test_render_imported(void **state)
 
     /* "$" before any other character is the address, the character kept;
      * an undefined "$n" stays as it is, as in rbldnsd. */
-    strcpy(e.imp_txt, "Spam trap hits from $ - $x $5 $$$ $");
+    strcpy(e.part_text[0].txt, "Spam trap hits from $ - $x $5 $$$ $");
     assert_string_equal(txt(&zp, &d, 0, "203.0.113.10"),
                         "Spam trap hits from 203.0.113.10 - 203.0.113.10x $5 $203.0.113.10 "
                         "203.0.113.10");
-    strcpy(e.imp_txt, "IPv6 source $ is listed");
+    strcpy(e.part_text[0].txt, "IPv6 source $ is listed");
     assert_string_equal(txt(&zp, &d, 0, "2001:db8:3:4::abcd"),
                         "IPv6 source 2001:db8:3:4::abcd is listed");
 
     /* No TXT at all (rbldnsd ":6:"). */
-    e.imp_flags = IMPORT_NO_TXT;
+    e.parts[0].flags = IMPORT_NO_TXT;
     assert_null(txt(&zp, &d, 0, "203.0.113.250"));
 
     /* No template but a reason (a DROP-style list): the zone's template. */
-    e.imp_flags = 0;
-    e.imp_txt[0] = '\0';
-    strcpy(e.reason, "SBL000001");
+    e.parts[0].flags = IMPORT_REASON;
+    strcpy(e.part_text[0].txt, "SBL000001");
     assert_string_equal(txt(&zp, &d, 0, "192.0.2.1"),
                         "192.0.2.1 is listed in bl.example: SBL000001");
 
     /* The substitution cuts safely too. */
-    strcpy(e.imp_txt, "$$ at $");
+    e.parts[0].flags = 0;
+    strcpy(e.part_text[0].txt, "$$ at $");
     char small[8];
     size_t n;
     assert_true(policy_render_txt(&zp, &d, 0, "203.0.113.250", "z", small, sizeof small, &n));

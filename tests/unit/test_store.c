@@ -536,22 +536,23 @@ static void test_covering_lean(void **state)
     assert_int_equal(nf, 2);
     assert_int_equal(nl, 2);
     assert_string_equal(full[0].reason, "by hand");
-    assert_string_equal(full[1].imp_txt, "listed: $");
+    assert_string_equal(full[1].part_text[0].txt, "listed: $");
     for (size_t i = 0; i < 2; i++) {
         assert_string_equal(lean[i].reason, "");
         assert_string_equal(lean[i].note, "");
-        assert_string_equal(lean[i].imp_txt, "");
+        assert_string_equal(lean[i].part_text[0].txt, "");
         assert_string_equal(lean[i].sources, "");
-        assert_string_equal(lean[i].imp_dataset, full[i].imp_dataset);
-        /* the rest is the same */
+        assert_string_equal(lean[i].part_text[0].dataset, "");
+        /* the rest is the same: the parts' ids come without their names */
         memcpy(lean[i].reason, full[i].reason, sizeof lean[i].reason);
         memcpy(lean[i].note, full[i].note, sizeof lean[i].note);
-        memcpy(lean[i].imp_txt, full[i].imp_txt, sizeof lean[i].imp_txt);
         memcpy(lean[i].sources, full[i].sources, sizeof lean[i].sources);
+        memcpy(lean[i].part_text, full[i].part_text, sizeof lean[i].part_text);
         assert_memory_equal(&lean[i], &full[i], sizeof full[i]);
     }
-    assert_string_equal(full[1].imp_dataset, "drop");
-    assert_int_equal(lean[1].imp_code, 0x7f00000a);
+    assert_string_equal(full[1].part_text[0].dataset, "drop");
+    assert_int_equal(lean[1].parts[0].code, 0x7f00000a);
+    assert_int_equal(lean[1].parts[0].dataset, model_dataset_id("drop"));
     store_reader_end(r);
     store_reader_close(r);
     store_close(s);

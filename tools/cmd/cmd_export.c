@@ -259,7 +259,7 @@ static void export_csv_begin(struct export_ctx *x)
     fputs("address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset\n", x->out);
 }
 
-/* An entry's imported state, then its operator state (the later word on
+/* An entry's dataset parts, then its operator state (the later word on
  * the shared reason); evidence has no row (its history cannot be said in
  * a row yet). */
 static int export_csv_entry(const struct entry *e, void *arg)
@@ -267,11 +267,18 @@ static int export_csv_entry(const struct entry *e, void *arg)
     struct export_ctx *x = arg;
     const char *op_reason = e->state != ENTRY_NONE ? "" : e->reason;
 
-    if (e->imp_state == IMPORT_LISTED)
-        export_csv_row(x, e, "import_list", e->imp_time, op_reason, e->imp_code, 0, e->imp_ttl,
-                       e->imp_flags & IMPORT_NO_TXT ? "" : e->imp_txt, e->imp_dataset);
-    else if (e->imp_state == IMPORT_EXCLUDED)
-        export_csv_row(x, e, "import_exclude", e->imp_time, op_reason, 0, 0, 0, "", e->imp_dataset);
+    for (unsigned i = 0; i < e->nparts; i++) {
+        const struct entry_part *pt = &e->parts[i];
+        const struct entry_part_text *tx = &e->part_text[i];
+        if (pt->state == IMPORT_LISTED) {
+            bool plain = !(pt->flags & (IMPORT_NO_TXT | IMPORT_REASON));
+            export_csv_row(x, e, "import_list", pt->time,
+                           pt->flags & IMPORT_REASON ? tx->txt : op_reason, pt->code, 0, pt->ttl,
+                           plain ? tx->txt : "", tx->dataset);
+        } else {
+            export_csv_row(x, e, "import_exclude", pt->time, op_reason, 0, 0, 0, "", tx->dataset);
+        }
+    }
     if (e->state == ENTRY_LISTED)
         export_csv_row(x, e, "list", e->state_time, e->reason, e->code, e->expires, 0, "", "");
     else if (e->state == ENTRY_ALLOWED)

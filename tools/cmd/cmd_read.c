@@ -196,11 +196,11 @@ static int64_t ctl_show_listed_since(const struct ctl_show_report *r)
     case WHY_MANUAL:
         return d->decider ? d->decider->state_time : 0;
     case WHY_IMPORTED:
-        return d->imported ? d->imported->imp_time : 0;
+        return d->imported ? d->imported->parts[d->imported_part].time : 0;
     case WHY_SNDS:
         if (r->snds && r->snds->snds.colour == SNDS_RED && r->snds->snds.start)
             return r->snds->snds.start;
-        return d->imported ? d->imported->imp_time : r->snds ? r->snds->imp_time : 0;
+        return r->snds ? r->snds->snds_status_time : 0;
     case WHY_COMPLAINTS:
     case WHY_TRAPS:
         return ctl_show_score_run_start(r);
@@ -244,6 +244,12 @@ static void ctl_show_build_report(const struct verdict *v, const struct zone_pol
     r->prefix = r->prefix_buf;
     r->state = model_state_name(e->state);
     r->reason = e->reason[0] ? e->reason : NULL;
+    /* An imported listing's reason is its dataset's: its TXT template or
+     * the reason the list gave. */
+    if (v->d.why == WHY_IMPORTED && v->d.imported) {
+        const struct entry_part_text *t = &v->d.imported->part_text[v->d.imported_part];
+        r->reason = t->txt[0] ? t->txt : r->reason;
+    }
     r->note = e->note[0] ? e->note : NULL;
     r->expires = ctl_format_time_opt(e->expires, r->expires_buf);
     r->first_seen = ctl_format_time_opt(e->first_seen, r->first_buf);
@@ -787,9 +793,11 @@ static const char *ctl_list_format_code(const struct entry *e, char *buf)
         ctl_format_code(ctl_resolve_entry_code(e), buf);
         return buf;
     }
-    if (e->state == ENTRY_NONE && e->imp_state == IMPORT_LISTED) {
+    for (unsigned i = 0; e->state == ENTRY_NONE && i < e->nparts; i++) {
+        if (e->parts[i].state != IMPORT_LISTED)
+            continue;
         policy_defaults(&zp);
-        ctl_format_code(e->imp_code ? e->imp_code : zp.code_imported, buf);
+        ctl_format_code(e->parts[i].code ? e->parts[i].code : zp.code_imported, buf);
         return buf;
     }
     return NULL;
@@ -832,7 +840,7 @@ static void ctl_print_entry_json(struct ctl_list_walk *walk, const struct entry 
     json_member_string(w, "expires", ctl_format_time_opt(e->expires, exp));
     json_member_string(w, "first_seen", ctl_format_time_opt(e->first_seen, first));
     json_member_string(w, "last_seen", ctl_format_time_opt(e->last_seen, last));
-    json_member_string(w, "dataset", e->imp_dataset[0] ? e->imp_dataset : NULL);
+    json_member_string(w, "dataset", e->nparts ? e->part_text[0].dataset : NULL);
     json_key(w, "zones");
     json_begin_array(w);
     for (size_t z = 0; z < walk->nzones; z++)
@@ -893,13 +901,21 @@ static void ctl_print_entry_text(const struct ctl_list_walk *walk, const struct 
     }
 }
 
+/* --dataset: a part of that dataset, or "operator" for an operator
+ * decision. */
+static bool ctl_list_in_dataset(const struct entry *e, const char *name)
+{
+    if (strcmp(name, "operator") == 0)
+        return e->state != ENTRY_NONE;
+    return model_part_find(e, model_dataset_id(name)) >= 0;
+}
+
 static int ctl_list_print_entry(const struct entry *e, void *arg)
 {
     struct ctl_list_walk *walk = arg;
 
     /* After a failed decide (said already) the rest of the walk is idle. */
-    if (walk->rc != CTL_EXIT_OK ||
-        (walk->o.dataset && strcmp(e->imp_dataset, walk->o.dataset) != 0))
+    if (walk->rc != CTL_EXIT_OK || (walk->o.dataset && !ctl_list_in_dataset(e, walk->o.dataset)))
         return 0;
     int pass = ctl_list_decide_entry(walk, e);
     if (pass < 0) {
