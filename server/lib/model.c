@@ -281,6 +281,19 @@ bool model_apply_event(struct entry *e, const struct event *ev)
             return false;
         model_sources_add(e->sources, sizeof e->sources, ev->source);
         return true;
+    case EV_OPERATOR_CLEAR:
+        e->state = ENTRY_NONE;
+        e->code = 0;
+        e->expires = 0;
+        e->state_time = 0;
+        e->reason[0] = e->note[0] = '\0';
+        return true;
+    case EV_REMOVE: {
+        struct addr_prefix p = e->prefix;
+        memset(e, 0, sizeof *e);
+        e->prefix = p;
+        return true;
+    }
     case EV_IMPORT_REMOVE: {
         int i = model_part_find(e, model_dataset_id(ev->dataset));
         if (i >= 0)

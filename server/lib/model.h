@@ -52,6 +52,8 @@ enum event_kind {
     EV_SNDS,           /* an SNDS data row: snds */
     EV_SNDS_STATUS,    /* an SNDS IP-status row: snds_blocked, reason */
     EV_IMPORT_REMOVE,  /* a dataset's part leaves the entry (sync, remove): dataset */
+    EV_OPERATOR_CLEAR, /* the operator's decision leaves the entry (remove --dataset operator) */
+    EV_REMOVE,         /* everything leaves the entry, its history too (remove) */
     EV_KIND_COUNT
 };
 

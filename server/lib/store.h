@@ -71,6 +71,7 @@ int store_set_access(const char *dir, bool set_dir_mode, uid_t uid, gid_t gid, c
 struct store_apply_stats {
     size_t applied;    /* events applied */
     size_t duplicates; /* events skipped because their dedup key was seen */
+    size_t changed;    /* entries written or deleted (an unchanged one is not written) */
 };
 
 /* Apply n events in one write transaction: for each, load the exact-prefix

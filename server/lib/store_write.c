@@ -365,8 +365,11 @@ struct store_applier {
     size_t flat_changes;            /* entries written in this transaction */
     uint8_t last[STORE_KEY_LEN];    /* entries' last key before the batch */
     bool have_last;
+    size_t changed; /* entries written or deleted */
     struct entry e;
     uint8_t val[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX];
+    uint8_t old[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX]; /* the value before */
+    size_t oldlen;
 };
 
 /* The ancestors bitmap of a new entry, packed into bytes: the lengths of
@@ -418,6 +421,76 @@ static int store_anc_add_below(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN]
     return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
+/* The entries inside a deleted one, which sort right after it, lose its
+ * length from their ancestors (doc/store-format.md "The ancestors
+ * bitmap"). Moves cur. */
+static int store_anc_del_below(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], uint8_t *buf)
+{
+    struct store_lens lens;
+    size_t an = store_anc_size(key[0]);
+    uint8_t start[STORE_KEY_LEN];
+    memcpy(start, key, sizeof start);
+    MDB_val k = store_val(start, sizeof start), v;
+    int rc;
+    if (key[17] == store_family_bits(key[0]))
+        return MDB_SUCCESS;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != STORE_KEY_LEN || !store_key_contains(key, k.mv_data))
+            break;
+        if (v.mv_size < an || v.mv_size > an + STORE_ENTRY_VALUE_MAX)
+            return MDB_CORRUPTED;
+        memcpy(buf, v.mv_data, v.mv_size);
+        store_lens_unpack(buf, an, &lens);
+        lens.w[key[17] / 64] &= ~((uint64_t)1 << (63 - key[17] % 64));
+        store_lens_pack(&lens, buf, an);
+        uint8_t inner[STORE_KEY_LEN];
+        memcpy(inner, k.mv_data, sizeof inner);
+        MDB_val nk = store_val(inner, sizeof inner), nv = store_val(buf, v.mv_size);
+        rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* Deletes every record of db whose key starts with the entries key. */
+static int store_del_keyed(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
+{
+    for (;;) {
+        MDB_val k = store_val(key, STORE_KEY_LEN), v;
+        int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND)
+            return MDB_SUCCESS;
+        if (rc != MDB_SUCCESS)
+            return rc;
+        if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
+            return MDB_SUCCESS;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+}
+
+/* An entry that holds nothing any more leaves the store: its record, its
+ * length from the entries inside it, its history. The filter keeps its
+ * bits (a superset stays right); the caller marked it for the flat index.
+ * ecur is on the entry. */
+static int store_entry_delete(struct store_applier *a, const uint8_t key[STORE_KEY_LEN])
+{
+    struct store_txn *t = a->t;
+    uint8_t k[STORE_KEY_LEN];
+    memcpy(k, key, sizeof k); /* key may point into the sort scratch, never the map; be sure */
+    if (store_txn_ok(t))
+        store_txn_step(t, mdb_cursor_del(a->ecur, 0), "delete entry");
+    if (store_txn_ok(t))
+        store_txn_step(t, store_anc_del_below(a->ecur, k, a->val),
+                       "update the entries inside a deleted one");
+    if (store_txn_ok(t))
+        store_txn_step(t, store_del_keyed(a->hcur, k), "delete history");
+    return t->err;
+}
+
 /* Applies the events rec[0..m), all on one entry, in the caller's order:
  * one load, one store, a history update per event that has one. */
 static int store_apply_group(struct store_applier *a, const struct store_rec *rec, size_t m)
@@ -446,6 +519,8 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
                 return store_txn_fail(t, err, "read entry %s: %s", text, dnsbl_strerror(err));
             }
             memcpy(a->val, v.mv_data, store_anc_size(prefix.family)); /* it keeps its ancestors */
+            a->oldlen = v.mv_size <= sizeof a->old ? v.mv_size : 0;
+            memcpy(a->old, v.mv_data, a->oldlen);
             flags = MDB_CURRENT;
         } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
             memset(&a->e, 0, sizeof a->e);
@@ -474,8 +549,21 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
     }
     a->e.prefix = prefix;
 
-    size_t len, an = store_anc_size(prefix.family);
-    if (store_txn_ok(t) && flags != MDB_CURRENT) {
+    /* An entry that holds nothing more is deleted (or, new, never
+     * written); one that comes out as it was is left alone, so an
+     * unchanged list re-imports without a write. */
+    size_t len = 0, an = store_anc_size(prefix.family);
+    bool holds = model_entry_holds(&a->e);
+    if (!store_txn_ok(t) || (flags != MDB_CURRENT && !holds))
+        return t->err;
+    if (holds) {
+        err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
+        if (err != DNSBL_OK)
+            return store_txn_fail(t, err, "encode entry: %s", dnsbl_strerror(err));
+        if (flags == MDB_CURRENT && a->oldlen == an + len && memcmp(a->old, a->val, an + len) == 0)
+            return t->err;
+    }
+    if (flags != MDB_CURRENT) {
         store_txn_step(t, store_anc_of_new(a->ecur, key, a->val),
                        "read the entries containing a new one");
         if (store_txn_ok(t) && !a->filter_loaded) {
@@ -502,9 +590,7 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
     }
     if (!store_txn_ok(t))
         return t->err;
-    err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
-    if (err != DNSBL_OK)
-        return store_txn_fail(t, err, "encode entry: %s", dnsbl_strerror(err));
+    a->changed++;
     k = store_val(key, STORE_KEY_LEN);
     v = store_val(a->val, an + len);
     if (flags == MDB_CURRENT) {
@@ -516,6 +602,8 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
             rc = MDB_CORRUPTED;
         store_txn_step(t, rc, "write entry");
     }
+    if (!holds)
+        return store_entry_delete(a, key);
     if (store_txn_ok(t))
         store_txn_step(t, mdb_cursor_put(a->ecur, &k, &v, flags), "write entry");
     /* Not after MDB_APPEND: an appended entry sorts after every other, so
@@ -587,7 +675,7 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
     struct store_scratch sc = {0};
     struct store_txn t;
 
-    st->applied = st->duplicates = 0;
+    st->applied = st->duplicates = st->changed = 0;
     a->t = &t;
     if (store_txn_begin(s, &t) == DNSBL_OK && store_scratch(s, n, &sc) != DNSBL_OK)
         store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a batch of %zu events", n);
@@ -597,8 +685,10 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
             store_dedup_pass(&t, ev, dedup, n, &sc, &st->duplicates);
         store_entry_pass(a, n, &sc, &st->applied);
     }
-    if (store_txn_ok(&t) && st->applied == 0) {
-        /* Nothing changed (all duplicates): keep the serial, write nothing. */
+    st->changed = a->changed;
+    if (store_txn_ok(&t) && (st->applied == 0 || a->changed == 0)) {
+        /* Nothing changed (all duplicates, or what the store held already):
+         * keep the serial, write nothing. */
         store_txn_abort(&t);
         return DNSBL_OK;
     }
@@ -633,7 +723,7 @@ static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen)
 {
-    struct store_apply_stats st = {0, 0};
+    struct store_apply_stats st = {0, 0, 0};
 
     if (stats)
         *stats = st;
@@ -718,7 +808,7 @@ int store_apply_sorted(struct store *s, size_t n,
                        void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
                        size_t per_txn, struct store_apply_stats *stats, char *why, size_t whylen)
 {
-    struct store_apply_stats total = {0, 0}, st;
+    struct store_apply_stats total = {0, 0, 0}, st;
     if (stats)
         *stats = total;
     if (n == 0)
@@ -764,6 +854,7 @@ int store_apply_sorted(struct store *s, size_t n,
         err = store_apply(s, evs, NULL, end - j, &st, why, whylen);
         total.applied += st.applied;
         total.duplicates += st.duplicates;
+        total.changed += st.changed;
         j = end;
     }
     free(evs);

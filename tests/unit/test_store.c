@@ -392,7 +392,7 @@ static void test_apply_all_or_nothing(void **state)
     ev[0] = mkev(EV_LIST, "203.0.113.1", 1, "first");
     ev[1] = mkev(EV_LIST, "2001:db8::1", 1, "second");
     ev[2] = mkev(EV_LIST, "192.0.2.9", 1, "on the garbage");
-    struct store_apply_stats st = {7, 7};
+    struct store_apply_stats st = {7, 7, 7};
     why[0] = '\0';
     assert_int_equal(store_apply(s, ev, dedup, 3, &st, why, sizeof why), DNSBL_ESCHEMA);
     assert_non_null(strstr(why, "192.0.2.9"));
@@ -660,9 +660,14 @@ static void test_serial(void **state)
     struct store *s = create_store(dir, sizeof dir, "serial");
     assert_int_equal(serial_of(s), 0);
     for (int i = 1; i <= 5; i++) {
-        list(s, "192.0.2.1", "x");
+        char reason[8];
+        snprintf(reason, sizeof reason, "x%d", i);
+        list(s, "192.0.2.1", reason);
         assert_int_equal(serial_of(s), (uint64_t)i);
     }
+    /* The same word again changes nothing: no serial, no write. */
+    list(s, "192.0.2.1", "x5");
+    assert_int_equal(serial_of(s), 5);
     store_close(s);
     assert_int_equal(store_open(dir, STORE_RDONLY, &s, why, sizeof why), DNSBL_OK);
     assert_int_equal(serial_of(s), 5);
@@ -909,7 +914,7 @@ static void test_apply_time_refused(void **state)
     (void)state;
     char dir[PATH_MAX], why[512];
     struct store *s = create_store(dir, sizeof dir, "time0");
-    struct store_apply_stats st = {7, 7};
+    struct store_apply_stats st = {7, 7, 7};
     struct event ev[3];
     const int64_t bad[] = {0, -1, INT64_MIN, (int64_t)UINT32_MAX * MODEL_DAY + MODEL_DAY};
     const uint8_t kinds[] = {EV_ABUSE, EV_LIST, EV_VOLUME, EV_IMPORT_LIST};

@@ -93,8 +93,8 @@ static void covering_random(const char *filter_min, uint32_t seed, bool flat)
     static char reasons[RAND_PREFIXES][ADDR_TEXT_MAX];
     static char relist[RAND_PREFIXES][ADDR_TEXT_MAX];
     static struct event ev[RAND_PREFIXES + 8];
-    size_t n = 0, rebuilt = 0, merged = 0, relisted = 0;
-    uint32_t x = seed;
+    size_t n = 0, rebuilt = 0, merged = 0, relisted = 0, removed = 0;
+    uint32_t x = seed, y = seed ^ 0x9e3779b9u; /* y: removals, apart from the rest */
     struct store_reader *r;
     assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
 
@@ -125,6 +125,26 @@ static void covering_random(const char *filter_min, uint32_t seed, bool flat)
             m++;
         }
         apply_ok(s, ev, m);
+        /* Entries removed whole: the entries inside them lose their
+         * length, lookups (index or not) stop finding them, and a
+         * later batch may add the same prefix back. */
+        struct event rm[3];
+        size_t nr = 0;
+        /* Without the flat index only: a removal marks all it covered
+         * changed, and the merges of the flat runs need unmarked parts
+         * (test_remove_flat has removals through the index). */
+        for (int k = 0; !flat && n > 10 && n + 50 < RAND_PREFIXES && k < 3; k++, nr++) {
+            size_t i = rand_next(&y) % n;
+
+            rm[nr] = mkev(EV_REMOVE, "::/0", 1700000000, NULL);
+            rm[nr].prefix = all[i];
+            all[i] = all[n - 1];
+            memcpy(reasons[i], reasons[n - 1], sizeof reasons[i]);
+            n--;
+            removed++;
+        }
+        if (nr)
+            apply_ok(s, rm, nr);
         if (flat && rand_next(&x) % 3 == 0) {
             struct store_flat_stats st;
             assert_int_equal(store_flat_refresh(s, rand_next(&x) % 4 == 0, &st, why, sizeof why),
@@ -171,6 +191,7 @@ static void covering_random(const char *filter_min, uint32_t seed, bool flat)
         store_reader_end(r);
     }
     store_reader_close(r);
+    assert_true(flat || removed > 20);
     /* The flat runs must have taken both paths. */
     if (flat) {
         assert_true(rebuilt > 0);
@@ -201,6 +222,71 @@ static void test_covering_random_flat(void **state)
     covering_random("0", 2463534242u, true);
     covering_random(NULL, 88172645u, true);
     covering_random("0", 521288629u, true);
+}
+
+/* Entries removed after the flat index has them: lookups stop finding
+ * them at once (the B-tree answers where they were), the entries inside
+ * a removed one lose its length, and a rebuild drops them for good. */
+static void test_remove_flat(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512];
+    struct store_options opt;
+    store_options_default(&opt);
+    opt.flat_min = 0;
+    opt.filter_min = 0;
+    store_testing_defaults(&opt);
+    struct store *s = create_store(dir, sizeof dir, "rmflat");
+    store_testing_defaults(NULL);
+    const char *all[] = {"10.0.0.0/16",   "10.0.1.0/24", "10.0.1.7",       "10.0.2.9",
+                         "2001:db8::/48", "2001:db8::1", "2001:db8:1::/64"};
+    struct event ev[7];
+    for (size_t i = 0; i < 7; i++)
+        ev[i] = mkev(EV_LIST, all[i], 1700000000, all[i]);
+    apply_ok(s, ev, 7);
+    struct store_flat_stats st;
+    assert_int_equal(store_flat_refresh(s, true, &st, why, sizeof why), DNSBL_OK);
+    assert_true(st.rebuilt);
+
+    struct store_reader *r;
+    assert_int_equal(store_reader_open(s, &r), DNSBL_OK);
+    const struct {
+        const char *addr;
+        size_t before, after;
+    } q[] = {{"10.0.1.7", 3, 2}, {"10.0.1.8", 2, 1},    {"10.0.2.9", 2, 1},
+             {"10.0.3.1", 1, 1}, {"2001:db8::1", 2, 1}, {"2001:db8::2", 1, 0}};
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) {
+            struct event rm[3] = {mkev(EV_REMOVE, "10.0.1.0/24", 1700000001, NULL),
+                                  mkev(EV_REMOVE, "10.0.2.9", 1700000001, NULL),
+                                  mkev(EV_REMOVE, "2001:db8::/48", 1700000001, NULL)};
+            apply_ok(s, rm, 3);
+        } else if (round == 2) {
+            assert_int_equal(store_flat_refresh(s, false, &st, why, sizeof why), DNSBL_OK);
+            assert_int_equal(st.entries, 4);
+        }
+        assert_int_equal(problems_of(s), 0);
+        assert_int_equal(store_reader_begin(r), DNSBL_OK);
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+            struct addr_prefix a = pfx(q[i].addr);
+            struct entry found[STORE_COVERING_MAX];
+            size_t got = 0;
+            assert_int_equal(store_reader_covering_lean(r, &a, found, STORE_COVERING_MAX, &got),
+                             DNSBL_OK);
+            assert_int_equal(got, round ? q[i].after : q[i].before);
+        }
+        store_reader_end(r);
+    }
+    /* A removal of what is not there writes nothing. */
+    uint64_t serial;
+    assert_int_equal(store_serial(s, &serial), DNSBL_OK);
+    struct event again = mkev(EV_REMOVE, "10.0.2.9", 1700000002, NULL);
+    apply_ok(s, &again, 1);
+    uint64_t after;
+    assert_int_equal(store_serial(s, &after), DNSBL_OK);
+    assert_int_equal(after, serial);
+    store_reader_close(r);
+    store_close(s);
 }
 
 /* A changes record of the wrong size (written behind the store's back):
@@ -354,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_covering_random),
         cmocka_unit_test(test_covering_random_filtered),
         cmocka_unit_test(test_covering_random_flat),
+        cmocka_unit_test(test_remove_flat),
         cmocka_unit_test(test_flat_bad_changes_record),
         cmocka_unit_test(test_apply_random_batches),
     };
