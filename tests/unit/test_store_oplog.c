@@ -340,7 +340,8 @@ static void test_only_operator_events_write(void **state)
     apply_ok(s, ev, 3);
     assert_int_equal(read_oplog(s, "203.0.113.5", got, 4), 0);
 
-    /* A keyed list event (a CSV row) counts once however often it comes. */
+    /* A list event with a dedup key writes its history once however
+     * often it comes: a duplicate applies nothing. */
     static const uint8_t key[32] = {7};
     const uint8_t *keys[1] = {key};
     struct event row = opev(EV_LIST, "203.0.113.5", T0, "csv", NULL);
