@@ -27,6 +27,10 @@ static int ctl_cmd_help(struct ctl_ctx *ctx, int argc, char **argv);
 #define CTL_USAGE_CREATE                                                                           \
     "      --create            make the store if it does not exist yet (as init does)\n"
 
+#define CTL_USAGE_BY                                                                               \
+    "      --by NAME           who acts, for the history show prints (default:\n"                  \
+    "                          $SUDO_USER, $USER, $LOGNAME, else the uid)\n"
+
 static const struct ctl_command ctl_commands[] = {
     {"init", ctl_cmd_init,
      "Usage: dnsblctl init [DIR] [--owner USER[:GROUP]]\n"
@@ -46,6 +50,7 @@ static const struct ctl_command ctl_commands[] = {
      "make a new, empty store"},
     {"add", ctl_cmd_add,
      "Usage: dnsblctl add ADDR|PREFIX [--reason TEXT] [--code 127.0.0.N] [--expires WHEN]\n"
+     "                    [--by NAME]\n"
      "\n"
      "List an IPv4 or IPv6 address or CIDR prefix by hand. Listing 127.0.0.1\n"
      "(the RFC 5782 test point that must never be listed), or a prefix covering\n"
@@ -61,21 +66,23 @@ static const struct ctl_command ctl_commands[] = {
      "                          not 127.0.0.1, not 127.255.255.252-255\n"
      "  -e, --expires WHEN      a duration from now (7d, 12h, 1d12h, 3600) or an\n"
      "                          RFC 3339 time; default: never\n"
-     "      --force             list it even so (see above)\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
+     "      --force             list it even so (see above)\n" CTL_USAGE_BY CTL_USAGE_CREATE
+         CTL_USAGE_COMMON,
      "list an address or prefix"},
     {"delist", ctl_cmd_delist,
-     "Usage: dnsblctl delist ADDR|PREFIX [--reason TEXT]\n"
+     "Usage: dnsblctl delist ADDR|PREFIX [--reason TEXT] [--by NAME]\n"
      "\n"
      "Remove a listing. The address stays known (its history is kept); it is just\n"
      "not listed any more, and evidence before the delisting no longer counts: if\n"
-     "complaints resume, it lists again by score. The entry's note records who\n"
-     "($SUDO_USER, else $USER) and why. Fails (exit 1) if nothing listed covers it.\n"
+     "complaints resume, it lists again by score. The entry's note and its\n"
+     "history (dnsblctl show) record who and why. Fails (exit 1) if nothing\n"
+     "listed covers it.\n"
      "\n"
      "Options:\n"
-     "  -r, --reason TEXT       why it is delisted\n" CTL_USAGE_COMMON,
+     "  -r, --reason TEXT       why it is delisted\n" CTL_USAGE_BY CTL_USAGE_COMMON,
      "remove a listing, keeping the history"},
     {"allow", ctl_cmd_allow,
-     "Usage: dnsblctl allow ADDR|PREFIX [--reason TEXT] [--expires WHEN]\n"
+     "Usage: dnsblctl allow ADDR|PREFIX [--reason TEXT] [--expires WHEN] [--by NAME]\n"
      "\n"
      "Never list this address or prefix, whatever covers it or its score.\n"
      "Without --force it is refused (exit 1) when the prefix is shorter than /8\n"
@@ -87,7 +94,8 @@ static const struct ctl_command ctl_commands[] = {
      "  -r, --reason TEXT       why it is allowed\n"
      "  -e, --expires WHEN      a duration from now (7d, 12h, 1d12h, 3600) or an\n"
      "                          RFC 3339 time; default: never\n"
-     "      --force             allow it even so (see above)\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
+     "      --force             allow it even so (see above)\n" CTL_USAGE_BY CTL_USAGE_CREATE
+         CTL_USAGE_COMMON,
      "allowlist an address or prefix"},
     {"show", ctl_cmd_show,
      "Usage: dnsblctl show ADDR [--json] [--chart] [--zone-config FILE --zone NAME]\n"
@@ -106,6 +114,9 @@ static const struct ctl_command ctl_commands[] = {
      "longest covering entry holding evidence; the score decays (see README).\n"
      "Light: green, yellow or red by the score against the threshold.\n"
      "An address the store does not know is simply not listed (known: no).\n"
+     "The operator history: every add, delist and allow of the address and of\n"
+     "the prefixes containing it, oldest first, a \"history:\" line each (who,\n"
+     "when, the code and expiry, why; \"operator_history\" in JSON).\n"
      "\n"
      "Options:\n"
      "  -j, --json              print one JSON object\n"
@@ -454,6 +465,11 @@ int ctl_getopt(struct ctl_ctx *ctx, int argc, char **argv, const char *shortopts
             return CTL_GETOPT_HELP;
         case CTL_OPT_CREATE:
             ctx->create = true;
+            continue;
+        case CTL_OPT_BY:
+            if (ctl_args_check_by(optarg) != CTL_EXIT_OK)
+                return CTL_GETOPT_BAD;
+            ctx->by = optarg;
             continue;
         case ':':
         case '?':

@@ -46,6 +46,25 @@ static void model_set_note(struct entry *e, const char *action, const char *reas
     }
 }
 
+/* A delisting's note names who did it: "delisted: by alice: ticket 42"
+ * (README, dnsblctl delist). */
+static void model_set_note_by(struct entry *e, const char *action, const char *by,
+                              const char *reason)
+{
+    size_t len = 0;
+    if (!by || !by[0]) {
+        model_set_note(e, action, reason);
+        return;
+    }
+    model_text_append(e->note, sizeof e->note, &len, action);
+    model_text_append(e->note, sizeof e->note, &len, ": by ");
+    model_text_append(e->note, sizeof e->note, &len, by);
+    if (reason && reason[0]) {
+        model_text_append(e->note, sizeof e->note, &len, ": ");
+        model_text_append(e->note, sizeof e->note, &len, reason);
+    }
+}
+
 /* Weights are doubles (feeds may scale them); counters are whole reports,
  * so round and saturate rather than wrap. NaN and negatives add nothing. */
 static uint64_t model_weight_to_count(double w)
@@ -251,7 +270,7 @@ bool model_apply_event(struct entry *e, const struct event *ev)
         e->state = ENTRY_DELISTED;
         e->expires = 0;
         e->state_time = ev->time;
-        model_set_note(e, "delisted", ev->reason);
+        model_set_note_by(e, "delisted", ev->by, ev->reason);
         break;
     case EV_ALLOW:
         e->state = ENTRY_ALLOWED;

@@ -176,6 +176,7 @@ struct event {
     uint8_t auth_failed;         /* complaint kinds: enum auth_fail_bits */
     const struct snds_row *snds; /* EV_SNDS */
     bool snds_blocked;           /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
+    const char *by;              /* EV_LIST/DELIST/ALLOW: who (operator history), NULL = unknown */
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new).

@@ -200,6 +200,40 @@ int store_reader_within(struct store_reader *r, const struct addr_prefix *p,
 int store_reader_history(struct store_reader *r, const struct addr_prefix *p, uint32_t first_day,
                          struct history_day *out, size_t cap, size_t *n);
 
+/* Operator history (the `oplog` database, doc/store-format.md): one
+ * record per operator action on an entry, written by store_apply in the
+ * same transaction as an EV_LIST, EV_DELIST or EV_ALLOW event (who from
+ * event.by), and kept when the entry changes again. */
+enum oplog_action {
+    OPLOG_LIST = 1,   /* dnsblctl add, a CSV "list" row */
+    OPLOG_DELIST = 2, /* dnsblctl delist, a CSV "delist" row */
+    OPLOG_ALLOW = 3,  /* dnsblctl allow, a CSV "allow" row */
+    OPLOG_REMOVE = 4, /* reserved: removal of an entry or a dataset's part of it */
+    OPLOG_UNDO = 5,   /* reserved: an undone import */
+};
+#define OPLOG_ACTION_MAX OPLOG_UNDO
+#define OPLOG_WHO_MAX 64 /* sizeof who and dataset, with the NUL */
+
+struct oplog_rec {
+    int64_t time;                /* when, unix seconds (> 0) */
+    uint8_t action;              /* enum oplog_action */
+    uint32_t code;               /* OPLOG_LIST: the A value, host order; 0 = none or the zone's */
+    int64_t expires;             /* unix seconds; 0 = never or not applicable */
+    char who[OPLOG_WHO_MAX];     /* "" = unknown */
+    char reason[MODEL_TEXT_MAX]; /* "" = none given */
+    char dataset[OPLOG_WHO_MAX]; /* "" = none (the operator's own) */
+};
+
+/* "list", "delist", "allow", "remove", "undo"; "?" for anything else. */
+const char *store_oplog_action_name(uint8_t action);
+
+/* p's operator history (exactly p's entry, host bits cleared), oldest
+ * first: the last min(total, cap) records go to out[0..), and *n gets the
+ * total the store holds for p, which may exceed cap (cap 0 counts). Call
+ * between begin and end. DNSBL_ESCHEMA for a record that does not decode. */
+int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, struct oplog_rec *out,
+                       size_t cap, size_t *n);
+
 #define STORE_HISTORY_MAX 400 /* more days than any window a zone may set */
 
 #define STORE_COVERING_MAX                                                                         \

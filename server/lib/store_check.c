@@ -390,6 +390,38 @@ static int store_check_seen(struct store_checker *c)
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+/* Operator history: each key an entries key (the entry itself may be
+ * gone: removal keeps its history), a time and a sequence number; each
+ * value decodes. */
+static int store_check_oplog(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char text[ADDR_TEXT_MAX], hex[96];
+    const char *why;
+    int rc = mdb_cursor_open(c->txn, c->s->oplog, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct addr_prefix p;
+        struct oplog_rec rec;
+        MDB_val ek = store_val(k.mv_data, STORE_KEY_LEN);
+        if (k.mv_size != STORE_OKEY_LEN || !store_check_key(&ek, &p, &why)) {
+            store_check_report(c, "oplog: key %s: %s", store_check_hex(&k, hex, sizeof hex),
+                               k.mv_size != STORE_OKEY_LEN ? "key length is not 30 bytes" : why);
+            continue;
+        }
+        if (store_decode_oplog(&k, &v, &rec) != DNSBL_OK) {
+            addr_format(&p, text, sizeof text);
+            store_check_report(c, "oplog: %s, key %s: the %zu-byte record does not decode", text,
+                               store_check_hex(&k, hex, sizeof hex), v.mv_size);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
 int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
                 size_t *nproblems)
 {
@@ -409,6 +441,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
         err = store_check_history(&c);
     if (err == DNSBL_OK)
         err = store_check_seen(&c);
+    if (err == DNSBL_OK)
+        err = store_check_oplog(&c);
     store_loose_end(s, c.txn);
     *nproblems = c.n;
     return err;

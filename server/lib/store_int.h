@@ -495,4 +495,29 @@ void store_txn_abort(struct store_txn *t);
 int store_write_growing(struct store *s, int (*once)(struct store *, void *, char *, size_t),
                         void *arg, char *why, size_t whylen);
 
+/* store_oplog.c: the operator history (doc/store-format.md, "oplog").
+ * A key is the entries key, the action time (i64) and a sequence number
+ * (u32) that keeps two actions of one second in order. */
+#define STORE_OKEY_LEN (STORE_KEY_LEN + 8 + 4)
+#define STORE_OPLOG_VERSION 1
+#define STORE_OVAL_MAX                                                                             \
+    (1 + 1 + 4 + 8 + (2 + OPLOG_WHO_MAX - 1) + (2 + MODEL_TEXT_MAX - 1) + (2 + OPLOG_WHO_MAX - 1))
+void store_okey(const uint8_t key[STORE_KEY_LEN], int64_t time, uint32_t seq,
+                uint8_t okey[STORE_OKEY_LEN]);
+/* The value of rec (its time goes in the key); DNSBL_EINVAL for an
+ * action outside enum oplog_action, DNSBL_ESPACE if cap is short. */
+int store_encode_oplog(const struct oplog_rec *rec, uint8_t *buf, size_t cap, size_t *len);
+/* A record from its key and value; DNSBL_ESCHEMA for anything short,
+ * long, of another version, or with an unknown action or a bad text. */
+int store_decode_oplog(const MDB_val *k, const MDB_val *v, struct oplog_rec *out);
+/* Appends rec to the history of the entry with key, after any record of
+ * the same second, through t's sticky error (remove and undo record
+ * themselves with it). Returns t->err. */
+int store_oplog_put(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
+                    const struct oplog_rec *rec);
+/* store_oplog_put for an operator event (EV_LIST, EV_DELIST, EV_ALLOW);
+ * other events write nothing. */
+int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
+                      const struct event *ev);
+
 #endif

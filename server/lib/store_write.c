@@ -546,6 +546,7 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         }
         if (model_event_has_history(&one))
             store_history_add(t, a->hcur, key, &one);
+        store_oplog_event(t, key, &one); /* operator events: who, when, what, why */
     }
     a->e.prefix = prefix;
 

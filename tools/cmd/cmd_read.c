@@ -1,8 +1,9 @@
 /* cmd_read: the commands that only read the store -- show (the report on
- * one address: what decides it, its score, evidence and trend) and list
- * (every entry and what it answers in each zone). Text for people, --json
- * for scripts; the JSON keys are part of the interface. Neither creates
- * the store: a directory without one reads as empty. */
+ * one address: what decides it, its score, evidence, trend and operator
+ * history) and list (every entry and what it answers in each zone). Text
+ * for people, --json for scripts; the JSON keys are part of the
+ * interface. Neither creates the store: a directory without one reads as
+ * empty. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,8 @@ struct ctl_show_report {
     char prefix_buf[ADDR_TEXT_MAX];
     char code_buf[CTL_TEXT_SHORT], expires_buf[CTL_TEXT_SHORT];
     char first_buf[CTL_TEXT_SHORT], last_buf[CTL_TEXT_SHORT];
+    const struct ctl_oplog_line *oplog; /* operator history, oldest first (ctl_lookup_oplog) */
+    size_t noplog;
 };
 
 static const uint32_t ctl_no_counts[CNT_COUNT];
@@ -316,6 +319,37 @@ static void ctl_print_snds_json(struct json_writer *w, const struct entry *e)
     json_end_object(w);
 }
 
+/* "operator_history": every operator action on the address or a prefix
+ * containing it, oldest first. */
+static void ctl_print_oplog_json(struct json_writer *w, const struct ctl_show_report *r)
+{
+    char buf[CTL_TEXT_SHORT], text[ADDR_TEXT_MAX];
+
+    json_key(w, "operator_history");
+    json_begin_array(w);
+    for (size_t i = 0; i < r->noplog; i++) {
+        const struct ctl_oplog_line *o = &r->oplog[i];
+        json_begin_object(w);
+        ctl_format_time(o->rec.time, buf);
+        json_member_string(w, "time", buf);
+        json_member_string(w, "action", store_oplog_action_name(o->rec.action));
+        addr_format(&o->prefix, text, sizeof text);
+        json_member_string(w, "prefix", text);
+        json_member_string(w, "by", o->rec.who[0] ? o->rec.who : NULL);
+        if (o->rec.code) {
+            ctl_format_code(o->rec.code, buf);
+            json_member_string(w, "code", buf);
+        } else {
+            json_member_string(w, "code", NULL);
+        }
+        json_member_string(w, "expires", ctl_format_time_opt(o->rec.expires, buf));
+        json_member_string(w, "reason", o->rec.reason[0] ? o->rec.reason : NULL);
+        json_member_string(w, "dataset", o->rec.dataset[0] ? o->rec.dataset : NULL);
+        json_end_object(w);
+    }
+    json_end_array(w);
+}
+
 static void ctl_print_show_json(const struct ctl_show_report *r)
 {
     static const char *const count_keys[CNT_COUNT] = {
@@ -395,6 +429,7 @@ static void ctl_print_show_json(const struct ctl_show_report *r)
         json_end_object(&w);
     }
     json_end_array(&w);
+    ctl_print_oplog_json(&w, r);
     json_end_object(&w);
     json_finish(&w);
 }
@@ -509,6 +544,41 @@ static void ctl_print_show_snds(const struct ctl_show_report *r)
         printf("snds status: %s\n", status);
 }
 
+/* An operator action a "history:" line, oldest first (the text stays one
+ * key: value line each): time, action, prefix, who, the code and expiry
+ * when set, the dataset, the reason. "history: none" when there is none. */
+static void ctl_print_show_oplog(const struct ctl_show_report *r)
+{
+    char buf[CTL_TEXT_SHORT], text[ADDR_TEXT_MAX];
+
+    if (r->noplog == 0)
+        ctl_print_show_line("history", NULL, "none");
+    for (size_t i = 0; i < r->noplog; i++) {
+        const struct oplog_rec *o = &r->oplog[i].rec;
+        ctl_format_time(o->time, buf);
+        addr_format(&r->oplog[i].prefix, text, sizeof text);
+        printf("history: %s  %s  %s  by ", buf, store_oplog_action_name(o->action), text);
+        ctl_print_text(stdout, o->who[0] ? o->who : "unknown");
+        if (o->code) {
+            ctl_format_code(o->code, buf);
+            printf("  code %s", buf);
+        }
+        if (o->expires) {
+            ctl_format_time(o->expires, buf);
+            printf("  expires %s", buf);
+        }
+        if (o->dataset[0]) {
+            printf("  dataset ");
+            ctl_print_text(stdout, o->dataset);
+        }
+        if (o->reason[0]) {
+            printf("  reason: ");
+            ctl_print_text(stdout, o->reason);
+        }
+        putchar('\n');
+    }
+}
+
 static void ctl_print_show_text(const struct ctl_show_report *r, bool chart)
 {
     const struct decision *d = &r->v->d;
@@ -544,6 +614,7 @@ static void ctl_print_show_text(const struct ctl_show_report *r, bool chart)
     ctl_print_show_line("sources", r->sources[0] ? r->sources : NULL, "-");
     if (r->note)
         ctl_print_show_line("note", r->note, "-");
+    ctl_print_show_oplog(r);
     if (chart)
         ctl_print_show_chart(r);
 }
@@ -552,6 +623,7 @@ int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct ctl_show_options o = {0};
     struct ctl_show_report *report = NULL;
+    struct ctl_oplog_line *oplog = NULL;
     struct ctl_lookup *l = NULL;
     struct verdict v;
     struct ctl_zone zone;
@@ -588,11 +660,16 @@ int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
     }
     addr_format(&addr, report->address, sizeof report->address);
     ctl_show_build_report(&v, &zone.policy, ctx->now, report);
+    rc = ctl_lookup_oplog(l, &addr, &oplog, &report->noplog);
+    if (rc != CTL_EXIT_OK)
+        goto out;
+    report->oplog = oplog;
     if (o.json)
         ctl_print_show_json(report);
     else
         ctl_print_show_text(report, o.chart || isatty(STDOUT_FILENO));
 out:
+    free(oplog);
     free(report);
     ctl_lookup_close(l);
     if (s)

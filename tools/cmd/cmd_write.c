@@ -91,6 +91,7 @@ static int ctl_write_parse_args(struct ctl_ctx *ctx, int argc, char **argv, cons
     rc = ctl_args_take_one(ctx, argc, argv, CTL_WRITE_OPERAND, &wa->target);
     if (rc != CTL_EXIT_OK)
         return rc;
+    ev->by = ctl_operator(ctx); /* the store records who in the operator history */
     return ctl_args_parse_prefix(wa->target, &ev->prefix);
 }
 
@@ -263,8 +264,8 @@ static int ctl_write_refuse_testpoint(const char *text, const struct event *ev)
 int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_CODE,    CTL_OPTION_EXPIRES,
-        CTL_OPTION_FORCE,   CTL_OPTION_CREATE, {NULL, 0, NULL, 0},
+        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_CODE, CTL_OPTION_EXPIRES,
+        CTL_OPTION_FORCE,   CTL_OPTION_CREATE, CTL_OPTION_BY,   {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_LIST};
     char text[ADDR_TEXT_MAX], code[CTL_TEXT_SHORT];
@@ -290,8 +291,8 @@ int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv)
 int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
-        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_EXPIRES,
-        CTL_OPTION_FORCE,   CTL_OPTION_CREATE, {NULL, 0, NULL, 0},
+        CTL_OPTIONS_COMMON, CTL_OPTION_REASON, CTL_OPTION_EXPIRES, CTL_OPTION_FORCE,
+        CTL_OPTION_CREATE,  CTL_OPTION_BY,     {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_ALLOW};
     char text[ADDR_TEXT_MAX];
@@ -313,14 +314,15 @@ int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv)
 /* Delisting something not listed is an operator mistake worth an exit 1,
  * and it must not create a store or an entry as a side effect. The check
  * and the write are two transactions: an add in between only means the
- * delist wins, as it would have a moment later. The note records who
- * delisted it and why; the entry's evidence and history stay, so fresh
- * complaints list it again by score. */
+ * delist wins, as it would have a moment later. The note (model.c) and
+ * the operator history record who delisted it and why; the entry's
+ * evidence and history stay, so fresh complaints list it again by score. */
 int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
         CTL_OPTIONS_COMMON,
         CTL_OPTION_REASON,
+        CTL_OPTION_BY,
         {NULL, 0, NULL, 0},
     };
     struct ctl_write_args wa = {.ev.kind = EV_DELIST};
@@ -328,17 +330,12 @@ int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv)
     struct verdict v;
     struct zone_policy zp;
     struct store *s = NULL;
-    char text[ADDR_TEXT_MAX], note[MODEL_TEXT_MAX];
+    char text[ADDR_TEXT_MAX];
     int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:", opts, &wa);
 
     if (rc != CTL_EXIT_OK || wa.done)
         return rc;
     addr_format(&wa.ev.prefix, text, sizeof text);
-    if (wa.ev.reason && wa.ev.reason[0])
-        snprintf(note, sizeof note, "by %s: %s", ctl_operator_name(), wa.ev.reason);
-    else
-        snprintf(note, sizeof note, "by %s", ctl_operator_name());
-    wa.ev.reason = note;
     rc = ctl_store_open_existing(ctx, STORE_CREATE, &s);
     if (rc != CTL_EXIT_OK)
         return rc;

@@ -39,6 +39,7 @@ struct ctl_ctx {
     int64_t now;                       /* time_now(), read once per run */
     struct store_options store_opt;    /* --map-size, --index-from, --reindex-after */
     bool create;                       /* --create: a write may make a new store */
+    const char *by;                    /* --by NAME: who acts (ctl_operator); NULL if not given */
 };
 
 struct ctl_command {
@@ -78,6 +79,15 @@ enum { CTL_OPT_CREATE = 300 };
     {                                                                                              \
         "create", no_argument, NULL, CTL_OPT_CREATE                                                \
     }
+
+/* --by NAME, for the commands an operator answers for (operator history):
+ * ctl_getopt checks it and sets ctx->by. Far from the commands' own codes. */
+enum { CTL_OPT_BY = 390 };
+#define CTL_OPTION_BY                                                                              \
+    {                                                                                              \
+        "by", required_argument, NULL, CTL_OPT_BY                                                  \
+    }
+#define CTL_OPERATOR_MAX 63 /* bytes of a name the store keeps (OPLOG_WHO_MAX - 1) */
 
 enum ctl_getopt_result {
     CTL_GETOPT_END = -1,
@@ -178,6 +188,21 @@ void ctl_lookup_close(struct ctl_lookup *l);
 int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
                       const struct zone_policy *zp, int64_t now, struct verdict *v);
 
+/* One operator action as show prints it: the prefix it was taken on and
+ * the store's record; order is its place in the reading (ties). */
+struct ctl_oplog_line {
+    struct addr_prefix prefix;
+    struct oplog_rec rec;
+    size_t order;
+};
+
+/* Every operator action (store_reader_oplog) on p and on each prefix
+ * containing p, whether or not an entry holds it now, oldest first; of
+ * one second, the shortest prefix first. *out (NULL when *n is 0) is the
+ * caller's to free. Says why on failure. */
+int ctl_lookup_oplog(struct ctl_lookup *l, const struct addr_prefix *p, struct ctl_oplog_line **out,
+                     size_t *n);
+
 /* The zone a read command speaks for: its name (may be "") and policy.
  * --zone-config FILE --zone NAME takes them from dnsbld's configuration;
  * without a config, policy_defaults and the --zone name as given. */
@@ -189,9 +214,13 @@ struct ctl_zone {
 int ctl_zone_resolve(const struct ctl_ctx *ctx, const char *config, const char *name,
                      struct ctl_zone *out);
 
-/* The operator behind this run, for notes: $SUDO_USER, $USER, or
- * "unknown". */
+/* The operator behind this run, for notes and the operator history:
+ * $SUDO_USER, $USER, $LOGNAME, else "uid N" (static storage). */
 const char *ctl_operator_name(void);
+/* The same, unless --by named someone (ctx->by). */
+const char *ctl_operator(const struct ctl_ctx *ctx);
+/* --by: 1 to CTL_OPERATOR_MAX bytes, no control characters. */
+int ctl_args_check_by(const char *text);
 
 /* Text forms (ctl_args.c); both write into buf[CTL_TEXT_SHORT]. */
 #define CTL_TEXT_SHORT 40

@@ -88,6 +88,23 @@ int ctl_args_parse_expires(const struct ctl_ctx *ctx, const char *text, int64_t 
     return CTL_EXIT_USAGE;
 }
 
+int ctl_args_check_by(const char *text)
+{
+    size_t len = strlen(text);
+
+    if (len == 0 || len > CTL_OPERATOR_MAX) {
+        ctl_error("--by '%s': give a name of 1 to %d bytes", text, CTL_OPERATOR_MAX);
+        return CTL_EXIT_USAGE;
+    }
+    for (const unsigned char *s = (const unsigned char *)text; *s; s++) {
+        if (*s < 0x20 || *s == 0x7f) {
+            ctl_error("--by must not contain control characters (found 0x%02x)", *s);
+            return CTL_EXIT_USAGE;
+        }
+    }
+    return CTL_EXIT_OK;
+}
+
 int ctl_args_check_reason(const char *text)
 {
     size_t len = strlen(text);

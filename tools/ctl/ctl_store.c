@@ -250,6 +250,85 @@ int ctl_lookup_decide(struct ctl_lookup *l, const struct addr_prefix *p,
     return CTL_EXIT_OK;
 }
 
+static int ctl_oplog_line_cmp(const void *a, const void *b)
+{
+    const struct ctl_oplog_line *x = a, *y = b;
+    if (x->rec.time != y->rec.time)
+        return x->rec.time < y->rec.time ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* p's own records appended to (*lines)[*n..), through the scratch *recs
+ * of *cap records (both grown as needed). */
+static int ctl_oplog_read_one(struct store_reader *r, const struct addr_prefix *p,
+                              struct oplog_rec **recs, size_t *cap, struct ctl_oplog_line **lines,
+                              size_t *n)
+{
+    size_t total;
+    int rc = store_reader_oplog(r, p, *recs, *cap, &total);
+    if (rc == DNSBL_OK && total > *cap) {
+        struct oplog_rec *grown = realloc(*recs, total * sizeof *grown);
+        if (!grown)
+            return DNSBL_ENOMEM;
+        *recs = grown;
+        *cap = total;
+        rc = store_reader_oplog(r, p, *recs, *cap, &total);
+    }
+    if (rc != DNSBL_OK || total == 0)
+        return rc;
+    struct ctl_oplog_line *more = realloc(*lines, (*n + total) * sizeof *more);
+    if (!more)
+        return DNSBL_ENOMEM;
+    *lines = more;
+    for (size_t i = 0; i < total; i++) {
+        more[*n].prefix = *p;
+        more[*n].rec = (*recs)[i];
+        more[*n].order = *n;
+        (*n)++;
+    }
+    return DNSBL_OK;
+}
+
+int ctl_lookup_oplog(struct ctl_lookup *l, const struct addr_prefix *p, struct ctl_oplog_line **out,
+                     size_t *n)
+{
+    struct oplog_rec *recs = NULL;
+    size_t cap = 0;
+    int rc = DNSBL_OK;
+
+    *out = NULL;
+    *n = 0;
+    if (!l->reader)
+        return CTL_EXIT_OK;
+    rc = store_reader_begin(l->reader);
+    if (rc != DNSBL_OK) {
+        ctl_error("%s", store_reader_why(l->reader));
+        return CTL_EXIT_FAIL;
+    }
+    /* By prefix, not by the covering entries: a removed entry's history
+     * stays in the store, and show still tells it. Shortest first: the
+     * order of one second's actions on different prefixes is not stored,
+     * and a wide decision usually comes before its exceptions. */
+    for (int len = 0; len <= p->plen && rc == DNSBL_OK; len++) {
+        struct addr_prefix q = *p;
+        q.plen = (uint8_t)len;
+        addr_mask(&q);
+        rc = ctl_oplog_read_one(l->reader, &q, &recs, &cap, out, n);
+    }
+    store_reader_end(l->reader);
+    free(recs);
+    if (rc != DNSBL_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+        ctl_error("reading the operator history: %s", dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
+    }
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, ctl_oplog_line_cmp);
+    return CTL_EXIT_OK;
+}
+
 int ctl_zone_resolve(const struct ctl_ctx *ctx, const char *config, const char *name,
                      struct ctl_zone *out)
 {
@@ -290,6 +369,7 @@ int ctl_zone_resolve(const struct ctl_ctx *ctx, const char *config, const char *
 
 const char *ctl_operator_name(void)
 {
+    static char uid[CTL_TEXT_SHORT];
     /* Behind sudo, USER is root: SUDO_USER names the person. */
     const char *names[] = {"SUDO_USER", "USER", "LOGNAME"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -297,5 +377,12 @@ const char *ctl_operator_name(void)
         if (v && *v)
             return v;
     }
-    return "unknown";
+    /* cron and systemd units may set none of them. */
+    snprintf(uid, sizeof uid, "uid %lu", (unsigned long)getuid());
+    return uid;
+}
+
+const char *ctl_operator(const struct ctl_ctx *ctx)
+{
+    return ctx->by ? ctx->by : ctl_operator_name();
 }
