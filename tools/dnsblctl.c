@@ -116,7 +116,7 @@ static const struct ctl_command ctl_commands[] = {
      "                          (the import's --source) and what identifies each\n"
      "                          (ARF Message-ID, reporter, Feedback-Type, SPF/DKIM/\n"
      "                          DMARC; trap HELO, MAIL FROM, RCPT TO; fail2ban jail;\n"
-     "                          SNDS period and colour) as name=value\n"
+     "                          SNDS period and colour) as name=value; N <= 1000\n"
      "  -z, --zone NAME         the zone whose policy decides (with --zone-config)\n"
      "  -Z, --zone-config FILE  dnsbld's configuration file; default: the default\n"
      "                          blocklist policy\n" CTL_USAGE_COMMON,

@@ -153,6 +153,25 @@ class TestFeedEvidence(EvidenceTestCase):
         self.assertEqual(ident, {"colour": "yellow",
                                  "period": "2025-06-01T00:00:00Z/2025-06-01T23:59:00Z"})
 
+    def test_covering_entries_merge(self):
+        # A blocked /29 of the IP-status export and a trap hit inside it:
+        # the address shows both entries' records, oldest first.
+        traps = os.path.join(self.tmp, "traps.csv")
+        with open(traps, "w") as f:
+            f.write("timestamp,ip,helo,mail_from,rcpt_to\n"
+                    "2025-06-01T08:00:00Z,192.0.2.66,h.example,\"a b\"@x.example,t@bl.example\n")
+        status = os.path.join(FIXTURES, "snds", "snds-ipstatus.csv")
+        self.import_ok("import", traps)
+        self.import_ok("import", "--format", "snds", status)
+        rows = self.show_trail("192.0.2.66", 5)
+        self.assertEqual([r[1] for r in rows], ["trap", "snds_status"])
+        # A space: shown quoted, read back whole.
+        self.assertEqual(rows[0][3]["mail-from"], "a b@x.example")
+        self.assertEqual(rows[1][3], {"status": "blocked", "reason": "Blocked due to user "
+                                      "complaints or other evidence of spamming"})
+        self.assertEqual(len(self.show_trail("192.0.2.66", 1)), 1)
+        self.assertEqual(self.show_trail("192.0.2.66", 1)[0][1], "snds_status")
+
 
 class TestPruning(EvidenceTestCase):
     def report(self, name, when, msgid):
@@ -197,7 +216,7 @@ class TestPruning(EvidenceTestCase):
 
 class TestUsage(EvidenceTestCase):
     def test_bad_counts(self):
-        for bad in ("0", "-1", "x", "100001"):
+        for bad in ("0", "-1", "x", "1001"):
             r = self.ctl_fail(2, "show", "192.0.2.45", "--evidence", bad)
             self.assertIn("--evidence", r.err)
         for bad in ("0", "36501", "3d"):

@@ -25,8 +25,8 @@ struct ctl_show_options {
     size_t evidence; /* --evidence N: the last N pieces of evidence; 0 = none shown */
 };
 
-/* --evidence N: at most this many (an entry keeps at most 1,000 by default). */
-#define CTL_EVIDENCE_MAX 100000
+/* --evidence N: at most this many, what an entry keeps (doc/store-format.md). */
+#define CTL_EVIDENCE_MAX 1000
 
 static int ctl_show_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
                                   struct ctl_show_options *o)
@@ -99,7 +99,9 @@ static int ctl_show_read_trail(struct store *s, const struct verdict *v, size_t 
     tr->n = 0;
     if (!s || v->n == 0)
         return CTL_EXIT_OK;
-    tr->rec = calloc(want * v->n, sizeof *tr->rec);
+    /* Room for the newest `want` so far and one entry's: memory stays
+     * bounded however many entries cover the address. */
+    tr->rec = calloc(2 * want, sizeof *tr->rec);
     if (!tr->rec) {
         ctl_error("reading the evidence: %s", dnsbl_strerror(DNSBL_ENOMEM));
         return CTL_EXIT_FAIL;
@@ -114,6 +116,11 @@ static int ctl_show_read_trail(struct store *s, const struct verdict *v, size_t 
         size_t got = 0;
         err = store_reader_evidence(r, &v->covering[i].prefix, want, tr->rec + tr->n, &got);
         tr->n += got;
+        qsort(tr->rec, tr->n, sizeof *tr->rec, ctl_evidence_cmp);
+        if (tr->n > want) {
+            memmove(tr->rec, tr->rec + (tr->n - want), want * sizeof *tr->rec);
+            tr->n = want;
+        }
     }
     if (r) {
         store_reader_end(r);
@@ -122,11 +129,6 @@ static int ctl_show_read_trail(struct store *s, const struct verdict *v, size_t 
     if (err != DNSBL_OK) {
         ctl_error("reading the evidence: %s", dnsbl_strerror(err));
         return CTL_EXIT_FAIL;
-    }
-    qsort(tr->rec, tr->n, sizeof *tr->rec, ctl_evidence_cmp);
-    if (tr->n > want) {
-        memmove(tr->rec, tr->rec + (tr->n - want), want * sizeof *tr->rec);
-        tr->n = want;
     }
     return CTL_EXIT_OK;
 }
