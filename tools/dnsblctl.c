@@ -98,7 +98,8 @@ static const struct ctl_command ctl_commands[] = {
          CTL_USAGE_COMMON,
      "allowlist an address or prefix"},
     {"show", ctl_cmd_show,
-     "Usage: dnsblctl show ADDR [--json] [--chart] [--zone-config FILE --zone NAME]\n"
+     "Usage: dnsblctl show ADDR [--json] [--chart] [--evidence N]\n"
+     "                     [--zone-config FILE --zone NAME]\n"
      "\n"
      "The report on one address: listed or not, since when and why, the codes it\n"
      "answers with, the score now against the threshold and when it falls under\n"
@@ -121,6 +122,12 @@ static const struct ctl_command ctl_commands[] = {
      "Options:\n"
      "  -j, --json              print one JSON object\n"
      "  -C, --chart             draw the trend even when stdout is not a terminal\n"
+     "      --evidence N        then the last N pieces of evidence of the entries\n"
+     "                          covering it, oldest first: time, kind, dataset\n"
+     "                          (the import's --source) and what identifies each\n"
+     "                          (ARF Message-ID, reporter, Feedback-Type, SPF/DKIM/\n"
+     "                          DMARC; trap HELO, MAIL FROM, RCPT TO; fail2ban jail;\n"
+     "                          SNDS period and colour) as name=value; N <= 1000\n"
      "  -z, --zone NAME         the zone whose policy decides (with --zone-config)\n"
      "  -Z, --zone-config FILE  dnsbld's configuration file; default: the default\n"
      "                          blocklist policy\n" CTL_USAGE_COMMON,
@@ -209,8 +216,7 @@ static const struct ctl_command ctl_commands[] = {
      "      --done DIR          move each message read from a directory into DIR\n"
      "                          once it is in the store; without it a maildir's\n"
      "                          messages are marked seen (cur/NAME:2,S) and\n"
-     "                          skipped by the next run\n" CTL_USAGE_CREATE
-         CTL_USAGE_COMMON,
+     "                          skipped by the next run\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
     {"top", ctl_cmd_top,
      "Usage: dnsblctl top [--by score|complaints|traps] [--limit N] [--json]\n"
@@ -357,6 +363,9 @@ static void ctl_print_main_usage(FILE *out)
           "                   holds N entries (default 65536; below, the B-tree is cheap)\n"
           "  --reindex-after N  rebuild the flat index once N entries changed since it\n"
           "                   was built (default 1024, or 1/64 of the entries if more)\n"
+          "  --evidence-days N  keep an address's evidence trail (show --evidence) for N\n"
+          "                   days before its newest record (default 90, the default\n"
+          "                   model window); at most 1000 records an address either way\n"
           "  --create         make the store if it does not exist yet (see init)\n"
           "\n"
           "Exit status: 0 success, 1 the operation failed (store error, refused,\n"
@@ -571,7 +580,7 @@ static bool ctl_parse_count(const char *text, size_t *out)
 
 static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    enum { OPT_MAP_SIZE = CTL_OPT_NOW + 1, OPT_INDEX_FROM, OPT_REINDEX_AFTER };
+    enum { OPT_MAP_SIZE = CTL_OPT_NOW + 1, OPT_INDEX_FROM, OPT_REINDEX_AFTER, OPT_EVIDENCE_DAYS };
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"now", required_argument, NULL, CTL_OPT_NOW},
@@ -580,6 +589,7 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         {"map-size", required_argument, NULL, OPT_MAP_SIZE},
         {"index-from", required_argument, NULL, OPT_INDEX_FROM},
         {"reindex-after", required_argument, NULL, OPT_REINDEX_AFTER},
+        {"evidence-days", required_argument, NULL, OPT_EVIDENCE_DAYS},
         CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
@@ -614,6 +624,12 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         case OPT_MAP_SIZE:
             if (store_options_map_size(&ctx->store_opt, optarg, why, sizeof why) != DNSBL_OK) {
                 ctl_error("--map-size: %s (see dnsblctl --help)", why);
+                return CTL_GETOPT_BAD;
+            }
+            break;
+        case OPT_EVIDENCE_DAYS:
+            if (store_options_evidence_days(&ctx->store_opt, optarg, why, sizeof why) != DNSBL_OK) {
+                ctl_error("--evidence-days: %s (see dnsblctl --help)", why);
                 return CTL_GETOPT_BAD;
             }
             break;

@@ -369,6 +369,14 @@ bool model_event_has_history(const struct event *ev)
     return model_kind_counter(ev->kind) >= 0 || ev->kind == EV_VOLUME;
 }
 
+bool model_event_has_evidence(const struct event *ev)
+{
+    if (!ev->ident)
+        return false;
+    return (ev->kind >= EV_ABUSE && ev->kind <= EV_TRAP_HIT) || ev->kind == EV_SNDS ||
+           ev->kind == EV_SNDS_STATUS;
+}
+
 void model_history_add(struct history_day *d, const struct event *ev)
 {
     uint64_t add = model_weight_to_count(ev->weight);

@@ -159,6 +159,23 @@ bool model_entry_holds(const struct entry *e);
 /* Does the entry hold evidence that makes a score (counters or volume)? */
 bool model_has_evidence(const struct entry *e);
 
+/* What identifies one piece of evidence (doc/store-format.md, "evidence"):
+ * up to EVIDENCE_IDENT_MAX (name, value) pairs, e.g. ("message-id", ...),
+ * ("jail", "sshd"). Names are short ASCII words; a value longer than
+ * EVIDENCE_VALUE_MAX - 1 bytes is cut when stored. Borrowed like the
+ * event's other pointers. */
+#define EVIDENCE_IDENT_MAX 8
+#define EVIDENCE_NAME_MAX 16   /* a name, with the NUL */
+#define EVIDENCE_VALUE_MAX 256 /* a value, with the NUL */
+struct evidence_pair {
+    const char *name;
+    const char *value;
+};
+struct evidence_ident {
+    size_t n;
+    struct evidence_pair pair[EVIDENCE_IDENT_MAX];
+};
+
 /* One event from the CLI or a feed parser. Pointers are borrowed for the
  * duration of the call that takes the event. */
 struct event {
@@ -177,6 +194,10 @@ struct event {
     const struct snds_row *snds; /* EV_SNDS */
     bool snds_blocked;           /* EV_SNDS_STATUS: blocked (listed) or junked (recorded) */
     const char *by;              /* EV_LIST/DELIST/ALLOW: who (operator history), NULL = unknown */
+    /* The record this event stands for, for the evidence trail; NULL: the
+     * event leaves no evidence record (model_event_has_evidence). */
+    const struct evidence_ident *ident;
+    uint64_t import_id; /* the import that brought it, 0 = none (kept with its evidence) */
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new).
@@ -212,6 +233,12 @@ struct history_day {
 void model_history_add(struct history_day *d, const struct event *ev);
 /* Does this event kind write history? */
 bool model_event_has_history(const struct event *ev);
+/* Does this event leave an evidence record: a kind that is evidence
+ * (complaints, other, not-spam, auth failure, trap hit, SNDS data and
+ * status rows; not volume, a count of mail seen) that came with
+ * identifiers? A feed gives them to the event standing for its record,
+ * not to the counters derived from it (an SNDS row's trap hits). */
+bool model_event_has_evidence(const struct event *ev);
 
 const char *model_state_name(uint8_t state); /* "none", "listed", ... */
 const char *model_why_name(uint8_t why);     /* "manual", "allowed", ... */

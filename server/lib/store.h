@@ -32,6 +32,11 @@ struct store_options {
     size_t filter_min;   /* entries before the store gets its lookup filter (65,536) */
     size_t flat_min;     /* entries before it gets a flat index (65,536) */
     size_t flat_changes; /* the fewest changes that make a flat rebuild due (1,024) */
+    /* The evidence trail (doc/store-format.md, "evidence"): a write drops an
+     * entry's records older than its newest minus evidence_days days (90,
+     * the default model window), and all but its newest evidence_max (1,000). */
+    uint32_t evidence_days;
+    size_t evidence_max;
 };
 void store_options_default(struct store_options *o);
 
@@ -39,6 +44,12 @@ void store_options_default(struct store_options *o);
  * and o->map_max, for a --map-size option. On failure returns DNSBL_EINVAL
  * and writes a sentence naming text and the limits to why. */
 int store_options_map_size(struct store_options *o, const char *text, char *why, size_t whylen);
+
+/* "N" days, 1 to STORE_EVIDENCE_DAYS_MAX, into o->evidence_days, for an
+ * --evidence-days option; DNSBL_EINVAL with a sentence in why if not. */
+#define STORE_EVIDENCE_DAYS_MAX 36500
+int store_options_evidence_days(struct store_options *o, const char *text, char *why,
+                                size_t whylen);
 
 /* Open the store in directory dir, with opt (NULL: the defaults). On
  * failure returns a negative dnsbl_err and writes a sentence naming dir
@@ -135,7 +146,9 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
  * version and serial records; every entries key (family, prefix length,
  * host bits) and value decodes; every entry's ancestors are right; the
  * lookup filter has a bit for every entry; every history key belongs to an existing
- * entry and its record decodes; every seen key is 32 bytes. problem(arg,
+ * entry and its record decodes; every seen key is 32 bytes; every
+ * evidence key is 30 bytes of a valid entries key, a time and a sequence
+ * number, and its record decodes. problem(arg,
  * what) is called for each problem found, what a sentence naming the
  * database and the key (as prefix text, else hex); *nproblems gets the
  * count. Returns DNSBL_OK when the walk completed, whatever it found,
@@ -235,6 +248,36 @@ int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, stru
                        size_t cap, size_t *n);
 
 #define STORE_HISTORY_MAX 400 /* more days than any window a zone may set */
+
+/* One record of the evidence trail, decoded: what store_apply wrote for an
+ * event with identifiers (model_event_has_evidence). Texts are copies. */
+struct evidence_record {
+    int64_t time;                 /* the event's time */
+    uint32_t seq;                 /* tells records of one entry and time apart */
+    uint8_t kind;                 /* enum event_kind */
+    double weight;                /* the event's weight */
+    uint64_t import_id;           /* the import that brought it, 0 = none */
+    char dataset[MODEL_TEXT_MAX]; /* the event's source (an import's --source) */
+    size_t n;                     /* identifier pairs */
+    char name[EVIDENCE_IDENT_MAX][EVIDENCE_NAME_MAX];
+    char value[EVIDENCE_IDENT_MAX][EVIDENCE_VALUE_MAX];
+};
+
+/* The newest last_n evidence records of exactly prefix p, oldest first,
+ * into out[0..last_n); *n gets how many. Call between begin and end. */
+int store_reader_evidence(struct store_reader *r, const struct addr_prefix *p, size_t last_n,
+                          struct evidence_record *out, size_t *n);
+
+/* The `evidence` value codec, exposed for tests. encode writes the event's
+ * kind, weight, import id, source and identifiers (texts cut to their
+ * fields) into buf (STORE_EVIDENCE_VALUE_MAX is always enough); decode
+ * fills out's fields but time and seq (they are in the key) and returns
+ * DNSBL_ESCHEMA for anything short, long or malformed. */
+#define STORE_EVIDENCE_VALUE_MAX                                                                   \
+    (1 + 1 + 8 + 8 + 2 + MODEL_TEXT_MAX + 1 +                                                      \
+     EVIDENCE_IDENT_MAX * (1 + EVIDENCE_NAME_MAX + 2 + EVIDENCE_VALUE_MAX))
+int store_encode_evidence(const struct event *ev, uint8_t *buf, size_t cap, size_t *len);
+int store_decode_evidence(const void *val, size_t len, struct evidence_record *out);
 
 #define STORE_COVERING_MAX                                                                         \
     129 /* prefix lengths 0..128: the most entries that can cover one address */

@@ -369,6 +369,40 @@ static int store_check_history(struct store_checker *c)
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+/* Every evidence key is an entries key, a time and a sequence number, and
+ * every record decodes. A record outliving its entry is no problem: the
+ * trail is kept apart from the entries (doc/store-format.md, "evidence"). */
+static int store_check_evidence(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char text[ADDR_TEXT_MAX], hex[96];
+    const char *why;
+    struct evidence_record rec;
+    int rc = mdb_cursor_open(c->txn, c->s->evidence, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct addr_prefix p;
+        MDB_val ek = store_val(k.mv_data, STORE_KEY_LEN);
+        if (k.mv_size != STORE_EKEY_LEN || !store_check_key(&ek, &p, &why)) {
+            store_check_report(c, "evidence: key %s: %s", store_check_hex(&k, hex, sizeof hex),
+                               k.mv_size != STORE_EKEY_LEN ? "key length is not 30 bytes" : why);
+            continue;
+        }
+        addr_format(&p, text, sizeof text);
+        if (store_ekey_decode(&k, &rec.time, &rec.seq) != DNSBL_OK || rec.time <= 0)
+            store_check_report(c, "evidence: %s: time %lld is not a valid event time", text,
+                               (long long)rec.time);
+        else if (store_decode_evidence(v.mv_data, v.mv_size, &rec) != DNSBL_OK)
+            store_check_report(c, "evidence: %s, time %lld: the record does not decode", text,
+                               (long long)rec.time);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
 static int store_check_seen(struct store_checker *c)
 {
     MDB_cursor *cur;
@@ -443,6 +477,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
         err = store_check_seen(&c);
     if (err == DNSBL_OK)
         err = store_check_oplog(&c);
+    if (err == DNSBL_OK)
+        err = store_check_evidence(&c);
     store_loose_end(s, c.txn);
     *nproblems = c.n;
     return err;

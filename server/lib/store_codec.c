@@ -469,3 +469,119 @@ int store_decode_history(const MDB_val *k, const MDB_val *v, struct history_day 
     d->volume = wire_get_u64(&w);
     return DNSBL_OK;
 }
+
+/* ---- evidence codec (doc/store-format.md, "evidence") ---- */
+
+void store_ekey(const uint8_t key[STORE_KEY_LEN], int64_t time, uint32_t seq,
+                uint8_t ekey[STORE_EKEY_LEN])
+{
+    struct wire w;
+    memcpy(ekey, key, STORE_KEY_LEN);
+    wire_init(&w, ekey + STORE_KEY_LEN, STORE_EKEY_LEN - STORE_KEY_LEN);
+    wire_put_u64(&w, (uint64_t)time);
+    wire_put_u32(&w, seq);
+}
+
+int store_ekey_decode(const MDB_val *k, int64_t *time, uint32_t *seq)
+{
+    struct wire w;
+    if (k->mv_size != STORE_EKEY_LEN)
+        return DNSBL_ESCHEMA;
+    wire_init_ro(&w, (const uint8_t *)k->mv_data + STORE_KEY_LEN, STORE_EKEY_LEN - STORE_KEY_LEN);
+    *time = (int64_t)wire_get_u64(&w);
+    *seq = wire_get_u32(&w);
+    return DNSBL_OK;
+}
+
+/* The length of text cut to max - 1 bytes, and back to the start of a
+ * UTF-8 sequence so a cut never leaves half a character. */
+static size_t store_cut_len(const char *text, size_t max)
+{
+    size_t n = strnlen(text, max);
+    if (n < max)
+        return n;
+    n = max - 1;
+    while (n > 0 && ((uint8_t)text[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+int store_encode_evidence(const struct event *ev, uint8_t *buf, size_t cap, size_t *len)
+{
+    struct wire w;
+    uint64_t weight_bits;
+    const struct evidence_ident *id = ev->ident;
+    size_t n = id ? id->n : 0;
+
+    if (n > EVIDENCE_IDENT_MAX)
+        return DNSBL_EINVAL;
+    memcpy(&weight_bits, &ev->weight, sizeof weight_bits);
+    wire_init(&w, buf, cap);
+    wire_put_u8(&w, STORE_EVIDENCE_VERSION);
+    wire_put_u8(&w, ev->kind);
+    wire_put_u64(&w, weight_bits);
+    wire_put_u64(&w, ev->import_id);
+    const char *src = ev->source ? ev->source : "";
+    size_t sn = store_cut_len(src, MODEL_TEXT_MAX);
+    wire_put_u16(&w, (uint16_t)sn);
+    wire_put_bytes(&w, src, sn);
+    wire_put_u8(&w, (uint8_t)n);
+    for (size_t i = 0; i < n; i++) {
+        const char *name = id->pair[i].name ? id->pair[i].name : "";
+        const char *value = id->pair[i].value ? id->pair[i].value : "";
+        size_t nn = strnlen(name, EVIDENCE_NAME_MAX), vn = store_cut_len(value, EVIDENCE_VALUE_MAX);
+        if (nn == 0 || nn >= EVIDENCE_NAME_MAX)
+            return DNSBL_EINVAL; /* a caller bug: names are short words */
+        wire_put_u8(&w, (uint8_t)nn);
+        wire_put_bytes(&w, name, nn);
+        wire_put_u16(&w, (uint16_t)vn);
+        wire_put_bytes(&w, value, vn);
+    }
+    if (w.err)
+        return DNSBL_ESPACE;
+    *len = wire_used(&w);
+    return DNSBL_OK;
+}
+
+/* A text of n bytes (n read by the caller) into dst of max bytes. */
+static void store_get_text_n(struct wire *w, size_t n, char *dst, size_t max)
+{
+    dst[0] = '\0';
+    if (n > max - 1 || !wire_need(w, n)) {
+        w->err = true;
+        return;
+    }
+    wire_get_bytes(w, dst, n);
+    dst[n] = '\0';
+    if (memchr(dst, '\0', n))
+        w->err = true;
+}
+
+int store_decode_evidence(const void *val, size_t len, struct evidence_record *out)
+{
+    struct wire w;
+    uint64_t weight_bits;
+
+    wire_init_ro(&w, val, len);
+    uint8_t version = wire_get_u8(&w);
+    if (w.err || version != STORE_EVIDENCE_VERSION)
+        return DNSBL_ESCHEMA;
+    out->kind = wire_get_u8(&w);
+    weight_bits = wire_get_u64(&w);
+    memcpy(&out->weight, &weight_bits, sizeof out->weight);
+    out->import_id = wire_get_u64(&w);
+    store_get_text_n(&w, wire_get_u16(&w), out->dataset, sizeof out->dataset);
+    out->n = wire_get_u8(&w);
+    if (w.err || out->kind >= EV_KIND_COUNT || out->n > EVIDENCE_IDENT_MAX)
+        return DNSBL_ESCHEMA;
+    for (size_t i = 0; i < out->n && !w.err; i++) {
+        size_t nn = wire_get_u8(&w);
+        if (nn == 0)
+            w.err = true;
+        store_get_text_n(&w, nn, out->name[i], sizeof out->name[i]);
+        store_get_text_n(&w, wire_get_u16(&w), out->value[i], sizeof out->value[i]);
+    }
+    if (w.err || wire_left(&w) != 0)
+        return DNSBL_ESCHEMA;
+    return DNSBL_OK;
+}

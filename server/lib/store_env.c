@@ -461,7 +461,8 @@ static int store_open_upgraded(const char *dir, int flags, const struct store_op
     {                                                                                              \
         .map_initial = STORE_MAP_INITIAL, .map_max = STORE_MAP_MAX,                                \
         .filter_min = STORE_FILTER_MIN, .flat_min = STORE_FLAT_MIN,                                \
-        .flat_changes = STORE_FLAT_CHANGES_MIN,                                                    \
+        .flat_changes = STORE_FLAT_CHANGES_MIN, .evidence_days = STORE_EVIDENCE_DAYS,              \
+        .evidence_max = STORE_EVIDENCE_MAX,                                                        \
     }
 static const struct store_options store_builtin = STORE_OPTIONS_BUILTIN;
 static struct store_options store_defaults = STORE_OPTIONS_BUILTIN;
@@ -479,6 +480,19 @@ void store_testing_defaults(const struct store_options *o)
 void store_testing_fail_step(struct store *s, unsigned nth)
 {
     s->fail_step = nth;
+}
+
+int store_options_evidence_days(struct store_options *o, const char *text, char *why, size_t whylen)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = text[0] >= '0' && text[0] <= '9' ? strtoul(text, &end, 10) : 0;
+    if (errno != 0 || v < 1 || v > STORE_EVIDENCE_DAYS_MAX || *end != '\0') {
+        store_set_why(why, whylen, "'%s': want days, 1 to %u", text, STORE_EVIDENCE_DAYS_MAX);
+        return DNSBL_EINVAL;
+    }
+    o->evidence_days = (uint32_t)v;
+    return DNSBL_OK;
 }
 
 int store_options_map_size(struct store_options *o, const char *text, char *why, size_t whylen)

@@ -60,6 +60,10 @@
 #define STORE_FLAT_CHANGES_SHARE 64
 #define STORE_DIRTY_BYTES (STORE_F4_BYTES + STORE_F6_BYTES)
 #define STORE_HVAL_LEN (CNT_COUNT * 4 + 8)
+#define STORE_EKEY_LEN (STORE_KEY_LEN + 8 + 4) /* evidence: entries key, time, seq */
+#define STORE_EVIDENCE_VERSION 1
+#define STORE_EVIDENCE_DAYS 90  /* the default model window (policy.h) */
+#define STORE_EVIDENCE_MAX 1000 /* records kept per entry */
 
 _Static_assert(sizeof(float) == sizeof(uint32_t), "rate_pct is stored as 32 bits");
 _Static_assert(sizeof(((struct entry *)0)->part_text[0].dataset) == MODEL_DATASET_MAX,
@@ -442,6 +446,9 @@ int store_decode_value(const MDB_val *v, uint8_t family, struct entry *out);
 void store_hkey(const uint8_t key[STORE_KEY_LEN], uint32_t day, uint8_t hkey[STORE_HKEY_LEN]);
 void store_encode_history(const struct history_day *d, uint8_t buf[STORE_HVAL_LEN]);
 int store_decode_history(const MDB_val *k, const MDB_val *v, struct history_day *d);
+void store_ekey(const uint8_t key[STORE_KEY_LEN], int64_t time, uint32_t seq,
+                uint8_t ekey[STORE_EKEY_LEN]);
+int store_ekey_decode(const MDB_val *k, int64_t *time, uint32_t *seq);
 
 /* store_flat.c: the filter and the flat index's upkeep. */
 int store_filter_build(const struct store *s, MDB_txn *txn, uint8_t *f4, uint8_t *f6);
@@ -517,6 +524,8 @@ int store_oplog_put(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
                     const struct oplog_rec *rec);
 /* store_oplog_put for an operator event (EV_LIST, EV_DELIST, EV_ALLOW);
  * other events write nothing. */
+/* Does ev leave an operator-history record (store_oplog_event)? */
+bool store_oplog_kind(const struct event *ev);
 int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
                       const struct event *ev);
 

@@ -186,6 +186,21 @@ static void store_oplog_copy(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+bool store_oplog_kind(const struct event *ev)
+{
+    switch (ev->kind) {
+    case EV_LIST:
+    case EV_DELIST:
+    case EV_ALLOW:
+    case EV_REMOVE:
+    case EV_OPERATOR_CLEAR:
+        return true;
+    case EV_IMPORT_REMOVE:
+        return ev->by != NULL;
+    }
+    return false;
+}
+
 int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN], const struct event *ev)
 {
     struct oplog_rec rec;
@@ -200,6 +215,17 @@ int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN], con
     case EV_ALLOW:
         rec.action = OPLOG_ALLOW;
         break;
+    case EV_REMOVE:
+    case EV_OPERATOR_CLEAR:
+        rec.action = OPLOG_REMOVE;
+        break;
+    case EV_IMPORT_REMOVE:
+        /* dnsblctl remove names who; a sync's removals are the import's,
+         * recorded with it. */
+        if (!ev->by)
+            return t->err;
+        rec.action = OPLOG_REMOVE;
+        break;
     default:
         return t->err;
     }
@@ -207,7 +233,7 @@ int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN], con
     /* What model_apply_event keeps of each kind: a delisting has no code
      * and clears the expiry. */
     rec.code = ev->kind == EV_LIST ? ev->code : 0;
-    rec.expires = ev->kind == EV_DELIST ? 0 : ev->expires;
+    rec.expires = ev->kind == EV_LIST || ev->kind == EV_ALLOW ? ev->expires : 0;
     store_oplog_copy(rec.who, sizeof rec.who, ev->by);
     store_oplog_copy(rec.reason, sizeof rec.reason, ev->reason);
     store_oplog_copy(rec.dataset, sizeof rec.dataset, ev->dataset);

@@ -320,6 +320,56 @@ int store_reader_history(struct store_reader *r, const struct addr_prefix *p, ui
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+/* Walks back from the entry's last record: the newest come first, and a
+ * long trail is not read to its start. */
+int store_reader_evidence(struct store_reader *r, const struct addr_prefix *p, size_t last_n,
+                          struct evidence_record *out, size_t *n)
+{
+    uint8_t key[STORE_KEY_LEN], ek[STORE_EKEY_LEN];
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    size_t got = 0;
+    int err = DNSBL_OK;
+
+    *n = 0;
+    if (!r->active || !store_prefix_valid(p))
+        return DNSBL_EINVAL;
+    if (last_n == 0)
+        return DNSBL_OK;
+    struct addr_prefix q = *p;
+    addr_mask(&q);
+    store_key_from_prefix(&q, key);
+    store_ekey(key, INT64_MAX, UINT32_MAX, ek);
+    int rc = mdb_cursor_open(r->txn, r->s->evidence, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    k = store_val(ek, sizeof ek);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    rc = rc == MDB_NOTFOUND  ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+         : rc == MDB_SUCCESS ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                             : rc;
+    for (; rc == MDB_SUCCESS && got < last_n; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
+            break; /* before this entry's records */
+        struct evidence_record *e = &out[last_n - 1 - got];
+        err = store_ekey_decode(&k, &e->time, &e->seq);
+        if (err == DNSBL_OK)
+            err = store_decode_evidence(v.mv_data, v.mv_size, e);
+        if (err != DNSBL_OK)
+            break;
+        got++;
+    }
+    mdb_cursor_close(cur);
+    if (err == DNSBL_OK && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        err = store_map_err(rc);
+    if (err != DNSBL_OK)
+        return err;
+    if (got < last_n)
+        memmove(out, out + (last_n - got), got * sizeof *out);
+    *n = got;
+    return DNSBL_OK;
+}
+
 int store_count(struct store *s, size_t *entries)
 {
     MDB_txn *txn = NULL;

@@ -358,6 +358,7 @@ struct store_applier {
     struct store_txn *t;
     const struct event *ev;
     MDB_cursor *ecur, *hcur;
+    MDB_cursor *vcur;               /* evidence: opened by the first group that has some */
     bool filter_loaded;             /* filter_have says whether the store has a filter */
     bool filter_have, filter_dirty; /* s->filter holds this transaction's */
     bool flat_loaded, flat_have;    /* the store has a flat index: s->dirty tracks it */
@@ -370,7 +371,148 @@ struct store_applier {
     uint8_t val[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX];
     uint8_t old[STORE_ANC6_BYTES + STORE_ENTRY_VALUE_MAX]; /* the value before */
     size_t oldlen;
+    uint8_t evval[STORE_EVIDENCE_VALUE_MAX];
 };
+
+/* ---- the evidence trail (doc/store-format.md, "evidence") ---- */
+
+/* The time of the newest evidence record of key, 0 when it has none;
+ * with *seq the next free sequence number at time `at`. Moves cur. */
+static int store_evidence_last(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], int64_t at,
+                               int64_t *newest, uint32_t *seq)
+{
+    uint8_t ek[STORE_EKEY_LEN];
+    int64_t t;
+    uint32_t q;
+    MDB_val k, v;
+
+    *seq = 0;
+    store_ekey(key, at, UINT32_MAX, ek);
+    k = store_val(ek, sizeof ek);
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS &&
+        memcmp(k.mv_data, ek, k.mv_size < sizeof ek ? k.mv_size : sizeof ek) == 0)
+        return MDB_CORRUPTED; /* sequence numbers ran out: not from this code */
+    rc = rc == MDB_NOTFOUND  ? mdb_cursor_get(cur, &k, &v, MDB_LAST)
+         : rc == MDB_SUCCESS ? mdb_cursor_get(cur, &k, &v, MDB_PREV)
+                             : rc;
+    if (rc == MDB_NOTFOUND)
+        return MDB_SUCCESS;
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
+        return MDB_SUCCESS; /* no record of this entry at or before `at` */
+    if (store_ekey_decode(&k, &t, &q) != DNSBL_OK)
+        return MDB_CORRUPTED;
+    if (t == at)
+        *seq = q + 1;
+    if (t > *newest)
+        *newest = t;
+    return MDB_SUCCESS;
+}
+
+/* Drops key's records older than cutoff, then all but the newest max.
+ * One entry's records are adjacent and oldest first. */
+static int store_evidence_prune(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], int64_t cutoff,
+                                size_t max)
+{
+    uint8_t ek[STORE_EKEY_LEN];
+    size_t kept = 0;
+    int64_t t;
+    uint32_t q;
+    MDB_val k, v;
+    int rc;
+
+    store_ekey(key, 0, 0, ek);
+    k = store_val(ek, sizeof ek);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
+            break;
+        if (store_ekey_decode(&k, &t, &q) != DNSBL_OK)
+            return MDB_CORRUPTED;
+        if (t >= cutoff) {
+            kept++;
+            continue;
+        }
+        /* After a delete the cursor is on the next record, which
+         * MDB_NEXT then returns. */
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        return rc;
+    if (kept <= max)
+        return MDB_SUCCESS;
+    size_t drop = kept - max;
+    k = store_val(ek, sizeof ek);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && drop > 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), drop--) {
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS)
+            return rc;
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* The evidence records of one group's events (those of
+ * model_event_has_evidence), then the entry's pruning: records older than
+ * its newest minus the retention go (a record that old is not written),
+ * and all but the newest evidence_max. */
+static int store_evidence_group(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                                const struct store_rec *rec, size_t m,
+                                const struct addr_prefix *prefix)
+{
+    struct store_txn *t = a->t;
+    int64_t newest = 0;
+    uint32_t seq;
+    size_t any = 0;
+
+    for (size_t j = 0; j < m; j++) {
+        const struct event *ev = &a->ev[rec[j].idx];
+        if (model_event_has_evidence(ev)) {
+            any++;
+            if (ev->time > newest)
+                newest = ev->time;
+        }
+    }
+    if (any == 0 || !store_txn_ok(t))
+        return t->err;
+    if (!a->vcur && store_txn_step(t, mdb_cursor_open(t->txn, a->s->evidence, &a->vcur),
+                                   "open evidence cursor") != DNSBL_OK)
+        return t->err;
+    if (store_txn_step(t, store_evidence_last(a->vcur, key, INT64_MAX, &newest, &seq),
+                       "read evidence") != DNSBL_OK)
+        return t->err;
+    int64_t keep = (int64_t)a->s->opt.evidence_days * MODEL_DAY;
+    int64_t cutoff = newest > keep ? newest - keep : 0;
+    for (size_t j = 0; j < m && store_txn_ok(t); j++) {
+        struct event one = a->ev[rec[j].idx];
+        if (!model_event_has_evidence(&one) || one.time < cutoff)
+            continue;
+        one.prefix = *prefix;
+        int64_t ignored = 0;
+        if (store_txn_step(t, store_evidence_last(a->vcur, key, one.time, &ignored, &seq),
+                           "read evidence") != DNSBL_OK)
+            break;
+        size_t len;
+        int err = store_encode_evidence(&one, a->evval, sizeof a->evval, &len);
+        if (err != DNSBL_OK) {
+            char text[ADDR_TEXT_MAX];
+            addr_format(prefix, text, sizeof text);
+            return store_txn_fail(t, err, "encode evidence of %s: %s", text, dnsbl_strerror(err));
+        }
+        uint8_t ek[STORE_EKEY_LEN];
+        store_ekey(key, one.time, seq, ek);
+        MDB_val k = store_val(ek, sizeof ek), v = store_val(a->evval, len);
+        store_txn_step(t, mdb_cursor_put(a->vcur, &k, &v, 0), "write evidence");
+    }
+    if (store_txn_ok(t))
+        store_txn_step(t, store_evidence_prune(a->vcur, key, cutoff, a->s->opt.evidence_max),
+                       "prune evidence");
+    return t->err;
+}
 
 /* The ancestors bitmap of a new entry, packed into bytes: the lengths of
  * the entries that contain it. Moves cur. */
@@ -473,7 +615,7 @@ static int store_del_keyed(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
 }
 
 /* An entry that holds nothing any more leaves the store: its record, its
- * length from the entries inside it, its history. The filter keeps its
+ * length from the entries inside it, its history and evidence. The filter keeps its
  * bits (a superset stays right); the caller marked it for the flat index.
  * ecur is on the entry. */
 static int store_entry_delete(struct store_applier *a, const uint8_t key[STORE_KEY_LEN])
@@ -488,6 +630,13 @@ static int store_entry_delete(struct store_applier *a, const uint8_t key[STORE_K
                        "update the entries inside a deleted one");
     if (store_txn_ok(t))
         store_txn_step(t, store_del_keyed(a->hcur, k), "delete history");
+    /* Its evidence goes with it; the operator history stays, the record
+     * of what was done to it. */
+    if (store_txn_ok(t) && !a->vcur)
+        store_txn_step(t, mdb_cursor_open(t->txn, a->s->evidence, &a->vcur),
+                       "open evidence cursor");
+    if (store_txn_ok(t))
+        store_txn_step(t, store_del_keyed(a->vcur, k), "delete evidence");
     return t->err;
 }
 
@@ -546,9 +695,13 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         }
         if (model_event_has_history(&one))
             store_history_add(t, a->hcur, key, &one);
-        store_oplog_event(t, key, &one); /* operator events: who, when, what, why */
+        /* operator events: who, when, what, why; the record is a change
+         * even when the entry comes out as it was */
+        if (store_oplog_event(t, key, &one) == DNSBL_OK && store_oplog_kind(&one))
+            a->changed++;
     }
     a->e.prefix = prefix;
+    store_evidence_group(a, key, rec, m, &prefix);
 
     /* An entry that holds nothing more is deleted (or, new, never
      * written); one that comes out as it was is left alone, so an
@@ -660,6 +813,9 @@ static int store_entry_pass(struct store_applier *a, size_t n, struct store_scra
         *applied += end - j;
         j = end;
     }
+    if (a->vcur)
+        mdb_cursor_close(a->vcur);
+    a->vcur = NULL;
     mdb_cursor_close(a->hcur);
     mdb_cursor_close(a->ecur);
     return t->err;

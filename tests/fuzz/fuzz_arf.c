@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "feed.h"
+#include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -16,6 +18,11 @@ static int fz_event(void *arg, const struct event *ev, const uint8_t *dedup)
     (void)arg;
     /* A parser hands over whole addresses, a key, and a positive weight. */
     if (!dedup || ev->weight < 1 || ev->prefix.plen != (ev->prefix.family == ADDR_V4 ? 32 : 128))
+        abort();
+    /* Identifiers, if any: readable, and a record the store can write. */
+    uint8_t rec[STORE_EVIDENCE_VALUE_MAX];
+    size_t reclen;
+    if (ev->ident && store_encode_evidence(ev, rec, sizeof rec, &reclen) != DNSBL_OK)
         abort();
     return 0;
 }

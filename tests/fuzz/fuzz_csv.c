@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "feed.h"
+#include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,6 +30,11 @@ static int fz_event(void *arg, const struct event *ev, const uint8_t *dedup)
     size_t n = (ev->reason ? strlen(ev->reason) : 0) + (ev->txt ? strlen(ev->txt) : 0) +
                (ev->source ? strlen(ev->source) : 0);
     if (ev->snds && ev->snds->colour > SNDS_RED)
+        abort();
+    /* Identifiers, if any: readable, and a record the store can write. */
+    uint8_t rec[STORE_EVIDENCE_VALUE_MAX];
+    size_t reclen;
+    if (ev->ident && store_encode_evidence(ev, rec, sizeof rec, &reclen) != DNSBL_OK)
         abort();
     return n > (size_t)1 << 30;
 }

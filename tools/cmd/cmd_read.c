@@ -23,7 +23,11 @@
 struct ctl_show_options {
     bool json, chart, done;
     const char *zone, *zone_config;
+    size_t evidence; /* --evidence N: the last N pieces of evidence; 0 = none shown */
 };
+
+/* --evidence N: at most this many, what an entry keeps (doc/store-format.md). */
+#define CTL_EVIDENCE_MAX 1000
 
 static int ctl_show_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
                                   struct ctl_show_options *o)
@@ -34,11 +38,13 @@ static int ctl_show_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
         {"chart", no_argument, NULL, 'C'},
         {"zone", required_argument, NULL, 'z'},
         {"zone-config", required_argument, NULL, 'Z'},
+        {"evidence", required_argument, NULL, CTL_OPT_CREATE + 20},
         {NULL, 0, NULL, 0},
     };
 
     for (;;) {
         int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "jCz:Z:", opts);
+        char *end;
         switch (c) {
         case CTL_GETOPT_END:
             return CTL_EXIT_OK;
@@ -57,10 +63,136 @@ static int ctl_show_parse_options(struct ctl_ctx *ctx, int argc, char **argv,
         case 'Z':
             o->zone_config = optarg;
             break;
+        case CTL_OPT_CREATE + 20:
+            o->evidence = optarg[0] >= '0' && optarg[0] <= '9' ? strtoul(optarg, &end, 10) : 0;
+            if (o->evidence < 1 || o->evidence > CTL_EVIDENCE_MAX || *end != '\0')
+                return ctl_usage_error(ctx, "--evidence '%s': want a count, 1 to %d", optarg,
+                                       CTL_EVIDENCE_MAX);
+            break;
         default:
             return CTL_EXIT_USAGE;
         }
     }
+}
+
+/* The evidence trail shown: the newest records of every covering entry,
+ * merged, oldest first. */
+struct ctl_show_trail {
+    struct evidence_record *rec; /* n of them, owned */
+    size_t n;
+};
+
+static int ctl_evidence_cmp(const void *a, const void *b)
+{
+    const struct evidence_record *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The last `want` pieces of evidence of the entries covering v's address. */
+static int ctl_show_read_trail(struct store *s, const struct verdict *v, size_t want,
+                               struct ctl_show_trail *tr)
+{
+    struct store_reader *r = NULL;
+    int err = DNSBL_OK;
+
+    tr->n = 0;
+    if (!s || v->n == 0)
+        return CTL_EXIT_OK;
+    /* Room for the newest `want` so far and one entry's: memory stays
+     * bounded however many entries cover the address. */
+    tr->rec = calloc(2 * want, sizeof *tr->rec);
+    if (!tr->rec) {
+        ctl_error("reading the evidence: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        return CTL_EXIT_FAIL;
+    }
+    err = store_reader_open(s, &r);
+    if (err == DNSBL_OK && store_reader_begin(r) != DNSBL_OK) {
+        ctl_error("%s", store_reader_why(r));
+        store_reader_close(r);
+        return CTL_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < v->n && err == DNSBL_OK; i++) {
+        size_t got = 0;
+        err = store_reader_evidence(r, &v->covering[i].prefix, want, tr->rec + tr->n, &got);
+        tr->n += got;
+        qsort(tr->rec, tr->n, sizeof *tr->rec, ctl_evidence_cmp);
+        if (tr->n > want) {
+            memmove(tr->rec, tr->rec + (tr->n - want), want * sizeof *tr->rec);
+            tr->n = want;
+        }
+    }
+    if (r) {
+        store_reader_end(r);
+        store_reader_close(r);
+    }
+    if (err != DNSBL_OK) {
+        ctl_error("reading the evidence: %s", dnsbl_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* name=value, the value quoted when it holds a space or a quote (or is
+ * empty), so a line splits back into its pairs. */
+static void ctl_print_ident_pair(const char *name, const char *value)
+{
+    printf(" %s=", name);
+    if (value[0] && !strpbrk(value, " \t\"\\")) {
+        ctl_print_text(stdout, value);
+        return;
+    }
+    putchar('"');
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            putchar('\\');
+        fputc((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p, stdout);
+    }
+    putchar('"');
+}
+
+static void ctl_print_show_trail(const struct ctl_show_trail *tr)
+{
+    char when[CTL_TEXT_SHORT];
+
+    printf("evidence: %zu\n", tr->n);
+    for (size_t i = 0; i < tr->n; i++) {
+        const struct evidence_record *e = &tr->rec[i];
+        ctl_format_time(e->time, when);
+        printf("  %s %s", when, model_kind_name(e->kind));
+        if (model_kind_counter(e->kind) >= 0 && e->weight != 1)
+            printf(" x%g", e->weight); /* incidents, hits: an SNDS row has no weight */
+        putchar(' ');
+        ctl_print_text(stdout, e->dataset[0] ? e->dataset : "-");
+        for (size_t j = 0; j < e->n; j++)
+            ctl_print_ident_pair(e->name[j], e->value[j]);
+        putchar('\n');
+    }
+}
+
+static void ctl_print_trail_json(struct json_writer *w, const struct ctl_show_trail *tr)
+{
+    char when[CTL_TEXT_SHORT];
+
+    json_key(w, "evidence");
+    json_begin_array(w);
+    for (size_t i = 0; i < tr->n; i++) {
+        const struct evidence_record *e = &tr->rec[i];
+        ctl_format_time(e->time, when);
+        json_begin_object(w);
+        json_member_string(w, "time", when);
+        json_member_string(w, "kind", model_kind_name(e->kind));
+        json_member_double(w, "weight", e->weight);
+        json_member_string(w, "dataset", e->dataset);
+        json_key(w, "ident");
+        json_begin_object(w);
+        for (size_t j = 0; j < e->n; j++)
+            json_member_string(w, e->name[j], e->value[j]);
+        json_end_object(w);
+        json_end_object(w);
+    }
+    json_end_array(w);
 }
 
 /* One day of the trend: zero when the store has nothing for it. */
@@ -350,7 +482,7 @@ static void ctl_print_oplog_json(struct json_writer *w, const struct ctl_show_re
     json_end_array(w);
 }
 
-static void ctl_print_show_json(const struct ctl_show_report *r)
+static void ctl_print_show_json(const struct ctl_show_report *r, const struct ctl_show_trail *tr)
 {
     static const char *const count_keys[CNT_COUNT] = {
         [CNT_ABUSE] = "abuse",         [CNT_FRAUD] = "fraud",
@@ -430,6 +562,8 @@ static void ctl_print_show_json(const struct ctl_show_report *r)
     }
     json_end_array(&w);
     ctl_print_oplog_json(&w, r);
+    if (tr)
+        ctl_print_trail_json(&w, tr);
     json_end_object(&w);
     json_finish(&w);
 }
@@ -624,6 +758,7 @@ int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
     struct ctl_show_options o = {0};
     struct ctl_show_report *report = NULL;
     struct ctl_oplog_line *oplog = NULL;
+    struct ctl_show_trail trail = {0};
     struct ctl_lookup *l = NULL;
     struct verdict v;
     struct ctl_zone zone;
@@ -664,12 +799,20 @@ int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv)
     if (rc != CTL_EXIT_OK)
         goto out;
     report->oplog = oplog;
+    if (o.evidence) {
+        rc = ctl_show_read_trail(s, &v, o.evidence, &trail);
+        if (rc != CTL_EXIT_OK)
+            goto out;
+    }
     if (o.json)
-        ctl_print_show_json(report);
+        ctl_print_show_json(report, o.evidence ? &trail : NULL);
     else
         ctl_print_show_text(report, o.chart || isatty(STDOUT_FILENO));
+    if (o.evidence && !o.json)
+        ctl_print_show_trail(&trail);
 out:
     free(oplog);
+    free(trail.rec);
     free(report);
     ctl_lookup_close(l);
     if (s)

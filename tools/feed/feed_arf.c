@@ -908,6 +908,51 @@ static int64_t arf_event_time(struct arf_ctx *c, GMimeMessage *msg, const struct
     return c->opt->file_mtime;
 }
 
+/* The report's From address (its first mailbox), or NULL. */
+static const char *arf_from_addr(GMimeMessage *msg)
+{
+    InternetAddressList *from = g_mime_message_get_from(msg);
+    if (!from || internet_address_list_length(from) < 1)
+        return NULL;
+    InternetAddress *ia = internet_address_list_get_address(from, 0);
+    if (!ia || !INTERNET_ADDRESS_IS_MAILBOX(ia))
+        return NULL;
+    const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+    return addr && *addr ? addr : NULL;
+}
+
+static void arf_ident_add(struct evidence_ident *id, const char *name, const char *value)
+{
+    if (value && *value && id->n < EVIDENCE_IDENT_MAX)
+        id->pair[id->n++] = (struct evidence_pair){name, value};
+}
+
+/* What identifies the report on the evidence trail: the original's
+ * Message-ID, the report's own, who sent it, its Feedback-Type and the
+ * SPF, DKIM and DMARC results as auth_failed reads them. The values are
+ * borrowed from msg, encl and r. */
+static void arf_ident(struct evidence_ident *id, GMimeMessage *msg, GMimeMessage *encl,
+                      const char *msgid, const struct arf_report *r)
+{
+    static const struct {
+        const char *name;
+        uint8_t bit;
+    } methods[] = {{"spf", AUTH_FAIL_SPF}, {"dkim", AUTH_FAIL_DKIM}, {"dmarc", AUTH_FAIL_DMARC}};
+    const char *from = arf_from_addr(msg);
+
+    id->n = 0;
+    arf_ident_add(id, "message-id", encl ? g_mime_message_get_message_id(encl) : NULL);
+    arf_ident_add(id, "report-id", msgid);
+    arf_ident_add(id, "reporter", from ? from : r->who);
+    arf_ident_add(id, "feedback-type", r->type);
+    /* A pass anywhere wins, as in arf_auth_bits. */
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        arf_ident_add(id, methods[i].name,
+                      r->auth.pass & methods[i].bit   ? "pass"
+                      : r->auth.fail & methods[i].bit ? "fail"
+                                                      : NULL);
+}
+
 /* One message (no mbox From_ line, escapes undone): exactly one event or
  * one rejection. Returns 0, the sink's stop value, or an error. */
 static int arf_parse_message(const char *raw, size_t len, long line, const char *file,
@@ -989,6 +1034,9 @@ static int arf_parse_message(const char *raw, size_t len, long line, const char 
         .source = opt->source ? opt->source : "arf",
         .auth_failed = arf_auth_bits(&r.auth),
     };
+    struct evidence_ident ident;
+    arf_ident(&ident, msg, encl, msgid, &r);
+    ev.ident = &ident;
     uint8_t key[FEED_DEDUP_LEN];
     rc = arf_dedup_key(key, msgid ? msgid : "", raw, len);
     if (rc != 0)

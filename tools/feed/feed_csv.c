@@ -287,6 +287,11 @@ static int generic_row(struct csvf_parse *cp)
      * must count once per (file, row) however often it is imported. */
     if (state)
         return csv_emit(&cp->l, &ev, NULL);
+    /* On the evidence trail a row is known by its reason, if it has one. */
+    struct evidence_ident ident = {0};
+    if (ev.reason)
+        ident.pair[ident.n++] = (struct evidence_pair){"reason", ev.reason};
+    ev.ident = &ident;
     uint8_t key[FEED_DEDUP_LEN];
     const char *parts[3] = {"csv", cp->l.in->name ? cp->l.in->name : "-", cp->l.line};
     csv_dedup_strings(key, parts, 3);
@@ -342,6 +347,18 @@ static int trap_row(struct csvf_parse *cp)
     const char *parts[4] = {"traps", ip, when, csvf_get(cp, T_RCPT)};
     uint8_t key[FEED_DEDUP_LEN];
     csv_dedup_strings(key, parts, 4);
+    /* The trail names the hit by its SMTP envelope. */
+    static const struct {
+        const char *name;
+        int col;
+    } envelope[] = {{"helo", T_HELO}, {"mail-from", T_FROM}, {"rcpt-to", T_RCPT}};
+    struct evidence_ident ident = {0};
+    for (size_t i = 0; i < sizeof envelope / sizeof envelope[0]; i++) {
+        const char *v = csvf_get(cp, envelope[i].col);
+        if (*v)
+            ident.pair[ident.n++] = (struct evidence_pair){envelope[i].name, v};
+    }
+    ev.ident = &ident;
     return csv_emit(&cp->l, &ev, key);
 }
 

@@ -321,6 +321,11 @@ static int f2b_parse(const struct feed_input *in, const struct feed_options *opt
             snprintf(reason, sizeof reason, "fail2ban %.*s",
                      (int)(fl.jail_len < 200 ? fl.jail_len : 200), fl.jail);
             ev.reason = reason;
+            char jail[EVIDENCE_VALUE_MAX];
+            snprintf(jail, sizeof jail, "%.*s",
+                     (int)(fl.jail_len < sizeof jail - 1 ? fl.jail_len : sizeof jail - 1), fl.jail);
+            struct evidence_ident ident = {.n = 1, .pair = {{"jail", jail}}};
+            ev.ident = &ident;
             const char *parts[2] = {"fail2ban", l.line};
             uint8_t key[FEED_DEDUP_LEN];
             csv_dedup_strings(key, parts, 2);

@@ -12,6 +12,7 @@
 #include "err.h"
 #include "feed.h"
 #include "feed_csvsplit.h"
+#include "timeutil.h"
 
 #define SNDS_MAX_FIELDS 32
 
@@ -448,6 +449,20 @@ static int snds_data_row(struct snds_parse *sp)
 
     struct event ev = {
         .prefix = ip, .kind = EV_SNDS, .time = when, .source = sp->source, .snds = &row};
+    /* The row stands on the evidence trail for itself and the counts
+     * below: its period and colour name it. */
+    char period[2 * 32 + 2] = "", a[32] = "?", b[32] = "?";
+    if (row.start)
+        time_format_rfc3339(row.start, a, sizeof a);
+    if (row.end)
+        time_format_rfc3339(row.end, b, sizeof b);
+    if (row.start || row.end)
+        snprintf(period, sizeof period, "%s/%s", a, b);
+    static const char *const colours[] = {"", "green", "yellow", "red"};
+    struct evidence_ident ident = {.n = 1, .pair = {{"colour", colours[row.colour]}}};
+    if (period[0])
+        ident.pair[ident.n++] = (struct evidence_pair){"period", period};
+    ev.ident = &ident;
     int rc;
     feed_dedup_derive(key, rowkey, 0);
     if ((rc = csv_emit(&sp->l, &ev, key)) != 0)
@@ -507,11 +522,16 @@ static int snds_emit_range(struct snds_parse *sp, uint32_t first, uint32_t last,
         }
         uint8_t b[4] = {(uint8_t)(cur >> 24), (uint8_t)(cur >> 16), (uint8_t)(cur >> 8),
                         (uint8_t)cur};
+        struct evidence_ident ident = {.n = 1,
+                                       .pair = {{"status", blocked ? "blocked" : "junked"}}};
+        if (reason)
+            ident.pair[ident.n++] = (struct evidence_pair){"reason", reason};
         struct event ev = {.kind = EV_SNDS_STATUS,
                            .time = sp->opt->file_mtime,
                            .reason = reason,
                            .source = sp->source,
-                           .snds_blocked = blocked};
+                           .snds_blocked = blocked,
+                           .ident = &ident};
         addr_from_bytes(&ev.prefix, ADDR_V4, b, plen);
         int rc = csv_emit(&sp->l, &ev, NULL);
         if (rc != 0)

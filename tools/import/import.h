@@ -90,6 +90,11 @@ struct import_side {
     struct snds_row snds;
     bool has_snds, has_key;
     uint8_t key[FEED_DEDUP_LEN];
+    /* the event's identifiers (the evidence trail), copied into the arena
+     * as n pairs of NUL-terminated name and value at offset ident - 1 */
+    bool has_ident;
+    uint8_t ident_n;
+    size_t ident;
 };
 
 struct import_run {
@@ -108,6 +113,7 @@ struct import_run {
     size_t nsides, sides_cap;
     struct event *evs;
     const uint8_t **keys;
+    struct evidence_ident *idents; /* evs_cap of them: what evs[i].ident points to */
     size_t evs_cap;
     char *arena;
     size_t arena_len, arena_cap;

@@ -69,6 +69,7 @@ void import_run_free(struct import_run *r)
     free(r->sides);
     free(r->evs);
     free(r->keys);
+    free(r->idents);
     free(r->arena);
     memset(r, 0, sizeof *r);
 }
@@ -156,6 +157,10 @@ static int import_evs_reserve(struct import_run *r, size_t n)
     if (!keys)
         return DNSBL_ENOMEM;
     r->keys = keys;
+    struct evidence_ident *idents = realloc(r->idents, n * sizeof *idents);
+    if (!idents)
+        return DNSBL_ENOMEM;
+    r->idents = idents;
     r->evs_cap = n;
     return DNSBL_OK;
 }
@@ -201,10 +206,57 @@ static const char *import_arena_get(const struct import_run *r, size_t off)
     return off ? r->arena + off - 1 : NULL;
 }
 
+/* Copy an event's identifiers into the arena, as name NUL value NUL per
+ * pair: the parser's strings last only during its callback, and the
+ * event is applied when the batch is committed. */
+static int import_arena_put_ident(struct import_run *r, const struct evidence_ident *id,
+                                  struct import_side *side)
+{
+    size_t n = id->n < EVIDENCE_IDENT_MAX ? id->n : EVIDENCE_IDENT_MAX, len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(id->pair[i].name ? id->pair[i].name : "") + 1 +
+               strlen(id->pair[i].value ? id->pair[i].value : "") + 1;
+    if (grow_array((void **)&r->arena, &r->arena_cap, r->arena_len + len + 1, 1, 64 * 1024) !=
+        DNSBL_OK)
+        return DNSBL_ENOMEM;
+    side->has_ident = true;
+    side->ident_n = (uint8_t)n;
+    side->ident = r->arena_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *parts[2] = {id->pair[i].name ? id->pair[i].name : "",
+                                id->pair[i].value ? id->pair[i].value : ""};
+        for (size_t j = 0; j < 2; j++) {
+            size_t l = strlen(parts[j]) + 1;
+            memcpy(r->arena + r->arena_len, parts[j], l);
+            r->arena_len += l;
+        }
+    }
+    return DNSBL_OK;
+}
+
+/* The identifiers of side, pointing into the arena, into *id. */
+static const struct evidence_ident *import_side_ident(const struct import_run *r,
+                                                      const struct import_side *side,
+                                                      struct evidence_ident *id)
+{
+    if (!side || !side->has_ident || !id)
+        return NULL;
+    const char *p = import_arena_get(r, side->ident);
+    id->n = side->ident_n;
+    for (size_t i = 0; i < id->n; i++) {
+        id->pair[i].name = p;
+        p += strlen(p) + 1;
+        id->pair[i].value = p;
+        p += strlen(p) + 1;
+    }
+    return id;
+}
+
 /* The event item it stands for, its strings and side record pointing into
- * the batch buffers (valid until the batch is cleared). */
+ * the batch buffers (valid until the batch is cleared); its identifiers
+ * go to *id (NULL: the caller wants none, as keyless items have none). */
 static void import_item_event(const struct import_run *r, const struct import_item *it,
-                              struct event *ev, const uint8_t **key)
+                              struct event *ev, const uint8_t **key, struct evidence_ident *id)
 {
     const struct import_side *side = it->side ? &r->sides[it->side - 1] : NULL;
 
@@ -223,6 +275,7 @@ static void import_item_event(const struct import_run *r, const struct import_it
         .auth_failed = it->auth_failed,
         .snds = side && side->has_snds ? &side->snds : NULL,
         .snds_blocked = it->snds_blocked,
+        .ident = import_side_ident(r, side, id),
     };
     *key = side && side->has_key ? side->key : NULL;
 }
@@ -257,7 +310,7 @@ static void import_item_at(void *arg, size_t i, struct event *ev)
 {
     const struct import_run *r = arg;
     const uint8_t *key;
-    import_item_event(r, &r->items[i], ev, &key);
+    import_item_event(r, &r->items[i], ev, &key, NULL);
 }
 
 /* Commit items[0..n), all keyless state, through the store, which puts
@@ -299,7 +352,7 @@ static int import_batch_commit(struct import_run *r)
         if (import_evs_reserve(r, r->n) != DNSBL_OK)
             return import_fail_nomem(r);
         for (size_t i = 0; i < r->n; i++)
-            import_item_event(r, &r->items[i], &r->evs[i], &r->keys[i]);
+            import_item_event(r, &r->items[i], &r->evs[i], &r->keys[i], &r->idents[i]);
         if (import_store_apply(r, r->n, true) != 0)
             return -1;
     }
@@ -491,7 +544,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         import_arena_cut(r, r->rec_arena);
         return 0;
     }
-    bool keyed = dedup || ev->snds;
+    /* Evidence with identifiers is no keyless state: it needs a side. */
+    bool keyed = dedup || ev->snds || ev->ident;
     if (keyed && r->sortable && r->rec_first == r->n && r->n >= r->batch_max) {
         /* The list rows held for sorting end here: commit them before a
          * batch of evidence begins. */
@@ -539,6 +593,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
             memcpy(side->key, dedup, FEED_DEDUP_LEN);
             side->has_key = true;
         }
+        if (ev->ident && import_arena_put_ident(r, ev->ident, side) != DNSBL_OK)
+            goto nomem;
         it->side = (uint32_t)++r->nsides;
         r->sortable = false;
     }
