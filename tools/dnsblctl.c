@@ -81,6 +81,23 @@ static const struct ctl_command ctl_commands[] = {
      "Options:\n"
      "  -r, --reason TEXT       why it is delisted\n" CTL_USAGE_BY CTL_USAGE_COMMON,
      "remove a listing, keeping the history"},
+    {"remove", ctl_cmd_remove,
+     "Usage: dnsblctl remove ADDR|PREFIX [--dataset NAME] [--reason TEXT] [--by NAME]\n"
+     "\n"
+     "Take an entry out of the store: the prefix exactly as stored (dnsblctl\n"
+     "list shows them). Without --dataset the whole entry goes: an operator\n"
+     "listing, allow or delisting, every dataset's listing, its evidence and\n"
+     "history. --dataset NAME takes only that dataset's listing or exclusion;\n"
+     "--dataset operator only the operator's decision (list, delist, allow),\n"
+     "so what the datasets and the evidence say answers again. The operator\n"
+     "history keeps the removal (who, when, why). Exit 1, changing nothing,\n"
+     "when there is no such entry or part.\n"
+     "\n"
+     "Options:\n"
+     "      --dataset NAME      remove only that dataset's part (\"operator\": the\n"
+     "                          operator's decision)\n"
+     "  -r, --reason TEXT       why (kept in the operator history)\n" CTL_USAGE_BY CTL_USAGE_COMMON,
+     "take an entry, or one dataset's part of it, out of the store"},
     {"allow", ctl_cmd_allow,
      "Usage: dnsblctl allow ADDR|PREFIX [--reason TEXT] [--expires WHEN] [--by NAME]\n"
      "\n"

@@ -697,6 +697,10 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
             store_history_add(t, a->hcur, key, &one);
         /* operator events: who, when, what, why; the record is a change
          * even when the entry comes out as it was */
+        bool removal =
+            one.kind == EV_REMOVE || one.kind == EV_OPERATOR_CLEAR || one.kind == EV_IMPORT_REMOVE;
+        if (removal && flags != MDB_CURRENT)
+            continue; /* nothing there to remove, nothing to record */
         if (store_oplog_event(t, key, &one) == DNSBL_OK && store_oplog_kind(&one))
             a->changed++;
     }

@@ -362,3 +362,115 @@ out:
         store_close(s);
     return rc;
 }
+
+/* The exact entry p, or CTL_EXIT_FAIL (said) when the store has none. */
+static int ctl_write_get_entry(struct store *s, const char *text, const struct addr_prefix *p,
+                               struct entry *e)
+{
+    struct store_reader *r;
+    int err = store_reader_open(s, &r);
+    if (err == DNSBL_OK) {
+        err = store_reader_begin(r);
+        if (err == DNSBL_OK) {
+            e->prefix = *p;
+            err = store_reader_get(r, p, e);
+            store_reader_end(r);
+        }
+        store_reader_close(r);
+    }
+    if (err == DNSBL_ENOENT) {
+        ctl_error("%s: no such entry (remove takes a prefix as stored: dnsblctl list shows them)",
+                  text);
+        return CTL_EXIT_FAIL;
+    }
+    if (err != DNSBL_OK) {
+        ctl_error("%s: %s", text, dnsbl_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
+/* remove --dataset NAME: the event that takes NAME's part (or, for
+ * "operator", the operator's decision) away; CTL_EXIT_FAIL (said) when
+ * the entry has none. */
+static int ctl_write_remove_part(const char *text, const char *dataset, const struct entry *e,
+                                 struct event *ev)
+{
+    if (strcmp(dataset, "operator") == 0) {
+        if (e->state == ENTRY_NONE) {
+            ctl_error("%s holds no operator decision", text);
+            return CTL_EXIT_FAIL;
+        }
+        ev->kind = EV_OPERATOR_CLEAR;
+        return CTL_EXIT_OK;
+    }
+    if (model_part_find(e, model_dataset_id(dataset)) < 0) {
+        char have[512] = "";
+        size_t len = 0;
+        for (unsigned i = 0; i < e->nparts && len < sizeof have; i++)
+            len += (size_t)snprintf(have + len, sizeof have - len, "%s%s", i ? ", " : "",
+                                    e->part_text[i].dataset[0] ? e->part_text[i].dataset : "\"\"");
+        ctl_error("%s has no part of dataset %s (its datasets: %s)", text, dataset,
+                  e->nparts ? have : "none");
+        return CTL_EXIT_FAIL;
+    }
+    ev->kind = EV_IMPORT_REMOVE;
+    ev->dataset = dataset;
+    return CTL_EXIT_OK;
+}
+
+int ctl_cmd_remove(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON,
+        CTL_OPTION_REASON,
+        CTL_OPTION_BY,
+        {NULL, 0, NULL, 0},
+    };
+    struct ctl_write_args wa = {.ev.kind = EV_REMOVE};
+    const char *dataset = NULL;
+    char text[ADDR_TEXT_MAX];
+    struct entry e;
+    struct store *s = NULL;
+
+    /* --dataset is this command's alone: take it out before the shared
+     * parser sees the rest. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dataset") == 0 && i + 1 < argc) {
+            dataset = argv[i + 1];
+            memmove(&argv[i], &argv[i + 2], (size_t)(argc - i - 2) * sizeof *argv);
+            argc -= 2;
+            i--;
+        } else if (strncmp(argv[i], "--dataset=", 10) == 0) {
+            dataset = argv[i] + 10;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+            i--;
+        }
+    }
+    if (dataset && (!dataset[0] || strlen(dataset) >= MODEL_DATASET_MAX)) {
+        ctl_error("--dataset must be 1 to %d characters long", MODEL_DATASET_MAX - 1);
+        return CTL_EXIT_USAGE;
+    }
+    int rc = ctl_write_parse_args(ctx, argc, argv, CTL_SHORTOPTS_COMMON "r:", opts, &wa);
+    if (rc != CTL_EXIT_OK || wa.done)
+        return rc;
+    addr_format(&wa.ev.prefix, text, sizeof text);
+    rc = ctl_store_open_existing(ctx, 0, &s);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    rc = ctl_write_get_entry(s, text, &wa.ev.prefix, &e);
+    if (rc == CTL_EXIT_OK && dataset)
+        rc = ctl_write_remove_part(text, dataset, &e, &wa.ev);
+    if (rc == CTL_EXIT_OK)
+        rc = ctl_write_apply_event(s, &wa.ev);
+    if (rc == CTL_EXIT_OK && dataset)
+        printf("removed dataset %s from %s\n", dataset, text);
+    else if (rc == CTL_EXIT_OK)
+        printf("removed %s\n", text);
+    if (s && ctl_store_sync(s) != CTL_EXIT_OK)
+        rc = CTL_EXIT_FAIL;
+    if (s)
+        store_close(s);
+    return rc;
+}

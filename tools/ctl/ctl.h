@@ -52,6 +52,7 @@ struct ctl_command {
 /* The commands, each in its cmd_*.c. */
 int ctl_cmd_add(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_delist(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_remove(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_allow(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_show(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_list(struct ctl_ctx *ctx, int argc, char **argv);

@@ -252,6 +252,19 @@ static const struct evidence_ident *import_side_ident(const struct import_run *r
     return id;
 }
 
+/* Every listing belongs to a dataset: the one the data names (rbldnsd,
+ * a CSV row's column), else the import's source (--source, else the
+ * format's name), so two lists never overwrite each other's word and a
+ * zone can choose among them (README "Datasets"). */
+static const char *import_event_dataset(const struct import_run *r, const struct event *ev)
+{
+    if (ev->kind != EV_IMPORT_LIST && ev->kind != EV_IMPORT_EXCLUDE)
+        return ev->dataset;
+    if (ev->dataset && ev->dataset[0])
+        return ev->dataset;
+    return ev->source ? ev->source : r->opt->source;
+}
+
 /* The event item it stands for, its strings and side record pointing into
  * the batch buffers (valid until the batch is cleared); its identifiers
  * go to *id (NULL: the caller wants none, as keyless items have none). */
@@ -601,7 +614,7 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     if (import_arena_put(r, 0, ev->reason, &it->str[0]) != DNSBL_OK ||
         import_arena_put(r, 1, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
         import_arena_put(r, 2, ev->txt, &it->str[2]) != DNSBL_OK ||
-        import_arena_put(r, 3, ev->dataset, &it->str[3]) != DNSBL_OK)
+        import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK)
         goto nomem;
     r->n++;
     return 0;
