@@ -180,7 +180,8 @@ static const struct ctl_command ctl_commands[] = {
      "Usage: dnsblctl import [--format FORMAT] [--source NAME] [--zone NAME]\n"
      "                       [--code 127.0.0.N] [--reason TEXT] [--dry-run]\n"
      "                       [--reject-dir DIR] [--emit-zone FILE] [--batch N]\n"
-     "                       [--done DIR] PATH...\n"
+     "                       [--done DIR] [--sync [--max-remove PCT] [--force]]\n"
+     "                       PATH...\n"
      "\n"
      "Import feeds into the store. PATH is a file (gzip is read transparently),\n"
      "a maildir or a folder of .eml files (read message by message), or - for\n"
@@ -214,7 +215,8 @@ static const struct ctl_command ctl_commands[] = {
      "\n"
      "Options:\n"
      "  -f, --format FORMAT     the input format (see above)\n"
-     "  -s, --source NAME       the source name kept with the evidence (default:\n"
+     "  -s, --source NAME       the source name kept with the evidence, and the\n"
+     "                          dataset of listings that name none (default:\n"
      "                          the format name)\n"
      "  -z, --zone NAME         the zone of rbldnsd data (needed for combined\n"
      "                          and --emit-zone)\n"
@@ -233,7 +235,17 @@ static const struct ctl_command ctl_commands[] = {
      "      --done DIR          move each message read from a directory into DIR\n"
      "                          once it is in the store; without it a maildir's\n"
      "                          messages are marked seen (cur/NAME:2,S) and\n"
-     "                          skipped by the next run\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
+     "                          skipped by the next run\n"
+     "      --sync              the inputs are the whole truth of their datasets\n"
+     "                          (--source, or those the data names): listings\n"
+     "                          they no longer hold are removed, all in one write\n"
+     "                          transaction. List data only (rbldnsd, list, DROP,\n"
+     "                          CSV import_list/import_exclude rows). Nothing is\n"
+     "                          synced when an input is not read whole or a record\n"
+     "                          was rejected, or when it would remove more than\n"
+     "                          --max-remove of what the datasets held\n"
+     "      --max-remove PCT    the share a sync may remove (default 50)\n"
+     "      --force             sync even so\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
     {"top", ctl_cmd_top,
      "Usage: dnsblctl top [--by score|complaints|traps] [--limit N] [--json]\n"

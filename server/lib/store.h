@@ -112,6 +112,31 @@ int store_apply_sorted(struct store *s, size_t n,
                        void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
                        size_t per_txn, struct store_apply_stats *stats, char *why, size_t whylen);
 
+/* A sync (dnsblctl import --sync): the n events (list state, in any
+ * order, as store_apply_sorted takes them) become the whole truth of the
+ * named datasets: every part of those datasets that no event gives on its
+ * prefix is removed (EV_IMPORT_REMOVE; an entry left holding nothing is
+ * deleted). All in one write transaction, so readers see the old set or
+ * the new one and a sync killed at any point leaves the old set whole.
+ * Refused (DNSBL_EREFUSED, nothing written) when it would remove more than
+ * max_share of the parts the datasets held, unless force: an empty or cut
+ * download must not delist the world. Holds the n events in memory. */
+struct store_sync_options {
+    int64_t now;      /* the removals' time */
+    double max_share; /* 0..1 */
+    bool force;
+};
+struct store_sync_stats {
+    size_t before;  /* parts of the datasets before the sync */
+    size_t removed; /* of those, removed */
+    size_t applied; /* events applied (the input's and the removals) */
+    size_t changed; /* entries written or deleted */
+};
+int store_apply_sync(struct store *s, const char *const *datasets, size_t ndatasets, size_t n,
+                     void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                     const struct store_sync_options *o, struct store_sync_stats *stats, char *why,
+                     size_t whylen);
+
 /* The flat index: a sorted-array copy of the entries that lookups search
  * instead of the B-tree, kept in the store. A write leaves it alone and
  * marks the addresses it changed, which lookups then take to the B-tree,

@@ -829,16 +829,133 @@ static int store_entry_pass(struct store_applier *a, size_t n, struct store_scra
  * was written; the caller may grow the map and try again). Every step
  * goes through the transaction's sticky error, so the first failure
  * stops the rest and aborts the whole batch. */
+/* ---- sync: a dataset made the whole truth of an input ---- */
+
+/* An input's word on one prefix: its entries key and dataset id. */
+struct store_skey {
+    uint8_t k[STORE_KEY_LEN];
+    uint32_t id;
+};
+
+static int store_skey_cmp(const void *x, const void *y)
+{
+    const struct store_skey *a = x, *b = y;
+    int c = memcmp(a->k, b->k, STORE_KEY_LEN);
+    return c ? c : (a->id > b->id) - (a->id < b->id);
+}
+
+struct store_sync_spec {
+    const char *const *names; /* the datasets synced, and their ids */
+    const uint32_t *ids;
+    size_t nids;
+    const struct store_skey *have; /* the input, sorted */
+    size_t nhave;
+    int64_t now;
+    double max_share;
+    bool force;
+    struct store_sync_stats *st;
+    struct event *rm; /* the removals the sweep found, owned here */
+    size_t nrm, rmcap;
+};
+
+static int store_sync_index(const struct store_sync_spec *y, uint32_t id)
+{
+    for (size_t i = 0; i < y->nids; i++)
+        if (y->ids[i] == id)
+            return (int)i;
+    return -1;
+}
+
+/* Every part of a synced dataset the input does not hold becomes a
+ * removal; counts what the datasets held. Reads the whole entries table
+ * in the write transaction, so the removals are of the data it commits
+ * over. */
+static int store_sync_sweep(struct store_txn *t, struct store_sync_spec *y)
+{
+    MDB_cursor *cur;
+    MDB_val k, v, ent;
+    struct entry e;
+    struct addr_prefix p;
+    if (store_txn_step(t, mdb_cursor_open(t->txn, t->s->entries, &cur), "open entries cursor") !=
+        DNSBL_OK)
+        return t->err;
+    int rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (store_prefix_from_key(&k, &p) != DNSBL_OK || !store_value_entry(&v, p.family, &ent) ||
+            store_decode_entry_part(ent.mv_data, ent.mv_size, &e, true) != DNSBL_OK) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        for (unsigned i = 0; i < e.nparts; i++) {
+            int at = store_sync_index(y, e.parts[i].dataset);
+            if (at < 0)
+                continue;
+            y->st->before++;
+            struct store_skey want;
+            memcpy(want.k, k.mv_data, STORE_KEY_LEN);
+            want.id = e.parts[i].dataset;
+            if (bsearch(&want, y->have, y->nhave, sizeof *y->have, store_skey_cmp))
+                continue;
+            if (y->nrm == y->rmcap) {
+                size_t cap = y->rmcap ? 2 * y->rmcap : 1024;
+                struct event *grown = realloc(y->rm, cap * sizeof *grown);
+                if (!grown) {
+                    mdb_cursor_close(cur);
+                    return store_txn_fail(t, DNSBL_ENOMEM, "out of memory for the removals");
+                }
+                y->rm = grown;
+                y->rmcap = cap;
+            }
+            y->rm[y->nrm++] = (struct event){
+                .prefix = p, .kind = EV_IMPORT_REMOVE, .time = y->now, .dataset = y->names[at]};
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return store_txn_step(t, rc, "read the entries to sync");
+    y->st->removed = y->nrm;
+    /* An empty or cut download must not delist the world (README "Sync"). */
+    if (!y->force && y->st->before > 0 && (double)y->nrm > y->max_share * (double)y->st->before)
+        return store_txn_fail(t, DNSBL_EREFUSED,
+                              "the sync would remove %zu of the %zu entries of its datasets "
+                              "(%.1f%%), more than %.0f%%: check the input, or use --force",
+                              y->nrm, y->st->before, 100.0 * (double)y->nrm / (double)y->st->before,
+                              100.0 * y->max_share);
+    return t->err;
+}
+
 static int store_apply_once(struct store *s, const struct event *ev, const uint8_t *const *dedup,
-                            size_t n, struct store_apply_stats *st, char *why, size_t whylen)
+                            size_t n, struct store_sync_spec *sync, struct store_apply_stats *st,
+                            char *why, size_t whylen)
 {
     struct store_applier app = {.s = s, .ev = ev}, *a = &app;
     struct store_scratch sc = {0};
     struct store_txn t;
+    struct event *all = NULL;
 
     st->applied = st->duplicates = st->changed = 0;
     a->t = &t;
-    if (store_txn_begin(s, &t) == DNSBL_OK && store_scratch(s, n, &sc) != DNSBL_OK)
+    if (store_txn_begin(s, &t) == DNSBL_OK && sync) {
+        /* The input's events and the sweep's removals: one transaction,
+         * so readers see the old set or the new one. */
+        sync->nrm = 0;
+        sync->st->before = sync->st->removed = 0;
+        store_sync_sweep(&t, sync);
+        if (store_txn_ok(&t) && sync->nrm) {
+            all = malloc((n + sync->nrm) * sizeof *all);
+            if (!all) {
+                store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a sync of %zu events",
+                               n + sync->nrm);
+            } else {
+                memcpy(all, ev, n * sizeof *all);
+                memcpy(all + n, sync->rm, sync->nrm * sizeof *all);
+                n += sync->nrm;
+                a->ev = ev = all;
+            }
+        }
+    }
+    if (store_txn_ok(&t) && store_scratch(s, n, &sc) != DNSBL_OK)
         store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a batch of %zu events", n);
     if (store_txn_ok(&t)) {
         memset(sc.skip, 0, n);
@@ -851,6 +968,7 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         /* Nothing changed (all duplicates, or what the store held already):
          * keep the serial, write nothing. */
         store_txn_abort(&t);
+        free(all);
         return DNSBL_OK;
     }
     if (store_txn_ok(&t) && a->filter_loaded) {
@@ -865,6 +983,7 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
                        "record what changed since the flat index");
     if (store_txn_ok(&t))
         store_bump_serial(&t);
+    free(all);
     return store_txn_end(&t, why, whylen);
 }
 
@@ -873,12 +992,13 @@ struct store_apply_args {
     const uint8_t *const *dedup;
     size_t n;
     struct store_apply_stats st;
+    struct store_sync_spec *sync;
 };
 
 static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
 {
     struct store_apply_args *a = arg;
-    return store_apply_once(s, a->ev, a->dedup, a->n, &a->st, why, whylen);
+    return store_apply_once(s, a->ev, a->dedup, a->n, a->sync, &a->st, why, whylen);
 }
 
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
@@ -1022,5 +1142,62 @@ int store_apply_sorted(struct store *s, size_t n,
     free(rec);
     if (stats)
         *stats = total;
+    return err;
+}
+
+int store_apply_sync(struct store *s, const char *const *datasets, size_t ndatasets, size_t n,
+                     void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                     const struct store_sync_options *o, struct store_sync_stats *stats, char *why,
+                     size_t whylen)
+{
+    struct store_sync_stats st = {0};
+    struct store_sync_spec y = {.names = datasets, .nids = ndatasets, .st = &st};
+    uint32_t *ids = calloc(ndatasets ? ndatasets : 1, sizeof *ids);
+    struct store_skey *have = malloc((n ? n : 1) * sizeof *have);
+    struct event *evs = malloc((n ? n : 1) * sizeof *evs);
+    int err = DNSBL_OK;
+
+    if (stats)
+        *stats = st;
+    if (s->flags & STORE_RDONLY) {
+        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
+        err = DNSBL_EINVAL;
+    } else if (!ids || !have || !evs) {
+        store_set_why(why, whylen, "%s: out of memory for a sync of %zu events", s->dir, n);
+        err = DNSBL_ENOMEM;
+    }
+    for (size_t i = 0; err == DNSBL_OK && i < ndatasets; i++)
+        ids[i] = model_dataset_id(datasets[i]);
+    for (size_t i = 0; err == DNSBL_OK && i < n; i++) {
+        event_at(arg, i, &evs[i]);
+        struct addr_prefix p = evs[i].prefix;
+        addr_mask(&p);
+        store_key_from_prefix(&p, have[i].k);
+        have[i].id = model_dataset_id(evs[i].dataset);
+    }
+    if (err == DNSBL_OK) {
+        qsort(have, n, sizeof *have, store_skey_cmp);
+        err = store_check_events(s, evs, n, why, whylen);
+    }
+    if (err == DNSBL_OK) {
+        y.ids = ids;
+        y.have = have;
+        y.nhave = n;
+        y.now = o->now;
+        y.max_share = o->max_share;
+        y.force = o->force;
+        struct store_apply_args args = {.ev = evs, .n = n, .sync = &y};
+        err = store_write_growing(s, store_apply_try, &args, why, whylen);
+        st.applied = args.st.applied;
+        st.changed = args.st.changed;
+        if (err != DNSBL_OK)
+            err = store_public_err(err);
+    }
+    free(y.rm);
+    free(evs);
+    free(have);
+    free(ids);
+    if (stats)
+        *stats = st;
     return err;
 }

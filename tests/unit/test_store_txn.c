@@ -229,6 +229,81 @@ static void test_apply_fails_at_every_step(void **state)
     store_close(s);
 }
 
+/* A sync is one write transaction: failed at any step (the sweep,
+ * the removals, an entry deleted with the entries inside it, the
+ * filter, the flat marks, the serial) the old set is whole; then it goes
+ * through at once, removals and additions together. */
+static struct event sync_in[3];
+static void sync_at(void *arg, size_t i, struct event *ev)
+{
+    (void)arg;
+    *ev = sync_in[i];
+}
+
+static void test_sync_fails_at_every_step(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[STORE_WHY_MAX];
+    struct store_options opt;
+    store_options_default(&opt);
+    opt.filter_min = opt.flat_min = 0;
+    struct store *s = create_store(dir, sizeof dir, "sync", &opt);
+    const char *old[] = {"10.0.0.0/16", "10.0.1.7", "10.0.2.0/24", "2001:db8::/48"};
+    struct event ev[4];
+    for (size_t i = 0; i < 4; i++) {
+        ev[i] = mkev(EV_IMPORT_LIST, old[i], 1700000000);
+        ev[i].dataset = "drop";
+    }
+    assert_int_equal(store_apply(s, ev, NULL, 4, NULL, why, sizeof why), DNSBL_OK);
+    assert_int_equal(store_flat_refresh(s, true, NULL, why, sizeof why), DNSBL_OK);
+    /* The new truth: the /16 (holding 10.0.1.7) and the IPv6 /48 leave. */
+    const char *now[] = {"10.0.1.7", "10.0.2.0/24", "203.0.113.0/24"};
+    for (size_t i = 0; i < 3; i++) {
+        sync_in[i] = mkev(EV_IMPORT_LIST, now[i], 1700100000);
+        sync_in[i].dataset = "drop";
+    }
+    const char *names[] = {"drop"};
+    struct store_sync_options o = {.now = 1700100000, .max_share = 1};
+    struct dump before, after;
+    dump_of(s, &before);
+    uint64_t serial = serial_of(s);
+    unsigned failed = 0;
+    struct store_sync_stats st;
+    for (unsigned step = 1; step < 200; step++) {
+        why[0] = '\0';
+        store_testing_fail_step(s, step);
+        int rc = store_apply_sync(s, names, 1, 3, sync_at, NULL, &o, &st, why, sizeof why);
+        store_testing_fail_step(s, 0);
+        if (rc == DNSBL_OK)
+            break;
+        failed++;
+        assert_int_equal(rc, DNSBL_EIO);
+        dump_of(s, &after);
+        assert_string_equal(after.text, before.text);
+        assert_int_equal(serial_of(s), serial);
+        assert_int_equal(problems_of(s), 0);
+    }
+    print_message("a sync failed at each of its %u steps\n", failed);
+    assert_true(failed >= 8);
+    assert_int_equal(st.before, 4);
+    assert_int_equal(st.removed, 2);
+    assert_int_equal(serial_of(s), serial + 1);
+    dump_of(s, &after);
+    assert_string_equal(after.text, "10.0.1.7=/0/0;10.0.2.0/24=/0/0;203.0.113.0/24=/0/0;");
+    assert_int_equal(problems_of(s), 0);
+
+    /* Over the limit: refused whole. */
+    o.max_share = 0.5;
+    sync_in[0] = mkev(EV_IMPORT_LIST, "198.51.100.1", 1700200000);
+    sync_in[0].dataset = "drop";
+    assert_int_equal(store_apply_sync(s, names, 1, 1, sync_at, NULL, &o, &st, why, sizeof why),
+                     DNSBL_EREFUSED);
+    assert_non_null(strstr(why, "would remove 3 of the 3 entries"));
+    dump_of(s, &before);
+    assert_string_equal(after.text, before.text);
+    store_close(s);
+}
+
 /* A reader that cannot begin says why: here every reader slot is taken. */
 static void test_reader_begin_says_why(void **state)
 {
@@ -332,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_apply_fails_at_every_step),
         cmocka_unit_test(test_reader_begin_says_why),
         cmocka_unit_test(test_apply_sorted),
+        cmocka_unit_test(test_sync_fails_at_every_step),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

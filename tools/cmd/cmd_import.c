@@ -37,7 +37,12 @@ struct import_args {
     uint32_t code;
     bool dry_run, done;
     size_t batch;
+    bool sync, force;  /* --sync, --force */
+    double max_remove; /* --max-remove, a share 0..1 */
 };
+
+enum { IMPORT_OPT_SYNC = 400, IMPORT_OPT_FORCE, IMPORT_OPT_MAX_REMOVE };
+#define IMPORT_MAX_REMOVE_DEFAULT 0.5
 
 struct import_cmd {
     struct ctl_ctx *ctx;
@@ -152,6 +157,21 @@ static int import_take_option(struct ctl_ctx *ctx, int c, const char *arg, struc
     case 'D':
         a->done_dir = arg;
         return CTL_EXIT_OK;
+    case IMPORT_OPT_SYNC:
+        a->sync = true;
+        return CTL_EXIT_OK;
+    case IMPORT_OPT_FORCE:
+        a->force = true;
+        return CTL_EXIT_OK;
+    case IMPORT_OPT_MAX_REMOVE: {
+        char *end;
+        double pct = strtod(arg, &end);
+        if (end == arg || (*end && strcmp(end, "%") != 0) || !(pct >= 0 && pct <= 100))
+            return ctl_usage_error(ctx, "--max-remove takes a percentage from 0 to 100, not '%s'",
+                                   arg);
+        a->max_remove = pct / 100;
+        return CTL_EXIT_OK;
+    }
     }
     return CTL_EXIT_USAGE; /* unreachable: getopt_long only returns listed options */
 }
@@ -170,6 +190,9 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         {"emit-zone", required_argument, NULL, 'E'},
         {"batch", required_argument, NULL, 'b'},
         {"done", required_argument, NULL, 'D'},
+        {"sync", no_argument, NULL, IMPORT_OPT_SYNC},
+        {"force", no_argument, NULL, IMPORT_OPT_FORCE},
+        {"max-remove", required_argument, NULL, IMPORT_OPT_MAX_REMOVE},
         CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
@@ -201,6 +224,8 @@ static int import_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct 
         return ctl_usage_error(ctx, "--emit-zone needs --format rbldnsd:TYPE");
     if (a->emit_zone && !a->zone)
         return ctl_usage_error(ctx, "--emit-zone needs --zone NAME, the apex it describes");
+    if ((a->force || a->max_remove != IMPORT_MAX_REMOVE_DEFAULT) && !a->sync)
+        return ctl_usage_error(ctx, "--force and --max-remove go with --sync");
     if (a->subtype[0] && strcmp(a->subtype, "combined") == 0 && !a->zone)
         return ctl_usage_error(ctx, "--format rbldnsd:combined needs --zone NAME, the base "
                                     "zone of its sections");
@@ -425,9 +450,36 @@ static void import_path(struct import_cmd *c, const char *path)
     import_file(c, path, c->a.ops, false);
 }
 
+/* --sync after every input was read: only an input read whole and clean
+ * may say what leaves its datasets (a cut download must not delist the
+ * world), unless --force. */
+static int import_sync(struct import_cmd *c)
+{
+    const struct import_totals *t = &c->run.t;
+    if (c->failed || c->run.failed) {
+        ctl_error("--sync: nothing synced: an input could not be read whole");
+        return -1;
+    }
+    if (t->rejected && !c->a.force) {
+        ctl_error("--sync: nothing synced: %zu record%s rejected, and a sync would remove what "
+                  "they held; fix the input, or use --force",
+                  t->rejected, t->rejected == 1 ? " was" : "s were");
+        return -1;
+    }
+    struct store_sync_options o = {
+        .now = c->ctx->now, .max_share = c->a.max_remove, .force = c->a.force};
+    struct store_sync_stats st;
+    const char *source = c->a.source ? c->a.source : c->a.ops ? c->a.ops->name : "list";
+    if (import_run_sync(&c->run, source, &o, &st) != 0)
+        return -1;
+    printf("synced: %zu entries of its datasets before, %zu removed, %zu changed\n", st.before,
+           st.removed, st.changed);
+    return 0;
+}
+
 int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    struct import_cmd c = {.ctx = ctx};
+    struct import_cmd c = {.ctx = ctx, .a.max_remove = IMPORT_MAX_REMOVE_DEFAULT};
     struct store *s = NULL;
     int rc = import_parse_args(ctx, argc, argv, &c.a);
 
@@ -439,11 +491,14 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
             return rc;
     }
     import_run_init(&c.run, s, c.a.batch, c.a.reject_dir, isatty(STDERR_FILENO) == 1);
+    c.run.sync = c.a.sync;
     c.count = (unsigned)(argc - optind);
     for (int i = optind; i < argc && !c.run.failed; i++) {
         c.index++;
         import_path(&c, argv[i]);
     }
+    if (c.a.sync && import_sync(&c) != 0)
+        c.failed = true;
     if (c.a.emit_zone && !c.zone_emitted && !c.failed && !c.run.failed) {
         ctl_error("--emit-zone: no input gave a zone file");
         c.failed = true;

@@ -120,6 +120,8 @@ struct import_run {
     size_t last_str[4][2]; /* per string slot: offset + 1 and length of the last one put */
     /* true while every event of the batch is keyless state (sortable) */
     bool sortable;
+    /* import --sync: everything is held until import_run_sync */
+    bool sync;
     /* the input being parsed */
     const struct feed_input *in;
     const struct feed_options *opt;
@@ -151,6 +153,12 @@ void import_run_free(struct import_run *r);
  * prefix order, batch_max per transaction.
  * index/count (1-based) label the progress bar. Returns 0, or -1 when
  * the parser failed or the store refused a batch (message printed). */
+/* import --sync: the events every input gave, held whole, made the
+ * whole truth of their datasets and of `source` (store_apply_sync) in one
+ * write transaction. 0, or -1 with the reason printed. */
+int import_run_sync(struct import_run *r, const char *source, const struct store_sync_options *o,
+                    struct store_sync_stats *st);
+
 int import_run_input(struct import_run *r, const struct feed_ops *ops, const struct feed_input *in,
                      const struct feed_options *opt, unsigned index, unsigned count);
 

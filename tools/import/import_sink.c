@@ -356,6 +356,8 @@ static int import_batch_commit(struct import_run *r)
 {
     if (r->n == 0 || r->failed)
         return r->failed ? -1 : 0;
+    if (r->sync)
+        return 0; /* held whole for import_run_sync */
     if (!r->store) {
         r->t.imported += r->n;
     } else if (r->sortable && r->n > r->batch_max) {
@@ -559,6 +561,22 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     }
     /* Evidence with identifiers is no keyless state: it needs a side. */
     bool keyed = dedup || ev->snds || ev->ident;
+    if (r->sync && ev->kind != EV_IMPORT_LIST && ev->kind != EV_IMPORT_EXCLUDE) {
+        /* A sync replaces list data; evidence and operator decisions are
+         * not a list's to replace (README "Sync"). */
+        snprintf(r->refused_buf, sizeof r->refused_buf,
+                 "--sync takes list data (rbldnsd, list, DROP, CSV import_list and "
+                 "import_exclude rows), not %s",
+                 model_kind_name(ev->kind));
+        r->refused = r->refused_buf;
+        return 0;
+    }
+    if (r->sync && r->n >= IMPORT_SORT_MAX) {
+        import_run_message(r, CTL_PROG ": %s: more than %zu entries for one sync", r->in->name,
+                           IMPORT_SORT_MAX);
+        r->failed = true;
+        return 1;
+    }
     if (keyed && r->sortable && r->rec_first == r->n && r->n >= r->batch_max) {
         /* The list rows held for sorting end here: commit them before a
          * batch of evidence begins. */
@@ -726,5 +744,55 @@ int import_run_input(struct import_run *r, const struct feed_ops *ops, const str
                            dnsbl_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+/* The distinct datasets of the held events, and source: what the sync
+ * makes whole. Fills names (cap of them); the count, or cap + 1 when
+ * there are more. */
+static size_t import_sync_datasets(const struct import_run *r, const char *source,
+                                   const char **names, size_t cap)
+{
+    size_t n = 0;
+    if (cap)
+        names[n++] = source;
+    for (size_t i = 0; i < r->n; i++) {
+        const char *ds = import_arena_get(r, r->items[i].str[3]);
+        if (!ds)
+            ds = "";
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(names[j], ds) == 0;
+        if (seen)
+            continue;
+        if (n == cap)
+            return cap + 1;
+        names[n++] = ds;
+    }
+    return n;
+}
+
+int import_run_sync(struct import_run *r, const char *source, const struct store_sync_options *o,
+                    struct store_sync_stats *st)
+{
+    const char *names[64];
+    char why[512] = "";
+    size_t nd = import_sync_datasets(r, source, names, sizeof names / sizeof names[0]);
+    if (nd > sizeof names / sizeof names[0]) {
+        fprintf(stderr, CTL_PROG ": --sync: the input names more than %zu datasets\n",
+                sizeof names / sizeof names[0]);
+        return -1;
+    }
+    memset(st, 0, sizeof *st);
+    if (!r->store) {
+        r->t.imported += r->n;
+        return 0;
+    }
+    int rc = store_apply_sync(r->store, names, nd, r->n, import_item_at, r, o, st, why, sizeof why);
+    if (rc != DNSBL_OK) {
+        fprintf(stderr, CTL_PROG ": --sync: %s\n", why[0] ? why : dnsbl_strerror(rc));
+        return -1;
+    }
+    r->t.imported += r->n;
     return 0;
 }
