@@ -22,7 +22,7 @@ SHOW_OPTIONAL_KEYS = {"why", "state"}
 # The per-address report's keys (issue "Feeds and reputation", operator view).
 SHOW_REPORT_KEYS = {"known", "score", "threshold", "complaints", "counts", "volume",
                     "complaint_rate", "light", "codes", "clears_at", "sources",
-                    "auth_failures", "snds", "history", "operator_history"}
+                    "auth_failures", "snds", "history", "operator_history", "overrides"}
 FIXTURES = os.environ.get("DNSBL_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "fixtures")
 LIST_KEYS = {"prefix", "state", "code", "reason", "expires", "first_seen", "last_seen",

@@ -55,7 +55,14 @@ class TestRemove(CtlTestCase):
         self.import_list("drop", "198.51.100.0/24\n")
         self.ctl_ok("allow", "198.51.100.0/24", "--reason", "customer")
         self.assertEqual(self.codes("198.51.100.1"), [])
+        # The allow shows what it overrides, in text and JSON.
+        self.assertEqual(self.show_text("198.51.100.1")["overrides"],
+                         "drop 127.0.0.4 at 198.51.100.0/24")
+        self.assertEqual(self.show_json("198.51.100.1")["overrides"],
+                         [{"dataset": "drop", "code": "127.0.0.4", "prefix": "198.51.100.0/24"}])
         self.ctl_ok("remove", "198.51.100.0/24", "--dataset", "operator", "--reason", "ended")
+        self.assertNotIn("overrides", self.show_text("198.51.100.1"))
+        self.assertEqual(self.show_json("198.51.100.1")["overrides"], [])
         self.assertEqual(self.codes("198.51.100.1"), ["127.0.0.4"])
         r = self.ctl_fail(1, "remove", "198.51.100.0/24", "--dataset", "operator")
         self.assertIn("holds no operator decision", r.err)

@@ -230,6 +230,50 @@ struct ctl_show_report {
     size_t noplog;
 };
 
+/* A dataset's listing an operator decision overrides: its part, on the
+ * longest covering entry holding one. */
+struct ctl_override {
+    const struct entry *e;
+    unsigned part;
+};
+
+/* The listings of the zone's datasets that the operator's decision (an
+ * allow, a delisting, a listing by hand) overrides, so show says what it
+ * hides (README "Datasets"); at most cap, and how many. */
+static size_t ctl_show_overrides(const struct verdict *v, const struct zone_policy *zp,
+                                 struct ctl_override *out, size_t cap)
+{
+    uint8_t why = v->d.why;
+    size_t n = 0;
+    if (why != WHY_ALLOWED && why != WHY_DELISTED && why != WHY_MANUAL)
+        return 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct entry *e = &v->covering[i];
+        for (unsigned j = 0; j < e->nparts && n < cap; j++) {
+            if (!policy_serves(zp, e->parts[j].dataset))
+                continue;
+            bool seen = false;
+            for (size_t k = 0; k < n && !seen; k++)
+                seen = out[k].e->parts[out[k].part].dataset == e->parts[j].dataset;
+            if (!seen)
+                out[n++] = (struct ctl_override){e, j};
+        }
+    }
+    /* Only what would list: an exclusion hides nothing. */
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++)
+        if (out[k].e->parts[out[k].part].state == IMPORT_LISTED)
+            out[kept++] = out[k];
+    return kept;
+}
+
+static void ctl_show_override_code(const struct zone_policy *zp, const struct ctl_override *o,
+                                   char *buf)
+{
+    uint32_t code = o->e->parts[o->part].code;
+    ctl_format_code(code ? code : zp->code_imported, buf);
+}
+
 static const uint32_t ctl_no_counts[CNT_COUNT];
 
 static const uint32_t *ctl_show_counts(const struct ctl_show_report *r)
@@ -507,6 +551,21 @@ static void ctl_print_show_json(const struct ctl_show_report *r, const struct ct
     json_member_string(&w, "first_seen", r->first_seen);
     json_member_string(&w, "last_seen", r->last_seen);
     json_member_string(&w, "why", r->why);
+    struct ctl_override ov[ENTRY_PARTS_MAX * 4];
+    size_t nov = ctl_show_overrides(r->v, r->zp, ov, sizeof ov / sizeof ov[0]);
+    json_key(&w, "overrides");
+    json_begin_array(&w);
+    for (size_t i = 0; i < nov; i++) {
+        char code[CTL_TEXT_SHORT], pfx[ADDR_TEXT_MAX];
+        ctl_show_override_code(r->zp, &ov[i], code);
+        addr_format(&ov[i].e->prefix, pfx, sizeof pfx);
+        json_begin_object(&w);
+        json_member_string(&w, "dataset", ov[i].e->part_text[ov[i].part].dataset);
+        json_member_string(&w, "code", code);
+        json_member_string(&w, "prefix", pfx);
+        json_end_object(&w);
+    }
+    json_end_array(&w);
     json_member_string(&w, "state", r->state);
     json_member_bool(&w, "known", r->v->n > 0);
     json_member_double(&w, "score", d->score.value);
@@ -724,6 +783,19 @@ static void ctl_print_show_text(const struct ctl_show_report *r, bool chart)
     ctl_print_show_line("listed", r->listed ? "yes" : "no", "-");
     ctl_print_show_line("allowed", r->allowed ? "yes" : "no", "-");
     ctl_print_show_line("why", r->why, "-");
+    struct ctl_override ov[ENTRY_PARTS_MAX * 4];
+    size_t nov = ctl_show_overrides(r->v, r->zp, ov, sizeof ov / sizeof ov[0]);
+    if (nov) {
+        printf("overrides: ");
+        for (size_t i = 0; i < nov; i++) {
+            char pfx[ADDR_TEXT_MAX];
+            ctl_show_override_code(r->zp, &ov[i], buf);
+            addr_format(&ov[i].e->prefix, pfx, sizeof pfx);
+            printf("%s%s %s at %s", i ? ", " : "", ov[i].e->part_text[ov[i].part].dataset, buf,
+                   pfx);
+        }
+        putchar('\n');
+    }
     ctl_print_show_line("state", r->state, "unknown");
     ctl_print_show_line("code", r->code, "-");
     if (d->listed && d->n > 1) {
