@@ -856,6 +856,8 @@ struct store_sync_spec {
     struct store_sync_stats *st;
     struct event *rm; /* the removals the sweep found, owned here */
     size_t nrm, rmcap;
+    struct event **evs; /* the input's events, owned by store_apply_sync; the removals are
+                           appended (realloc: big blocks grow in place, no copy) */
 };
 
 static int store_sync_index(const struct store_sync_spec *y, uint32_t id)
@@ -932,7 +934,6 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
     struct store_applier app = {.s = s, .ev = ev}, *a = &app;
     struct store_scratch sc = {0};
     struct store_txn t;
-    struct event *all = NULL;
 
     st->applied = st->duplicates = st->changed = 0;
     a->t = &t;
@@ -943,15 +944,15 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         sync->st->before = sync->st->removed = 0;
         store_sync_sweep(&t, sync);
         if (store_txn_ok(&t) && sync->nrm) {
-            all = malloc((n + sync->nrm) * sizeof *all);
-            if (!all) {
+            struct event *grown = realloc(*sync->evs, (n + sync->nrm) * sizeof *grown);
+            if (!grown) {
                 store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a sync of %zu events",
                                n + sync->nrm);
             } else {
-                memcpy(all, ev, n * sizeof *all);
-                memcpy(all + n, sync->rm, sync->nrm * sizeof *all);
+                *sync->evs = grown;
+                memcpy(grown + n, sync->rm, sync->nrm * sizeof *grown);
                 n += sync->nrm;
-                a->ev = ev = all;
+                a->ev = ev = grown;
             }
         }
     }
@@ -968,7 +969,6 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         /* Nothing changed (all duplicates, or what the store held already):
          * keep the serial, write nothing. */
         store_txn_abort(&t);
-        free(all);
         return DNSBL_OK;
     }
     if (store_txn_ok(&t) && a->filter_loaded) {
@@ -983,7 +983,6 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
                        "record what changed since the flat index");
     if (store_txn_ok(&t))
         store_bump_serial(&t);
-    free(all);
     return store_txn_end(&t, why, whylen);
 }
 
@@ -998,7 +997,9 @@ struct store_apply_args {
 static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
 {
     struct store_apply_args *a = arg;
-    return store_apply_once(s, a->ev, a->dedup, a->n, a->sync, &a->st, why, whylen);
+    /* A sync's events may have moved with its removals (store_sync_spec). */
+    const struct event *ev = a->sync ? *a->sync->evs : a->ev;
+    return store_apply_once(s, ev, a->dedup, a->n, a->sync, &a->st, why, whylen);
 }
 
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
@@ -1186,6 +1187,7 @@ int store_apply_sync(struct store *s, const char *const *datasets, size_t ndatas
         y.now = o->now;
         y.max_share = o->max_share;
         y.force = o->force;
+        y.evs = &evs;
         struct store_apply_args args = {.ev = evs, .n = n, .sync = &y};
         err = store_write_growing(s, store_apply_try, &args, why, whylen);
         st.applied = args.st.applied;
