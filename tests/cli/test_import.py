@@ -35,7 +35,8 @@ SUMMARY = re.compile(r"^read (\d+), imported (\d+), duplicates (\d+), rejected (
 SHOW_V2_KEYS = {"address", "prefix", "listed", "allowed", "code", "reason", "expires",
                 "first_seen", "last_seen", "why", "state", "known", "score", "threshold",
                 "complaints", "counts", "volume", "complaint_rate", "light", "codes",
-                "clears_at", "sources", "auth_failures", "snds", "history", "operator_history"}
+                "clears_at", "sources", "auth_failures", "snds", "history", "operator_history",
+                "overrides"}
 COUNT_KEYS = {"abuse", "fraud", "virus", "other", "not_spam", "auth_failure", "trap_hits"}
 
 # fixtures/README.md, arf/ totals after importing every file.

@@ -88,6 +88,13 @@ class TestRemove(CtlTestCase):
         rows = {r["prefix"]: r for r in json.loads(out)}
         self.assertFalse(rows["198.51.100.0/24"]["zones"][0]["listed"])
         self.assertTrue(rows["203.0.113.0/24"]["zones"][0]["listed"])
+        # --zone names the dataset of a list, as for rbldnsd data: a zone
+        # serving "bl.example" alone answers it, and not the others.
+        path = self.write("z.txt", "192.0.2.0/25\n")
+        self.ctl_ok("import", "--format", "list", "--zone", "bl.example", path)
+        conf2 = self.write("z2.conf", 'zone "bl.example" { datasets = {"bl.example"} }\n')
+        out = self.ctl_ok("list", "--json", "--listed", "--zone-config", conf2).out
+        self.assertEqual([r["prefix"] for r in json.loads(out)], ["192.0.2.0/25"])
 
     def test_usage(self):
         r = self.ctl_fail(2, "remove", "192.0.2.1", "--dataset", "")

@@ -253,8 +253,8 @@ static const struct evidence_ident *import_side_ident(const struct import_run *r
 }
 
 /* Every listing belongs to a dataset: the one the data names (rbldnsd,
- * a CSV row's column), else the import's source (--source, else the
- * format's name), so two lists never overwrite each other's word and a
+ * a CSV row's column), else --zone, else the import's source (--source,
+ * else the format's name), so two lists never overwrite each other's word and a
  * zone can choose among them (README "Datasets"). */
 static const char *import_event_dataset(const struct import_run *r, const struct event *ev)
 {
@@ -262,6 +262,8 @@ static const char *import_event_dataset(const struct import_run *r, const struct
         return ev->dataset;
     if (ev->dataset && ev->dataset[0])
         return ev->dataset;
+    if (r->opt->zone && r->opt->zone[0])
+        return r->opt->zone; /* --zone: the zone's own data, as rbldnsd names it */
     return ev->source ? ev->source : r->opt->source;
 }
 
