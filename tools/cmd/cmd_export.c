@@ -39,6 +39,7 @@ struct export_args {
 struct export_level {
     struct addr_prefix p;
     bool listed;
+    uint8_t nvals; /* the A values its prefix answers */
 };
 
 struct export_ctx {
@@ -50,6 +51,11 @@ struct export_ctx {
     struct addr_prefix *prefixes;
     size_t n, cap;
     bool has_v6;
+    bool multi; /* some entry may answer two values: rbldnsd needs a dataset per value */
+    /* rbldnsd: the second, third, ... value of each prefix, per family, in a
+     * dataset of its own (one value per prefix in a trie), appended at the
+     * end */
+    FILE *extra[2][DECISION_MAX];
     struct export_level stack[STORE_COVERING_MAX];
     size_t depth;
     struct verdict v; /* zone: the decision being written */
@@ -68,6 +74,11 @@ static int export_collect(const struct entry *e, void *arg)
     x->prefixes[x->n++] = e->prefix;
     if (e->prefix.family == ADDR_V6)
         x->has_v6 = true;
+    /* What can give a prefix more than one value (policy.h): two datasets,
+     * a dataset beside evidence or SNDS, complaints beside traps. */
+    if (e->nparts > 1 || model_has_evidence(e) ||
+        (e->nparts && (e->snds.colour != SNDS_NONE || e->snds_status != SNDS_STATUS_NONE)))
+        x->multi = true;
     return 0;
 }
 
@@ -100,25 +111,79 @@ static bool export_txt_template(const struct ctl_zone *z, const struct decision 
     return true;
 }
 
-static void export_rbldnsd_listed(struct export_ctx *x, const char *key, const struct decision *d)
+static void export_rbldnsd_value(FILE *out, struct export_ctx *x, const char *key,
+                                 const struct decision *d, unsigned i)
 {
     char code[CTL_TEXT_SHORT], txt[2 * EXPORT_TXT_MAX];
 
-    ctl_format_code(d->codes[0], code);
-    if (export_txt_template(&x->zone, d, 0, txt, sizeof txt))
-        fprintf(x->out, "%s :%s:%s\n", key, code, txt);
+    ctl_format_code(d->codes[i], code);
+    if (export_txt_template(&x->zone, d, i, txt, sizeof txt))
+        fprintf(out, "%s :%s:%s\n", key, code, txt);
     else
-        fprintf(x->out, "%s :%s:\n", key, code);
-    /* One value per prefix in a trie dataset: name the others. */
-    for (unsigned i = 1; i < d->n; i++) {
-        ctl_format_code(d->codes[i], code);
-        fprintf(x->out, "# %s also answers %s (%s)\n", key, code, model_why_name(d->code_why[i]));
+        fprintf(out, "%s :%s:\n", key, code);
+}
+
+static void export_rbldnsd_listed(struct export_ctx *x, const char *key, const struct decision *d)
+{
+    export_rbldnsd_value(x->out, x, key, d, 0);
+}
+
+/* Value k (k >= 1) of a prefix in the k-th extra dataset of its family, or
+ * its exclusion there when the prefix containing it answers a k-th value
+ * and it does not: rbldnsd answers each dataset's longest match. */
+static int export_rbldnsd_extra(struct export_ctx *x, const struct addr_prefix *p, const char *key,
+                                const struct decision *d, bool listed, uint8_t parent_nvals)
+{
+    int fam = p->family == ADDR_V6;
+    uint8_t nvals = listed ? d->n : 0;
+    for (unsigned k = 1; k < DECISION_MAX; k++) {
+        if (nvals <= k && parent_nvals <= k)
+            continue;
+        if (!x->extra[fam][k] && !(x->extra[fam][k] = tmpfile())) {
+            ctl_error("export: a temporary file: %s", strerror(errno));
+            return CTL_EXIT_FAIL;
+        }
+        if (nvals > k)
+            export_rbldnsd_value(x->extra[fam][k], x, key, d, k);
+        else
+            fprintf(x->extra[fam][k], "!%s\n", key);
     }
+    return CTL_EXIT_OK;
+}
+
+/* The extra datasets after the main ones, as combined sections of the
+ * base zone. */
+static int export_rbldnsd_end(struct export_ctx *x)
+{
+    static const char *const types[2] = {"ip4trie", "ip6trie"};
+    char buf[8192];
+    int rc = CTL_EXIT_OK;
+    for (int fam = 0; fam < 2; fam++) {
+        for (unsigned k = 1; k < DECISION_MAX; k++) {
+            FILE *f = x->extra[fam][k];
+            if (!f)
+                continue;
+            fprintf(x->out, "\n# value %u of prefixes that answer more than one\n", k + 1);
+            fprintf(x->out, "$DATASET %s @\n$TTL %u\n", types[fam], x->zone.policy.ttl);
+            rewind(f);
+            size_t got;
+            while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+                if (fwrite(buf, 1, got, x->out) != got)
+                    rc = CTL_EXIT_FAIL;
+            if (ferror(f))
+                rc = CTL_EXIT_FAIL;
+            fclose(f);
+            x->extra[fam][k] = NULL;
+        }
+    }
+    if (rc != CTL_EXIT_OK)
+        ctl_error("export: copying the extra datasets: %s", strerror(errno));
+    return rc;
 }
 
 static void export_rbldnsd_section(struct export_ctx *x, const char *type)
 {
-    if (x->has_v6)
+    if (x->has_v6 || x->multi)
         fprintf(x->out, "\n$DATASET %s @\n", type);
     fprintf(x->out, "$TTL %u\n", x->zone.policy.ttl);
 }
@@ -176,8 +241,8 @@ static int export_rbldnsd_begin(struct export_ctx *x)
             "# zone %s: what it answers now for every stored entry.\n"
             "# Load it as dataset type %s, e.g. rbldnsd ... %s:%s:FILE\n",
             x->now_text, x->zone.name[0] ? x->zone.name : "(none given)",
-            x->has_v6 ? "combined" : "ip4trie", x->zone.name[0] ? x->zone.name : "ZONE",
-            x->has_v6 ? "combined" : "ip4trie");
+            x->has_v6 || x->multi ? "combined" : "ip4trie", x->zone.name[0] ? x->zone.name : "ZONE",
+            x->has_v6 || x->multi ? "combined" : "ip4trie");
     int rc = export_rbldnsd_apex(x);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -189,8 +254,9 @@ static int export_rbldnsd_begin(struct export_ctx *x)
     return CTL_EXIT_OK;
 }
 
-static void export_rbldnsd_entry(struct export_ctx *x, const struct addr_prefix *p,
-                                 const struct decision *d, bool listed, bool parent_listed)
+static int export_rbldnsd_entry(struct export_ctx *x, const struct addr_prefix *p,
+                                const struct decision *d, bool listed, bool parent_listed,
+                                uint8_t parent_nvals)
 {
     char key[ADDR_TEXT_MAX + 1];
 
@@ -200,6 +266,7 @@ static void export_rbldnsd_entry(struct export_ctx *x, const struct addr_prefix 
         export_rbldnsd_listed(x, key + 1, d);
     else if (parent_listed)
         fprintf(x->out, "%s\n", key);
+    return export_rbldnsd_extra(x, p, key + 1, d, listed, parent_nvals);
 }
 
 /* ---- csv -------------------------------------------------------------- */
@@ -703,6 +770,7 @@ static int export_walk(struct export_ctx *x)
         while (x->depth && !addr_covers(&x->stack[x->depth - 1].p, p))
             x->depth--;
         bool parent_listed = x->depth && x->stack[x->depth - 1].listed;
+        uint8_t parent_nvals = x->depth ? x->stack[x->depth - 1].nvals : 0;
         /* The test points are the server's, whatever the store says. */
         if (verdict_testpoint(p) != VERDICT_TP_NONE)
             continue;
@@ -715,7 +783,7 @@ static int export_walk(struct export_ctx *x)
         bool listed = v.d.listed && v.d.n > 0;
         switch (x->a.format) {
         case EXPORT_RBLDNSD:
-            export_rbldnsd_entry(x, p, &v.d, listed, parent_listed);
+            rc = export_rbldnsd_entry(x, p, &v.d, listed, parent_listed, parent_nvals);
             break;
         case EXPORT_CSV:  /* export_csv_entry, from the entries */
         case EXPORT_ZONE: /* export_zone_tree */
@@ -723,8 +791,11 @@ static int export_walk(struct export_ctx *x)
             break;
         }
         if (x->depth < STORE_COVERING_MAX)
-            x->stack[x->depth++] = (struct export_level){.p = *p, .listed = listed};
+            x->stack[x->depth++] =
+                (struct export_level){.p = *p, .listed = listed, .nvals = listed ? v.d.n : 0};
     }
+    if (rc == CTL_EXIT_OK && x->a.format == EXPORT_RBLDNSD)
+        rc = export_rbldnsd_end(x);
     return rc;
 }
 
@@ -896,6 +967,10 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
         rc = export_write(x);
     }
 out:
+    for (int fam = 0; fam < 2; fam++)
+        for (unsigned k = 0; k < DECISION_MAX; k++)
+            if (x->extra[fam][k])
+                fclose(x->extra[fam][k]);
     ctl_lookup_close(x->l);
     if (s)
         store_close(s);
