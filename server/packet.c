@@ -626,26 +626,28 @@ static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const st
     }
     r->flags |= DNS_FLAG_AA;
     struct addr_prefix addr;
+    uint32_t subids[MODEL_SUBZONE_SETS];
+    const uint32_t *sub = NULL;
     switch (addr_from_qname(q->name.wire, apex_off, &addr)) {
     case ADDR_QNAME_FULL:
-        packet_answer_addr(ctx, r, q, z, apex_off, &addr, NULL);
-        return;
+        break;
     case ADDR_QNAME_PARTIAL:
         /* Empty non-terminal: NXDOMAIN here would hide every listing below
          * from QNAME-minimising resolvers (RFC 8020, RFC 9156). */
         reply_put_soa_authority(r, z, apex_off);
         return;
-    case ADDR_QNAME_INVALID: {
-        uint32_t sub[MODEL_SUBZONE_SETS];
-        if (packet_parse_subzone(q->name.wire, apex_off, z->name, &addr, sub)) {
-            packet_answer_addr(ctx, r, q, z, apex_off, &addr, sub);
+    case ADDR_QNAME_INVALID:
+        if (!packet_parse_subzone(q->name.wire, apex_off, z->name, &addr, subids)) {
+            r->rcode = DNS_RCODE_NXDOMAIN;
+            reply_put_soa_authority(r, z, apex_off);
             return;
         }
-        r->rcode = DNS_RCODE_NXDOMAIN;
-        reply_put_soa_authority(r, z, apex_off);
-        return;
+        sub = subids;
+        break;
     }
-    }
+    /* One call for both kinds of address query, so that it stays inlined
+     * into the usual path. */
+    packet_answer_addr(ctx, r, q, z, apex_off, &addr, sub);
 }
 
 static size_t packet_udp_limit(const struct query *q, enum packet_transport t, size_t outcap)
