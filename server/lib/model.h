@@ -35,7 +35,7 @@ enum import_state {
 #define IMPORT_NO_TXT 0x01 /* part flags: the source gives this listing no TXT */
 #define IMPORT_REASON 0x02 /* part flags: txt is a reason for the zone's TXT template */
 /* part flags: the dataset answers in its own subzone only (rbldnsd
- * combined "$DATASET type sub", doc/formats.md 4.4), never in the zone */
+ * combined "$DATASET type sub", doc/formats.md 4.6), never in the zone */
 #define IMPORT_SUBZONE 0x04
 
 enum event_kind {
@@ -149,7 +149,7 @@ struct entry {
  * for a name). The store refuses a second name with the same id. */
 uint32_t model_dataset_id(const char *name);
 
-/* The datasets of one rbldnsd subzone (doc/formats.md 4.4): the first
+/* The datasets of one rbldnsd subzone (doc/formats.md 4.6): the first
  * $DATASET section bound to zone name Z is dataset "Z", the k-th (k >= 2)
  * "Z~k", so that two sections listing one address keep both values. A
  * subzone query serves ids[0..MODEL_SUBZONE_SETS) of its name. */

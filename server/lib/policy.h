@@ -137,7 +137,7 @@ void policy_decide_evidence(const struct entry *covering, size_t n, const struct
                             const struct history_day *days, size_t ndays,
                             const struct zone_policy *zp, int64_t now, struct decision *out);
 
-/* A query at an rbldnsd subzone of the zone (doc/formats.md 4.4): sub
+/* A query at an rbldnsd subzone of the zone (doc/formats.md 4.6): sub
  * holds model_subzone_ids of its name ("proxies.bl.example"). Only parts
  * of those datasets (flagged IMPORT_SUBZONE) answer, each dataset's word
  * from its longest entry, as in step 3; an operator's allow or delisting
