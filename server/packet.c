@@ -470,14 +470,17 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
  * the store and the zone's policy. False when the store could not be
  * read: "no entries" would then be a guess. */
 static bool packet_decide(struct packet_ctx *ctx, const struct zone *z,
-                          const struct addr_prefix *addr, bool texts, struct verdict *v)
+                          const struct addr_prefix *addr, const uint32_t *sub, bool texts,
+                          struct verdict *v)
 {
     const struct verdict_scratch sc = {.covering = ctx->covering,
                                        .covering_cap = ctx->covering_cap,
                                        .history = ctx->history,
                                        .history_cap = ctx->history_cap};
-    const struct verdict_query vq = {
-        .addr = addr, .now = ctx->now, .flags = VERDICT_TESTPOINTS | (texts ? VERDICT_TEXTS : 0)};
+    const struct verdict_query vq = {.addr = addr,
+                                     .now = ctx->now,
+                                     .flags = VERDICT_TESTPOINTS | (texts ? VERDICT_TEXTS : 0),
+                                     .subzone = sub};
     return verdict_decide(&sc, ctx->reader, &z->policy, &vq, v) == DNSBL_OK;
 }
 
@@ -512,7 +515,7 @@ static void packet_answer_acl_error(struct reply *r, const struct query *q, cons
 /* A full address: test points, then the store and the zone's policy. */
 static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off,
-                               const struct addr_prefix *addr)
+                               const struct addr_prefix *addr, const uint32_t *sub)
 {
     struct verdict v;
     r->flags |= DNS_FLAG_AA;
@@ -520,7 +523,8 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         packet_answer_acl_error(r, q, z, apex_off);
         return;
     }
-    if (!packet_decide(ctx, z, addr, q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY, &v)) {
+    if (!packet_decide(ctx, z, addr, sub, q->qtype == DNS_TYPE_TXT || q->qtype == DNS_TYPE_ANY,
+                       &v)) {
         /* Not authoritative for what we could not read: no AA, no SOA. */
         ctx->store_failures++;
         r->flags &= (uint16_t)~DNS_FLAG_AA;
@@ -560,6 +564,43 @@ static void packet_answer_addr(struct packet_ctx *ctx, struct reply *r, const st
         reply_put_soa_authority(r, z, apex_off);
 }
 
+/* Lower case, as the importer names its datasets. Only names that are
+ * no address of the zone itself come here, so a usual query never pays
+ * for it. */
+bool packet_parse_subzone(const uint8_t *qname, size_t apex_off, const char *zone,
+                          struct addr_prefix *addr, uint32_t ids[MODEL_SUBZONE_SETS])
+{
+    size_t off4 = 0, off32 = 0, off = 0;
+    for (unsigned n = 0; off < apex_off; n++) {
+        if (n == 4)
+            off4 = off;
+        if (n == 32)
+            off32 = off;
+        off += 1u + qname[off];
+    }
+    if (off32 && addr_from_qname(qname, off32, addr) == ADDR_QNAME_FULL)
+        off = off32;
+    else if (off4 && addr_from_qname(qname, off4, addr) == ADDR_QNAME_FULL)
+        off = off4;
+    else
+        return false;
+    char name[2 * ZONE_NAME_MAX];
+    size_t len = 0, zlen = strlen(zone);
+    while (off < apex_off) {
+        uint8_t l = qname[off++];
+        for (uint8_t i = 0; i < l; i++, off++) {
+            uint8_t c = qname[off];
+            name[len++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+        }
+        name[len++] = '.';
+    }
+    if (len + zlen > sizeof(name))
+        return false;
+    memcpy(name + len, zone, zlen);
+    model_subzone_ids(name, len + zlen, ids);
+    return true;
+}
+
 /* Inside zone z: the zone file's names first, then the address space. */
 static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const struct query *q,
                                const struct zone *z, size_t apex_off)
@@ -585,20 +626,28 @@ static void packet_answer_zone(struct packet_ctx *ctx, struct reply *r, const st
     }
     r->flags |= DNS_FLAG_AA;
     struct addr_prefix addr;
+    uint32_t subids[MODEL_SUBZONE_SETS];
+    const uint32_t *sub = NULL;
     switch (addr_from_qname(q->name.wire, apex_off, &addr)) {
     case ADDR_QNAME_FULL:
-        packet_answer_addr(ctx, r, q, z, apex_off, &addr);
-        return;
+        break;
     case ADDR_QNAME_PARTIAL:
         /* Empty non-terminal: NXDOMAIN here would hide every listing below
          * from QNAME-minimising resolvers (RFC 8020, RFC 9156). */
         reply_put_soa_authority(r, z, apex_off);
         return;
     case ADDR_QNAME_INVALID:
-        r->rcode = DNS_RCODE_NXDOMAIN;
-        reply_put_soa_authority(r, z, apex_off);
-        return;
+        if (!packet_parse_subzone(q->name.wire, apex_off, z->name, &addr, subids)) {
+            r->rcode = DNS_RCODE_NXDOMAIN;
+            reply_put_soa_authority(r, z, apex_off);
+            return;
+        }
+        sub = subids;
+        break;
     }
+    /* One call for both kinds of address query, so that it stays inlined
+     * into the usual path. */
+    packet_answer_addr(ctx, r, q, z, apex_off, &addr, sub);
 }
 
 static size_t packet_udp_limit(const struct query *q, enum packet_transport t, size_t outcap)

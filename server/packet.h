@@ -74,4 +74,12 @@ enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport 
 enum packet_outcome packet_answer_slip(struct packet_ctx *ctx, const uint8_t *in, size_t inlen,
                                        uint8_t *out, size_t outcap, size_t *outlen);
 
+/* An rbldnsd subzone query (doc/formats.md 4.6): qname's labels before
+ * apex_off are a full address (32 nibbles, else 4 octets) and then at
+ * least one label of a subzone of zone (text, lower case). Fills addr
+ * and ids with model_subzone_ids("<subzone>.<zone>", lower case); false
+ * when the name is no such thing. */
+bool packet_parse_subzone(const uint8_t *qname, size_t apex_off, const char *zone,
+                          struct addr_prefix *addr, uint32_t ids[MODEL_SUBZONE_SETS]);
+
 #endif

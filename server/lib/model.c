@@ -152,6 +152,21 @@ uint32_t model_dataset_id(const char *name)
     return h ? h : 1;
 }
 
+void model_subzone_ids(const char *zone, size_t len, uint32_t ids[MODEL_SUBZONE_SETS])
+{
+    /* model_dataset_id of "zone", then of "zone~2".. from the same state:
+     * one pass over the name per query. */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)zone[i]) * 16777619u;
+    ids[0] = h ? h : 1;
+    for (unsigned k = 1; k < MODEL_SUBZONE_SETS; k++) {
+        uint32_t s = (h ^ '~') * 16777619u;
+        s = (s ^ (unsigned char)('1' + k)) * 16777619u;
+        ids[k] = s ? s : 1;
+    }
+}
+
 int model_part_find(const struct entry *e, uint32_t dataset)
 {
     for (unsigned i = 0; i < e->nparts && i < ENTRY_PARTS_MAX; i++) {
@@ -215,17 +230,20 @@ static bool model_apply_import(struct entry *e, const struct event *ev, uint8_t 
     int i = model_part_slot(e, ev);
     if (i < 0)
         return false;
-    struct entry_part np = {.dataset = e->parts[i].dataset, .state = state, .time = ev->time};
+    struct entry_part np = {.dataset = e->parts[i].dataset,
+                            .state = state,
+                            .flags = ev->subzone ? IMPORT_SUBZONE : 0,
+                            .time = ev->time};
     char txt[MODEL_TEXT_MAX] = "";
     if (state == IMPORT_LISTED) {
         np.code = ev->code;
         np.ttl = ev->ttl;
         if (!ev->txt) {
-            np.flags = IMPORT_NO_TXT;
+            np.flags |= IMPORT_NO_TXT;
         } else if (ev->txt[0]) {
             model_text_copy(txt, sizeof txt, ev->txt);
         } else if (ev->reason && ev->reason[0]) {
-            np.flags = IMPORT_REASON;
+            np.flags |= IMPORT_REASON;
             model_text_copy(txt, sizeof txt, ev->reason);
         }
     }

@@ -34,6 +34,9 @@ enum import_state {
 
 #define IMPORT_NO_TXT 0x01 /* part flags: the source gives this listing no TXT */
 #define IMPORT_REASON 0x02 /* part flags: txt is a reason for the zone's TXT template */
+/* part flags: the dataset answers in its own subzone only (rbldnsd
+ * combined "$DATASET type sub", doc/formats.md 4.6), never in the zone */
+#define IMPORT_SUBZONE 0x04
 
 enum event_kind {
     EV_LIST = 0, /* operator listing: code, reason, expires */
@@ -146,6 +149,13 @@ struct entry {
  * for a name). The store refuses a second name with the same id. */
 uint32_t model_dataset_id(const char *name);
 
+/* The datasets of one rbldnsd subzone (doc/formats.md 4.6): the first
+ * $DATASET section bound to zone name Z is dataset "Z", the k-th (k >= 2)
+ * "Z~k", so that two sections listing one address keep both values. A
+ * subzone query serves ids[0..MODEL_SUBZONE_SETS) of its name. */
+#define MODEL_SUBZONE_SETS ENTRY_PARTS_MAX
+void model_subzone_ids(const char *zone, size_t len, uint32_t ids[MODEL_SUBZONE_SETS]);
+
 /* The part of dataset id in e, or -1. */
 int model_part_find(const struct entry *e, uint32_t dataset);
 
@@ -198,6 +208,7 @@ struct event {
      * event leaves no evidence record (model_event_has_evidence). */
     const struct evidence_ident *ident;
     uint64_t import_id; /* the import that brought it, 0 = none (kept with its evidence) */
+    bool subzone;       /* EV_IMPORT_LIST/EXCLUDE: the dataset is a subzone's (IMPORT_SUBZONE) */
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new).

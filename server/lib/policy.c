@@ -156,7 +156,10 @@ bool policy_add_dataset(struct zone_policy *zp, const char *name)
     if (zp->ndatasets >= cap || strlen(name) >= sizeof zp->datasets[0])
         return false;
     snprintf(zp->datasets[zp->ndatasets], sizeof zp->datasets[0], "%s", name);
-    zp->dataset_ids[zp->ndatasets] = model_dataset_id(name);
+    if (name[0])
+        model_subzone_ids(name, strlen(name), zp->dataset_ids[zp->ndatasets]);
+    else
+        memset(zp->dataset_ids[zp->ndatasets], 0, sizeof zp->dataset_ids[0]);
     zp->ndatasets++;
     return true;
 }
@@ -169,8 +172,10 @@ bool policy_serves(const struct zone_policy *zp, uint32_t dataset)
     if (nd > sizeof zp->dataset_ids / sizeof zp->dataset_ids[0])
         nd = sizeof zp->dataset_ids / sizeof zp->dataset_ids[0];
     for (size_t i = 0; i < nd; i++) {
-        if (zp->dataset_ids[i] == dataset)
-            return true;
+        for (unsigned k = 0; k < MODEL_SUBZONE_SETS; k++) {
+            if (zp->dataset_ids[i][k] == dataset)
+                return true;
+        }
     }
     return false;
 }
@@ -236,8 +241,11 @@ struct policy_operator {
     const struct entry *allow, *manual, *delisted, *expired;
 };
 
-static void policy_find_operator(const struct entry *covering, size_t n, int64_t now,
-                                 struct policy_operator *op)
+/* Inlined into both callers: out of line (two callers) it cost every
+ * query a call. */
+static inline __attribute__((always_inline)) void policy_find_operator(const struct entry *covering,
+                                                                       size_t n, int64_t now,
+                                                                       struct policy_operator *op)
 {
     memset(op, 0, sizeof *op);
     for (size_t i = 0; i < n; i++) {
@@ -282,11 +290,29 @@ static void policy_add_code(struct decision *d, uint32_t code, uint8_t why, cons
     d->n++;
 }
 
+/* Does a query at the subzone whose model_subzone_ids are sub see part
+ * pt? Only its own datasets'; in the zone itself (sub NULL) the zone's
+ * datasets, and a subzone's only when the zone names it in `datasets`
+ * (a zone of its own for it; doc/formats.md 4.6). */
+static inline bool policy_part_served(const struct zone_policy *zp, const uint32_t *sub,
+                                      const struct entry_part *pt)
+{
+    if (!sub)
+        return policy_serves(zp, pt->dataset) &&
+               (!(pt->flags & IMPORT_SUBZONE) || (zp->ndatasets > 0 && pt->dataset != 0));
+    for (unsigned k = 0; k < MODEL_SUBZONE_SETS; k++) {
+        if (sub[k] == pt->dataset)
+            return (pt->flags & IMPORT_SUBZONE) != 0;
+    }
+    return false;
+}
+
 /* Step 3 (model.h): every served dataset's word comes from the longest
  * entry holding a part of it. Returns the excluding entry when some
  * dataset excludes the address and none lists it. */
 static const struct entry *policy_collect_parts(const struct entry *covering, size_t n,
-                                                const struct zone_policy *zp, struct decision *d)
+                                                const struct zone_policy *zp, const uint32_t *sub,
+                                                struct decision *d)
 {
     uint32_t decided[ENTRY_PARTS_MAX * 4];
     size_t ndecided = 0;
@@ -295,7 +321,7 @@ static const struct entry *policy_collect_parts(const struct entry *covering, si
         const struct entry *e = &covering[i];
         for (unsigned j = 0; j < e->nparts && j < ENTRY_PARTS_MAX; j++) {
             const struct entry_part *pt = &e->parts[j];
-            if (!policy_serves(zp, pt->dataset))
+            if (!policy_part_served(zp, sub, pt))
                 continue;
             bool seen = false;
             for (size_t k = 0; k < ndecided && !seen; k++)
@@ -362,7 +388,7 @@ static const struct entry *policy_collect(const struct entry *covering, size_t n
     /* A delisting is the operator's word against imported data and SNDS;
      * only fresh evidence (the score since the delisting) may list again. */
     if (!op->delisted) {
-        excluded = policy_collect_parts(covering, n, zp, d);
+        excluded = policy_collect_parts(covering, n, zp, NULL, d);
         const struct entry *s = policy_snds_entry(zp, covering, n, d->evidence, now);
         if (s)
             policy_add_snds_code(d, zp->code_imported, zp, s, now);
@@ -477,6 +503,34 @@ void policy_decide_evidence(const struct entry *covering, size_t n, const struct
         out->listed = true;
         out->code = out->codes[0];
         out->why = out->code_why[0];
+    }
+}
+
+void policy_decide_subzone(const struct entry *covering, size_t n, const uint32_t *sub,
+                           const struct zone_policy *zp, int64_t now, struct decision *out)
+{
+    struct policy_operator op;
+
+    memset(out, 0, sizeof *out);
+    out->ttl = zp->ttl;
+    if (n == 0 || zp->kind != ZONE_BLOCKLIST)
+        return;
+    policy_find_operator(covering, n, now, &op);
+    out->allowed = op.allow != NULL;
+    if (op.allow || op.delisted) {
+        /* The operator's "not listed" holds in every subzone too. */
+        out->why = op.allow ? WHY_ALLOWED : WHY_DELISTED;
+        out->decider = op.allow ? op.allow : op.delisted;
+        return;
+    }
+    const struct entry *excluded = policy_collect_parts(covering, n, zp, sub, out);
+    if (out->n) {
+        out->listed = true;
+        out->code = out->codes[0];
+        out->why = out->code_why[0];
+    } else if (excluded) {
+        out->why = WHY_EXCLUDED;
+        out->decider = excluded;
     }
 }
 

@@ -35,14 +35,18 @@ struct zone_policy {
     int64_t snds_max_age;     /* RED and blocked list this long after the row (status) that
                                  said so, seconds (default 7 days; doc/formats.md 3.5) */
     char datasets[8][MODEL_DATASET_MAX]; /* list datasets served; none given = all */
-    uint32_t dataset_ids[8];             /* their model_dataset_id (policy_add_dataset) */
+    /* their model_subzone_ids (policy_add_dataset): the name's id and those
+     * of "name~k", the further combined sections bound to it */
+    uint32_t dataset_ids[8][MODEL_SUBZONE_SETS];
     uint8_t ndatasets;
 };
 
 void policy_defaults(struct zone_policy *zp);
 
-/* Adds a dataset the zone serves (with its id); false when it already
- * serves 8 or the name is too long. */
+/* Adds a dataset the zone serves (with its ids: the name's, and those of
+ * the further rbldnsd combined sections bound to the same zone name,
+ * model_subzone_ids); false when it already serves 8 or the name is too
+ * long. */
 bool policy_add_dataset(struct zone_policy *zp, const char *name);
 
 /* Does the zone serve dataset id? Every dataset when it names none, and
@@ -114,10 +118,10 @@ void policy_score(const struct zone_policy *zp, const struct history_day *days, 
  *   2. the longest entry with an operator state in force decides: listed ->
  *      the manual code; delisted -> not listed unless evidence after the
  *      delisting scores over the threshold (then 4. applies to that);
- *   3. imported data: for each dataset the zone serves, the longest entry
- *      with a part of it decides that dataset's word, listed (its code,
- *      TTL, TXT) or excluded (as rbldnsd answers each dataset alone);
- *      SNDS RED (last row) or IP status blocked -> code_imported;
+ *   3. imported data: for each dataset the zone serves (a subzone's,
+ *      IMPORT_SUBZONE, only when named in `datasets`), the longest entry with a part of it decides
+ * that dataset's word, listed (its code, TTL, TXT) or excluded (as rbldnsd answers each dataset
+ * alone); SNDS RED (last row) or IP status blocked -> code_imported;
  *   4. score >= threshold -> code_complaints and/or code_traps (each part
  *      over the threshold on its own gets its code; else the larger part's).
  *   Codes from 3 and 4 add up (distinct values, at most DECISION_MAX).
@@ -132,6 +136,16 @@ void policy_decide(const struct entry *covering, size_t n, const struct history_
 void policy_decide_evidence(const struct entry *covering, size_t n, const struct entry *evidence,
                             const struct history_day *days, size_t ndays,
                             const struct zone_policy *zp, int64_t now, struct decision *out);
+
+/* A query at an rbldnsd subzone of the zone (doc/formats.md 4.6): sub
+ * holds model_subzone_ids of its name ("proxies.bl.example"). Only parts
+ * of those datasets (flagged IMPORT_SUBZONE) answer, each dataset's word
+ * from its longest entry, as in step 3; an operator's allow or delisting
+ * covering the address wins there too, while manual listings, SNDS and
+ * scores answer in the zone itself only (README "Subzones"). Blocklist
+ * zones only: other kinds answer nothing in a subzone. */
+void policy_decide_subzone(const struct entry *covering, size_t n, const uint32_t *sub,
+                           const struct zone_policy *zp, int64_t now, struct decision *out);
 
 /* The traffic light of `dnsblctl show` (README "Traffic light"): the
  * score's light, but red whenever the decision lists the address, so a

@@ -257,7 +257,7 @@ static bool store_rd_parts(const uint8_t **p, const uint8_t *end, uint8_t versio
     for (unsigned i = 0; i < n; i++) {
         store_rd_part(p, &e->parts[i], true);
         if (e->parts[i].state == IMPORT_NONE || e->parts[i].state > IMPORT_EXCLUDED ||
-            (e->parts[i].flags & ~(IMPORT_NO_TXT | IMPORT_REASON)) != 0 ||
+            (e->parts[i].flags & ~(IMPORT_NO_TXT | IMPORT_REASON | IMPORT_SUBZONE)) != 0 ||
             (i > 0 && e->parts[i].dataset <= e->parts[i - 1].dataset))
             return false;
     }

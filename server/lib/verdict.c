@@ -43,3 +43,30 @@ uint32_t verdict_first_day(const struct zone_policy *zp, const struct verdict_qu
     }
     return today > (int64_t)back ? (uint32_t)(today - back) : 0;
 }
+
+int verdict_decide_subzone(const struct verdict_scratch *sc, struct store_reader *r,
+                           const struct zone_policy *zp, const struct verdict_query *q,
+                           struct verdict *out)
+{
+    const struct addr_prefix *find = q->addr;
+    struct addr_prefix first;
+    size_t n = 0;
+
+    if (r) {
+        if (q->flags & VERDICT_WHOLE_PREFIX) {
+            first = *q->addr;
+            first.plen = first.family == ADDR_V4 ? 32 : 128;
+            find = &first;
+        }
+        int rc = (q->flags & VERDICT_TEXTS)
+                     ? store_reader_covering(r, find, sc->covering, sc->covering_cap, &n)
+                     : store_reader_covering_lean(r, find, sc->covering, sc->covering_cap, &n);
+        if (rc != DNSBL_OK)
+            return rc;
+        if (q->flags & VERDICT_WHOLE_PREFIX)
+            n = verdict_keep_covering(sc->covering, n, q->addr);
+    }
+    out->n = n;
+    policy_decide_subzone(sc->covering, n, q->subzone, zp, q->now, &out->d);
+    return DNSBL_OK;
+}

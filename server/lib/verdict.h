@@ -45,6 +45,9 @@ struct verdict_query {
     int64_t now;
     unsigned flags;      /* enum verdict_flags */
     uint32_t trend_days; /* days of history wanted besides the window, today included; 0 = none */
+    /* An rbldnsd subzone's model_subzone_ids (MODEL_SUBZONE_SETS of them),
+     * or NULL for the zone itself (policy_decide_subzone). */
+    const uint32_t *subzone;
 };
 
 /* The answer. covering[0..n) longest first, evidence (or NULL) and
@@ -87,6 +90,13 @@ size_t verdict_keep_covering(struct entry *covering, size_t n, const struct addr
  * back (today included) when that is longer, within history_cap days. */
 uint32_t verdict_first_day(const struct zone_policy *zp, const struct verdict_query *q,
                            size_t history_cap);
+
+/* verdict_decide for a subzone query: the covering entries and
+ * policy_decide_subzone; no test points, no history (a subzone answers
+ * its datasets only, as rbldnsd). */
+int verdict_decide_subzone(const struct verdict_scratch *sc, struct store_reader *r,
+                           const struct zone_policy *zp, const struct verdict_query *q,
+                           struct verdict *out);
 
 /* Covering entries, the evidence entry and its history (verdict_decide's
  * store half). */
@@ -139,6 +149,8 @@ static inline int verdict_decide(const struct verdict_scratch *sc, struct store_
     out->n = out->ndays = 0;
     out->evidence = NULL;
     out->first_day = 0;
+    if (q->subzone)
+        return verdict_decide_subzone(sc, r, zp, q, out);
     if (q->flags & VERDICT_TESTPOINTS) {
         switch (verdict_testpoint(q->addr)) {
         case VERDICT_TP_NEVER:

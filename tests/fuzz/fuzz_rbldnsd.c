@@ -22,7 +22,7 @@ static int fz_event(void *arg, const struct event *ev, const uint8_t *dedup)
     if (dedup || (ev->kind != EV_IMPORT_LIST && ev->kind != EV_IMPORT_EXCLUDE) ||
         ev->prefix.plen > (ev->prefix.family == ADDR_V4 ? 32 : 128) ||
         (ev->txt && strlen(ev->txt) >= MODEL_TEXT_MAX) ||
-        (ev->dataset && strlen(ev->dataset) >= 64))
+        (ev->dataset && strlen(ev->dataset) >= 64) || (ev->subzone && !ev->dataset))
         abort();
     return 0;
 }

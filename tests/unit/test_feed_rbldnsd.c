@@ -29,6 +29,7 @@ struct ev_copy {
     uint8_t kind;
     uint32_t code, ttl;
     int64_t time;
+    bool subzone;
     char *txt, *reason, *dataset, *source;
 };
 
@@ -71,6 +72,7 @@ static int col_event(void *arg, const struct event *ev, const uint8_t *dedup)
     e->txt = dup_or_null(ev->txt);
     e->reason = dup_or_null(ev->reason);
     e->dataset = dup_or_null(ev->dataset);
+    e->subzone = ev->subzone;
     e->source = dup_or_null(ev->source);
     if (ev->txt)
         assert_true(strlen(ev->txt) < MODEL_TEXT_MAX);
@@ -893,6 +895,37 @@ static void test_combined(void **state)
     col_free(&c);
 }
 
+/* doc/formats.md 4.6: the k-th section bound to one zone is "zone~k",
+ * and a subzone's sections are flagged as such, "@"'s not. */
+static void test_combined_sections_per_zone(void **state)
+{
+    (void)state;
+    const char *text = "$DATASET ip4set:a sub @\n"
+                       "192.0.2.1 :127.0.0.2:a\n"
+                       "$DATASET ip4set:b Sub @\n"
+                       "192.0.2.1 :127.0.0.3:b\n"
+                       "$DATASET ip4set:c sub\n"
+                       "192.0.2.3\n"
+                       "$DATASET ip4set:d sub\n"
+                       "192.0.2.4\n"
+                       "$DATASET ip4set:e sub\n" /* 9: a fifth for sub */
+                       "192.0.2.5\n";
+    struct collect c;
+    assert_int_equal(run(&c, "combined", "bl.example", text, strlen(text), 0), DNSBL_OK);
+    expect(&c, "sub.bl.example", "192.0.2.1", "127.0.0.2", "a");
+    expect(&c, "bl.example", "192.0.2.1", "127.0.0.2", "a");
+    expect(&c, "sub.bl.example~2", "192.0.2.1", "127.0.0.3", "b");
+    expect(&c, "bl.example~2", "192.0.2.1", "127.0.0.3", "b");
+    expect(&c, "sub.bl.example~3", "192.0.2.3", "127.0.0.2", NULL);
+    expect(&c, "sub.bl.example~4", "192.0.2.4", "127.0.0.2", NULL);
+    assert_int_equal(c.n, 6);
+    for (size_t i = 0; i < c.n; i++)
+        assert_int_equal(c.ev[i].subzone, strncmp(c.ev[i].dataset, "sub.", 4) == 0);
+    assert_int_equal(c.nwarns, 1);
+    assert_true(has_warning(&c, 9, "more than 4 $DATASET sections"));
+    col_free(&c);
+}
+
 /* ---- rspamd additions, special lines, timestamps, types ---- */
 
 static void test_rspamd_tail(void **state)
@@ -1183,10 +1216,10 @@ int main(void)
         cmocka_unit_test(test_maxrange),        cmocka_unit_test(test_trie_duplicates),
         cmocka_unit_test(test_trie_read_ahead), cmocka_unit_test(test_ip4tset),
         cmocka_unit_test(test_ip6tset),         cmocka_unit_test(test_ip6_keys),
-        cmocka_unit_test(test_combined),        cmocka_unit_test(test_rspamd_tail),
-        cmocka_unit_test(test_special_lines),   cmocka_unit_test(test_timestamp),
-        cmocka_unit_test(test_types),           cmocka_unit_test(test_stop_and_empty),
-        cmocka_unit_test(test_emit_zone),
+        cmocka_unit_test(test_combined),        cmocka_unit_test(test_combined_sections_per_zone),
+        cmocka_unit_test(test_rspamd_tail),     cmocka_unit_test(test_special_lines),
+        cmocka_unit_test(test_timestamp),       cmocka_unit_test(test_types),
+        cmocka_unit_test(test_stop_and_empty),  cmocka_unit_test(test_emit_zone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

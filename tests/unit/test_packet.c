@@ -617,6 +617,129 @@ static void test_imported_lists(void **state)
     ldns_pkt_free(a);
 }
 
+/* An rbldnsd combined section's listing, as feed_rbldnsd emits it. */
+static void fixture_subzone_list(struct fixture *f, const char *prefix, const char *dataset,
+                                 bool subzone, uint32_t code, const char *txt)
+{
+    struct event ev = {.kind = EV_IMPORT_LIST,
+                       .time = 1700000000,
+                       .code = code,
+                       .txt = txt,
+                       .reason = "rbldnsd ip4set",
+                       .source = "rbldnsd",
+                       .dataset = dataset,
+                       .subzone = subzone};
+    char why[256];
+    assert_int_equal(addr_parse(prefix, &ev.prefix, why, sizeof(why)), DNSBL_OK);
+    assert_int_equal(store_apply(f->store, &ev, NULL, 1, NULL, why, sizeof(why)), DNSBL_OK);
+}
+
+static void assert_nxdomain(struct fixture *f, const char *name)
+{
+    ldns_pkt *a = ask(f, name, LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    if (ldns_pkt_get_rcode(a) != LDNS_RCODE_NXDOMAIN)
+        print_error("%s: rcode %d, want NXDOMAIN\n", name, (int)ldns_pkt_get_rcode(a));
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+    assert_int_equal(ldns_pkt_ancount(a), 0);
+    ldns_pkt_free(a);
+}
+
+/* doc/formats.md 4.6: a subzone answers its own datasets (two sections
+ * bound to it: both values), the zone never answers a subzone's. */
+static void test_subzones(void **state)
+{
+    struct fixture *f = *state;
+    fixture_subzone_list(f, "203.0.113.22", "proxies.bl.example", true, 0x7f000002, "Proxy $");
+    fixture_subzone_list(f, "203.0.113.22", "proxies.bl.example~2", true, 0x7f000009, NULL);
+    fixture_subzone_list(f, "203.0.113.22", "bl.example", false, 0x7f000005, NULL);
+    fixture_subzone_list(f, "2001:db8:77::/48", "proxies.bl.example", true, 0x7f00000a, "v6 $");
+    fixture_subzone_list(f, "203.0.113.22", "proxies.score.example", true, 0x7f000002, NULL);
+
+    ldns_pkt *a = ask(f, "22.113.0.203.proxies.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(count_type(a, LDNS_RR_TYPE_A), 2);
+    assert_a(a, "127.0.0.2");
+    assert_a(a, "127.0.0.9");
+    ldns_pkt_free(a);
+    a = ask(f, "22.113.0.203.PROXIES.bl.example.", LDNS_RR_TYPE_TXT, PACKET_UDP, 0);
+    assert_int_equal(count_type(a, LDNS_RR_TYPE_TXT), 1);
+    assert_string_equal(txt_of(a), "Proxy 203.0.113.22");
+    ldns_pkt_free(a);
+    a = ask(f, "22.113.0.203.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_int_equal(count_type(a, LDNS_RR_TYPE_A), 1);
+    assert_a(a, "127.0.0.5");
+    ldns_pkt_free(a);
+    a = ask6(f, "2001:db8:77::25", "proxies.bl.example.", LDNS_RR_TYPE_ANY);
+    assert_a(a, "127.0.0.10");
+    assert_string_equal(txt_of(a), "v6 2001:db8:77::25");
+    ldns_pkt_free(a);
+    a = ask6(f, "2001:db8:77::25", "bl.example.", LDNS_RR_TYPE_A);
+    assert_int_equal(ldns_pkt_get_rcode(a), LDNS_RCODE_NXDOMAIN);
+    ldns_pkt_free(a);
+
+    assert_nxdomain(f, "22.113.0.203.relays.bl.example.");     /* no such subzone */
+    assert_nxdomain(f, "22.113.0.203.x.proxies.bl.example.");  /* another name */
+    assert_nxdomain(f, "23.113.0.203.proxies.bl.example.");    /* not listed there */
+    assert_nxdomain(f, "2.0.0.127.proxies.bl.example.");      /* no test points */
+    assert_nxdomain(f, "proxies.bl.example.");                /* doc/formats.md 4.6 */
+    assert_nxdomain(f, "2.0.192.proxies.bl.example.");        /* as rbldnsd */
+    assert_nxdomain(f, "22.113.0.203.proxies.score.example."); /* blocklists only */
+    a = ask(f, "2.0.0.127.bl.example.", LDNS_RR_TYPE_A, PACKET_UDP, 0);
+    assert_a(a, "127.0.0.2"); /* the zone's own test point is untouched */
+    ldns_pkt_free(a);
+}
+
+/* Text name (relative, no trailing dot) to uncompressed wire labels. */
+static size_t wire_of(const char *text, uint8_t *out)
+{
+    size_t n = 0;
+    while (*text) {
+        const char *dot = strchr(text, '.');
+        size_t l = dot ? (size_t)(dot - text) : strlen(text);
+        out[n++] = (uint8_t)l;
+        memcpy(out + n, text, l);
+        n += l;
+        text += l + (dot ? 1 : 0);
+    }
+    return n;
+}
+
+static void test_parse_subzone(void **state)
+{
+    (void)state;
+    uint8_t w[300];
+    struct addr_prefix p;
+    uint32_t ids[MODEL_SUBZONE_SETS];
+    char ip[ADDR_TEXT_MAX];
+
+    size_t n = wire_of("4.3.2.1.Sub", w);
+    assert_true(packet_parse_subzone(w, n, "bl.example", &p, ids));
+    addr_format(&p, ip, sizeof(ip));
+    assert_string_equal(ip, "1.2.3.4");
+    assert_int_equal(ids[0], model_dataset_id("sub.bl.example"));
+    assert_int_equal(ids[1], model_dataset_id("sub.bl.example~2"));
+    assert_int_equal(ids[MODEL_SUBZONE_SETS - 1], model_dataset_id("sub.bl.example~4"));
+
+    n = wire_of("4.3.2.1.a.b", w);
+    assert_true(packet_parse_subzone(w, n, "bl.example", &p, ids));
+    assert_int_equal(ids[0], model_dataset_id("a.b.bl.example"));
+
+    /* 32 nibbles first: this is an IPv6 address in subzone "x" */
+    n = wire_of("1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.x", w);
+    assert_true(packet_parse_subzone(w, n, "bl.example", &p, ids));
+    addr_format(&p, ip, sizeof(ip));
+    assert_string_equal(ip, "2001:db8::1");
+    assert_int_equal(ids[0], model_dataset_id("x.bl.example"));
+
+    /* (a name of exactly 4 octets or 32 nibbles is the zone's own address
+     * and never comes here) */
+    const char *no[] = {"4.3.2.1", "sub", "3.2.1.sub", "4.3.2.x.sub", "256.3.2.1.sub"};
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        n = wire_of(no[i], w);
+        if (packet_parse_subzone(w, n, "bl.example", &p, ids))
+            fail_msg("%s parsed as a subzone query", no[i]);
+    }
+}
+
 static void test_scores_and_several_codes(void **state)
 {
     struct fixture *f = *state;
@@ -1327,6 +1450,8 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_zone_errors),
         cmocka_unit_test(test_imported_lists),
+        cmocka_unit_test(test_subzones),
+        cmocka_unit_test(test_parse_subzone),
         cmocka_unit_test(test_scores_and_several_codes),
         cmocka_unit_test(test_score_and_allowlist_zones),
         cmocka_unit_test(test_acl_allow_refuse),

@@ -548,6 +548,85 @@ static void test_decide_imported(void **state)
     assert_int_equal(d.why, WHY_DELISTED);
 }
 
+/* A subzone dataset's part (an rbldnsd combined section bound to "sub"). */
+static void sub_part(struct entry *e, uint8_t st, uint32_t code, const char *ds)
+{
+    struct event ev = {.prefix = e->prefix, .time = 1, .code = code, .dataset = ds};
+    ev.kind = st == IMPORT_EXCLUDED ? EV_IMPORT_EXCLUDE : EV_IMPORT_LIST;
+    ev.txt = "";
+    ev.subzone = true;
+    assert_true(model_apply_event(e, &ev));
+    assert_true(e->parts[model_part_find(e, model_dataset_id(ds))].flags & IMPORT_SUBZONE);
+}
+
+/* doc/formats.md 4.6, README "Subzones". */
+static void test_decide_subzones(void **state)
+{
+    (void)state;
+    struct zone_policy zp;
+    struct decision d;
+    policy_defaults(&zp);
+    uint32_t proxies[MODEL_SUBZONE_SETS], relays[MODEL_SUBZONE_SETS];
+    model_subzone_ids("proxies.bl.example", strlen("proxies.bl.example"), proxies);
+    model_subzone_ids("relays.bl.example", strlen("relays.bl.example"), relays);
+    struct entry e[2] = {mk("192.0.2.10", ENTRY_NONE, 0, 0, ""),
+                         mk("192.0.2.0/24", ENTRY_NONE, 0, 0, "")};
+    sub_part(&e[0], IMPORT_LISTED, A(127, 0, 0, 2), "proxies.bl.example");
+    sub_part(&e[1], IMPORT_LISTED, A(127, 0, 0, 9), "proxies.bl.example~2");
+    part(&e[0], IMPORT_LISTED, A(127, 0, 0, 5), 0, "bl.example");
+
+    /* the subzone: its two sections, both values; nothing of the zone's */
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_true(d.listed);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.codes[0], A(127, 0, 0, 2));
+    assert_int_equal(d.codes[1], A(127, 0, 0, 9));
+    assert_int_equal(d.why, WHY_IMPORTED);
+    policy_decide_subzone(e, 2, relays, &zp, NOW, &d);
+    assert_false(d.listed);
+
+    /* the zone itself: never a subzone's part, unless it names it */
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 5));
+    assert_true(policy_add_dataset(&zp, "proxies.bl.example"));
+    policy_decide(e, 2, NULL, 0, &zp, NOW, &d);
+    assert_int_equal(d.n, 2); /* "proxies.bl.example" and its "~2" */
+    assert_int_equal(d.codes[0], A(127, 0, 0, 2));
+    assert_int_equal(d.codes[1], A(127, 0, 0, 9));
+    policy_defaults(&zp);
+
+    /* an exclusion in the subzone's dataset */
+    sub_part(&e[0], IMPORT_EXCLUDED, 0, "proxies.bl.example~2");
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.code, A(127, 0, 0, 2));
+
+    /* the operator: an allow or a delisting holds there too, a manual
+     * listing does not answer there */
+    e[1].state = ENTRY_ALLOWED;
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_ALLOWED);
+    e[1].state = ENTRY_DELISTED;
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.why, WHY_DELISTED);
+    e[1].state = ENTRY_LISTED;
+    policy_decide_subzone(e, 2, relays, &zp, NOW, &d);
+    assert_false(d.listed);
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.why, WHY_IMPORTED);
+    e[1].state = ENTRY_NONE;
+
+    /* only blocklist zones have subzones */
+    zp.kind = ZONE_SCORE;
+    policy_decide_subzone(e, 2, proxies, &zp, NOW, &d);
+    assert_false(d.listed);
+    assert_int_equal(d.n, 0);
+}
+
 static void test_decide_datasets(void **state)
 {
     (void)state;
@@ -1154,6 +1233,7 @@ int main(void)
         cmocka_unit_test(test_decide_codes_combine),
         cmocka_unit_test(test_decide_score_zone),
         cmocka_unit_test(test_decide_allowlist_zone),
+        cmocka_unit_test(test_decide_subzones),
         cmocka_unit_test(test_render_manual),
         cmocka_unit_test(test_render_imported),
         cmocka_unit_test(test_render_evidence),

@@ -297,7 +297,7 @@ static void test_codec_rejects_garbage(void **state)
         {OFF_NPARTS, 0, ENTRY_PARTS_MAX},
         {OFF_PART_STATE(0), IMPORT_EXCLUDED + 1, IMPORT_LISTED},
         {OFF_PART_STATE(1), IMPORT_NONE, IMPORT_EXCLUDED},
-        {OFF_PART_FLAGS(2), 0x04, 0},
+        {OFF_PART_FLAGS(2), 0x08, 0},                /* the first flag after IMPORT_SUBZONE */
         {OFF_PART(1), 0, in.parts[1].dataset >> 24}, /* ids out of order */
         {OFF_SNDS, SNDS_RED + 1, SNDS_YELLOW},
         {OFF_RATE_QUAL, 'x', '>'},

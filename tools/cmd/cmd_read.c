@@ -989,7 +989,15 @@ static int ctl_list_load_zones(const struct ctl_ctx *ctx, struct ctl_list_walk *
             return CTL_EXIT_FAIL;
         }
         walk->nzones = 1;
-        return ctl_zone_resolve(ctx, o->zone_config, o->zone, &walk->zones[0]);
+        int rc = ctl_zone_resolve(ctx, o->zone_config, o->zone, &walk->zones[0]);
+        /* --dataset judges by that dataset, so an rbldnsd subzone's one,
+         * which a zone serves only when it names it (doc/formats.md 4.6),
+         * shows what it answers in its subzone. */
+        struct zone_policy *zp = &walk->zones[0].policy;
+        if (rc == CTL_EXIT_OK && o->dataset && strcmp(o->dataset, "operator") != 0 &&
+            zp->ndatasets == 0)
+            policy_add_dataset(zp, o->dataset);
+        return rc;
     }
     struct config c;
     char why[512] = "";

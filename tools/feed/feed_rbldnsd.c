@@ -255,6 +255,30 @@ static void rb_directive_timestamp(struct rb_parser *p, char *w)
         p->expires = expires;
 }
 
+/* Does dataset name ds stand for zone (the zone itself or "zone~k")? */
+static bool rb_zone_is(const char *ds, const char *zone)
+{
+    size_t n = strlen(zone);
+    return strncmp(ds, zone, n) == 0 && (ds[n] == '\0' || ds[n] == '~');
+}
+
+/* How many sections other than set are bound to zone already. */
+static size_t rb_zone_sections(const struct rb_parser *p, const struct rb_set *set,
+                               const char *zone)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nsets; i++) {
+        const struct rb_set *o = p->sets[i];
+        for (size_t z = 0; o != set && z < o->nzones; z++) {
+            if (rb_zone_is(o->zones[z], zone)) {
+                k++;
+                break;
+            }
+        }
+    }
+    return k;
+}
+
 static int rb_directive_dataset(struct rb_parser *p, char *w)
 {
     if (p->top->role != RB_COMBINED) {
@@ -313,10 +337,24 @@ static int rb_directive_dataset(struct rb_parser *p, char *w)
         } else {
             snprintf(full, sizeof(full), "%s.%s", sub, p->base);
         }
-        if (strlen(full) >= RB_DATASET_MAX) {
+        if (strlen(full) >= RB_DATASET_MAX - 2) {
             rb_warn(p, "zone name %.80s is longer than %d characters; subzone skipped", full,
-                    RB_DATASET_MAX - 1);
+                    RB_DATASET_MAX - 3);
             continue;
+        }
+        /* The k-th section bound to one zone is dataset "name~k", so two
+         * sections listing one address both answer (model_subzone_ids). */
+        size_t k = rb_zone_sections(p, set, full) + 1;
+        if (k > MODEL_SUBZONE_SETS) {
+            rb_warn(p, "more than %d $DATASET sections for %.80s; this one is skipped there",
+                    MODEL_SUBZONE_SETS, full);
+            continue;
+        }
+        if (k > 1) {
+            size_t len = strlen(full);
+            full[len] = '~';
+            full[len + 1] = (char)('0' + k);
+            full[len + 2] = '\0';
         }
         if ((rc = rb_set_add_zone(set, full)))
             return rc;
@@ -513,12 +551,15 @@ static int rb_set_emit(struct rb_parser *p, struct rb_set *set)
     snprintf(reason, sizeof(reason), "rbldnsd %s", set->type->name);
     for (size_t z = 0; z < set->nzones; z++) {
         const char *dataset = set->zones[z][0] ? set->zones[z] : NULL;
+        /* a combined section bound to a subzone answers there only */
+        bool subzone = dataset && !rb_zone_is(dataset, p->base);
         for (size_t i = 0; i < set->nitems; i++) {
             const struct rb_item *it = &set->items[i];
             struct event ev = {.prefix = it->prefix,
                                .time = p->opt->file_mtime,
                                .source = p->source,
-                               .dataset = dataset};
+                               .dataset = dataset,
+                               .subzone = subzone};
             if (it->val == RB_VAL_EXCLUDED) {
                 ev.kind = EV_IMPORT_EXCLUDE;
             } else {

@@ -78,7 +78,7 @@ struct import_totals {
 struct import_item {
     struct addr_prefix prefix;
     uint8_t kind, auth_failed;
-    bool snds_blocked;
+    bool snds_blocked, subzone; /* subzone: event.subzone */
     uint32_t code, ttl;
     uint32_t side;
     double weight;

@@ -290,6 +290,7 @@ static void import_item_event(const struct import_run *r, const struct import_it
         .auth_failed = it->auth_failed,
         .snds = side && side->has_snds ? &side->snds : NULL,
         .snds_blocked = it->snds_blocked,
+        .subzone = it->subzone,
         .ident = import_side_ident(r, side, id),
     };
     *key = side && side->has_key ? side->key : NULL;
@@ -602,6 +603,7 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         .kind = ev->kind,
         .auth_failed = ev->auth_failed,
         .snds_blocked = ev->snds_blocked,
+        .subzone = ev->subzone,
         .code = ev->code,
         .ttl = ev->ttl,
         .weight = ev->weight,
