@@ -260,8 +260,8 @@ enum dataset_kind {
 #define DATASET_FILES_MAX 1024 /* sizeof files, with the NUL */
 
 struct dataset_note {
-    char name[MODEL_DATASET_MAX];   /* 1 to 63 bytes; its id is model_dataset_id(name) */
-    uint8_t kind;                   /* enum dataset_kind */
+    char name[MODEL_DATASET_MAX];    /* 1 to 63 bytes; its id is model_dataset_id(name) */
+    uint8_t kind;                    /* enum dataset_kind */
     char format[DATASET_FORMAT_MAX]; /* format of its last import ("rbldnsd:ip4set") */
     char files[DATASET_FILES_MAX];   /* inputs of its last import, '\n' between them */
     int64_t last_import;             /* unix seconds; 0 = none */
