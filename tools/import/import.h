@@ -139,7 +139,34 @@ struct import_run {
     struct timespec start, in_start, last_draw;
     size_t bytes_done;
     bool bar_shown;
+    /* the datasets written to (import_datasets.c), for the datasets database */
+    const char *arg;    /* the PATH argument being imported (a directory's messages share it) */
+    const char *format; /* the current input's format name */
+    struct import_dataset *datasets;
+    size_t ndatasets, datasets_cap;
+    size_t last_dataset; /* index + 1 of the one the last event named, 0 = none */
 };
+
+/* One dataset an import wrote to: list data's own, or an evidence feed's
+ * source. files are the PATH arguments that gave it events. */
+struct import_dataset {
+    char name[MODEL_DATASET_MAX];
+    uint8_t kind; /* enum dataset_kind */
+    char format[DATASET_FORMAT_MAX];
+    char files[DATASET_FILES_MAX];
+    const char *last_arg; /* the last argument appended to files */
+};
+
+/* Count ev (an event the sink took) towards its dataset: list data
+ * (import_list, import_exclude) towards dataset, anything else towards
+ * its source. 0, or -1 when out of memory. */
+int import_datasets_seen(struct import_run *r, const struct event *ev, const char *dataset,
+                         const char *source);
+
+/* Record every dataset the run wrote to in the store's datasets database
+ * (store_dataset_note), dated now. 0, or -1 with a message printed (a
+ * name whose id collides with another's). */
+int import_datasets_note(struct import_run *r, int64_t now);
 
 void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
                      const char *reject_dir, bool progress);

@@ -71,6 +71,7 @@ void import_run_free(struct import_run *r)
     free(r->keys);
     free(r->idents);
     free(r->arena);
+    free(r->datasets);
     memset(r, 0, sizeof *r);
 }
 
@@ -616,6 +617,9 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         import_arena_put(r, 2, ev->txt, &it->str[2]) != DNSBL_OK ||
         import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK)
         goto nomem;
+    if (import_datasets_seen(r, ev, import_arena_get(r, it->str[3]),
+                             import_arena_get(r, it->str[1])) != 0)
+        goto nomem;
     r->n++;
     return 0;
 nomem:
@@ -700,6 +704,7 @@ int import_run_input(struct import_run *r, const struct feed_ops *ops, const str
 
     r->in = in;
     r->opt = opt;
+    r->format = ops->name;
     r->mail = strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0;
     r->rec_start = r->rec_first = r->rec_arena = r->rec_sides = 0;
     r->in_records = 0;
