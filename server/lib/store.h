@@ -279,6 +279,12 @@ const char *store_dataset_kind_name(uint8_t kind);
  * DNSBL_EREFUSED and a sentence naming both in why. */
 int store_dataset_note(struct store *s, const struct dataset_note *n, char *why, size_t whylen);
 
+/* May name be a dataset of this store: DNSBL_OK when no record holds its
+ * id or the record is name's own; DNSBL_EREFUSED with the sentence
+ * store_dataset_note would give when another name holds it. Importers ask
+ * before writing a dataset's first part, so two names never share parts. */
+int store_dataset_check(struct store *s, const char *name, char *why, size_t whylen);
+
 /* Every recorded dataset, in id order, from one read snapshot. cb
  * returns 0 to go on, non-zero to stop (that value is returned);
  * DNSBL_ESCHEMA for a record that does not decode. */

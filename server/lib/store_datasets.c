@@ -131,6 +131,15 @@ static void store_dataset_merge(const struct dataset_note *old, const struct dat
         out->kind = old->kind;
 }
 
+static void store_dataset_collision(char *why, size_t whylen, const char *name, uint32_t id,
+                                    const char *other)
+{
+    store_set_why(why, whylen,
+                  "dataset %s: its id 0x%08x is that of dataset %s, already in the store (the "
+                  "32-bit ids collide); choose another name",
+                  name, id, other);
+}
+
 int store_dataset_note_txn(struct store_txn *t, const struct dataset_note *n)
 {
     uint8_t key[STORE_DKEY_LEN], val[STORE_DVAL_MAX];
@@ -151,11 +160,11 @@ int store_dataset_note_txn(struct store_txn *t, const struct dataset_note *n)
         return store_txn_step(t, rc, "read dataset record");
     if (have && store_decode_dataset(&k, &v, &old) != DNSBL_OK)
         return store_txn_fail(t, DNSBL_ESCHEMA, "dataset %s: its record does not decode", n->name);
-    if (have && strcmp(old.name, n->name) != 0)
-        return store_txn_fail(t, DNSBL_EREFUSED,
-                              "dataset %s: its id 0x%08x is that of dataset %s, already in the "
-                              "store (the 32-bit ids collide); choose another name",
-                              n->name, id, old.name);
+    if (have && strcmp(old.name, n->name) != 0) {
+        char why[STORE_WHY_MAX];
+        store_dataset_collision(why, sizeof why, n->name, id, old.name);
+        return store_txn_fail(t, DNSBL_EREFUSED, "%s", why);
+    }
     store_dataset_merge(have ? &old : NULL, n, &merged);
     int err = store_encode_dataset(&merged, val, sizeof val, &len);
     if (err != DNSBL_OK)
@@ -212,4 +221,36 @@ int store_datasets_foreach(struct store *s, int (*cb)(const struct dataset_note 
     mdb_cursor_close(cur);
     store_loose_end(s, txn);
     return ret;
+}
+
+int store_dataset_check(struct store *s, const char *name, char *why, size_t whylen)
+{
+    uint8_t key[STORE_DKEY_LEN];
+    struct dataset_note old;
+    MDB_txn *txn = NULL;
+    MDB_val k, v;
+
+    if (!name || !name[0])
+        return DNSBL_OK;
+    uint32_t id = model_dataset_id(name);
+    store_dkey(id, key);
+    k = store_val(key, sizeof key);
+    int rc = store_loose_begin(s, &txn);
+    if (rc != MDB_SUCCESS)
+        return store_lmdb_fail(s, rc, "read dataset record", why, whylen);
+    rc = mdb_get(txn, s->datasets, &k, &v);
+    int err = DNSBL_OK;
+    if (rc == MDB_SUCCESS) {
+        if (store_decode_dataset(&k, &v, &old) != DNSBL_OK) {
+            store_set_why(why, whylen, "dataset %s: its record does not decode", name);
+            err = DNSBL_ESCHEMA;
+        } else if (strcmp(old.name, name) != 0) {
+            store_dataset_collision(why, whylen, name, id, old.name);
+            err = DNSBL_EREFUSED;
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        err = store_lmdb_fail(s, rc, "read dataset record", why, whylen);
+    }
+    store_loose_end(s, txn);
+    return err;
 }

@@ -183,6 +183,11 @@ static void test_collision_refused(void **state)
     assert_non_null(strstr(why, COLLIDE_A));
     assert_non_null(strstr(why, COLLIDE_B));
     assert_non_null(strstr(why, "collide"));
+    /* What an importer asks before a dataset's first part. */
+    assert_int_equal(store_dataset_check(s, COLLIDE_B, why, sizeof why), DNSBL_EREFUSED);
+    assert_non_null(strstr(why, COLLIDE_A));
+    assert_int_equal(store_dataset_check(s, COLLIDE_A, why, sizeof why), DNSBL_OK);
+    assert_int_equal(store_dataset_check(s, "unrecorded", why, sizeof why), DNSBL_OK);
     /* The first name keeps its record, untouched. */
     assert_int_equal(store_datasets_foreach(s, collect, &c), 0);
     assert_int_equal(c.count, 1);

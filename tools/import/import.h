@@ -159,7 +159,8 @@ struct import_dataset {
 
 /* Count ev (an event the sink took) towards its dataset: list data
  * (import_list, import_exclude) towards dataset, anything else towards
- * its source. 0, or -1 when out of memory. */
+ * its source. 0, or -1 with a message printed and r->failed set: out of
+ * memory, or a new name whose id is another recorded name's. */
 int import_datasets_seen(struct import_run *r, const struct event *ev, const char *dataset,
                          const char *source);
 

@@ -57,9 +57,20 @@ int import_datasets_seen(struct import_run *r, const struct event *ev, const cha
         return 0; /* no name a dataset can have: nothing to record */
     struct import_dataset *d = import_datasets_find(r, name, kind);
     if (!d) {
-        if (grow_array((void **)&r->datasets, &r->datasets_cap, r->ndatasets + 1,
-                       sizeof *r->datasets, 8) != DNSBL_OK)
+        /* Its first event: a name whose id is another's would write its
+         * parts over that dataset's, so the import stops before. */
+        char why[640];
+        if (r->store && store_dataset_check(r->store, name, why, sizeof why) != DNSBL_OK) {
+            import_run_message(r, CTL_PROG ": %s: %s", r->in ? r->in->name : "-", why);
+            r->failed = true;
             return -1;
+        }
+        if (grow_array((void **)&r->datasets, &r->datasets_cap, r->ndatasets + 1,
+                       sizeof *r->datasets, 8) != DNSBL_OK) {
+            import_run_message(r, CTL_PROG ": %s", dnsbl_strerror(DNSBL_ENOMEM));
+            r->failed = true;
+            return -1;
+        }
         d = &r->datasets[r->ndatasets++];
         memset(d, 0, sizeof *d);
         snprintf(d->name, sizeof d->name, "%s", name);

@@ -619,7 +619,7 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         goto nomem;
     if (import_datasets_seen(r, ev, import_arena_get(r, it->str[3]),
                              import_arena_get(r, it->str[1])) != 0)
-        goto nomem;
+        return 1;
     r->n++;
     return 0;
 nomem:
