@@ -247,6 +247,16 @@ const char *store_oplog_action_name(uint8_t action);
 int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, struct oplog_rec *out,
                        size_t cap, size_t *n);
 
+/* Every operator-history record of the store, entry by entry in key
+ * order and each entry's oldest first, from one read snapshot: a record
+ * outlives its entry, so an export walks these, not the entries. cb
+ * returns 0 to go on, non-zero to stop (that value is returned);
+ * DNSBL_ESCHEMA for a record that does not decode. */
+int store_oplog_foreach(struct store *s,
+                        int (*cb)(const struct addr_prefix *p, const struct oplog_rec *rec,
+                                  void *arg),
+                        void *arg);
+
 /* Datasets (the `datasets` database, doc/store-format.md): one record per
  * named dataset, what its imports said about it. Entries hold the data;
  * this holds where it came from and when. */

@@ -69,6 +69,8 @@ struct import_totals {
     size_t warnings;
 };
 
+#define IMPORT_STR_SLOTS 5 /* an item's strings */
+
 /* One event of the batch, compact: a whole list input waits in memory
  * to be sorted (import_sink.c), so an item holds only the event's values.
  * Its strings live in the batch arena, named by offset + 1 (0 = NULL),
@@ -83,7 +85,9 @@ struct import_item {
     uint32_t side;
     double weight;
     int64_t time, expires;
-    size_t str[4]; /* reason, source, txt, dataset */
+    uint8_t oplog_action;         /* EV_OPLOG's action */
+    bool no_oplog;                /* restored state: no operator-history record */
+    size_t str[IMPORT_STR_SLOTS]; /* reason, source, txt, dataset, by */
 };
 
 struct import_side {
@@ -117,7 +121,8 @@ struct import_run {
     size_t evs_cap;
     char *arena;
     size_t arena_len, arena_cap;
-    size_t last_str[4][2]; /* per string slot: offset + 1 and length of the last one put */
+    /* per string slot: offset + 1 and length of the last one put */
+    size_t last_str[IMPORT_STR_SLOTS][2];
     /* true while every event of the batch is keyless state (sortable) */
     bool sortable;
     /* the input being parsed */

@@ -50,6 +50,10 @@ int import_datasets_seen(struct import_run *r, const struct event *ev, const cha
                          const char *source)
 {
     bool list = ev->kind == EV_IMPORT_LIST || ev->kind == EV_IMPORT_EXCLUDE;
+    bool evidence = model_kind_counter(ev->kind) >= 0 || ev->kind == EV_VOLUME ||
+                    ev->kind == EV_SNDS || ev->kind == EV_SNDS_STATUS;
+    if (!list && !evidence)
+        return 0; /* operator state and history: the dataset "operator" */
     const char *name = list ? dataset : source;
     uint8_t kind = list ? DATASET_LIST : DATASET_EVIDENCE;
 

@@ -197,7 +197,7 @@ static int import_arena_put(struct import_run *r, unsigned slot, const char *s, 
 static void import_arena_cut(struct import_run *r, size_t len)
 {
     r->arena_len = len;
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < IMPORT_STR_SLOTS; i++)
         if (r->last_str[i][0] > len)
             r->last_str[i][0] = 0;
 }
@@ -290,6 +290,9 @@ static void import_item_event(const struct import_run *r, const struct import_it
         .snds = side && side->has_snds ? &side->snds : NULL,
         .snds_blocked = it->snds_blocked,
         .ident = import_side_ident(r, side, id),
+        .by = import_arena_get(r, it->str[4]),
+        .oplog_action = it->oplog_action,
+        .no_oplog = it->no_oplog,
     };
     *key = side && side->has_key ? side->key : NULL;
 }
@@ -588,6 +591,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         .weight = ev->weight,
         .time = ev->time,
         .expires = ev->expires,
+        .oplog_action = ev->oplog_action,
+        .no_oplog = ev->no_oplog,
     };
     /* The store refuses a batch holding an event without a time; the
      * file's time is the documented fallback and the same on a re-run. */
@@ -615,7 +620,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     if (import_arena_put(r, 0, ev->reason, &it->str[0]) != DNSBL_OK ||
         import_arena_put(r, 1, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
         import_arena_put(r, 2, ev->txt, &it->str[2]) != DNSBL_OK ||
-        import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK)
+        import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK ||
+        import_arena_put(r, 4, ev->by, &it->str[4]) != DNSBL_OK)
         goto nomem;
     if (import_datasets_seen(r, ev, import_arena_get(r, it->str[3]),
                              import_arena_get(r, it->str[1])) != 0)
