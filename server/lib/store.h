@@ -148,7 +148,8 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
  * lookup filter has a bit for every entry; every history key belongs to an existing
  * entry and its record decodes; every seen key is 32 bytes; every
  * evidence key is 30 bytes of a valid entries key, a time and a sequence
- * number, and its record decodes. problem(arg,
+ * number, and its record decodes; every datasets record decodes under its
+ * name's id. problem(arg,
  * what) is called for each problem found, what a sentence naming the
  * database and the key (as prefix text, else hex); *nproblems gets the
  * count. Returns DNSBL_OK when the walk completed, whatever it found,
