@@ -305,15 +305,13 @@ static void export_csv_seen(struct export_ctx *x, const struct entry *e, const c
 
     if (e->first_seen == 0)
         return;
-    for (unsigned i = 1; export_csv_source(e, i, name, sizeof name); i++) {
-        if (i == 1)
-            export_csv_row(x, &e->prefix, "volume", 0, e->first_seen, "", 0, 0, 0, "", "", &more);
-        more.source = name;
+    for (unsigned i = 0; i == 0 || export_csv_source(e, i, name, sizeof name); i++) {
+        more.source = i ? name : first;
         export_csv_row(x, &e->prefix, "volume", 0, e->first_seen, "", 0, 0, 0, "", "", &more);
     }
     more.source = first;
-    export_csv_row(x, &e->prefix, "volume", 0, e->first_seen, "", 0, 0, 0, "", "", &more);
-    export_csv_row(x, &e->prefix, "volume", 0, e->last_seen, "", 0, 0, 0, "", "", &more);
+    if (e->last_seen != e->first_seen)
+        export_csv_row(x, &e->prefix, "volume", 0, e->last_seen, "", 0, 0, 0, "", "", &more);
 }
 
 /* "spf+dkim" of bits. */

@@ -160,6 +160,7 @@ struct import_dataset {
     char format[DATASET_FORMAT_MAX];
     char files[DATASET_FILES_MAX];
     const char *last_arg; /* the last argument appended to files */
+    unsigned last_index;  /* the input (in_index, from 1) its format was taken from */
 };
 
 /* Count ev (an event the sink took) towards its dataset: list data

@@ -81,6 +81,10 @@ int import_datasets_seen(struct import_run *r, const struct event *ev, const cha
         d->kind = kind;
         r->last_dataset = r->ndatasets;
     }
+    /* Once per input: this runs for every event of a million-line list. */
+    if (d->last_index == r->in_index)
+        return 0;
+    d->last_index = r->in_index;
     const char *subtype = r->opt ? r->opt->subtype : NULL;
     if (subtype)
         snprintf(d->format, sizeof d->format, "%s:%s", r->format ? r->format : "?", subtype);
