@@ -281,10 +281,12 @@ static const struct ctl_command ctl_commands[] = {
      "           (hosts below the last one); a name under a wildcard that answers\n"
      "           nothing holds only an HINFO record (no A, no TXT). A wildcard's\n"
      "           TXT names the listed prefix instead of the queried address\n"
-     "  csv      every entry's state as address_or_prefix,kind,weight,time,reason,\n"
-     "           code,expires,ttl,txt,dataset rows (kinds list, allow, delist,\n"
-     "           import_list, import_exclude) that import back to the same\n"
-     "           entries; evidence (counters, history) is not written yet\n"
+     "  csv      a backup: every entry as address_or_prefix,kind,weight,time,\n"
+     "           reason,code,expires,ttl,txt,dataset,source,by,action,auth,snds\n"
+     "           rows (its datasets' parts, its operator state, its evidence day\n"
+     "           by day, SNDS, first and last seen, sources), then the operator\n"
+     "           history as oplog rows; imported into a fresh store, every\n"
+     "           entry shows the same (not the evidence trail)\n"
      "\n"
      "Options:\n"
      "  -f, --format FORMAT     rbldnsd, zone or csv\n"
@@ -293,6 +295,25 @@ static const struct ctl_command ctl_commands[] = {
      "  -F, --zone-file FILE    the apex records (SOA, NS, ...) for zone and rbldnsd\n"
      "  -Z, --zone-config FILE  dnsbld's configuration file: the zone's policy\n" CTL_USAGE_COMMON,
      "write what a zone answers as rbldnsd data, a zone file or CSV"},
+    {"datasets", ctl_cmd_datasets,
+     "Usage: dnsblctl datasets [--json] [--zone-config FILE]\n"
+     "\n"
+     "The named datasets of the store, one line each: its kind (list: data whose\n"
+     "parts are in entries; evidence: a feed source that brought evidence only;\n"
+     "operator: the operator's decisions), the entries holding a part of it,\n"
+     "how many of those list and how many exclude, the addresses listed (IPv4:\n"
+     "addresses in the union of its listed prefixes; IPv6: /64 networks they\n"
+     "touch, a longer prefix counting its /64 once), the format and files of\n"
+     "its last import, the time of its last import and its last sync. An\n"
+     "evidence source's entries are those naming it among their sources. The\n"
+     "counts come from one walk over every entry.\n"
+     "\n"
+     "Options:\n"
+     "  -j, --json              a JSON array, one object per dataset\n"
+     "  -Z, --zone-config FILE  dnsbld's configuration: name the zones each\n"
+     "                          dataset feeds (those whose datasets list names it\n"
+     "                          or is empty)\n" CTL_USAGE_COMMON,
+     "list the datasets: kind, entries, addresses, last import and sync"},
     {"check", ctl_cmd_check,
      "Usage: dnsblctl check [--json]\n"
      "\n"

@@ -325,6 +325,8 @@ bool model_apply_event(struct entry *e, const struct event *ev)
         e->state_time = 0;
         e->reason[0] = e->note[0] = '\0';
         return true;
+    case EV_OPLOG:
+        return true; /* history only: the store writes the record */
     case EV_REMOVE: {
         struct addr_prefix p = e->prefix;
         memset(e, 0, sizeof *e);
@@ -452,6 +454,7 @@ static const char *const kind_names[EV_KIND_COUNT] = {
     [EV_IMPORT_EXCLUDE] = "import_exclude",
     [EV_SNDS] = "snds",
     [EV_SNDS_STATUS] = "snds_status",
+    [EV_OPLOG] = "oplog",
 };
 
 const char *model_kind_name(uint8_t kind)

@@ -57,6 +57,9 @@ enum event_kind {
     EV_IMPORT_REMOVE,  /* a dataset's part leaves the entry (sync, remove): dataset */
     EV_OPERATOR_CLEAR, /* the operator's decision leaves the entry (remove --dataset operator) */
     EV_REMOVE,         /* everything leaves the entry, its history too (remove) */
+    EV_OPLOG,          /* an operator-history record restored from an export (CSV "oplog"):
+                          the entry is left alone, the record written as given (oplog_action,
+                          time, code, expires, by, reason, dataset) */
     EV_KIND_COUNT
 };
 
@@ -209,6 +212,10 @@ struct event {
     const struct evidence_ident *ident;
     uint64_t import_id; /* the import that brought it, 0 = none (kept with its evidence) */
     bool subzone;       /* EV_IMPORT_LIST/EXCLUDE: the dataset is a subzone's (IMPORT_SUBZONE) */
+    uint8_t oplog_action; /* EV_OPLOG: enum oplog_action (store.h) */
+    /* EV_LIST/DELIST/ALLOW: state restored from an export, which carries
+     * the operator history as EV_OPLOG rows of its own: no record. */
+    bool no_oplog;
 };
 
 /* Apply one event to an entry (a zeroed entry with prefix set if new).

@@ -173,7 +173,8 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
  * lookup filter has a bit for every entry; every history key belongs to an existing
  * entry and its record decodes; every seen key is 32 bytes; every
  * evidence key is 30 bytes of a valid entries key, a time and a sequence
- * number, and its record decodes. problem(arg,
+ * number, and its record decodes; every datasets record decodes under its
+ * name's id. problem(arg,
  * what) is called for each problem found, what a sentence naming the
  * database and the key (as prefix text, else hex); *nproblems gets the
  * count. Returns DNSBL_OK when the walk completed, whatever it found,
@@ -271,6 +272,60 @@ const char *store_oplog_action_name(uint8_t action);
  * between begin and end. DNSBL_ESCHEMA for a record that does not decode. */
 int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, struct oplog_rec *out,
                        size_t cap, size_t *n);
+
+/* Every operator-history record of the store, entry by entry in key
+ * order and each entry's oldest first, from one read snapshot: a record
+ * outlives its entry, so an export walks these, not the entries. cb
+ * returns 0 to go on, non-zero to stop (that value is returned);
+ * DNSBL_ESCHEMA for a record that does not decode. */
+int store_oplog_foreach(struct store *s,
+                        int (*cb)(const struct addr_prefix *p, const struct oplog_rec *rec,
+                                  void *arg),
+                        void *arg);
+
+/* Datasets (the `datasets` database, doc/store-format.md): one record per
+ * named dataset, what its imports said about it. Entries hold the data;
+ * this holds where it came from and when. */
+enum dataset_kind {
+    DATASET_KIND_NONE = 0,
+    DATASET_LIST = 1,     /* list data: its parts are in entries */
+    DATASET_EVIDENCE = 2, /* a feed source that brought evidence only */
+    DATASET_OPERATOR = 3, /* the operator's own decisions */
+};
+#define DATASET_FORMAT_MAX 32  /* sizeof format, with the NUL */
+#define DATASET_FILES_MAX 1024 /* sizeof files, with the NUL */
+
+struct dataset_note {
+    char name[MODEL_DATASET_MAX];    /* 1 to 63 bytes; its id is model_dataset_id(name) */
+    uint8_t kind;                    /* enum dataset_kind */
+    char format[DATASET_FORMAT_MAX]; /* format of its last import ("rbldnsd:ip4set") */
+    char files[DATASET_FILES_MAX];   /* inputs of its last import, '\n' between them */
+    int64_t last_import;             /* unix seconds; 0 = none */
+    int64_t last_sync;               /* unix seconds; 0 = never */
+};
+
+/* "list", "evidence", "operator"; "?" for anything else. */
+const char *store_dataset_kind_name(uint8_t kind);
+
+/* Records an import of dataset n->name in its own write transaction,
+ * merged with its record: a last_import of 0 keeps the recorded import
+ * (time, format, files), a last_sync of 0 the recorded sync, and a list
+ * stays a list when evidence comes under its name. A name whose id is
+ * another recorded name's (a 32-bit collision) is refused with
+ * DNSBL_EREFUSED and a sentence naming both in why. */
+int store_dataset_note(struct store *s, const struct dataset_note *n, char *why, size_t whylen);
+
+/* May name be a dataset of this store: DNSBL_OK when no record holds its
+ * id or the record is name's own; DNSBL_EREFUSED with the sentence
+ * store_dataset_note would give when another name holds it. Importers ask
+ * before writing a dataset's first part, so two names never share parts. */
+int store_dataset_check(struct store *s, const char *name, char *why, size_t whylen);
+
+/* Every recorded dataset, in id order, from one read snapshot. cb
+ * returns 0 to go on, non-zero to stop (that value is returned);
+ * DNSBL_ESCHEMA for a record that does not decode. */
+int store_datasets_foreach(struct store *s, int (*cb)(const struct dataset_note *n, void *arg),
+                           void *arg);
 
 #define STORE_HISTORY_MAX 400 /* more days than any window a zone may set */
 

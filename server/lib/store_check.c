@@ -456,6 +456,26 @@ static int store_check_oplog(struct store_checker *c)
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+/* Datasets: each key a 4-byte id, each value decodes to a name of that id. */
+static int store_check_datasets(struct store_checker *c)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char hex[96];
+    int rc = mdb_cursor_open(c->txn, c->s->datasets, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct dataset_note n;
+        if (store_decode_dataset(&k, &v, &n) != DNSBL_OK)
+            store_check_report(c, "datasets: key %s: the %zu-byte record does not decode",
+                               store_check_hex(&k, hex, sizeof hex), v.mv_size);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
+
 int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
                 size_t *nproblems)
 {
@@ -479,6 +499,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
         err = store_check_oplog(&c);
     if (err == DNSBL_OK)
         err = store_check_evidence(&c);
+    if (err == DNSBL_OK)
+        err = store_check_datasets(&c);
     store_loose_end(s, c.txn);
     *nproblems = c.n;
     return err;

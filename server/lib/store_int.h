@@ -529,4 +529,22 @@ bool store_oplog_kind(const struct event *ev);
 int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
                       const struct event *ev);
 
+/* store_datasets.c: the `datasets` database (doc/store-format.md,
+ * "datasets"). Key: the dataset id, u32. */
+#define STORE_DKEY_LEN 4
+#define STORE_DATASET_VERSION 1
+#define STORE_DVAL_MAX                                                                             \
+    (1 + 1 + 8 + 8 + (2 + MODEL_DATASET_MAX - 1) + (2 + DATASET_FORMAT_MAX - 1) +                  \
+     (2 + DATASET_FILES_MAX - 1))
+/* The value of n (its id is the key); DNSBL_EINVAL for an empty name or
+ * an unknown kind, DNSBL_ESPACE if cap is short. */
+int store_encode_dataset(const struct dataset_note *n, uint8_t *buf, size_t cap, size_t *len);
+/* A record from its key and value; DNSBL_ESCHEMA for anything short,
+ * long, of another version, with an unknown kind, a bad text, or a name
+ * whose id is not the key. */
+int store_decode_dataset(const MDB_val *k, const MDB_val *v, struct dataset_note *out);
+/* store_dataset_note inside t (import --sync records its sync with the
+ * sync's own transaction). Returns t->err. */
+int store_dataset_note_txn(struct store_txn *t, const struct dataset_note *n);
+
 #endif

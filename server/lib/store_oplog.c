@@ -192,8 +192,10 @@ bool store_oplog_kind(const struct event *ev)
     case EV_LIST:
     case EV_DELIST:
     case EV_ALLOW:
+        return !ev->no_oplog;
     case EV_REMOVE:
     case EV_OPERATOR_CLEAR:
+    case EV_OPLOG:
         return true;
     case EV_IMPORT_REMOVE:
         return ev->by != NULL;
@@ -205,7 +207,19 @@ int store_oplog_event(struct store_txn *t, const uint8_t key[STORE_KEY_LEN], con
 {
     struct oplog_rec rec;
 
+    if (!store_oplog_kind(ev))
+        return t->err;
     switch (ev->kind) {
+    case EV_OPLOG:
+        /* As the export wrote it: code and expiry as recorded. */
+        rec.action = ev->oplog_action;
+        rec.time = ev->time;
+        rec.code = ev->code;
+        rec.expires = ev->expires;
+        store_oplog_copy(rec.who, sizeof rec.who, ev->by);
+        store_oplog_copy(rec.reason, sizeof rec.reason, ev->reason);
+        store_oplog_copy(rec.dataset, sizeof rec.dataset, ev->dataset);
+        return store_oplog_put(t, key, &rec);
     case EV_LIST:
         rec.action = OPLOG_LIST;
         break;
@@ -296,4 +310,42 @@ int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, stru
         memmove(out, out + cap - got, got * sizeof *out);
     *n = total;
     return DNSBL_OK;
+}
+
+int store_oplog_foreach(struct store *s,
+                        int (*cb)(const struct addr_prefix *p, const struct oplog_rec *rec,
+                                  void *arg),
+                        void *arg)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    struct oplog_rec rec;
+    struct addr_prefix p;
+    int ret = 0;
+
+    int rc = store_loose_begin(s, &txn);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    rc = mdb_cursor_open(txn, s->oplog, &cur);
+    if (rc != MDB_SUCCESS) {
+        store_loose_end(s, txn);
+        return store_map_err(rc);
+    }
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        MDB_val ek = store_val(k.mv_data, STORE_KEY_LEN);
+        ret = k.mv_size == STORE_OKEY_LEN ? store_prefix_from_key(&ek, &p) : DNSBL_ESCHEMA;
+        if (ret == DNSBL_OK)
+            ret = store_decode_oplog(&k, &v, &rec);
+        if (ret == DNSBL_OK)
+            ret = cb(&p, &rec, arg);
+        if (ret != 0)
+            break;
+    }
+    if (ret == 0 && rc != MDB_NOTFOUND)
+        ret = store_map_err(rc);
+    mdb_cursor_close(cur);
+    store_loose_end(s, txn);
+    return ret;
 }

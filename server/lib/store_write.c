@@ -965,6 +965,16 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         store_entry_pass(a, n, &sc, &st->applied);
     }
     st->changed = a->changed;
+    /* A sync is recorded as one in its datasets' records, in its own
+     * transaction, even when it changed nothing (the serial stays). */
+    for (size_t i = 0; sync && store_txn_ok(&t) && i < sync->nids; i++) {
+        struct dataset_note note = {.kind = DATASET_LIST, .last_sync = sync->now};
+        snprintf(note.name, sizeof note.name, "%s", sync->names[i]);
+        if (note.name[0])
+            store_dataset_note_txn(&t, &note);
+    }
+    if (sync && store_txn_ok(&t) && a->changed == 0)
+        return store_txn_end(&t, why, whylen);
     if (store_txn_ok(&t) && (st->applied == 0 || a->changed == 0)) {
         /* Nothing changed (all duplicates, or what the store held already):
          * keep the serial, write nothing. */

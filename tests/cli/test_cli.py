@@ -761,13 +761,21 @@ class TestTopAndExport(CtlTestCase):
         self.ctl_fail(2, "top", "192.0.2.1")
 
     def test_export_manual_listings(self):
-        self.ctl_ok("add", "192.0.2.0/24", "--reason", "net, \"quoted\"")
-        self.ctl_ok("allow", "192.0.2.7")
+        self.ctl_ok("add", "192.0.2.0/24", "--reason", "net, \"quoted\"", "--by", "alice")
+        self.ctl_ok("allow", "192.0.2.7", "--by", "alice")
         out = self.ctl_ok("export", "--format", "csv").out.splitlines()
+        # Each entry: when it was seen (a volume row of weight 0, naming its
+        # source), its state, then the operator history.
         self.assertEqual(out, ["address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,"
-                               "dataset",
-                               '192.0.2.0/24,list,1,%s,"net, ""quoted""",,,,,' % DEFAULT_NOW,
-                               "192.0.2.7,allow,1,%s,,,,,," % DEFAULT_NOW])
+                               "dataset,source,by,action,auth,snds",
+                               "192.0.2.0/24,volume,0,%s,,,,,,,dnsblctl,,,," % DEFAULT_NOW,
+                               '192.0.2.0/24,list,1,%s,"net, ""quoted""",,,,,,dnsblctl,,state,,'
+                               % DEFAULT_NOW,
+                               "192.0.2.7,volume,0,%s,,,,,,,dnsblctl,,,," % DEFAULT_NOW,
+                               "192.0.2.7,allow,1,%s,,,,,,,dnsblctl,,state,," % DEFAULT_NOW,
+                               '192.0.2.0/24,oplog,1,%s,"net, ""quoted""",,,,,,,alice,list,,'
+                               % DEFAULT_NOW,
+                               "192.0.2.7,oplog,1,%s,,,,,,,,alice,allow,," % DEFAULT_NOW])
         out = self.ctl_ok("export", "--format", "rbldnsd", "--zone", "bl.example").out.splitlines()
         self.assertIn("$TTL", " ".join(out))
         self.assertIn("!192.0.2.7", out)

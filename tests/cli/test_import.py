@@ -815,7 +815,8 @@ class TestExport(ImportTestCase):
         self.ctl_ok("export", "--format", "csv", "--output", out)
         with open(out) as f:
             self.assertEqual(f.readline(), "address_or_prefix,kind,weight,time,reason,code,"
-                                           "expires,ttl,txt,dataset\n")
+                                           "expires,ttl,txt,dataset,source,by,action,auth,"
+                                           "snds\n")
         other = self.path("other")
         r = self.imp(out, db=other)
         self.assertEqual(summary(r)["rejected"], 0)

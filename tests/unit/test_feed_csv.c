@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "feed.h"
 #include "feed_capture.h"
+#include "store.h"
 #include "timeutil.h"
 
 static struct capture cap, cap2;
@@ -175,7 +176,7 @@ static void test_generic_rejects(void **state)
                          "192.0.2.1,abuse,1,,\n"                       /* 8 */
                          "192.0.2.1,volume,1,yesterday,\n"             /* 9 */
                          ",abuse,1,1748772000,\n"                      /* 10 */
-                         "192.0.2.1,snds,1,1748772000,\n"              /* 11 */
+                         "192.0.2.1,spamtrap,1,1748772000,\n"          /* 11 */
                          "192.0.2.1,abuse,1,2025-02-30T00:00:00Z,\n"   /* 12 */
                          "192.0.2.1,abuse,1,1748772000,fine\n",        /* 13 */
                          &cap),
@@ -190,7 +191,7 @@ static void test_generic_rejects(void **state)
     want_reject(&cap, 6, 8, "no time");
     want_reject(&cap, 7, 9, "time 'yesterday' is not RFC 3339 or unix seconds");
     want_reject(&cap, 8, 10, "no address_or_prefix");
-    want_reject(&cap, 9, 11, "unknown kind 'snds'");
+    want_reject(&cap, 9, 11, "unknown kind 'spamtrap'");
     want_reject(&cap, 10, 12, "time '2025-02-30T00:00:00Z'");
     assert_string_equal(cap.rej[0].raw, "300.1.2.3,abuse,1,1748772000,");
     assert_int_equal(cap.nev, 1);
@@ -213,6 +214,76 @@ static void test_generic_rejects(void **state)
     assert_int_equal(cap.ev[0].ev.kind, EV_IMPORT_LIST);
     assert_int_equal(cap.ev[0].ev.code, 0x7f000009);
     assert_int_equal(cap.ev[0].ev.ttl, 60);
+}
+
+/* The columns after the state ones that export --format csv writes:
+ * source, by, action (oplog rows, "state"), auth, snds. */
+static void test_generic_export_columns(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        run(&feed_ops_csv,
+            "address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset,source,by,"
+            "action,auth,snds\n"
+            "192.0.2.1,abuse,3,1748772000,,,,,,,arf,,,spf+DMARC,\n"                /* 2 */
+            "192.0.2.1,list,1,1748772000,r,,,,,,,,state,,\n"                       /* 3 */
+            "192.0.2.1,oplog,1,1748772000,why,127.0.0.3,,,,drop,,alice,remove,,\n" /* 4 */
+            "192.0.2.1,snds,1,1748772000,,,,,,,snds,,,,red <0.1 5 4 3 2 100 200\n" /* 5 */
+            "192.0.2.1,snds_status,1,1748772000,,,,,,,,,,,blocked\n"               /* 6 */
+            "192.0.2.1,oplog,1,1748772000,,,,,,,,,erase,,\n"                       /* 7 */
+            "192.0.2.1,oplog,1,,,,,,,,,,list,,\n"                                  /* 8 */
+            "192.0.2.1,abuse,1,1748772000,,,,,,,,,state,,\n"                       /* 9 */
+            "192.0.2.1,other,1,1748772000,,,,,,,,,,spf,\n"                         /* 10 */
+            "192.0.2.1,abuse,1,1748772000,,,,,,,,,,arc,\n"                         /* 11 */
+            "192.0.2.1,snds,1,1748772000,,,,,,,,,,,blue - 1 1 1 1 0 0\n"           /* 12 */
+            "192.0.2.1,snds_status,1,1748772000,,,,,,,,,,,\n"                      /* 13 */
+            "192.0.2.1,volume,1,1748772000,,,,,,,,,,,junked\n",                    /* 14 */
+            &cap),
+        0);
+    assert_int_equal(cap.nev, 5);
+    assert_int_equal(cap.ev[0].ev.kind, EV_ABUSE);
+    assert_int_equal(cap.ev[0].ev.auth_failed, AUTH_FAIL_SPF | AUTH_FAIL_DMARC);
+    assert_string_equal(cap.ev[0].source, "arf");
+    assert_int_equal(cap.ev[1].ev.kind, EV_LIST);
+    assert_true(cap.ev[1].ev.no_oplog);
+    assert_false(cap.ev[1].has_key);
+    assert_string_equal(cap.ev[1].source, "csv");
+    assert_int_equal(cap.ev[2].ev.kind, EV_OPLOG);
+    assert_int_equal(cap.ev[2].ev.oplog_action, OPLOG_REMOVE);
+    assert_int_equal(cap.ev[2].ev.code, 0x7f000003);
+    assert_true(cap.ev[2].has_key); /* once per row, whatever the file */
+    assert_int_equal(cap.ev[3].ev.kind, EV_SNDS);
+    assert_true(cap.ev[3].has_snds);
+    assert_int_equal(cap.ev[3].snds.colour, SNDS_RED);
+    assert_int_equal(cap.ev[3].snds.rate_qual, '<');
+    assert_float_equal(cap.ev[3].snds.rate_pct, 0.1, 1e-6);
+    assert_int_equal(cap.ev[3].snds.rcpt, 5);
+    assert_int_equal(cap.ev[3].snds.recipients, 3);
+    assert_int_equal(cap.ev[3].snds.trap_hits, 2);
+    assert_int_equal(cap.ev[3].snds.start, 100);
+    assert_int_equal(cap.ev[3].snds.end, 200);
+    assert_int_equal(cap.ev[4].ev.kind, EV_SNDS_STATUS);
+    assert_true(cap.ev[4].ev.snds_blocked);
+    assert_int_equal(cap.nrej, 8);
+    want_reject(&cap, 0, 7, "an oplog row needs the action");
+    want_reject(&cap, 1, 8, "no time");
+    want_reject(&cap, 2, 9, "action 'state' is for oplog rows");
+    want_reject(&cap, 3, 10, "auth 'spf' is for abuse, fraud and virus rows");
+    want_reject(&cap, 4, 11, "auth 'arc' is not spf, dkim and dmarc");
+    want_reject(&cap, 5, 12, "snds 'blue - 1 1 1 1 0 0' is not COLOUR");
+    want_reject(&cap, 6, 13, "snds '' of an snds_status row is not blocked or junked");
+    want_reject(&cap, 7, 14, "snds 'junked' is for snds and snds_status rows");
+
+    /* The same oplog row in another file is the same record. */
+    assert_int_equal(
+        cap_parse(&feed_ops_csv, "other.csv",
+                  "address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,"
+                  "dataset,source,by,action,auth,snds\n"
+                  "192.0.2.1,oplog,1,1748772000,why,127.0.0.3,,,,drop,,alice,remove,,\n",
+                  0, &opts, &cap2),
+        0);
+    assert_int_equal(cap2.nev, 1);
+    assert_memory_equal(cap2.ev[0].key, cap.ev[2].key, FEED_DEDUP_LEN);
 }
 
 /* ---- spam-trap CSV ---- */
@@ -343,8 +414,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generic_rows),    cmocka_unit_test(test_generic_header_variants),
-        cmocka_unit_test(test_generic_rejects), cmocka_unit_test(test_traps),
-        cmocka_unit_test(test_detect),          cmocka_unit_test(test_lines_and_bytes),
+        cmocka_unit_test(test_generic_rejects), cmocka_unit_test(test_generic_export_columns),
+        cmocka_unit_test(test_traps),           cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_lines_and_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

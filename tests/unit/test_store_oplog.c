@@ -475,6 +475,88 @@ static void test_check_names_bad_records(void **state)
     store_close(s);
 }
 
+/* What a CSV export restores: state rows marked no_oplog write no record,
+ * an EV_OPLOG row writes its record as given (on an entry or none) and
+ * changes no entry; store_oplog_foreach gives every record back. */
+struct restored {
+    size_t n;
+    char first[ADDR_TEXT_MAX];
+};
+
+static int restored_collect(const struct addr_prefix *p, const struct oplog_rec *rec, void *arg)
+{
+    struct restored *c = arg;
+    (void)rec;
+    if (c->n++ == 0)
+        addr_format(p, c->first, sizeof c->first);
+    return 0;
+}
+
+static void test_restored_history(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    struct store *s = create_store(dir, sizeof dir, "restore");
+    struct oplog_rec got[4];
+
+    struct event st = opev(EV_LIST, "192.0.2.7", T0, "spam", "alice");
+    st.no_oplog = true;
+    apply_ok(s, &st, 1);
+    assert_int_equal(read_oplog(s, "192.0.2.7", got, 4), 0);
+
+    struct event rec[2] = {opev(EV_OPLOG, "192.0.2.7", T0 - 50, "first", "bob"),
+                           opev(EV_OPLOG, "198.51.100.0/24", T0 - 10, "gone", "carol")};
+    rec[0].oplog_action = OPLOG_LIST;
+    rec[0].code = 0x7f00000a;
+    rec[0].expires = T0 + 99;
+    rec[1].oplog_action = OPLOG_REMOVE;
+    rec[1].dataset = "drop";
+    apply_ok(s, rec, 2);
+    assert_int_equal(read_oplog(s, "192.0.2.7", got, 4), 1);
+    assert_int_equal(got[0].time, T0 - 50);
+    assert_int_equal(got[0].action, OPLOG_LIST);
+    assert_int_equal(got[0].code, 0x7f00000a);
+    assert_int_equal(got[0].expires, T0 + 99);
+    assert_string_equal(got[0].who, "bob");
+    assert_string_equal(got[0].reason, "first");
+    assert_int_equal(read_oplog(s, "198.51.100.0/24", got, 4), 1);
+    assert_string_equal(got[0].dataset, "drop");
+    /* No entry for the record of a removed one, and the listed one as
+     * the state row left it. */
+    size_t entries = 0;
+    assert_int_equal(store_count(s, &entries), DNSBL_OK);
+    assert_int_equal(entries, 1);
+
+    struct restored c = {0};
+    assert_int_equal(store_oplog_foreach(s, restored_collect, &c), 0);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.first, "192.0.2.7");
+
+    /* An action outside the enum fails the batch. */
+    rec[0].oplog_action = 0;
+    char why[STORE_WHY_MAX] = "";
+    struct store_apply_stats stats;
+    assert_int_equal(store_apply(s, rec, NULL, 1, &stats, why, sizeof why), DNSBL_EINVAL);
+    store_close(s);
+}
+
+static void test_check_names_bad_datasets(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], why[512] = "";
+    struct store *s = create_store(dir, sizeof dir, "checkds");
+    struct dataset_note n = {.kind = DATASET_LIST, .last_import = T0};
+    snprintf(n.name, sizeof n.name, "drop");
+    assert_int_equal(store_dataset_note(s, &n, why, sizeof why), DNSBL_OK);
+    assert_int_equal(problems_of(s), 0);
+    store_close(s);
+    raw_put(dir, "datasets", "\x00\x00\x00\x01", 4, "\x01\x01", 2);
+    raw_put(dir, "datasets", "long key", 8, "", 0);
+    assert_int_equal(store_open(dir, 0, &s, why, sizeof why), DNSBL_OK);
+    assert_int_equal(problems_of(s), 2);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,6 +568,8 @@ int main(void)
         cmocka_unit_test(test_history_fails_with_its_write),
         cmocka_unit_test(test_put_in_a_transaction),
         cmocka_unit_test(test_check_names_bad_records),
+        cmocka_unit_test(test_restored_history),
+        cmocka_unit_test(test_check_names_bad_datasets),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

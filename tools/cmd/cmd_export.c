@@ -60,6 +60,8 @@ struct export_ctx {
     size_t depth;
     struct verdict v; /* zone: the decision being written */
     struct store *store;
+    struct store_reader *reader; /* csv: history days */
+    struct history_day days[64]; /* csv: a run of an entry's days */
     char now_text[CTL_TEXT_SHORT];
     int err; /* collecting: an allocation failed */
 };
@@ -289,17 +291,26 @@ static void export_csv_field(FILE *out, const char *s)
         fputc('"', out);
 }
 
-/* One row: the entry's prefix, kind, weight 1, time, reason, then the
- * state columns (code, expires, ttl, txt, dataset; "" when unset). */
-static void export_csv_row(struct export_ctx *x, const struct entry *e, const char *kind,
-                           int64_t time, const char *reason, uint32_t code, int64_t expires,
-                           uint32_t ttl, const char *txt, const char *dataset)
+/* The export's columns after the state ones: the row's source (the
+ * entry's sources come back in order), who (oplog), the action (oplog;
+ * "state" on operator rows), what a complaint's mail failed, SNDS data. */
+struct export_csv_extra {
+    const char *source, *by, *action, *auth, *snds;
+};
+
+/* One row: the prefix, kind, weight, time, reason, then the state
+ * columns (code, expires, ttl, txt, dataset; "" when unset) and the extra
+ * ones. */
+static void export_csv_row(struct export_ctx *x, const struct addr_prefix *p, const char *kind,
+                           uint64_t weight, int64_t time, const char *reason, uint32_t code,
+                           int64_t expires, uint32_t ttl, const char *txt, const char *dataset,
+                           const struct export_csv_extra *more)
 {
     char text[ADDR_TEXT_MAX], when[CTL_TEXT_SHORT], num[CTL_TEXT_SHORT];
 
-    addr_format(&e->prefix, text, sizeof text);
+    addr_format(p, text, sizeof text);
     ctl_format_time(time ? time : x->ctx->now, when);
-    fprintf(x->out, "%s,%s,1,%s,", text, kind, when);
+    fprintf(x->out, "%s,%s,%llu,%s,", text, kind, (unsigned long long)weight, when);
     export_csv_field(x->out, reason);
     fputc(',', x->out);
     if (code) {
@@ -318,44 +329,281 @@ static void export_csv_row(struct export_ctx *x, const struct entry *e, const ch
     export_csv_field(x->out, txt);
     fputc(',', x->out);
     export_csv_field(x->out, dataset);
+    const char *extra[] = {more->source, more->by, more->action, more->auth, more->snds};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        fputc(',', x->out);
+        export_csv_field(x->out, extra[i] ? extra[i] : "");
+    }
     fputc('\n', x->out);
 }
 
 static void export_csv_begin(struct export_ctx *x)
 {
-    fputs("address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset\n", x->out);
+    fputs("address_or_prefix,kind,weight,time,reason,code,expires,ttl,txt,dataset,source,by,"
+          "action,auth,snds\n",
+          x->out);
 }
 
-/* An entry's dataset parts, then its operator state (the later word on
- * the shared reason); evidence has no row (its history cannot be said in
- * a row yet). */
+/* Source i of the entry's comma-separated sources into buf, NULL past
+ * the last. */
+static const char *export_csv_source(const struct entry *e, unsigned i, char *buf, size_t cap)
+{
+    const char *p = e->sources;
+    for (; i > 0 && *p; i--)
+        p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',');
+    if (!*p)
+        return NULL;
+    size_t len = strcspn(p, ",");
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(buf, p, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* When the entry was first and last seen, and its sources in order:
+ * volume rows of weight 0 (they count nothing), one per source at
+ * first_seen, then one at last_seen. Every later row keeps to that span
+ * and names the first source, so neither changes. */
+static void export_csv_seen(struct export_ctx *x, const struct entry *e, const char *first)
+{
+    char name[MODEL_TEXT_MAX];
+    struct export_csv_extra more = {.source = first};
+
+    if (e->first_seen == 0)
+        return;
+    for (unsigned i = 0; i == 0 || export_csv_source(e, i, name, sizeof name); i++) {
+        more.source = i ? name : first;
+        export_csv_row(x, &e->prefix, "volume", 0, e->first_seen, "", 0, 0, 0, "", "", &more);
+    }
+    more.source = first;
+    if (e->last_seen != e->first_seen)
+        export_csv_row(x, &e->prefix, "volume", 0, e->last_seen, "", 0, 0, 0, "", "", &more);
+}
+
+/* "spf+dkim" of bits. */
+static const char *export_csv_auth_text(uint8_t bits, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s%s%s", bits & AUTH_FAIL_SPF ? "spf" : "",
+             bits & AUTH_FAIL_SPF && bits & (AUTH_FAIL_DKIM | AUTH_FAIL_DMARC) ? "+" : "",
+             bits & AUTH_FAIL_DKIM ? "dkim" : "",
+             bits & AUTH_FAIL_DKIM && bits & AUTH_FAIL_DMARC ? "+" : "",
+             bits & AUTH_FAIL_DMARC ? "dmarc" : "");
+    return buf;
+}
+
+/* A complaint row of a day, split so that the failures still owed
+ * (need[], the entry's SPF/DKIM/DMARC counts) are carried by the first
+ * complaints: each piece marks the failures still owed, as many as the
+ * smallest of them. */
+static void export_csv_complaint(struct export_ctx *x, const struct entry *e, const char *kind,
+                                 uint64_t weight, int64_t time, uint64_t need[AUTHC_COUNT],
+                                 struct export_csv_extra *more)
+{
+    static const uint8_t bit[AUTHC_COUNT] = {AUTH_FAIL_SPF, AUTH_FAIL_DKIM, AUTH_FAIL_DMARC};
+    char auth[32];
+
+    while (weight > 0) {
+        uint8_t bits = 0;
+        uint64_t part = weight;
+        for (int i = 0; i < AUTHC_COUNT; i++) {
+            if (need[i] == 0)
+                continue;
+            bits |= bit[i];
+            if (need[i] < part)
+                part = need[i];
+        }
+        for (int i = 0; i < AUTHC_COUNT; i++)
+            if (bits & bit[i])
+                need[i] -= part;
+        more->auth = export_csv_auth_text(bits, auth, sizeof auth);
+        export_csv_row(x, &e->prefix, kind, part, time, "", 0, 0, 0, "", "", more);
+        weight -= part;
+    }
+    more->auth = NULL;
+}
+
+/* The entry's evidence: a row per counter and day of its history (the
+ * counters are the sums of its days), dated inside the day and inside
+ * first_seen..last_seen. */
+static int export_csv_history(struct export_ctx *x, const struct entry *e, const char *first)
+{
+    static const uint8_t kinds[CNT_COUNT] = {EV_ABUSE,    EV_FRAUD,        EV_VIRUS,   EV_OTHER,
+                                             EV_NOT_SPAM, EV_AUTH_FAILURE, EV_TRAP_HIT};
+    struct export_csv_extra more = {.source = first};
+    uint64_t need[AUTHC_COUNT] = {e->auth_fail[AUTHC_SPF], e->auth_fail[AUTHC_DKIM],
+                                  e->auth_fail[AUTHC_DMARC]};
+    uint32_t from = 0;
+    size_t n;
+
+    if (!model_has_evidence(e))
+        return DNSBL_OK;
+    do {
+        int err = store_reader_history(x->reader, &e->prefix, from, x->days,
+                                       sizeof x->days / sizeof x->days[0], &n);
+        if (err != DNSBL_OK)
+            return err;
+        for (size_t i = 0; i < n; i++) {
+            const struct history_day *d = &x->days[i];
+            int64_t t = (int64_t)d->day * MODEL_DAY + MODEL_DAY / 2;
+            if (t < e->first_seen)
+                t = e->first_seen;
+            if (e->last_seen && t > e->last_seen)
+                t = e->last_seen;
+            for (int c = 0; c < CNT_COUNT; c++) {
+                if (!d->counts[c])
+                    continue;
+                const char *kind = model_kind_name(kinds[c]);
+                if (c == CNT_ABUSE || c == CNT_FRAUD || c == CNT_VIRUS)
+                    export_csv_complaint(x, e, kind, d->counts[c], t, need, &more);
+                else
+                    export_csv_row(x, &e->prefix, kind, d->counts[c], t, "", 0, 0, 0, "", "",
+                                   &more);
+            }
+            if (d->volume)
+                export_csv_row(x, &e->prefix, "volume", d->volume, t, "", 0, 0, 0, "", "", &more);
+            from = d->day + 1;
+        }
+    } while (n == sizeof x->days / sizeof x->days[0]);
+    return DNSBL_OK;
+}
+
+/* The last SNDS row and status; the status row carries the entry's
+ * reason when no operator state will set it. */
+static void export_csv_snds(struct export_ctx *x, const struct entry *e, const char *first)
+{
+    static const char *const colours[] = {"", "green", "yellow", "red"};
+    struct export_csv_extra more = {.source = first};
+    char text[160], rate[32];
+    int64_t when = e->first_seen ? e->first_seen : x->ctx->now;
+
+    if (e->snds.colour != SNDS_NONE && e->snds.colour <= SNDS_RED) {
+        const struct snds_row *r = &e->snds;
+        if (r->rate_qual)
+            snprintf(rate, sizeof rate, "%c%.9g", r->rate_qual, (double)r->rate_pct);
+        else
+            snprintf(rate, sizeof rate, "-");
+        snprintf(text, sizeof text, "%s %s %u %u %u %u %lld %lld", colours[r->colour], rate,
+                 r->rcpt, r->data, r->recipients, r->trap_hits, (long long)r->start,
+                 (long long)r->end);
+        more.snds = text;
+        export_csv_row(x, &e->prefix, "snds", 1, when, "", 0, 0, 0, "", "", &more);
+    }
+    if (e->snds_status != SNDS_STATUS_NONE) {
+        more.snds = e->snds_status == SNDS_STATUS_BLOCKED ? "blocked" : "junked";
+        export_csv_row(x, &e->prefix, "snds_status", 1, e->snds_status_time,
+                       e->state == ENTRY_NONE ? e->reason : "", 0, 0, 0, "", "", &more);
+    }
+}
+
+/* Part i of the entry, as an import_list or import_exclude row. */
+static void export_csv_part(struct export_ctx *x, const struct entry *e, unsigned i,
+                            const char *op_reason, const struct export_csv_extra *more)
+{
+    const struct entry_part *pt = &e->parts[i];
+    const struct entry_part_text *tx = &e->part_text[i];
+
+    if (pt->state == IMPORT_LISTED) {
+        bool plain = !(pt->flags & (IMPORT_NO_TXT | IMPORT_REASON));
+        export_csv_row(x, &e->prefix, "import_list", 1, pt->time,
+                       pt->flags & IMPORT_REASON ? tx->txt : op_reason, pt->code, 0, pt->ttl,
+                       plain ? tx->txt : "", tx->dataset, more);
+    } else {
+        export_csv_row(x, &e->prefix, "import_exclude", 1, pt->time, op_reason, 0, 0, 0, "",
+                       tx->dataset, more);
+    }
+}
+
+/* An entry's rows: when it was seen and its sources, its dataset parts,
+ * its SNDS data, then its operator state (the later word on the shared
+ * reason), then its evidence day by day. */
 static int export_csv_entry(const struct entry *e, void *arg)
 {
     struct export_ctx *x = arg;
+    char first[MODEL_TEXT_MAX], nth[MODEL_TEXT_MAX];
+    const char *src = export_csv_source(e, 0, first, sizeof first);
     const char *op_reason = e->state != ENTRY_NONE ? "" : e->reason;
+    struct export_csv_extra more = {.source = src};
 
+    if (!src)
+        src = more.source = ""; /* the importing source's name will do */
+    export_csv_seen(x, e, src);
     for (unsigned i = 0; i < e->nparts; i++) {
-        const struct entry_part *pt = &e->parts[i];
-        const struct entry_part_text *tx = &e->part_text[i];
-        if (pt->state == IMPORT_LISTED) {
-            bool plain = !(pt->flags & (IMPORT_NO_TXT | IMPORT_REASON));
-            export_csv_row(x, e, "import_list", pt->time,
-                           pt->flags & IMPORT_REASON ? tx->txt : op_reason, pt->code, 0, pt->ttl,
-                           plain ? tx->txt : "", tx->dataset);
-        } else {
-            export_csv_row(x, e, "import_exclude", pt->time, op_reason, 0, 0, 0, "", tx->dataset);
+        /* Never seen (list data alone): the first part's row, which
+         * repeats harmlessly, gives the sources in order. */
+        unsigned copies = 1;
+        if (i == 0 && e->first_seen == 0)
+            while (export_csv_source(e, copies, nth, sizeof nth))
+                copies++;
+        for (unsigned j = 0; j < copies; j++) {
+            more.source = j ? export_csv_source(e, j, nth, sizeof nth) : src;
+            export_csv_part(x, e, i, op_reason, &more);
         }
     }
+    more.source = src;
+    export_csv_snds(x, e, src);
+    /* The operator history is written whole at the end (oplog rows):
+     * these rows restore the state alone. */
+    more.action = "state";
     if (e->state == ENTRY_LISTED)
-        export_csv_row(x, e, "list", e->state_time, e->reason, e->code, e->expires, 0, "", "");
+        export_csv_row(x, &e->prefix, "list", 1, e->state_time, e->reason, e->code, e->expires, 0,
+                       "", "", &more);
     else if (e->state == ENTRY_ALLOWED)
-        export_csv_row(x, e, "allow", e->state_time, e->reason, 0, e->expires, 0, "", "");
+        export_csv_row(x, &e->prefix, "allow", 1, e->state_time, e->reason, 0, e->expires, 0, "",
+                       "", &more);
     else if (e->state == ENTRY_DELISTED) {
         /* A delisting keeps what it undid: the listing, then its end. */
-        export_csv_row(x, e, "list", e->state_time, e->reason, e->code, e->expires, 0, "", "");
-        export_csv_row(x, e, "delist", e->state_time, "", 0, 0, 0, "", "");
+        export_csv_row(x, &e->prefix, "list", 1, e->state_time, e->reason, e->code, e->expires, 0,
+                       "", "", &more);
+        export_csv_row(x, &e->prefix, "delist", 1, e->state_time, "", 0, 0, 0, "", "", &more);
+    }
+    int err = export_csv_history(x, e, src);
+    if (err != DNSBL_OK) {
+        char text[ADDR_TEXT_MAX];
+        addr_format(&e->prefix, text, sizeof text);
+        ctl_error("reading the history of %s: %s", text, dnsbl_strerror(err));
+        return 1;
     }
     return 0;
+}
+
+/* One operator-history record, as an oplog row. */
+static int export_csv_oplog(const struct addr_prefix *p, const struct oplog_rec *rec, void *arg)
+{
+    struct export_ctx *x = arg;
+    struct export_csv_extra more = {.by = rec->who, .action = store_oplog_action_name(rec->action)};
+
+    export_csv_row(x, p, "oplog", 1, rec->time, rec->reason, rec->code, rec->expires, 0, "",
+                   rec->dataset, &more);
+    return 0;
+}
+
+/* Entry by entry, then the whole operator history (records outlive
+ * their entries). Streams: one entry and 64 history days at a time. */
+static int export_csv(struct export_ctx *x)
+{
+    export_csv_begin(x);
+    if (!x->store)
+        return CTL_EXIT_OK;
+    int err = store_reader_open(x->store, &x->reader);
+    if (err == DNSBL_OK && store_reader_begin(x->reader) != DNSBL_OK) {
+        ctl_error("reading the store: %s", store_reader_why(x->reader));
+        return CTL_EXIT_FAIL;
+    }
+    if (err != DNSBL_OK) {
+        ctl_error("reading the store: %s", dnsbl_strerror(err));
+        return CTL_EXIT_FAIL;
+    }
+    int rc = ctl_store_foreach(x->store, export_csv_entry, x, NULL);
+    store_reader_end(x->reader);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    err = store_oplog_foreach(x->store, export_csv_oplog, x);
+    if (err != 0) {
+        ctl_error("reading the operator history: %s", dnsbl_strerror(err < 0 ? err : DNSBL_EIO));
+        return CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
 }
 
 /* ---- zone ------------------------------------------------------------- */
@@ -879,8 +1127,7 @@ static int export_write(struct export_ctx *x)
             return rc;
         break;
     case EXPORT_CSV:
-        export_csv_begin(x);
-        return ctl_store_foreach(x->store, export_csv_entry, x, NULL);
+        return export_csv(x);
     case EXPORT_ZONE:
         rc = export_zone_begin(x);
         return rc == CTL_EXIT_OK ? export_zone_tree(x) : rc;
@@ -953,7 +1200,10 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         goto out;
-    rc = ctl_store_foreach(s, export_collect, x, &x->err);
+    /* The other formats decide each entry among the ones around it; CSV
+     * streams entry by entry. */
+    if (x->a.format != EXPORT_CSV)
+        rc = ctl_store_foreach(s, export_collect, x, &x->err);
     if (rc != CTL_EXIT_OK)
         goto out;
     x->store = s;
@@ -972,6 +1222,8 @@ out:
             if (x->extra[fam][k])
                 fclose(x->extra[fam][k]);
     ctl_lookup_close(x->l);
+    if (x->reader)
+        store_reader_close(x->reader);
     if (s)
         store_close(s);
     free(x->prefixes);

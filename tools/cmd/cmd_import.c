@@ -495,6 +495,7 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
     c.count = (unsigned)(argc - optind);
     for (int i = optind; i < argc && !c.run.failed; i++) {
         c.index++;
+        c.run.arg = argv[i];
         import_path(&c, argv[i]);
     }
     if (c.a.sync && import_sync(&c) != 0)
@@ -503,6 +504,9 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
         ctl_error("--emit-zone: no input gave a zone file");
         c.failed = true;
     }
+    /* What the run wrote to, for `dnsblctl datasets`. */
+    if (s && !c.run.failed && import_datasets_note(&c.run, ctx->now) != 0)
+        c.failed = true;
     const struct import_totals *t = &c.run.t;
     printf("read %zu, imported %zu, duplicates %zu, rejected %zu, warnings %zu, seconds %.2f\n",
            t->read, t->imported, t->duplicates, t->rejected, t->warnings,

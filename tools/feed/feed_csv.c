@@ -5,14 +5,16 @@
  * extended file still imports; a file without the header is read in the
  * documented order, with a warning. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "feed.h"
 #include "feed_csvsplit.h"
+#include "store.h" /* enum oplog_action and its names, for "oplog" rows */
 
 #define CSVF_MAX_FIELDS 32
-#define CSVF_MAX_COLS 12
+#define CSVF_MAX_COLS 16
 
 struct csvf_name {
     const char *name;
@@ -158,9 +160,11 @@ static bool csvf_address(struct csvf_parse *cp, const char *what, struct addr_pr
 
 /* ---- generic operator CSV ---- */
 
-/* The state columns after reason (code, expires, ttl, txt, dataset) are
+/* The state columns after reason (code, expires, ttl, txt, dataset) and
+ * the export's columns after them (source, by, action, auth, snds) are
  * optional: dnsblctl export --format csv writes them so an entry's
- * operator and imported state import back whole (doc/formats.md 5). */
+ * operator and imported state, its evidence and the operator history
+ * import back whole (doc/formats.md 5). */
 enum {
     G_ADDR,
     G_KIND,
@@ -172,6 +176,11 @@ enum {
     G_TTL,
     G_TXT,
     G_DATASET,
+    G_SOURCE,
+    G_BY,
+    G_ACTION,
+    G_AUTH,
+    G_SNDS,
     G_COUNT
 };
 
@@ -186,6 +195,11 @@ static const struct csvf_name generic_names[] = {
     {"ttl", G_TTL},
     {"txt", G_TXT},
     {"dataset", G_DATASET},
+    {"source", G_SOURCE},
+    {"by", G_BY},
+    {"action", G_ACTION},
+    {"auth", G_AUTH},
+    {"snds", G_SNDS},
     {"address", G_ADDR},
     {"prefix", G_ADDR},
     {"ip", G_ADDR},
@@ -195,7 +209,134 @@ static const struct csvf_name generic_names[] = {
 static bool generic_kind_ok(int kind)
 {
     return (kind >= EV_ABUSE && kind <= EV_VOLUME) || kind == EV_LIST || kind == EV_ALLOW ||
-           kind == EV_DELIST || kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE;
+           kind == EV_DELIST || kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE ||
+           kind == EV_SNDS || kind == EV_SNDS_STATUS || kind == EV_OPLOG;
+}
+
+/* The action column: an oplog row's action (list, delist, allow, remove,
+ * undo); "state" on a list, allow or delist row restores state without a
+ * record of its own (the export writes the history as oplog rows). */
+static bool generic_action(struct csvf_parse *cp, struct event *ev)
+{
+    const char *action = csvf_get(cp, G_ACTION);
+    bool op = ev->kind == EV_LIST || ev->kind == EV_ALLOW || ev->kind == EV_DELIST;
+
+    if (ev->kind == EV_OPLOG) {
+        for (uint8_t a = OPLOG_LIST; a <= OPLOG_ACTION_MAX; a++)
+            if (strcmp(action, store_oplog_action_name(a)) == 0)
+                ev->oplog_action = a;
+        if (!ev->oplog_action)
+            csv_reject(&cp->l,
+                       "an oplog row needs the action list, delist, allow, remove or "
+                       "undo, not '%s'",
+                       action);
+        return ev->oplog_action != 0;
+    }
+    if (!*action)
+        return true;
+    if (op && strcmp(action, "state") == 0) {
+        ev->no_oplog = true;
+        return true;
+    }
+    csv_reject(&cp->l, "action '%s' is for oplog rows (and 'state' for list, allow and delist)",
+               action);
+    return false;
+}
+
+/* The auth column of a complaint (abuse, fraud, virus): what its mail
+ * failed, "spf", "dkim", "dmarc" joined by '+'. */
+static bool generic_auth(struct csvf_parse *cp, struct event *ev)
+{
+    const char *auth = csvf_get(cp, G_AUTH);
+    char buf[64];
+
+    if (!*auth)
+        return true;
+    if (ev->kind != EV_ABUSE && ev->kind != EV_FRAUD && ev->kind != EV_VIRUS) {
+        csv_reject(&cp->l, "auth '%s' is for abuse, fraud and virus rows", auth);
+        return false;
+    }
+    snprintf(buf, sizeof buf, "%s", auth);
+    csv_lower(buf);
+    for (char *save = NULL, *w = strtok_r(buf, "+ ", &save); w; w = strtok_r(NULL, "+ ", &save)) {
+        if (strcmp(w, "spf") == 0)
+            ev->auth_failed |= AUTH_FAIL_SPF;
+        else if (strcmp(w, "dkim") == 0)
+            ev->auth_failed |= AUTH_FAIL_DKIM;
+        else if (strcmp(w, "dmarc") == 0)
+            ev->auth_failed |= AUTH_FAIL_DMARC;
+        else {
+            csv_reject(&cp->l, "auth '%s' is not spf, dkim and dmarc joined by '+'", auth);
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *const generic_colours[] = {"", "green", "yellow", "red"};
+
+/* An snds row's column: "COLOUR RATE RCPT DATA RECIPIENTS TRAPS START
+ * END", RATE "-" or a qualifier and a percentage ("<0.1", "=2.5"), START
+ * and END unix seconds (0 unknown), as the export writes the last SNDS
+ * row of an entry. */
+static bool generic_snds_row(const char *text, struct snds_row *row)
+{
+    char colour[16], rate[32];
+    unsigned long long n[7];
+    memset(row, 0, sizeof *row);
+    if (sscanf(text, "%15s %31s %llu %llu %llu %llu %lld %lld", colour, rate, &n[0], &n[1], &n[2],
+               &n[3], (long long *)&n[4], (long long *)&n[5]) != 8)
+        return false;
+    for (uint8_t c = SNDS_GREEN; c <= SNDS_RED; c++)
+        if (strcmp(colour, generic_colours[c]) == 0)
+            row->colour = c;
+    if (row->colour == SNDS_NONE)
+        return false;
+    if (strcmp(rate, "-") != 0) {
+        char *end;
+        if (rate[0] != '<' && rate[0] != '>' && rate[0] != '=')
+            return false;
+        row->rate_qual = rate[0];
+        row->rate_pct = strtof(rate + 1, &end);
+        if (end == rate + 1 || *end)
+            return false;
+    }
+    for (int i = 0; i < 4; i++)
+        if (n[i] > UINT32_MAX)
+            return false;
+    row->rcpt = (uint32_t)n[0];
+    row->data = (uint32_t)n[1];
+    row->recipients = (uint32_t)n[2];
+    row->trap_hits = (uint32_t)n[3];
+    row->start = (int64_t)n[4];
+    row->end = (int64_t)n[5];
+    return true;
+}
+
+/* The snds column of an snds row (its data) or an snds_status row
+ * ("blocked" or "junked"). */
+static bool generic_snds(struct csvf_parse *cp, struct event *ev, struct snds_row *row)
+{
+    const char *text = csvf_get(cp, G_SNDS);
+
+    if (ev->kind == EV_SNDS) {
+        if (!generic_snds_row(text, row)) {
+            csv_reject(&cp->l, "snds '%s' is not COLOUR RATE RCPT DATA RECIPIENTS TRAPS START END",
+                       text);
+            return false;
+        }
+        ev->snds = row;
+    } else if (ev->kind == EV_SNDS_STATUS) {
+        if (strcmp(text, "blocked") != 0 && strcmp(text, "junked") != 0) {
+            csv_reject(&cp->l, "snds '%s' of an snds_status row is not blocked or junked", text);
+            return false;
+        }
+        ev->snds_blocked = text[0] == 'b';
+    } else if (*text) {
+        csv_reject(&cp->l, "snds '%s' is for snds and snds_status rows", text);
+        return false;
+    }
+    return true;
 }
 
 /* The optional state columns into ev; false (rejected) on a bad value. */
@@ -249,7 +390,7 @@ static int generic_row(struct csvf_parse *cp)
             csv_reject(&cp->l,
                        "unknown kind '%s' (abuse, fraud, virus, other, not_spam, "
                        "auth_failure, trap, volume, list, allow, delist, import_list, "
-                       "import_exclude)",
+                       "import_exclude, snds, snds_status, oplog)",
                        ktext);
         else
             csv_reject(&cp->l, "no kind");
@@ -257,9 +398,16 @@ static int generic_row(struct csvf_parse *cp)
     }
     ev.kind = (uint8_t)kind;
     bool state = kind == EV_LIST || kind == EV_ALLOW || kind == EV_DELIST ||
-                 kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE;
-    if (!generic_state(cp, &ev))
+                 kind == EV_IMPORT_LIST || kind == EV_IMPORT_EXCLUDE || kind == EV_SNDS ||
+                 kind == EV_SNDS_STATUS;
+    struct snds_row row;
+    if (!generic_state(cp, &ev) || !generic_action(cp, &ev) || !generic_auth(cp, &ev) ||
+        !generic_snds(cp, &ev, &row))
         return 0;
+    const char *source = csvf_get(cp, G_SOURCE), *by = csvf_get(cp, G_BY);
+    if (*source)
+        ev.source = source;
+    ev.by = *by ? by : NULL;
 
     const char *wtext = csvf_get(cp, G_WEIGHT);
     ev.weight = 1;
@@ -270,7 +418,7 @@ static int generic_row(struct csvf_parse *cp)
 
     const char *ttext = csvf_get(cp, G_TIME);
     if (!*ttext) {
-        if (!state) {
+        if (!state || kind == EV_SNDS_STATUS) {
             csv_reject(&cp->l, "no time (RFC 3339 or unix seconds); only list and allow rows "
                                "default to now");
             return 0;
@@ -284,21 +432,27 @@ static int generic_row(struct csvf_parse *cp)
     ev.reason = *reason ? reason : NULL;
 
     /* List and allow rows set state, which repeats harmlessly; evidence
-     * must count once per (file, row) however often it is imported. */
+     * must count once per (file, row) however often it is imported, and
+     * an operator-history record once per row whatever the file. */
     if (state)
         return csv_emit(&cp->l, &ev, NULL);
+    uint8_t key[FEED_DEDUP_LEN];
+    if (kind == EV_OPLOG) {
+        const char *oparts[2] = {"oplog", cp->l.line};
+        csv_dedup_strings(key, oparts, 2);
+        return csv_emit(&cp->l, &ev, key);
+    }
     /* On the evidence trail a row is known by its reason, if it has one. */
     struct evidence_ident ident = {0};
     if (ev.reason)
         ident.pair[ident.n++] = (struct evidence_pair){"reason", ev.reason};
     ev.ident = &ident;
-    uint8_t key[FEED_DEDUP_LEN];
     const char *parts[3] = {"csv", cp->l.in->name ? cp->l.in->name : "-", cp->l.line};
     csv_dedup_strings(key, parts, 3);
     return csv_emit(&cp->l, &ev, key);
 }
 
-static const int generic_fixed[G_COUNT] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+static const int generic_fixed[G_COUNT] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
 
 static const struct csvf_kind generic_kind = {
     .name = "csv",

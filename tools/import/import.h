@@ -69,6 +69,8 @@ struct import_totals {
     size_t warnings;
 };
 
+#define IMPORT_STR_SLOTS 5 /* an item's strings */
+
 /* One event of the batch, compact: a whole list input waits in memory
  * to be sorted (import_sink.c), so an item holds only the event's values.
  * Its strings live in the batch arena, named by offset + 1 (0 = NULL),
@@ -83,7 +85,9 @@ struct import_item {
     uint32_t side;
     double weight;
     int64_t time, expires;
-    size_t str[4]; /* reason, source, txt, dataset */
+    uint8_t oplog_action;         /* EV_OPLOG's action */
+    bool no_oplog;                /* restored state: no operator-history record */
+    size_t str[IMPORT_STR_SLOTS]; /* reason, source, txt, dataset, by */
 };
 
 struct import_side {
@@ -117,7 +121,8 @@ struct import_run {
     size_t evs_cap;
     char *arena;
     size_t arena_len, arena_cap;
-    size_t last_str[4][2]; /* per string slot: offset + 1 and length of the last one put */
+    /* per string slot: offset + 1 and length of the last one put */
+    size_t last_str[IMPORT_STR_SLOTS][2];
     /* true while every event of the batch is keyless state (sortable) */
     bool sortable;
     /* import --sync: everything is held until import_run_sync */
@@ -141,7 +146,36 @@ struct import_run {
     struct timespec start, in_start, last_draw;
     size_t bytes_done;
     bool bar_shown;
+    /* the datasets written to (import_datasets.c), for the datasets database */
+    const char *arg;    /* the PATH argument being imported (a directory's messages share it) */
+    const char *format; /* the current input's format name */
+    struct import_dataset *datasets;
+    size_t ndatasets, datasets_cap;
+    size_t last_dataset; /* index + 1 of the one the last event named, 0 = none */
 };
+
+/* One dataset an import wrote to: list data's own, or an evidence feed's
+ * source. files are the PATH arguments that gave it events. */
+struct import_dataset {
+    char name[MODEL_DATASET_MAX];
+    uint8_t kind; /* enum dataset_kind */
+    char format[DATASET_FORMAT_MAX];
+    char files[DATASET_FILES_MAX];
+    const char *last_arg; /* the last argument appended to files */
+    unsigned last_index;  /* the input (in_index, from 1) its format was taken from */
+};
+
+/* Count ev (an event the sink took) towards its dataset: list data
+ * (import_list, import_exclude) towards dataset, anything else towards
+ * its source. 0, or -1 with a message printed and r->failed set: out of
+ * memory, or a new name whose id is another recorded name's. */
+int import_datasets_seen(struct import_run *r, const struct event *ev, const char *dataset,
+                         const char *source);
+
+/* Record every dataset the run wrote to in the store's datasets database
+ * (store_dataset_note), dated now. 0, or -1 with a message printed (a
+ * name whose id collides with another's). */
+int import_datasets_note(struct import_run *r, int64_t now);
 
 void import_run_init(struct import_run *r, struct store *s, size_t batch_max,
                      const char *reject_dir, bool progress);

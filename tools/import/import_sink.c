@@ -71,6 +71,7 @@ void import_run_free(struct import_run *r)
     free(r->keys);
     free(r->idents);
     free(r->arena);
+    free(r->datasets);
     memset(r, 0, sizeof *r);
 }
 
@@ -196,7 +197,7 @@ static int import_arena_put(struct import_run *r, unsigned slot, const char *s, 
 static void import_arena_cut(struct import_run *r, size_t len)
 {
     r->arena_len = len;
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < IMPORT_STR_SLOTS; i++)
         if (r->last_str[i][0] > len)
             r->last_str[i][0] = 0;
 }
@@ -292,6 +293,9 @@ static void import_item_event(const struct import_run *r, const struct import_it
         .snds_blocked = it->snds_blocked,
         .subzone = it->subzone,
         .ident = import_side_ident(r, side, id),
+        .by = import_arena_get(r, it->str[4]),
+        .oplog_action = it->oplog_action,
+        .no_oplog = it->no_oplog,
     };
     *key = side && side->has_key ? side->key : NULL;
 }
@@ -609,6 +613,8 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
         .weight = ev->weight,
         .time = ev->time,
         .expires = ev->expires,
+        .oplog_action = ev->oplog_action,
+        .no_oplog = ev->no_oplog,
     };
     /* The store refuses a batch holding an event without a time; the
      * file's time is the documented fallback and the same on a re-run. */
@@ -636,8 +642,12 @@ static int import_sink_event(void *arg, const struct event *ev, const uint8_t *d
     if (import_arena_put(r, 0, ev->reason, &it->str[0]) != DNSBL_OK ||
         import_arena_put(r, 1, ev->source ? ev->source : r->opt->source, &it->str[1]) != DNSBL_OK ||
         import_arena_put(r, 2, ev->txt, &it->str[2]) != DNSBL_OK ||
-        import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK)
+        import_arena_put(r, 3, import_event_dataset(r, ev), &it->str[3]) != DNSBL_OK ||
+        import_arena_put(r, 4, ev->by, &it->str[4]) != DNSBL_OK)
         goto nomem;
+    if (import_datasets_seen(r, ev, import_arena_get(r, it->str[3]),
+                             import_arena_get(r, it->str[1])) != 0)
+        return 1;
     r->n++;
     return 0;
 nomem:
@@ -722,6 +732,7 @@ int import_run_input(struct import_run *r, const struct feed_ops *ops, const str
 
     r->in = in;
     r->opt = opt;
+    r->format = ops->name;
     r->mail = strcmp(ops->name, "arf") == 0 || strcmp(ops->name, "mbox") == 0;
     r->rec_start = r->rec_first = r->rec_arena = r->rec_sides = 0;
     r->in_records = 0;
