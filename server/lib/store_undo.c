@@ -274,7 +274,8 @@ static int store_import_end_try(struct store *s, void *arg, char *why, size_t wh
     struct store_import_end_args *a = arg;
     struct import_info info;
     struct store_txn t;
-    if (store_txn_begin(s, &t) == DNSBL_OK && store_import_read(&t, t.txn, a->id, &info) == DNSBL_OK) {
+    if (store_txn_begin(s, &t) == DNSBL_OK &&
+        store_import_read(&t, t.txn, a->id, &info) == DNSBL_OK) {
         info.state = IMPORT_DONE;
         if (a->counts)
             info.counts = *a->counts;
@@ -341,8 +342,8 @@ int store_import_get(struct store *s, uint64_t id, struct import_info *out)
 
 static bool store_val_same(bool ha, const MDB_val *a, bool hb, const MDB_val *b)
 {
-    return ha == hb && (!ha || (a->mv_size == b->mv_size &&
-                                memcmp(a->mv_data, b->mv_data, a->mv_size) == 0));
+    return ha == hb &&
+           (!ha || (a->mv_size == b->mv_size && memcmp(a->mv_data, b->mv_data, a->mv_size) == 0));
 }
 
 static int64_t store_clamp(int64_t v, int64_t max)
@@ -432,12 +433,13 @@ static void store_undo_merge(const struct entry *b, const struct entry *a, struc
         struct entry_part_text ta, tb, tc;
         bool ha = store_part_of(a, ids[i], &pa, &ta), hb = store_part_of(b, ids[i], &pb, &tb);
         bool hc = store_part_of(c, ids[i], &pc, &tc);
-        if (store_part_same(hc, &pc, &tc, ha, &pa, &ta) && !store_part_same(hc, &pc, &tc, hb, &pb, &tb))
+        if (store_part_same(hc, &pc, &tc, ha, &pa, &ta) &&
+            !store_part_same(hc, &pc, &tc, hb, &pb, &tb))
             store_part_set(c, ids[i], hb, &pb, &tb);
     }
     for (int i = 0; i < CNT_COUNT; i++)
-        c->counts[i] = (uint32_t)store_clamp((int64_t)c->counts[i] + b->counts[i] - a->counts[i],
-                                             UINT32_MAX);
+        c->counts[i] =
+            (uint32_t)store_clamp((int64_t)c->counts[i] + b->counts[i] - a->counts[i], UINT32_MAX);
     for (int i = 0; i < AUTHC_COUNT; i++)
         c->auth_fail[i] = (uint32_t)store_clamp(
             (int64_t)c->auth_fail[i] + b->auth_fail[i] - a->auth_fail[i], UINT32_MAX);
@@ -624,7 +626,8 @@ static int store_undo_once(struct store *s, void *arg, char *why, size_t whylen)
     memset(&run->st, 0, sizeof run->st);
     wire_init(&w, prefix, sizeof prefix);
     wire_put_u64(&w, run->id);
-    if (store_txn_begin(s, &t) == DNSBL_OK && store_import_read(&t, t.txn, run->id, &info) != DNSBL_OK)
+    if (store_txn_begin(s, &t) == DNSBL_OK &&
+        store_import_read(&t, t.txn, run->id, &info) != DNSBL_OK)
         store_txn_fail(&t, DNSBL_ENOENT, "no import %llu", (unsigned long long)run->id);
     if (store_txn_ok(&t))
         ap = store_applier_open(&t);
@@ -634,8 +637,8 @@ static int store_undo_once(struct store *s, void *arg, char *why, size_t whylen)
     for (size_t n = 0; store_txn_ok(&t); n++) {
         MDB_val k = store_val(prefix, sizeof prefix), v;
         int rc = mdb_cursor_get(ucur, &k, &v, MDB_SET_RANGE);
-        if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && (k.mv_size < 9 ||
-                                                         memcmp(k.mv_data, prefix, 8) != 0))) {
+        if (rc == MDB_NOTFOUND ||
+            (rc == MDB_SUCCESS && (k.mv_size < 9 || memcmp(k.mv_data, prefix, 8) != 0))) {
             run->finished = true;
             break;
         }

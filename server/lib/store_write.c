@@ -751,8 +751,17 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
      * unchanged list re-imports without a write. */
     size_t len = 0, an = store_anc_size(prefix.family);
     bool holds = model_entry_holds(&a->e);
-    if (!store_txn_ok(t) || (flags != MDB_CURRENT && !holds))
+    if (!store_txn_ok(t))
         return t->err;
+    if (flags != MDB_CURRENT && !holds) {
+        /* Never written (a new entry a removal emptied): the history and
+         * evidence its earlier events wrote go too, as with a deletion. */
+        store_txn_step(t, store_del_keyed(t, a->hcur, key, STORE_UNDO_HISTORY), "delete history");
+        if (store_txn_ok(t) && a->vcur)
+            store_txn_step(t, store_del_keyed(t, a->vcur, key, STORE_UNDO_EVIDENCE),
+                           "delete evidence");
+        return t->err;
+    }
     if (holds) {
         err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
         if (err != DNSBL_OK)
