@@ -320,7 +320,7 @@ enum import_log_state {
     IMPORT_UNDOING = 3, /* an undo began and has not finished */
     IMPORT_UNDONE = 4,
 };
-#define IMPORT_LOG_TEXT_MAX 256 /* who, source, format, with the NUL */
+#define IMPORT_LOG_TEXT_MAX 256   /* who, source, format, with the NUL */
 #define IMPORT_LOG_FILES_MAX 1024 /* the files, joined with ", ", with the NUL */
 
 struct import_counts {
@@ -346,14 +346,12 @@ struct import_info {
 int store_import_begin(struct store *s, struct import_info *info, char *why, size_t whylen);
 /* Marks the open import done with its counts and stops the recording.
  * counts may be NULL. A no-op without an open import. */
-int store_import_end(struct store *s, const struct import_counts *counts, char *why,
-                     size_t whylen);
+int store_import_end(struct store *s, const struct import_counts *counts, char *why, size_t whylen);
 /* The id of the open import, 0 if none. */
 uint64_t store_import_current(const struct store *s);
 
 /* Every import recorded, oldest first: cb(info, arg) returns 0 to go on. */
-int store_imports(struct store *s, int (*cb)(const struct import_info *info, void *arg),
-                  void *arg);
+int store_imports(struct store *s, int (*cb)(const struct import_info *info, void *arg), void *arg);
 /* One import's record; DNSBL_ENOENT if there is none. */
 int store_import_get(struct store *s, uint64_t id, struct import_info *out);
 
@@ -369,8 +367,7 @@ struct store_undo_stats {
  * what it did, in this run. DNSBL_ENOENT for an unknown import,
  * DNSBL_EINVAL for one undone already, one still running (in this
  * process), or while s records an import. */
-int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why,
-               size_t whylen);
+int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why, size_t whylen);
 const char *store_import_state_name(uint8_t state); /* "running", "done", ... */
 
 #endif

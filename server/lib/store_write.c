@@ -986,7 +986,8 @@ struct store_applier *store_applier_open(struct store_txn *t)
 }
 
 /* The filter and the flat index's marks, as store_apply_group keeps them. */
-static void store_applier_mark(struct store_applier *a, const uint8_t key[STORE_KEY_LEN], bool fresh)
+static void store_applier_mark(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                               bool fresh)
 {
     struct store *s = a->s;
     struct store_txn *t = a->t;
