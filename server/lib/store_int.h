@@ -549,6 +549,13 @@ enum store_undo_db {
 int store_undo_note(struct store_txn *t, uint8_t db, const void *key, size_t klen,
                     const MDB_val *before, const MDB_val *after);
 
+/* store_check's part for `imports` and `undo`: every import record
+ * decodes; every undo record's key has its database's length and an
+ * import of that id, and its value decodes. Each problem goes to
+ * problem(arg, what). */
+int store_check_undo(struct store *s, MDB_txn *txn, void (*problem)(void *arg, const char *what),
+                     void *arg);
+
 /* store_write.c: an entry written outside a batch of events (undo), with
  * what every entry write keeps right: the ancestors of the entries inside
  * it, the filter, the flat index's marks, and on deletion its history and

@@ -732,3 +732,68 @@ int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *
         *st = total;
     return store_public_err(err);
 }
+
+/* ---- the check ---- */
+
+int store_check_undo(struct store *s, MDB_txn *txn, void (*problem)(void *arg, const char *what),
+                     void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char what[160];
+    uint64_t last = 0;
+    bool last_known = false;
+    struct import_info info;
+
+    int rc = mdb_cursor_open(txn, s->imports, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (store_import_decode(&k, &v, &info) != DNSBL_OK) {
+            snprintf(what, sizeof what,
+                     "imports: a %zu-byte key with a %zu-byte record that does not decode",
+                     k.mv_size, v.mv_size);
+            problem(arg, what);
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return store_map_err(rc);
+    rc = mdb_cursor_open(txn, s->undo, &cur);
+    if (rc != MDB_SUCCESS)
+        return store_map_err(rc);
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *key = k.mv_data;
+        bool hb, ha;
+        MDB_val b, a;
+        if (k.mv_size < 9 || k.mv_size - 9 != store_undo_klen(key[8])) {
+            snprintf(what, sizeof what, "undo: a %zu-byte key is not of a known database",
+                     k.mv_size);
+            problem(arg, what);
+            continue;
+        }
+        struct wire w;
+        wire_init_ro(&w, key, 8);
+        uint64_t id = wire_get_u64(&w);
+        if (!last_known || id != last) {
+            /* one look-up per import, not per record */
+            struct store_txn t = {.s = s, .err = DNSBL_OK};
+            last = id;
+            last_known = true;
+            if (store_import_read(&t, txn, id, &info) != DNSBL_OK) {
+                snprintf(what, sizeof what, "undo: records of import %llu, which has no record",
+                         (unsigned long long)id);
+                problem(arg, what);
+            }
+        }
+        if (!store_uval_decode(&v, &hb, &b, &ha, &a)) {
+            snprintf(what, sizeof what, "undo: import %llu: a %zu-byte record does not decode",
+                     (unsigned long long)id, v.mv_size);
+            problem(arg, what);
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
+}
