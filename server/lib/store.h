@@ -344,9 +344,12 @@ struct import_info {
  * store's later writes keep undo data for it. DNSBL_EINVAL if an import
  * is open already on s. */
 int store_import_begin(struct store *s, struct import_info *info, char *why, size_t whylen);
-/* Marks the open import done with its counts and stops the recording.
- * counts may be NULL. A no-op without an open import. */
-int store_import_end(struct store *s, const struct import_counts *counts, char *why, size_t whylen);
+/* Marks the open import done and stops the recording. info (may be
+ * NULL: the record stays as begun, counts 0) gives the record's final
+ * who, source, format, files, sync flag and counts, for what is known only
+ * at the end (a detected format); its id, time and state are the store's.
+ * A no-op without an open import. */
+int store_import_end(struct store *s, const struct import_info *info, char *why, size_t whylen);
 /* The id of the open import, 0 if none. */
 uint64_t store_import_current(const struct store *s);
 

@@ -266,7 +266,7 @@ int store_import_begin(struct store *s, struct import_info *info, char *why, siz
 
 struct store_import_end_args {
     uint64_t id;
-    const struct import_counts *counts;
+    const struct import_info *info;
 };
 
 static int store_import_end_try(struct store *s, void *arg, char *why, size_t whylen)
@@ -276,9 +276,13 @@ static int store_import_end_try(struct store *s, void *arg, char *why, size_t wh
     struct store_txn t;
     if (store_txn_begin(s, &t) == DNSBL_OK &&
         store_import_read(&t, t.txn, a->id, &info) == DNSBL_OK) {
+        if (a->info) {
+            int64_t began = info.time;
+            info = *a->info;
+            info.id = a->id;
+            info.time = began;
+        }
         info.state = IMPORT_DONE;
-        if (a->counts)
-            info.counts = *a->counts;
         store_import_write(&t, &info);
     } else if (store_txn_ok(&t)) {
         store_txn_fail(&t, DNSBL_ENOENT, "import %llu has no record", (unsigned long long)a->id);
@@ -286,9 +290,9 @@ static int store_import_end_try(struct store *s, void *arg, char *why, size_t wh
     return store_txn_end(&t, why, whylen);
 }
 
-int store_import_end(struct store *s, const struct import_counts *counts, char *why, size_t whylen)
+int store_import_end(struct store *s, const struct import_info *info, char *why, size_t whylen)
 {
-    struct store_import_end_args a = {.id = s->import_id, .counts = counts};
+    struct store_import_end_args a = {.id = s->import_id, .info = info};
     if (!a.id)
         return DNSBL_OK;
     s->import_id = 0;

@@ -197,9 +197,12 @@ static uint64_t begin_import(struct store *s, const char *source)
 static void end_import(struct store *s)
 {
     char why[512] = "";
-    struct import_counts c = {
+    struct import_info info;
+    assert_int_equal(store_import_get(s, store_import_current(s), &info), DNSBL_OK);
+    info.counts = (struct import_counts){
         .read = 10, .imported = 9, .duplicates = 1, .rejected = 0, .changed = 8};
-    assert_int_equal(store_import_end(s, &c, why, sizeof why), DNSBL_OK);
+    snprintf(info.format, sizeof info.format, "csv, arf");
+    assert_int_equal(store_import_end(s, &info, why, sizeof why), DNSBL_OK);
     assert_int_equal(store_import_current(s), 0);
 }
 
@@ -411,7 +414,7 @@ static void test_log_and_errors(void **state)
     assert_int_equal(info.state, IMPORT_DONE);
     assert_string_equal(info.who, "tester");
     assert_string_equal(info.source, "feed");
-    assert_string_equal(info.format, "csv");
+    assert_string_equal(info.format, "csv, arf");
     assert_string_equal(info.files, "a.csv, b.csv");
     assert_true(info.time > 1700000000);
     assert_int_equal(info.counts.read, 10);
