@@ -248,6 +248,39 @@ static const struct ctl_command ctl_commands[] = {
      "      --max-remove PCT    the share a sync may remove (default 50)\n"
      "      --force             sync even so\n" CTL_USAGE_CREATE CTL_USAGE_COMMON,
      "import feeds: ARF, mbox, maildir, SNDS, rbldnsd, CSV, lists"},
+    {"imports", ctl_cmd_imports,
+     "Usage: dnsblctl imports [--json]\n"
+     "\n"
+     "List every import the store recorded, oldest first: its id, when it began,\n"
+     "its state (running, done, undoing, undone), who ran it, --source, the\n"
+     "format, the files and its counts (read, imported, duplicates, rejected,\n"
+     "entries changed). Every dnsblctl import run is one import, whatever the\n"
+     "number of files; a --dry-run records none. An import still \"running\" that\n"
+     "no process runs was killed: what it wrote can be undone all the same.\n"
+     "\n"
+     "Options:\n"
+     "  -j, --json              print a JSON array of objects: id, time, state,\n"
+     "                          who, source, format, files, sync, counts\n" CTL_USAGE_COMMON,
+     "list the imports recorded, for undo"},
+    {"undo", ctl_cmd_undo,
+     "Usage: dnsblctl undo ID [--json]\n"
+     "\n"
+     "Reverse import ID (see dnsblctl imports): every entry, history day,\n"
+     "evidence record, operator history record and dedup key it wrote or\n"
+     "deleted goes back to what it was before it, so the store answers as if\n"
+     "it had not run. What a later write changed again keeps that write's\n"
+     "effect: a dataset's listing or the operator's decision as the import\n"
+     "left them go back, counters lose what the import added. The work goes in\n"
+     "batches of 10,000 records, one write transaction each, while dnsbld\n"
+     "serves; an undo killed midway leaves the import \"undoing\", and running\n"
+     "it again finishes it. Exit 1 for an unknown import or one undone already.\n"
+     "\n"
+     "Options:\n"
+     "  -j, --json              print one JSON object: import (as imports prints\n"
+     "                          it) and undone (entries, history, evidence,\n"
+     "                          oplog, seen, kept: records a later write had\n"
+     "                          changed)\n" CTL_USAGE_COMMON,
+     "reverse one import"},
     {"top", ctl_cmd_top,
      "Usage: dnsblctl top [--by score|complaints|traps] [--limit N] [--json]\n"
      "                    [--zone-config FILE --zone NAME]\n"

@@ -385,4 +385,72 @@ int store_decode_evidence(const void *val, size_t len, struct evidence_record *o
 int store_encode_entry(const struct entry *e, uint8_t *buf, size_t cap, size_t *len);
 int store_decode_entry(const void *val, size_t len, struct entry *out);
 
+/* The imports log and undo (store_undo.c, doc/store-format.md "imports"
+ * and "undo"). store_import_begin records an import (state running) in
+ * its own transaction and gives it the next id (1, 2, ...); from then on
+ * every write of this struct store (store_apply, store_apply_sorted)
+ * keeps, per record it changes (entries, history, evidence, oplog, seen),
+ * the value before the import's first change and after its last, until
+ * store_import_end marks it done with its counts. store_undo puts back
+ * what an import changed, in batches that each delete their undo records,
+ * so an undo killed midway continues when run again. */
+enum import_log_state {
+    IMPORT_RUNNING = 1, /* begun, not ended (or the importer died) */
+    IMPORT_DONE = 2,
+    IMPORT_UNDOING = 3, /* an undo began and has not finished */
+    IMPORT_UNDONE = 4,
+};
+#define IMPORT_LOG_TEXT_MAX 256   /* who, source, format, with the NUL */
+#define IMPORT_LOG_FILES_MAX 1024 /* the files, joined with ", ", with the NUL */
+
+struct import_counts {
+    uint64_t read, imported, duplicates, rejected, changed;
+};
+
+struct import_info {
+    uint64_t id;   /* set by the store */
+    int64_t time;  /* when it began, unix seconds (0: now) */
+    uint8_t state; /* enum import_log_state; set by the store */
+    bool sync;     /* import --sync */
+    char who[IMPORT_LOG_TEXT_MAX];
+    char source[IMPORT_LOG_TEXT_MAX];
+    char format[IMPORT_LOG_TEXT_MAX];
+    char files[IMPORT_LOG_FILES_MAX];
+    struct import_counts counts;
+    uint64_t records; /* undo records it still has (store_imports only) */
+};
+
+/* Records info (id, state and a zero time filled in) and makes this
+ * store's later writes keep undo data for it. DNSBL_EINVAL if an import
+ * is open already on s. */
+int store_import_begin(struct store *s, struct import_info *info, char *why, size_t whylen);
+/* Marks the open import done and stops the recording. info (may be
+ * NULL: the record stays as begun, counts 0) gives the record's final
+ * who, source, format, files, sync flag and counts, for what is known only
+ * at the end (a detected format); its id, time and state are the store's.
+ * A no-op without an open import. */
+int store_import_end(struct store *s, const struct import_info *info, char *why, size_t whylen);
+/* The id of the open import, 0 if none. */
+uint64_t store_import_current(const struct store *s);
+
+/* Every import recorded, oldest first: cb(info, arg) returns 0 to go on. */
+int store_imports(struct store *s, int (*cb)(const struct import_info *info, void *arg), void *arg);
+/* One import's record; DNSBL_ENOENT if there is none. */
+int store_import_get(struct store *s, uint64_t id, struct import_info *out);
+
+struct store_undo_stats {
+    size_t entries;  /* entries put back, rewritten or deleted */
+    size_t history;  /* history days put back */
+    size_t evidence; /* evidence records removed or put back */
+    size_t oplog;    /* operator history records removed */
+    size_t seen;     /* dedup keys forgotten */
+    size_t kept;     /* records a later write changed again: merged, or left as they are */
+};
+/* Reverses import id (doc/store-format.md "undo"); st (may be NULL) gets
+ * what it did, in this run. DNSBL_ENOENT for an unknown import,
+ * DNSBL_EINVAL for one undone already, one still running (in this
+ * process), or while s records an import. */
+int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why, size_t whylen);
+const char *store_import_state_name(uint8_t state); /* "running", "done", ... */
+
 #endif

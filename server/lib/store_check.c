@@ -476,6 +476,11 @@ static int store_check_datasets(struct store_checker *c)
     return rc == MDB_NOTFOUND ? DNSBL_OK : store_map_err(rc);
 }
 
+static void store_check_undo_problem(void *arg, const char *what)
+{
+    store_check_report(arg, "%s", what);
+}
+
 int store_check(struct store *s, void (*problem)(void *arg, const char *what), void *arg,
                 size_t *nproblems)
 {
@@ -501,6 +506,8 @@ int store_check(struct store *s, void (*problem)(void *arg, const char *what), v
         err = store_check_evidence(&c);
     if (err == DNSBL_OK)
         err = store_check_datasets(&c);
+    if (err == DNSBL_OK)
+        err = store_check_undo(s, c.txn, store_check_undo_problem, &c);
     store_loose_end(s, c.txn);
     *nproblems = c.n;
     return err;

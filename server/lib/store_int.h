@@ -84,6 +84,8 @@ struct store {
     uint8_t *dirty;           /* a writer's copy of flatdirty, the same way */
     struct store_options opt; /* map size and thresholds (store_open_opts) */
     unsigned fail_step;       /* a test's fault: the step of a write that fails (store_testing.h) */
+    uint64_t import_id;       /* the open import (store_import_begin): writes keep undo records */
+    size_t undo_per_txn;      /* undo records store_undo handles per write transaction */
     /* Resizing the map (doc/store-format.md, "The map"). */
     pthread_mutex_t remap_lock;   /* held throughout a remap; guards readers */
     _Atomic bool remapping;       /* a remap waits for the open read transactions */
@@ -546,5 +548,41 @@ int store_decode_dataset(const MDB_val *k, const MDB_val *v, struct dataset_note
 /* store_dataset_note inside t (import --sync records its sync with the
  * sync's own transaction). Returns t->err. */
 int store_dataset_note_txn(struct store_txn *t, const struct dataset_note *n);
+
+/* store_undo.c: the undo records of the open import (doc/store-format.md
+ * "undo"). A key is the import id (u64), the database's tag and the
+ * record's own key. */
+enum store_undo_db {
+    STORE_UNDO_ENTRIES = 1, /* values without the ancestors bitmap */
+    STORE_UNDO_HISTORY = 2,
+    STORE_UNDO_EVIDENCE = 3,
+    STORE_UNDO_OPLOG = 4,
+    STORE_UNDO_SEEN = 5,
+};
+#define STORE_UNDO_PER_TXN 10000
+#define STORE_UKEY_MAX (8 + 1 + STORE_DEDUP_LEN)
+/* Record `key` of database db goes from before to after (NULL: absent) in
+ * t: the first note of a key keeps its before, every note its after. A
+ * no-op when t's store has no open import. Returns t->err. */
+int store_undo_note(struct store_txn *t, uint8_t db, const void *key, size_t klen,
+                    const MDB_val *before, const MDB_val *after);
+
+/* store_check's part for `imports` and `undo`: every import record
+ * decodes; every undo record's key has its database's length and an
+ * import of that id, and its value decodes. Each problem goes to
+ * problem(arg, what). */
+int store_check_undo(struct store *s, MDB_txn *txn, void (*problem)(void *arg, const char *what),
+                     void *arg);
+
+/* store_write.c: an entry written outside a batch of events (undo), with
+ * what every entry write keeps right: the ancestors of the entries inside
+ * it, the filter, the flat index's marks, and on deletion its history and
+ * evidence. Opened on t, closed (writing the filter and the marks) before
+ * t ends; store_applier_put_entry with val NULL deletes. */
+struct store_applier;
+struct store_applier *store_applier_open(struct store_txn *t);
+int store_applier_put_entry(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                            const void *val, size_t len);
+int store_applier_close(struct store_applier *a);
 
 #endif

@@ -172,7 +172,9 @@ int store_oplog_put(struct store_txn *t, const uint8_t key[STORE_KEY_LEN],
     if (store_oplog_next_seq(t, cur, key, rec->time, &seq) == DNSBL_OK) {
         store_okey(key, rec->time, seq, okey);
         MDB_val k = store_val(okey, sizeof okey), v = store_val(val, len);
-        store_txn_step(t, mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE), "write operator history");
+        if (store_txn_step(t, mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE),
+                           "write operator history") == DNSBL_OK)
+            store_undo_note(t, STORE_UNDO_OPLOG, okey, sizeof okey, NULL, &v);
     }
     mdb_cursor_close(cur);
     return t->err;

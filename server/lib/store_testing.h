@@ -17,4 +17,8 @@ void store_testing_defaults(const struct store_options *o);
  * across transactions until it fires, once. */
 void store_testing_fail_step(struct store *s, unsigned nth);
 
+/* store_undo handles per_txn undo records per write transaction on s
+ * (0: the default), so a test sees an undo of a few records in batches. */
+void store_testing_undo_batch(struct store *s, size_t per_txn);
+
 #endif

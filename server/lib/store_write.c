@@ -143,6 +143,7 @@ static int store_history_add(struct store_txn *t, MDB_cursor *cur, const uint8_t
 {
     uint8_t hkey[STORE_HKEY_LEN], hval[STORE_HVAL_LEN];
     uint32_t day = (uint32_t)(ev->time / MODEL_DAY);
+    uint8_t before[STORE_HVAL_LEN];
     struct history_day d;
     char text[ADDR_TEXT_MAX];
     unsigned flags = 0;
@@ -158,6 +159,7 @@ static int store_history_add(struct store_txn *t, MDB_cursor *cur, const uint8_t
                                   "history of %s, day %u: a %zu-byte record, not %d", text, day,
                                   v.mv_size, STORE_HVAL_LEN);
         }
+        memcpy(before, v.mv_data, sizeof before);
         flags = MDB_CURRENT;
     } else if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND) {
         memset(&d, 0, sizeof d);
@@ -169,7 +171,11 @@ static int store_history_add(struct store_txn *t, MDB_cursor *cur, const uint8_t
     store_encode_history(&d, hval);
     k = store_val(hkey, sizeof hkey);
     v = store_val(hval, sizeof hval);
-    return store_txn_step(t, mdb_cursor_put(cur, &k, &v, flags), "write history");
+    if (store_txn_step(t, mdb_cursor_put(cur, &k, &v, flags), "write history") != DNSBL_OK)
+        return t->err;
+    MDB_val was = store_val(before, sizeof before);
+    return store_undo_note(t, STORE_UNDO_HISTORY, hkey, sizeof hkey,
+                           flags == MDB_CURRENT ? &was : NULL, &v);
 }
 
 static int store_bump_serial(struct store_txn *t)
@@ -345,6 +351,10 @@ static int store_dedup_pass(struct store_txn *t, const struct event *ev,
             sc->skip[r->idx] = 1;
             (*duplicates)++;
             rc = MDB_SUCCESS;
+        } else if (rc == MDB_SUCCESS && t->s->import_id) {
+            v = store_val(tbuf, sizeof tbuf);
+            if (store_undo_note(t, STORE_UNDO_SEEN, r->k, STORE_DEDUP_LEN, NULL, &v) != DNSBL_OK)
+                break;
         }
     }
     mdb_cursor_close(cur);
@@ -413,12 +423,37 @@ static int store_evidence_last(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN]
 
 /* Drops key's records older than cutoff, then all but the newest max.
  * One entry's records are adjacent and oldest first. */
-static int store_evidence_prune(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN], int64_t cutoff,
-                                size_t max)
+/* Deletes the record at cur, noting it for the open import's undo. A
+ * failure of the note is t's; MDB_SUCCESS then, as the caller's step is
+ * a no-op after it. */
+static int store_del_noted(struct store_txn *t, MDB_cursor *cur, uint8_t db)
+{
+    if (!t->s->import_id)
+        return mdb_cursor_del(cur, 0);
+    uint8_t kbuf[STORE_UKEY_MAX], vbuf[STORE_EVIDENCE_VALUE_MAX + STORE_OVAL_MAX];
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+    if (rc != MDB_SUCCESS)
+        return rc;
+    if (k.mv_size > sizeof kbuf || v.mv_size > sizeof vbuf)
+        return MDB_CORRUPTED;
+    /* Copied first: the pages they point into change with the delete. */
+    memcpy(kbuf, k.mv_data, k.mv_size);
+    memcpy(vbuf, v.mv_data, v.mv_size);
+    k.mv_data = kbuf;
+    v.mv_data = vbuf;
+    rc = mdb_cursor_del(cur, 0);
+    if (rc == MDB_SUCCESS)
+        store_undo_note(t, db, kbuf, k.mv_size, &v, NULL);
+    return rc;
+}
+
+static int store_evidence_prune(struct store_txn *t, MDB_cursor *cur,
+                                const uint8_t key[STORE_KEY_LEN], int64_t cutoff, size_t max)
 {
     uint8_t ek[STORE_EKEY_LEN];
     size_t kept = 0;
-    int64_t t;
+    int64_t when;
     uint32_t q;
     MDB_val k, v;
     int rc;
@@ -429,15 +464,15 @@ static int store_evidence_prune(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
             break;
-        if (store_ekey_decode(&k, &t, &q) != DNSBL_OK)
+        if (store_ekey_decode(&k, &when, &q) != DNSBL_OK)
             return MDB_CORRUPTED;
-        if (t >= cutoff) {
+        if (when >= cutoff) {
             kept++;
             continue;
         }
         /* After a delete the cursor is on the next record, which
          * MDB_NEXT then returns. */
-        rc = mdb_cursor_del(cur, 0);
+        rc = store_del_noted(t, cur, STORE_UNDO_EVIDENCE);
         if (rc != MDB_SUCCESS)
             return rc;
     }
@@ -449,7 +484,7 @@ static int store_evidence_prune(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN
     k = store_val(ek, sizeof ek);
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && drop > 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT), drop--) {
-        rc = mdb_cursor_del(cur, 0);
+        rc = store_del_noted(t, cur, STORE_UNDO_EVIDENCE);
         if (rc != MDB_SUCCESS)
             return rc;
     }
@@ -492,6 +527,8 @@ static int store_evidence_group(struct store_applier *a, const uint8_t key[STORE
         if (!model_event_has_evidence(&one) || one.time < cutoff)
             continue;
         one.prefix = *prefix;
+        if (!one.import_id)
+            one.import_id = a->s->import_id; /* so undo can tell its records */
         int64_t ignored = 0;
         if (store_txn_step(t, store_evidence_last(a->vcur, key, one.time, &ignored, &seq),
                            "read evidence") != DNSBL_OK)
@@ -506,10 +543,11 @@ static int store_evidence_group(struct store_applier *a, const uint8_t key[STORE
         uint8_t ek[STORE_EKEY_LEN];
         store_ekey(key, one.time, seq, ek);
         MDB_val k = store_val(ek, sizeof ek), v = store_val(a->evval, len);
-        store_txn_step(t, mdb_cursor_put(a->vcur, &k, &v, 0), "write evidence");
+        if (store_txn_step(t, mdb_cursor_put(a->vcur, &k, &v, 0), "write evidence") == DNSBL_OK)
+            store_undo_note(t, STORE_UNDO_EVIDENCE, ek, sizeof ek, NULL, &v);
     }
     if (store_txn_ok(t))
-        store_txn_step(t, store_evidence_prune(a->vcur, key, cutoff, a->s->opt.evidence_max),
+        store_txn_step(t, store_evidence_prune(t, a->vcur, key, cutoff, a->s->opt.evidence_max),
                        "prune evidence");
     return t->err;
 }
@@ -597,7 +635,8 @@ static int store_anc_del_below(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN]
 }
 
 /* Deletes every record of db whose key starts with the entries key. */
-static int store_del_keyed(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
+static int store_del_keyed(struct store_txn *t, MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN],
+                           uint8_t db)
 {
     for (;;) {
         MDB_val k = store_val(key, STORE_KEY_LEN), v;
@@ -608,8 +647,8 @@ static int store_del_keyed(MDB_cursor *cur, const uint8_t key[STORE_KEY_LEN])
             return rc;
         if (k.mv_size < STORE_KEY_LEN || memcmp(k.mv_data, key, STORE_KEY_LEN) != 0)
             return MDB_SUCCESS;
-        rc = mdb_cursor_del(cur, 0);
-        if (rc != MDB_SUCCESS)
+        rc = store_del_noted(t, cur, db);
+        if (rc != MDB_SUCCESS || !store_txn_ok(t))
             return rc;
     }
 }
@@ -629,14 +668,14 @@ static int store_entry_delete(struct store_applier *a, const uint8_t key[STORE_K
         store_txn_step(t, store_anc_del_below(a->ecur, k, a->val),
                        "update the entries inside a deleted one");
     if (store_txn_ok(t))
-        store_txn_step(t, store_del_keyed(a->hcur, k), "delete history");
+        store_txn_step(t, store_del_keyed(t, a->hcur, k, STORE_UNDO_HISTORY), "delete history");
     /* Its evidence goes with it; the operator history stays, the record
      * of what was done to it. */
     if (store_txn_ok(t) && !a->vcur)
         store_txn_step(t, mdb_cursor_open(t->txn, a->s->evidence, &a->vcur),
                        "open evidence cursor");
     if (store_txn_ok(t))
-        store_txn_step(t, store_del_keyed(a->vcur, k), "delete evidence");
+        store_txn_step(t, store_del_keyed(t, a->vcur, k, STORE_UNDO_EVIDENCE), "delete evidence");
     return t->err;
 }
 
@@ -712,8 +751,17 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
      * unchanged list re-imports without a write. */
     size_t len = 0, an = store_anc_size(prefix.family);
     bool holds = model_entry_holds(&a->e);
-    if (!store_txn_ok(t) || (flags != MDB_CURRENT && !holds))
+    if (!store_txn_ok(t))
         return t->err;
+    if (flags != MDB_CURRENT && !holds) {
+        /* Never written (a new entry a removal emptied): the history and
+         * evidence its earlier events wrote go too, as with a deletion. */
+        store_txn_step(t, store_del_keyed(t, a->hcur, key, STORE_UNDO_HISTORY), "delete history");
+        if (store_txn_ok(t) && a->vcur)
+            store_txn_step(t, store_del_keyed(t, a->vcur, key, STORE_UNDO_EVIDENCE),
+                           "delete evidence");
+        return t->err;
+    }
     if (holds) {
         err = store_encode_entry(&a->e, a->val + an, sizeof a->val - an, &len);
         if (err != DNSBL_OK)
@@ -749,6 +797,13 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
     if (!store_txn_ok(t))
         return t->err;
     a->changed++;
+    if (s->import_id) {
+        MDB_val was = store_val(a->old + an, a->oldlen > an ? a->oldlen - an : 0);
+        MDB_val now = store_val(a->val + an, len);
+        if (store_undo_note(t, STORE_UNDO_ENTRIES, key, STORE_KEY_LEN,
+                            flags == MDB_CURRENT ? &was : NULL, holds ? &now : NULL) != DNSBL_OK)
+            return t->err;
+    }
     k = store_val(key, STORE_KEY_LEN);
     v = store_val(a->val, an + len);
     if (flags == MDB_CURRENT) {
@@ -1039,6 +1094,129 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
     if (stats)
         *stats = args.st;
     return DNSBL_OK;
+}
+
+/* ---- an entry written outside a batch (store_undo) ---- */
+
+struct store_applier *store_applier_open(struct store_txn *t)
+{
+    struct store_applier *a = calloc(1, sizeof *a);
+    if (!a) {
+        store_txn_fail(t, DNSBL_ENOMEM, "out of memory");
+        return NULL;
+    }
+    a->s = t->s;
+    a->t = t;
+    if (store_txn_step(t, mdb_cursor_open(t->txn, t->s->entries, &a->ecur),
+                       "open entries cursor") == DNSBL_OK &&
+        store_txn_step(t, mdb_cursor_open(t->txn, t->s->history, &a->hcur),
+                       "open history cursor") == DNSBL_OK)
+        store_txn_step(t, mdb_cursor_open(t->txn, t->s->evidence, &a->vcur),
+                       "open evidence cursor");
+    return a;
+}
+
+/* The filter and the flat index's marks, as store_apply_group keeps them. */
+static void store_applier_mark(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                               bool fresh)
+{
+    struct store *s = a->s;
+    struct store_txn *t = a->t;
+    if (fresh && store_txn_ok(t) && !a->filter_loaded) {
+        store_txn_step(t, store_filter_load(s, t->txn, &a->filter_have), "read the filter");
+        a->filter_loaded = true;
+    }
+    if (fresh && store_txn_ok(t) && a->filter_have) {
+        store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
+        a->filter_dirty = true;
+    }
+    if (store_txn_ok(t) && !a->flat_loaded) {
+        store_txn_step(t, store_dirty_load(s, t->txn, &a->flat_have, &a->dirty_grew),
+                       "read what changed since the flat index");
+        a->flat_loaded = true;
+    }
+    if (store_txn_ok(t) && a->flat_have) {
+        if (!store_dirty_has(s->dirty, key)) {
+            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
+            a->dirty_grew = true;
+        }
+        a->flat_changes++;
+    }
+}
+
+int store_applier_put_entry(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                            const void *val, size_t len)
+{
+    struct store_txn *t = a->t;
+    size_t an = store_anc_size(key[0]);
+    uint8_t k0[STORE_KEY_LEN];
+    memcpy(k0, key, sizeof k0);
+    if (!store_txn_ok(t))
+        return t->err;
+    if (val && len > STORE_ENTRY_VALUE_MAX)
+        return store_txn_fail(t, DNSBL_ESCHEMA, "an entry value of %zu bytes", len);
+    MDB_val k = store_val(k0, sizeof k0), v;
+    int rc = mdb_cursor_get(a->ecur, &k, &v, MDB_SET_KEY);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+        return store_txn_step(t, rc, "read entry");
+    bool have = rc == MDB_SUCCESS;
+    if (!have && !val)
+        return t->err;
+    if (have && v.mv_size < an)
+        return store_txn_fail(t, DNSBL_ESCHEMA, "an entry value of %zu bytes", v.mv_size);
+    store_applier_mark(a, k0, !have);
+    if (!store_txn_ok(t))
+        return t->err;
+    a->changed++;
+    if (!val) {
+        /* the mark moved no entries cursor; store_entry_delete deletes at it */
+        MDB_val ck = k, cv;
+        store_txn_step(t, mdb_cursor_get(a->ecur, &ck, &cv, MDB_SET_KEY), "read entry");
+        return store_entry_delete(a, k0);
+    }
+    if (have) {
+        memcpy(a->val, v.mv_data, an); /* it keeps its ancestors */
+        memcpy(a->val + an, val, len);
+        k = store_val(k0, sizeof k0);
+        v = store_val(a->val, an + len);
+        return store_txn_step(t, mdb_put(t->txn, a->s->entries, &k, &v, 0), "write entry");
+    }
+    if (store_txn_step(t, store_anc_of_new(a->ecur, k0, a->val),
+                       "read the entries containing a new one") != DNSBL_OK)
+        return t->err;
+    memcpy(a->val + an, val, len);
+    k = store_val(k0, sizeof k0);
+    v = store_val(a->val, an + len);
+    if (store_txn_step(t, mdb_cursor_put(a->ecur, &k, &v, 0), "write entry") == DNSBL_OK)
+        store_txn_step(t, store_anc_add_below(a->ecur, k0, a->val),
+                       "update the entries inside a new one");
+    return t->err;
+}
+
+int store_applier_close(struct store_applier *a)
+{
+    if (!a)
+        return DNSBL_ENOMEM;
+    struct store *s = a->s;
+    struct store_txn *t = a->t;
+    if (store_txn_ok(t) && a->filter_loaded) {
+        if (a->filter_dirty)
+            store_txn_step(t, store_filter_put(s, t->txn, s->filter, s->filter + STORE_F4_BYTES),
+                           "write the filter");
+        else if (!a->filter_have)
+            store_txn_step(t, store_filter_create(s, t->txn), "write the filter");
+    }
+    if (store_txn_ok(t) && a->flat_have)
+        store_txn_step(t, store_dirty_put(s, t->txn, a->dirty_grew, a->flat_changes),
+                       "record what changed since the flat index");
+    if (a->vcur)
+        mdb_cursor_close(a->vcur);
+    if (a->hcur)
+        mdb_cursor_close(a->hcur);
+    if (a->ecur)
+        mdb_cursor_close(a->ecur);
+    free(a);
+    return t->err;
 }
 
 /* ---- keyless state, sorted by the store ---- */

@@ -50,8 +50,25 @@ struct import_cmd {
     struct import_run run;
     bool failed; /* an input could not be read or parsed */
     bool zone_emitted;
-    unsigned index, count; /* inputs, for the progress bar */
+    unsigned index, count;  /* inputs, for the progress bar */
+    struct import_info log; /* the store's record of this run (dnsblctl imports) */
 };
+
+/* Appends text to a ", "-joined list in buf[cap] unless it is there
+ * already; a list that would not fit ends in "...". */
+static void import_log_join(char *buf, size_t cap, const char *text)
+{
+    size_t len = strlen(buf), n = strlen(text);
+    for (const char *p = buf; (p = strstr(p, text)) != NULL; p += n)
+        if ((p == buf || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return;
+    if (len + 2 + n + 4 >= cap) {
+        if (len + 4 < cap && (len < 3 || strcmp(buf + len - 3, "...") != 0))
+            memcpy(buf + len, "...", 4);
+        return;
+    }
+    snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", text);
+}
 
 static int import_parse_format(const struct ctl_ctx *ctx, const char *text, struct import_args *a)
 {
@@ -325,6 +342,7 @@ static bool import_one(struct import_cmd *c, const struct feed_ops *ops, const c
         .list_reason = c->a.reason,
     };
 
+    import_log_join(c->log.format, sizeof c->log.format, ops->name);
     bool ok = import_run_input(&c->run, ops, &in, &opt, c->index, c->count) == 0;
     if (!ok)
         c->failed = true;
@@ -493,6 +511,23 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
     import_run_init(&c.run, s, c.a.batch, c.a.reject_dir, isatty(STDERR_FILENO) == 1);
     c.run.sync = c.a.sync;
     c.count = (unsigned)(argc - optind);
+    /* One run, one import (doc/store-format.md "imports"): its writes keep
+     * undo records, so dnsblctl undo can take the whole run back. */
+    if (s) {
+        char why[512] = "";
+        snprintf(c.log.who, sizeof c.log.who, "%s", ctl_operator(ctx));
+        snprintf(c.log.source, sizeof c.log.source, "%s", c.a.source ? c.a.source : "");
+        c.log.time = ctx->now;
+        c.log.sync = c.a.sync;
+        for (int i = optind; i < argc; i++)
+            import_log_join(c.log.files, sizeof c.log.files, argv[i]);
+        if (store_import_begin(s, &c.log, why, sizeof why) != DNSBL_OK) {
+            ctl_error("%s", why);
+            import_run_free(&c.run);
+            store_close(s);
+            return CTL_EXIT_FAIL;
+        }
+    }
     for (int i = optind; i < argc && !c.run.failed; i++) {
         c.index++;
         c.run.arg = argv[i];
@@ -512,6 +547,18 @@ int ctl_cmd_import(struct ctl_ctx *ctx, int argc, char **argv)
            t->read, t->imported, t->duplicates, t->rejected, t->warnings,
            import_run_elapsed(&c.run));
     rc = c.failed || c.run.failed || t->rejected ? CTL_EXIT_FAIL : CTL_EXIT_OK;
+    if (s) {
+        c.log.counts = (struct import_counts){.read = t->read,
+                                              .imported = t->imported,
+                                              .duplicates = t->duplicates,
+                                              .rejected = t->rejected,
+                                              .changed = t->changed};
+        char why[512] = "";
+        if (store_import_end(s, &c.log, why, sizeof why) != DNSBL_OK) {
+            ctl_error("%s", why);
+            rc = CTL_EXIT_FAIL;
+        }
+    }
     import_run_free(&c.run);
     if (s && ctl_store_sync(s) != CTL_EXIT_OK)
         rc = CTL_EXIT_FAIL;

@@ -65,6 +65,7 @@ struct import_totals {
     size_t read;       /* records read whole (accepted or rejected) */
     size_t imported;   /* events applied (dry run: events that would be) */
     size_t duplicates; /* events the store had seen (dedup keys) */
+    size_t changed;    /* entries written or deleted (store_apply_stats) */
     size_t rejected;   /* records rejected, by the parser or by the import */
     size_t warnings;
 };

@@ -315,6 +315,7 @@ static int import_store_apply(struct import_run *r, size_t n, bool keyed)
     }
     r->t.imported += stats.applied;
     r->t.duplicates += stats.duplicates;
+    r->t.changed += stats.changed;
     return 0;
 }
 
@@ -347,6 +348,7 @@ static int import_commit_sorted(struct import_run *r, size_t n)
         store_apply_sorted(r->store, n, import_item_at, r, r->batch_max, &stats, why, sizeof why);
     r->t.imported += stats.applied;
     r->t.duplicates += stats.duplicates;
+    r->t.changed += stats.changed;
     if (rc != DNSBL_OK) {
         import_run_message(r, CTL_PROG ": %s: writing to the store: %s", r->in->name,
                            why[0] ? why : dnsbl_strerror(rc));
@@ -809,5 +811,6 @@ int import_run_sync(struct import_run *r, const char *source, const struct store
         return -1;
     }
     r->t.imported += r->n;
+    r->t.changed += st->changed;
     return 0;
 }
