@@ -51,8 +51,12 @@ class TestDatasets(CtlTestCase):
     def test_lists_every_dataset(self):
         self.fill()
         ds = self.datasets()
-        self.assertEqual(set(ds), {"drop", "bl.example", "traps.bl.example", "complaints",
-                                   "operator"})
+        # The combined file's second section bound to @ (its IPv6 data) is a
+        # dataset of its own, so an address both list answers both values.
+        self.assertEqual(set(ds), {"drop", "bl.example", "bl.example~2", "traps.bl.example",
+                                   "complaints", "operator"})
+        self.assertEqual(ds["bl.example~2"]["addresses"]["ipv4"], 0)
+        self.assertGreater(ds["bl.example~2"]["listed"], 0)
         drop = ds["drop"]
         self.assertEqual(drop["kind"], "list")
         self.assertEqual((drop["entries"], drop["listed"], drop["excluded"]), (6, 6, 0))
