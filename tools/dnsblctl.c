@@ -262,6 +262,19 @@ static const struct ctl_command ctl_commands[] = {
      "  -j, --json              print a JSON array of objects: id, time, state,\n"
      "                          who, source, format, files, sync, counts\n" CTL_USAGE_COMMON,
      "list the imports recorded, for undo"},
+    {"prune", ctl_cmd_prune,
+     "Usage: dnsblctl prune --older-than DURATION\n"
+     "\n"
+     "Drop the undo records of every done import that began longer ago than\n"
+     "DURATION (30d, 12h, 1d12h): the store keeps each import's before-images\n"
+     "until then, and they add up. A pruned import stays in dnsblctl imports\n"
+     "(state pruned) and can no longer be undone. Running imports, undone ones\n"
+     "and those being undone are left alone; a prune killed midway is finished\n"
+     "by running it again.\n"
+     "\n"
+     "Options:\n"
+     "  -o, --older-than DURATION  how old an import must be\n" CTL_USAGE_COMMON,
+     "drop the undo records of old imports"},
     {"undo", ctl_cmd_undo,
      "Usage: dnsblctl undo ID [--json]\n"
      "\n"

@@ -399,6 +399,7 @@ enum import_log_state {
     IMPORT_DONE = 2,
     IMPORT_UNDOING = 3, /* an undo began and has not finished */
     IMPORT_UNDONE = 4,
+    IMPORT_PRUNED = 5, /* done, its undo records dropped (store_import_prune): no undo */
 };
 #define IMPORT_LOG_TEXT_MAX 256   /* who, source, format, with the NUL */
 #define IMPORT_LOG_FILES_MAX 1024 /* the files, joined with ", ", with the NUL */
@@ -450,6 +451,15 @@ struct store_undo_stats {
  * what it did, in this run. DNSBL_ENOENT for an unknown import,
  * DNSBL_EINVAL for one undone already, one still running (in this
  * process), or while s records an import. */
+/* Drops the undo records of done import id, so the store does not keep
+ * every import's before-images for good; the import stays in the log as
+ * pruned and can no longer be undone. The state is set first, in the
+ * transaction that deletes the first batch, so a prune killed midway is
+ * never taken for an undoable import, and running it again finishes it.
+ * *records (may be NULL) gets how many were dropped. DNSBL_EINVAL for an
+ * import that is not done (running, undoing, undone). */
+int store_import_prune(struct store *s, uint64_t id, uint64_t *records, char *why, size_t whylen);
+
 int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why, size_t whylen);
 const char *store_import_state_name(uint8_t state); /* "running", "done", ... */
 

@@ -32,6 +32,8 @@ const char *store_import_state_name(uint8_t state)
         return "undoing";
     case IMPORT_UNDONE:
         return "undone";
+    case IMPORT_PRUNED:
+        return "pruned";
     default:
         return "?";
     }
@@ -183,7 +185,7 @@ static int store_import_decode(const MDB_val *k, const MDB_val *v, struct import
               store_import_get_text(&w, out->format, sizeof out->format) &&
               store_import_get_text(&w, out->files, sizeof out->files);
     if (!ok || w.err || wire_left(&w) || version != STORE_IMPORT_VERSION ||
-        out->state < IMPORT_RUNNING || out->state > IMPORT_UNDONE)
+        out->state < IMPORT_RUNNING || out->state > IMPORT_PRUNED)
         return DNSBL_ESCHEMA;
     return DNSBL_OK;
 }
@@ -690,6 +692,85 @@ static int store_undo_once(struct store *s, void *arg, char *why, size_t whylen)
     return store_txn_end(&t, why, whylen);
 }
 
+struct store_prune_run {
+    uint64_t id, dropped;
+    bool finished;
+};
+
+/* One batch of a prune: the state pruned, up to undo_per_txn undo records
+ * deleted. Nothing an answer depends on changes: no serial. */
+static int store_prune_once(struct store *s, void *arg, char *why, size_t whylen)
+{
+    struct store_prune_run *run = arg;
+    size_t per_txn = s->undo_per_txn ? s->undo_per_txn : STORE_UNDO_PER_TXN;
+    struct import_info info;
+    struct store_txn t;
+    MDB_cursor *ucur = NULL;
+    uint8_t prefix[8];
+    struct wire w;
+    size_t n = 0;
+
+    wire_init(&w, prefix, sizeof prefix);
+    wire_put_u64(&w, run->id);
+    if (store_txn_begin(s, &t) == DNSBL_OK &&
+        store_import_read(&t, t.txn, run->id, &info) != DNSBL_OK)
+        store_txn_fail(&t, DNSBL_ENOENT, "no import %llu", (unsigned long long)run->id);
+    if (store_txn_ok(&t) && info.state != IMPORT_PRUNED) {
+        info.state = IMPORT_PRUNED;
+        store_import_write(&t, &info);
+    }
+    if (store_txn_ok(&t))
+        store_txn_step(&t, mdb_cursor_open(t.txn, s->undo, &ucur), "open undo cursor");
+    run->finished = false;
+    while (store_txn_ok(&t)) {
+        MDB_val k = store_val(prefix, sizeof prefix), v;
+        int rc = mdb_cursor_get(ucur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND ||
+            (rc == MDB_SUCCESS && (k.mv_size < 9 || memcmp(k.mv_data, prefix, 8) != 0))) {
+            run->finished = true;
+            break;
+        }
+        if (store_txn_step(&t, rc, "read undo record") != DNSBL_OK || n == per_txn)
+            break;
+        if (store_txn_step(&t, mdb_cursor_del(ucur, 0), "delete undo record") == DNSBL_OK)
+            n++;
+    }
+    if (ucur)
+        mdb_cursor_close(ucur);
+    int err = store_txn_end(&t, why, whylen);
+    if (err == DNSBL_OK)
+        run->dropped += n;
+    return err;
+}
+
+int store_import_prune(struct store *s, uint64_t id, uint64_t *records, char *why, size_t whylen)
+{
+    struct import_info info;
+    if (records)
+        *records = 0;
+    if (s->flags & STORE_RDONLY) {
+        store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
+        return DNSBL_EINVAL;
+    }
+    int err = store_import_get(s, id, &info);
+    if (err != DNSBL_OK) {
+        store_set_why(why, whylen, "%s: no import %llu", s->dir, (unsigned long long)id);
+        return err;
+    }
+    if (info.state != IMPORT_DONE && info.state != IMPORT_PRUNED) {
+        store_set_why(why, whylen, "%s: import %llu is %s: only a done import is pruned", s->dir,
+                      (unsigned long long)id, store_import_state_name(info.state));
+        return DNSBL_EINVAL;
+    }
+    struct store_prune_run run = {.id = id};
+    do
+        err = store_write_growing(s, store_prune_once, &run, why, whylen);
+    while (err == DNSBL_OK && !run.finished);
+    if (records)
+        *records = run.dropped;
+    return store_public_err(err);
+}
+
 int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why, size_t whylen)
 {
     struct store_undo_stats total = {0};
@@ -717,6 +798,11 @@ int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *
     }
     if (info.state == IMPORT_UNDONE) {
         store_set_why(why, whylen, "%s: import %llu is undone already", s->dir,
+                      (unsigned long long)id);
+        return DNSBL_EINVAL;
+    }
+    if (info.state == IMPORT_PRUNED) {
+        store_set_why(why, whylen, "%s: import %llu was pruned: its undo records are gone", s->dir,
                       (unsigned long long)id);
         return DNSBL_EINVAL;
     }

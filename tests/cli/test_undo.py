@@ -177,6 +177,26 @@ class TestUndo(CtlTestCase):
         self.assertIn("alice", text[1])
         self.assertIn(path, text[1])
 
+    def test_prune_drops_old_undo_records_only(self):
+        old = self.write("old.txt", "192.0.2.0/24\n")
+        new = self.write("new.txt", "198.51.100.0/24\n")
+        self.import_("--format", "list", "--source", "old", old, now="2026-10-01T00:00:00Z")
+        self.import_("--format", "list", "--source", "new", new)
+        r = self.ctl_ok("prune", "--older-than", "30d")
+        self.assertEqual(r.out.splitlines()[0], "pruned 1 import, 1 undo records")
+        states = {i["source"]: i["state"] for i in json.loads(self.ctl_ok("imports", "--json").out)}
+        self.assertEqual(states, {"old": "pruned", "new": "done"})
+        r = self.ctl_fail(1, "undo", "1")
+        self.assertIn("pruned", r.err)
+        # The data stays; the newer import still undoes.
+        self.assertTrue(self.show_json("192.0.2.1")["listed"])
+        self.ctl_ok("undo", "2")
+        self.assertFalse(self.show_json("198.51.100.1")["listed"])
+        self.ctl_ok("check")
+        # A duration is needed: a date (a typo away from "everything") is refused.
+        self.ctl_fail(2, "prune")
+        self.ctl_fail(2, "prune", "--older-than", "2026-01-01")
+
     def test_undo_errors(self):
         self.import_("--format", "list", "--source", "drop",
                      self.write("drop.txt", "192.0.2.0/24\n"))

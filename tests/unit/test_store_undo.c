@@ -308,6 +308,59 @@ static void test_undo_resumes(void **state)
     }
 }
 
+/* A prune drops an import's undo records (and no other import's), marks
+ * it pruned first, so a prune killed midway is never taken for an
+ * undoable import, and finishes when run again; the data stays. */
+static void test_prune(void **state)
+{
+    (void)state;
+    static struct batch b;
+    char dir[512], why[512] = "";
+    rng_state = 77;
+    struct store *s = create_store(dir, sizeof dir, "prune");
+    random_store(s, at(DAY0, 0), 4);
+    uint64_t first = begin_import(s, "first");
+    random_batch(&b, BATCH, at(DAY0 + 20, 0), true);
+    apply_batch(s, &b, BATCH);
+    end_import(s);
+    size_t of_first = undo_records(s);
+    uint64_t second = begin_import(s, "second");
+    random_batch(&b, BATCH, at(DAY0 + 21, 0), true);
+    apply_batch(s, &b, BATCH);
+    end_import(s);
+    size_t both = undo_records(s);
+    assert_true(of_first > 10 && both > of_first);
+    struct snap before = snapshot(s);
+
+    /* Killed after its first batch: pruned already, some records left. */
+    store_testing_undo_batch(s, 3);
+    store_testing_fail_step(s, 12);
+    uint64_t dropped = 0;
+    assert_int_not_equal(store_import_prune(s, first, &dropped, why, sizeof why), DNSBL_OK);
+    store_testing_fail_step(s, 0);
+    assert_state(s, first, IMPORT_PRUNED);
+    assert_true(undo_records(s) < both && undo_records(s) > both - of_first);
+    assert_int_equal(store_undo(s, first, NULL, why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "pruned"));
+    assert_int_equal(problems_of(s), 0);
+    /* Run again, it finishes; the other import keeps its records. */
+    assert_int_equal(store_import_prune(s, first, &dropped, why, sizeof why), DNSBL_OK);
+    assert_int_equal(undo_records(s), both - of_first);
+    /* The prune changed no data: every database but the log and undo is
+     * as before. */
+    struct snap after = snapshot(s);
+    assert_true(snap_equal(&before, &after));
+    free(before.buf);
+    free(after.buf);
+    /* Only a done import is pruned; the other still undoes. */
+    assert_int_equal(store_import_prune(s, 999, NULL, why, sizeof why), DNSBL_ENOENT);
+    undo_ok(s, second);
+    assert_int_equal(store_import_prune(s, second, NULL, why, sizeof why), DNSBL_EINVAL);
+    assert_int_equal(undo_records(s), 0);
+    assert_int_equal(problems_of(s), 0);
+    store_close(s);
+}
+
 static struct event ev_on(uint8_t kind, const char *prefix, int64_t time, const char *dataset)
 {
     struct event ev = mkev(kind, prefix, time, "why");
@@ -447,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_undo_resumes),
         cmocka_unit_test(test_undo_keeps_later_import),
         cmocka_unit_test(test_log_and_errors),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

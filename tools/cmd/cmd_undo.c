@@ -188,3 +188,74 @@ int ctl_cmd_undo(struct ctl_ctx *ctx, int argc, char **argv)
     }
     return ctl_finish_output(rc);
 }
+
+/* `dnsblctl prune --older-than DURATION`: the done imports that began
+ * longer ago than DURATION lose their undo records (store_import_prune). */
+struct ctl_prune_walk {
+    int64_t cutoff;
+    uint64_t ids[4096];
+    size_t n;
+};
+
+static int ctl_prune_pick(const struct import_info *in, void *arg)
+{
+    struct ctl_prune_walk *p = arg;
+    if (in->state == IMPORT_DONE && in->time < p->cutoff && p->n < 4096)
+        p->ids[p->n++] = in->id;
+    return 0;
+}
+
+int ctl_cmd_prune(struct ctl_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        CTL_OPTIONS_COMMON, {"older-than", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
+    const char *older = NULL;
+    for (;;) {
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "o:", opts);
+        if (c == CTL_GETOPT_END)
+            break;
+        if (c == CTL_GETOPT_HELP)
+            return CTL_EXIT_OK;
+        if (c != 'o')
+            return CTL_EXIT_USAGE;
+        older = optarg;
+    }
+    if (ctl_args_none(ctx, argc, argv) != CTL_EXIT_OK)
+        return CTL_EXIT_USAGE;
+    /* A duration back from now; an absolute time is refused, so a typo
+     * never prunes everything up to a date in the future. */
+    int64_t until = 0;
+    if (!older || strpbrk(older, "-:T") ||
+        ctl_args_parse_expires(ctx, older, &until) != CTL_EXIT_OK || until <= ctx->now)
+        return ctl_usage_error(ctx, "prune needs --older-than DURATION (30d, 12h, 1d12h)");
+    struct ctl_prune_walk *w = calloc(1, sizeof *w);
+    if (!w) {
+        ctl_error("prune: %s", dnsbl_strerror(DNSBL_ENOMEM));
+        return CTL_EXIT_FAIL;
+    }
+    w->cutoff = ctx->now - (until - ctx->now);
+    struct store *s = NULL;
+    int rc = ctl_store_open_write(ctx, &s);
+    if (rc != CTL_EXIT_OK) {
+        free(w);
+        return rc;
+    }
+    int err = store_imports(s, ctl_prune_pick, w);
+    uint64_t total = 0;
+    for (size_t i = 0; err == DNSBL_OK && i < w->n; i++) {
+        char why[512] = "";
+        uint64_t dropped = 0;
+        err = store_import_prune(s, w->ids[i], &dropped, why, sizeof why);
+        if (err != DNSBL_OK)
+            ctl_error("prune %" PRIu64 ": %s", w->ids[i], why[0] ? why : dnsbl_strerror(err));
+        total += dropped;
+    }
+    if (err == DNSBL_OK)
+        printf("pruned %zu import%s, %" PRIu64 " undo records\n", w->n, w->n == 1 ? "" : "s",
+               total);
+    free(w);
+    if (ctl_store_sync(s) != CTL_EXIT_OK)
+        err = DNSBL_EIO;
+    store_close(s);
+    return err == DNSBL_OK ? ctl_finish_output(CTL_EXIT_OK) : CTL_EXIT_FAIL;
+}
