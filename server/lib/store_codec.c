@@ -9,15 +9,14 @@
 
 /* ---- value codec ---- */
 
-/* max is the destination's size, NUL included. */
-static void store_put_text(struct wire *w, const char *text, size_t max)
+void store_put_text(struct wire *w, const char *text, size_t max)
 {
     size_t n = strnlen(text, max - 1);
     wire_put_u16(w, (uint16_t)n);
     wire_put_bytes(w, text, n);
 }
 
-static void store_get_text(struct wire *w, char *dst, size_t max)
+void store_get_text(struct wire *w, char *dst, size_t max)
 {
     size_t n = wire_get_u16(w);
     if (n > max - 1 || !wire_need(w, n)) {

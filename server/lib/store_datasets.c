@@ -41,29 +41,6 @@ static void store_dkey(uint32_t id, uint8_t key[STORE_DKEY_LEN])
     wire_put_u32(&w, id);
 }
 
-/* A text of at most max - 1 bytes (max: the field's size, NUL included),
- * as u16 length + bytes; longer text is cut. */
-static void store_dataset_put_text(struct wire *w, const char *text, size_t max)
-{
-    size_t n = strnlen(text, max - 1);
-    wire_put_u16(w, (uint16_t)n);
-    wire_put_bytes(w, text, n);
-}
-
-static void store_dataset_get_text(struct wire *w, char *dst, size_t max)
-{
-    size_t n = wire_get_u16(w);
-    dst[0] = '\0';
-    if (n > max - 1 || !wire_need(w, n)) {
-        w->err = true;
-        return;
-    }
-    wire_get_bytes(w, dst, n);
-    dst[n] = '\0';
-    if (memchr(dst, '\0', n)) /* a C string never holds one: the value is garbage */
-        w->err = true;
-}
-
 int store_encode_dataset(const struct dataset_note *n, uint8_t *buf, size_t cap, size_t *len)
 {
     struct wire w;
@@ -75,9 +52,9 @@ int store_encode_dataset(const struct dataset_note *n, uint8_t *buf, size_t cap,
     wire_put_u8(&w, n->kind);
     wire_put_u64(&w, (uint64_t)n->last_import);
     wire_put_u64(&w, (uint64_t)n->last_sync);
-    store_dataset_put_text(&w, n->name, sizeof n->name);
-    store_dataset_put_text(&w, n->format, sizeof n->format);
-    store_dataset_put_text(&w, n->files, sizeof n->files);
+    store_put_text(&w, n->name, sizeof n->name);
+    store_put_text(&w, n->format, sizeof n->format);
+    store_put_text(&w, n->files, sizeof n->files);
     if (w.err)
         return DNSBL_ESPACE;
     *len = wire_used(&w);
@@ -98,9 +75,9 @@ int store_decode_dataset(const MDB_val *k, const MDB_val *v, struct dataset_note
     out->kind = wire_get_u8(&w);
     out->last_import = (int64_t)wire_get_u64(&w);
     out->last_sync = (int64_t)wire_get_u64(&w);
-    store_dataset_get_text(&w, out->name, sizeof out->name);
-    store_dataset_get_text(&w, out->format, sizeof out->format);
-    store_dataset_get_text(&w, out->files, sizeof out->files);
+    store_get_text(&w, out->name, sizeof out->name);
+    store_get_text(&w, out->format, sizeof out->format);
+    store_get_text(&w, out->files, sizeof out->files);
     if (w.err || wire_left(&w) != 0 || version != STORE_DATASET_VERSION ||
         !store_dataset_kind_valid(out->kind) || !out->name[0] || model_dataset_id(out->name) != id)
         return DNSBL_ESCHEMA;

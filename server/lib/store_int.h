@@ -441,6 +441,13 @@ void store_ancestry_next(struct store_ancestry *w, const uint8_t key[STORE_KEY_L
                          struct store_lens *lens);
 
 /* store_codec.c: value and history codecs. */
+/* A text as u16 length + bytes, at most max - 1 of them (max: the field's
+ * size, NUL included; longer text is cut); read back into dst, a length
+ * past max - 1 or the value's end, or a NUL inside, sets w->err. The one
+ * text encoding of every record the store writes. */
+struct wire;
+void store_put_text(struct wire *w, const char *text, size_t max);
+void store_get_text(struct wire *w, char *dst, size_t max);
 int store_decode_entry_part(const void *val, size_t len, struct entry *e, bool lean);
 int store_decode_into(const void *val, size_t len, struct entry *e);
 bool store_value_entry(const MDB_val *v, uint8_t family, MDB_val *entry);

@@ -46,29 +46,6 @@ void store_okey(const uint8_t key[STORE_KEY_LEN], int64_t time, uint32_t seq,
     wire_put_u32(&w, seq);
 }
 
-/* A text of at most max - 1 bytes (max: the field's size, NUL included),
- * as u16 length + bytes; longer text is cut. */
-static void store_oplog_put_text(struct wire *w, const char *text, size_t max)
-{
-    size_t n = strnlen(text, max - 1);
-    wire_put_u16(w, (uint16_t)n);
-    wire_put_bytes(w, text, n);
-}
-
-static void store_oplog_get_text(struct wire *w, char *dst, size_t max)
-{
-    size_t n = wire_get_u16(w);
-    dst[0] = '\0';
-    if (n > max - 1 || !wire_need(w, n)) {
-        w->err = true;
-        return;
-    }
-    wire_get_bytes(w, dst, n);
-    dst[n] = '\0';
-    if (memchr(dst, '\0', n)) /* a C string never holds one: the value is garbage */
-        w->err = true;
-}
-
 int store_encode_oplog(const struct oplog_rec *rec, uint8_t *buf, size_t cap, size_t *len)
 {
     struct wire w;
@@ -80,9 +57,9 @@ int store_encode_oplog(const struct oplog_rec *rec, uint8_t *buf, size_t cap, si
     wire_put_u8(&w, rec->action);
     wire_put_u32(&w, rec->code);
     wire_put_u64(&w, (uint64_t)rec->expires);
-    store_oplog_put_text(&w, rec->who, sizeof rec->who);
-    store_oplog_put_text(&w, rec->reason, sizeof rec->reason);
-    store_oplog_put_text(&w, rec->dataset, sizeof rec->dataset);
+    store_put_text(&w, rec->who, sizeof rec->who);
+    store_put_text(&w, rec->reason, sizeof rec->reason);
+    store_put_text(&w, rec->dataset, sizeof rec->dataset);
     if (w.err)
         return DNSBL_ESPACE;
     *len = wire_used(&w);
@@ -102,9 +79,9 @@ int store_decode_oplog(const MDB_val *k, const MDB_val *v, struct oplog_rec *out
     out->action = wire_get_u8(&w);
     out->code = wire_get_u32(&w);
     out->expires = (int64_t)wire_get_u64(&w);
-    store_oplog_get_text(&w, out->who, sizeof out->who);
-    store_oplog_get_text(&w, out->reason, sizeof out->reason);
-    store_oplog_get_text(&w, out->dataset, sizeof out->dataset);
+    store_get_text(&w, out->who, sizeof out->who);
+    store_get_text(&w, out->reason, sizeof out->reason);
+    store_get_text(&w, out->dataset, sizeof out->dataset);
     if (w.err || wire_left(&w) != 0 || version != STORE_OPLOG_VERSION ||
         !store_oplog_action_valid(out->action) || out->time <= 0)
         return DNSBL_ESCHEMA;

@@ -125,23 +125,6 @@ int store_undo_note(struct store_txn *t, uint8_t db, const void *key, size_t kle
 
 /* ---- the imports log ---- */
 
-static void store_import_put_text(struct wire *w, const char *text, size_t cap)
-{
-    size_t n = strnlen(text, cap - 1);
-    wire_put_u16(w, (uint16_t)n);
-    wire_put_bytes(w, text, n);
-}
-
-static bool store_import_get_text(struct wire *w, char *out, size_t cap)
-{
-    size_t n = wire_get_u16(w);
-    if (n >= cap || n > wire_left(w))
-        return false;
-    wire_get_bytes(w, out, n);
-    out[n] = '\0';
-    return true;
-}
-
 static size_t store_import_encode(const struct import_info *in, uint8_t *buf)
 {
     struct wire w;
@@ -155,10 +138,10 @@ static size_t store_import_encode(const struct import_info *in, uint8_t *buf)
     wire_put_u64(&w, in->counts.duplicates);
     wire_put_u64(&w, in->counts.rejected);
     wire_put_u64(&w, in->counts.changed);
-    store_import_put_text(&w, in->who, sizeof in->who);
-    store_import_put_text(&w, in->source, sizeof in->source);
-    store_import_put_text(&w, in->format, sizeof in->format);
-    store_import_put_text(&w, in->files, sizeof in->files);
+    store_put_text(&w, in->who, sizeof in->who);
+    store_put_text(&w, in->source, sizeof in->source);
+    store_put_text(&w, in->format, sizeof in->format);
+    store_put_text(&w, in->files, sizeof in->files);
     return wire_used(&w);
 }
 
@@ -180,12 +163,12 @@ static int store_import_decode(const MDB_val *k, const MDB_val *v, struct import
     out->counts.duplicates = wire_get_u64(&w);
     out->counts.rejected = wire_get_u64(&w);
     out->counts.changed = wire_get_u64(&w);
-    bool ok = store_import_get_text(&w, out->who, sizeof out->who) &&
-              store_import_get_text(&w, out->source, sizeof out->source) &&
-              store_import_get_text(&w, out->format, sizeof out->format) &&
-              store_import_get_text(&w, out->files, sizeof out->files);
-    if (!ok || w.err || wire_left(&w) || version != STORE_IMPORT_VERSION ||
-        out->state < IMPORT_RUNNING || out->state > IMPORT_PRUNED)
+    store_get_text(&w, out->who, sizeof out->who);
+    store_get_text(&w, out->source, sizeof out->source);
+    store_get_text(&w, out->format, sizeof out->format);
+    store_get_text(&w, out->files, sizeof out->files);
+    if (w.err || wire_left(&w) || version != STORE_IMPORT_VERSION || out->state < IMPORT_RUNNING ||
+        out->state > IMPORT_PRUNED)
         return DNSBL_ESCHEMA;
     return DNSBL_OK;
 }
