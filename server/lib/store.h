@@ -418,7 +418,6 @@ struct import_info {
     char format[IMPORT_LOG_TEXT_MAX];
     char files[IMPORT_LOG_FILES_MAX];
     struct import_counts counts;
-    uint64_t records; /* undo records it still has (store_imports only) */
 };
 
 /* Records info (id, state and a zero time filled in) and makes this

@@ -168,36 +168,24 @@ int store_dataset_note(struct store *s, const struct dataset_note *n, char *why,
 
 /* ---- reading ---- */
 
+struct store_dataset_walk {
+    int (*cb)(const struct dataset_note *n, void *arg);
+    void *arg;
+};
+
+static int store_datasets_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    struct store_dataset_walk *w = arg;
+    struct dataset_note n;
+    int ret = store_decode_dataset(k, v, &n);
+    return ret == DNSBL_OK ? w->cb(&n, w->arg) : ret;
+}
+
 int store_datasets_foreach(struct store *s, int (*cb)(const struct dataset_note *n, void *arg),
                            void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    struct dataset_note n;
-    int ret = 0;
-
-    int rc = store_loose_begin(s, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_map_err(rc);
-    rc = mdb_cursor_open(txn, s->datasets, &cur);
-    if (rc != MDB_SUCCESS) {
-        store_loose_end(s, txn);
-        return store_map_err(rc);
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ret = store_decode_dataset(&k, &v, &n);
-        if (ret == DNSBL_OK)
-            ret = cb(&n, arg);
-        if (ret != 0)
-            break;
-    }
-    if (ret == 0 && rc != MDB_NOTFOUND)
-        ret = store_map_err(rc);
-    mdb_cursor_close(cur);
-    store_loose_end(s, txn);
-    return ret;
+    struct store_dataset_walk w = {.cb = cb, .arg = arg};
+    return store_walk(s, s->datasets, store_datasets_one, &w);
 }
 
 int store_dataset_check(struct store *s, const char *name, char *why, size_t whylen)

@@ -440,6 +440,11 @@ struct store_ancestry {
 void store_ancestry_next(struct store_ancestry *w, const uint8_t key[STORE_KEY_LEN],
                          struct store_lens *lens);
 
+/* store_read.c: every record of db in key order, in one read snapshot;
+ * each decodes one and calls on; non-zero stops the walk and is returned. */
+int store_walk(struct store *s, MDB_dbi db,
+               int (*each)(const MDB_val *k, const MDB_val *v, void *arg), void *arg);
+
 /* store_codec.c: value and history codecs. */
 /* A text as u16 length + bytes, at most max - 1 of them (max: the field's
  * size, NUL included; longer text is cut); read back into dst, a length

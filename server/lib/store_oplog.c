@@ -291,40 +291,28 @@ int store_reader_oplog(struct store_reader *r, const struct addr_prefix *p, stru
     return DNSBL_OK;
 }
 
+struct store_oplog_walk {
+    int (*cb)(const struct addr_prefix *p, const struct oplog_rec *rec, void *arg);
+    void *arg;
+};
+
+static int store_oplog_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    struct store_oplog_walk *w = arg;
+    struct oplog_rec rec;
+    struct addr_prefix p;
+    MDB_val ek = store_val(k->mv_data, STORE_KEY_LEN);
+    int ret = k->mv_size == STORE_OKEY_LEN ? store_prefix_from_key(&ek, &p) : DNSBL_ESCHEMA;
+    if (ret == DNSBL_OK)
+        ret = store_decode_oplog(k, v, &rec);
+    return ret == DNSBL_OK ? w->cb(&p, &rec, w->arg) : ret;
+}
+
 int store_oplog_foreach(struct store *s,
                         int (*cb)(const struct addr_prefix *p, const struct oplog_rec *rec,
                                   void *arg),
                         void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    struct oplog_rec rec;
-    struct addr_prefix p;
-    int ret = 0;
-
-    int rc = store_loose_begin(s, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_map_err(rc);
-    rc = mdb_cursor_open(txn, s->oplog, &cur);
-    if (rc != MDB_SUCCESS) {
-        store_loose_end(s, txn);
-        return store_map_err(rc);
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        MDB_val ek = store_val(k.mv_data, STORE_KEY_LEN);
-        ret = k.mv_size == STORE_OKEY_LEN ? store_prefix_from_key(&ek, &p) : DNSBL_ESCHEMA;
-        if (ret == DNSBL_OK)
-            ret = store_decode_oplog(&k, &v, &rec);
-        if (ret == DNSBL_OK)
-            ret = cb(&p, &rec, arg);
-        if (ret != 0)
-            break;
-    }
-    if (ret == 0 && rc != MDB_NOTFOUND)
-        ret = store_map_err(rc);
-    mdb_cursor_close(cur);
-    store_loose_end(s, txn);
-    return ret;
+    struct store_oplog_walk w = {.cb = cb, .arg = arg};
+    return store_walk(s, s->oplog, store_oplog_one, &w);
 }

@@ -398,30 +398,29 @@ int store_serial(struct store *s, uint64_t *out)
     return err;
 }
 
-int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg)
+/* Every record of db in key order, in one read snapshot: each(k, v, arg)
+ * decodes one and calls the caller's callback; a non-zero return stops
+ * the walk and is returned. The one loop behind the store's foreach
+ * functions. */
+int store_walk(struct store *s, MDB_dbi db,
+               int (*each)(const MDB_val *k, const MDB_val *v, void *arg), void *arg)
 {
     MDB_txn *txn = NULL;
     MDB_cursor *cur;
     MDB_val k, v;
-    struct entry e;
     int ret = 0;
 
     int rc = store_loose_begin(s, &txn);
     if (rc != MDB_SUCCESS)
         return store_map_err(rc);
-    rc = mdb_cursor_open(txn, s->entries, &cur);
+    rc = mdb_cursor_open(txn, db, &cur);
     if (rc != MDB_SUCCESS) {
         store_loose_end(s, txn);
         return store_map_err(rc);
     }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        memset(&e, 0, sizeof e);
-        ret = store_prefix_from_key(&k, &e.prefix);
-        if (ret == DNSBL_OK)
-            ret = store_decode_value(&v, e.prefix.family, &e);
-        if (ret == DNSBL_OK)
-            ret = cb(&e, arg);
+        ret = each(&k, &v, arg);
         if (ret != 0)
             break;
     }
@@ -430,4 +429,26 @@ int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), 
     mdb_cursor_close(cur);
     store_loose_end(s, txn);
     return ret;
+}
+
+struct store_entry_walk {
+    int (*cb)(const struct entry *e, void *arg);
+    void *arg;
+    struct entry e;
+};
+
+static int store_foreach_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    struct store_entry_walk *w = arg;
+    memset(&w->e, 0, sizeof w->e);
+    int ret = store_prefix_from_key(k, &w->e.prefix);
+    if (ret == DNSBL_OK)
+        ret = store_decode_value(v, w->e.prefix.family, &w->e);
+    return ret == DNSBL_OK ? w->cb(&w->e, w->arg) : ret;
+}
+
+int store_foreach(struct store *s, int (*cb)(const struct entry *e, void *arg), void *arg)
+{
+    struct store_entry_walk w = {.cb = cb, .arg = arg};
+    return store_walk(s, s->entries, store_foreach_one, &w);
 }

@@ -284,35 +284,23 @@ int store_import_end(struct store *s, const struct import_info *info, char *why,
     return store_public_err(store_write_growing(s, store_import_end_try, &a, why, whylen));
 }
 
+struct store_imports_walk {
+    int (*cb)(const struct import_info *info, void *arg);
+    void *arg;
+};
+
+static int store_imports_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+    struct store_imports_walk *w = arg;
+    struct import_info info;
+    int ret = store_import_decode(k, v, &info);
+    return ret == DNSBL_OK ? w->cb(&info, w->arg) : ret;
+}
+
 int store_imports(struct store *s, int (*cb)(const struct import_info *info, void *arg), void *arg)
 {
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    struct import_info info;
-    int ret = 0;
-
-    int rc = store_loose_begin(s, &txn);
-    if (rc != MDB_SUCCESS)
-        return store_map_err(rc);
-    rc = mdb_cursor_open(txn, s->imports, &cur);
-    if (rc != MDB_SUCCESS) {
-        store_loose_end(s, txn);
-        return store_map_err(rc);
-    }
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        ret = store_import_decode(&k, &v, &info);
-        if (ret == DNSBL_OK)
-            ret = cb(&info, arg);
-        if (ret != 0)
-            break;
-    }
-    if (ret == 0 && rc != MDB_NOTFOUND)
-        ret = store_map_err(rc);
-    mdb_cursor_close(cur);
-    store_loose_end(s, txn);
-    return ret;
+    struct store_imports_walk w = {.cb = cb, .arg = arg};
+    return store_walk(s, s->imports, store_imports_one, &w);
 }
 
 int store_import_get(struct store *s, uint64_t id, struct import_info *out)
