@@ -679,6 +679,36 @@ static int store_entry_delete(struct store_applier *a, const uint8_t key[STORE_K
     return t->err;
 }
 
+/* A write's marks: a fresh entry's bit in the filter, and for any entry
+ * the flat index's changed mark (the index no longer answers for its
+ * addresses) and count. */
+static void store_applier_mark(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
+                               bool fresh)
+{
+    struct store *s = a->s;
+    struct store_txn *t = a->t;
+    if (fresh && store_txn_ok(t) && !a->filter_loaded) {
+        store_txn_step(t, store_filter_load(s, t->txn, &a->filter_have), "read the filter");
+        a->filter_loaded = true;
+    }
+    if (fresh && store_txn_ok(t) && a->filter_have) {
+        store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
+        a->filter_dirty = true;
+    }
+    if (store_txn_ok(t) && !a->flat_loaded) {
+        store_txn_step(t, store_dirty_load(s, t->txn, &a->flat_have, &a->dirty_grew),
+                       "read what changed since the flat index");
+        a->flat_loaded = true;
+    }
+    if (store_txn_ok(t) && a->flat_have) {
+        if (!store_dirty_has(s->dirty, key)) {
+            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
+            a->dirty_grew = true;
+        }
+        a->flat_changes++;
+    }
+}
+
 /* Applies the events rec[0..m), all on one entry, in the caller's order:
  * one load, one store, a history update per event that has one. */
 static int store_apply_group(struct store_applier *a, const struct store_rec *rec, size_t m)
@@ -769,31 +799,10 @@ static int store_apply_group(struct store_applier *a, const struct store_rec *re
         if (flags == MDB_CURRENT && a->oldlen == an + len && memcmp(a->old, a->val, an + len) == 0)
             return t->err;
     }
-    if (flags != MDB_CURRENT) {
+    if (flags != MDB_CURRENT)
         store_txn_step(t, store_anc_of_new(a->ecur, key, a->val),
                        "read the entries containing a new one");
-        if (store_txn_ok(t) && !a->filter_loaded) {
-            store_txn_step(t, store_filter_load(s, t->txn, &a->filter_have), "read the filter");
-            a->filter_loaded = true;
-        }
-        if (store_txn_ok(t) && a->filter_have) {
-            store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
-            a->filter_dirty = true;
-        }
-    }
-    if (store_txn_ok(t) && !a->flat_loaded) {
-        store_txn_step(t, store_dirty_load(s, t->txn, &a->flat_have, &a->dirty_grew),
-                       "read what changed since the flat index");
-        a->flat_loaded = true;
-    }
-    if (store_txn_ok(t) && a->flat_have) {
-        /* The flat index no longer answers for this entry's addresses. */
-        if (!store_dirty_has(s->dirty, key)) {
-            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
-            a->dirty_grew = true;
-        }
-        a->flat_changes++;
-    }
+    store_applier_mark(a, key, flags != MDB_CURRENT);
     if (!store_txn_ok(t))
         return t->err;
     a->changed++;
@@ -1114,34 +1123,6 @@ struct store_applier *store_applier_open(struct store_txn *t)
         store_txn_step(t, mdb_cursor_open(t->txn, t->s->evidence, &a->vcur),
                        "open evidence cursor");
     return a;
-}
-
-/* The filter and the flat index's marks, as store_apply_group keeps them. */
-static void store_applier_mark(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
-                               bool fresh)
-{
-    struct store *s = a->s;
-    struct store_txn *t = a->t;
-    if (fresh && store_txn_ok(t) && !a->filter_loaded) {
-        store_txn_step(t, store_filter_load(s, t->txn, &a->filter_have), "read the filter");
-        a->filter_loaded = true;
-    }
-    if (fresh && store_txn_ok(t) && a->filter_have) {
-        store_filter_add(s->filter, s->filter + STORE_F4_BYTES, key);
-        a->filter_dirty = true;
-    }
-    if (store_txn_ok(t) && !a->flat_loaded) {
-        store_txn_step(t, store_dirty_load(s, t->txn, &a->flat_have, &a->dirty_grew),
-                       "read what changed since the flat index");
-        a->flat_loaded = true;
-    }
-    if (store_txn_ok(t) && a->flat_have) {
-        if (!store_dirty_has(s->dirty, key)) {
-            store_filter_add(s->dirty, s->dirty + STORE_F4_BYTES, key);
-            a->dirty_grew = true;
-        }
-        a->flat_changes++;
-    }
 }
 
 int store_applier_put_entry(struct store_applier *a, const uint8_t key[STORE_KEY_LEN],
