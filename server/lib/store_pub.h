@@ -1,0 +1,68 @@
+/* store_pub: the published view of each zone (doc/store-format.md,
+ * "Published view"): the names and records a zone transfer carries, the
+ * zone's serial, and a bounded journal of the changes between serials for
+ * IXFR (RFC 1995). dnsblctl publish writes them; dnsbld reads them through
+ * a begun store_reader. An iterator is the caller's, freed with
+ * store_pub_iter_free; the pointers in a record it yields live until the
+ * next call on it, and the reader must stay begun while it is used. */
+#ifndef DNSBL_STORE_PUB_H
+#define DNSBL_STORE_PUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* What the last publish of a zone left. */
+struct store_pub_state {
+    uint32_t serial;    /* the zone's SOA serial */
+    int64_t published;  /* unix time of the publish that made serial */
+    uint64_t names;     /* owner names in the published set */
+    uint64_t records;   /* records in it */
+    uint32_t oldest;    /* the oldest serial the journal reaches back to
+                         * (== serial when the journal is empty) */
+};
+
+enum store_pub_kind {
+    STORE_PUB_RR,      /* AXFR: one record of the set */
+    STORE_PUB_DEL_SOA, /* IXFR: a change begins, from serial (RFC 1995 4) */
+    STORE_PUB_DEL,     /* a record the change deletes */
+    STORE_PUB_ADD_SOA, /* the change leads to serial */
+    STORE_PUB_ADD,     /* a record it adds */
+};
+
+/* One record, class IN. For the SOA kinds only kind and serial are set:
+ * the server writes its own apex SOA with that serial. */
+struct store_pub_rr {
+    enum store_pub_kind kind;
+    uint32_t serial;
+    const uint8_t *owner; /* wire form, lower case, absolute (the apex included) */
+    uint16_t owner_len;
+    uint16_t type;
+    uint32_t ttl;
+    const uint8_t *rdata;
+    uint16_t rdlen;
+};
+
+struct store_pub_iter;
+
+/* The state of zone (text, as in the config: "bl.example"); DNSBL_ENOENT
+ * when it was never published. */
+int store_reader_pub_state(struct store_reader *r, const char *zone, struct store_pub_state *out);
+
+/* Every record of the published set (no apex SOA: the caller sends it
+ * first and last). */
+int store_pub_axfr_open(struct store_reader *r, const char *zone, struct store_pub_iter **out);
+
+/* The changes from serial `from` to the current serial, oldest first;
+ * DNSBL_ENOENT when the journal does not reach back to from (the caller
+ * falls back to AXFR). */
+int store_pub_ixfr_open(struct store_reader *r, const char *zone, uint32_t from,
+                        struct store_pub_iter **out);
+
+/* 1: *rr filled; 0: the end; < 0: a dnsbl_err. */
+int store_pub_iter_next(struct store_pub_iter *it, struct store_pub_rr *rr);
+void store_pub_iter_free(struct store_pub_iter *it);
+
+#endif
