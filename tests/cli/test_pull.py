@@ -236,8 +236,14 @@ class TestPull(CtlTestCase):
         err = self.pull(knot, rc=1)  # no key: Knot refuses
         self.assertIn("NOTAUTH", err)
         self.assertEqual(self.listing(), before)
-        s = self.pull(knot, "--tsig", "xfr:" + KEY)
+        keyfile = os.path.join(self.tmp, "xfr.key")
+        with open(keyfile, "w") as f:
+            f.write("xfr:%s\n" % KEY)  # the algorithm defaults to hmac-sha256
+        s = self.pull(knot, "--tsig-file", keyfile)
         self.assertEqual((s["from"], s["to"], s["how"]), ("1", "2", "IXFR"))
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % knot.port, "--tsig", "xfr:***")
+        self.assertEqual(r.rc, 2)
+        self.assertIn("--tsig: TSIG key 'xfr': the secret is not base64", r.err)
 
     def test_unreachable_and_expiry(self):
         knot = self.start_knot(expire=3600)

@@ -29,6 +29,7 @@ struct pull_args {
     const char *zone;
     const char *from;
     const char *tsig;
+    const char *tsig_file;
     const char *dataset;
     double timeout;
     bool allow_empty, axfr, done;
@@ -63,7 +64,7 @@ static double pull_clock(void)
 
 static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pull_args *a)
 {
-    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR };
+    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR, OPT_TSIG_FILE };
     static const struct option opts[] = {
         CTL_OPTIONS_COMMON,
         CTL_OPTION_CREATE,
@@ -73,6 +74,7 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
         {"timeout", required_argument, NULL, 't'},
         {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
         {"axfr", no_argument, NULL, OPT_AXFR},
+        {"tsig-file", required_argument, NULL, OPT_TSIG_FILE},
         {NULL, 0, NULL, 0},
     };
     a->timeout = PULL_TIMEOUT_DEFAULT;
@@ -85,6 +87,8 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
                 return CTL_EXIT_USAGE;
             if (!a->from)
                 return ctl_usage_error(ctx, "--from ADDR[:PORT] is required");
+            if (a->tsig && a->tsig_file)
+                return ctl_usage_error(ctx, "--tsig and --tsig-file: one key only");
             return CTL_EXIT_OK;
         case CTL_GETOPT_HELP:
             a->done = true;
@@ -109,6 +113,9 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
             break;
         case OPT_AXFR:
             a->axfr = true;
+            break;
+        case OPT_TSIG_FILE:
+            a->tsig_file = optarg;
             break;
         default:
             return CTL_EXIT_USAGE;
@@ -548,6 +555,29 @@ static int pull_after_failure(struct pull_run *r)
     return CTL_EXIT_FAIL;
 }
 
+/* The key as --tsig takes it, on the first line of a file, so that the
+ * secret is not in the process list. */
+static int pull_read_key_file(const char *path, struct tsig_key *k, char *why, size_t whylen)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[got ? strcspn(line, "\r\n") : 0] = '\0';
+    char inner[512];
+    int rc = tsig_key_from_spec(k, line, inner, sizeof inner);
+    memset(line, 0, sizeof line);
+    if (rc != DNSBL_OK) {
+        snprintf(why, whylen, "%s: %s", path, inner);
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct pull_run r = {.ctx = ctx, .fd = -1};
@@ -568,6 +598,13 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
     if (r.a.tsig) {
         if (tsig_key_from_spec(&r.key, r.a.tsig, why, sizeof why) != DNSBL_OK)
             return ctl_usage_error(ctx, "--tsig: %s", why);
+        r.have_key = true;
+    }
+    if (r.a.tsig_file) {
+        if (pull_read_key_file(r.a.tsig_file, &r.key, why, sizeof why) != 0) {
+            ctl_error("--tsig-file: %s", why);
+            return CTL_EXIT_FAIL;
+        }
         r.have_key = true;
     }
     rc = ctl_store_open_write(ctx, &r.s);
