@@ -13,15 +13,19 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
+import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 
 from ctlhelp import CtlTestCase, run_ctl
 from dnsbltest import Server, txt_strings
@@ -290,6 +294,121 @@ class TestPull(CtlTestCase):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertIn("timed out after 1 s waiting for message 1", r.err)
 
+
+class FakePrimary:
+    """A loopback TCP primary written here, for what Knot will not send:
+    answer(query) returns the messages (dns.message) of one exchange."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.queries = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    n = struct.unpack(">H", conn.recv(2, socket.MSG_WAITALL))[0]
+                    q = dns.message.from_wire(conn.recv(n, socket.MSG_WAITALL))
+                    self.queries.append(q)
+                    for m in self.answer(q):
+                        m.id = q.id
+                        w = m.to_wire()
+                        conn.sendall(struct.pack(">H", len(w)) + w)
+                except (OSError, struct.error, dns.exception.DNSException):
+                    pass
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+def rr_message(q, records, rcode=0):
+    m = dns.message.make_response(q)
+    m.set_rcode(rcode)
+    for text in records:
+        name, ttl, cls, typ, rdata = text.split(None, 4)
+        m.answer.append(dns.rrset.from_text(name, int(ttl), cls, typ, rdata))
+    return m
+
+
+def soa(serial):
+    return "bl.example. 300 IN SOA ns.bl.example. h.bl.example. %d 300 60 3600 300" % serial
+
+
+class TestPullStreams(CtlTestCase):
+    """Streams a real primary would not send: each fails naming the
+    message and record, and the old data stays."""
+
+    def primary(self, answer):
+        p = FakePrimary(answer)
+        self.addCleanup(p.stop)
+        return p
+
+    def pull(self, p, rc):
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % p.port, "--timeout", "5")
+        self.assertEqual(r.rc, rc, r.err)
+        return r
+
+    def good(self, q):
+        return [rr_message(q, [soa(5), "*.2.0.192.bl.example. 300 IN A 127.0.0.2"]),
+                rr_message(q, ["9.113.0.203.bl.example. 300 IN A 127.0.0.3", soa(5)])]
+
+    def test_ixfr_refused_falls_back_to_axfr(self):
+        def answer(q):
+            if q.question[0].rdtype == dns.rdatatype.IXFR:
+                return [rr_message(q, [], rcode=dns.rcode.NOTIMP)]
+            return self.good(q)
+        p = self.primary(answer)
+        self.assertIn("(AXFR)", self.pull(p, 0).out)
+        r = self.pull(p, 0)
+        self.assertIn("serial 5 -> 5 (AXFR)", r.out)
+        self.assertEqual([q.question[0].rdtype for q in p.queries],
+                         [dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.AXFR])
+        # the IXFR asked from the serial applied (RFC 1995 3)
+        self.assertEqual(p.queries[1].authority[0][0].serial, 5)
+
+    def test_malformed_streams_keep_the_old_data(self):
+        p = self.primary(self.good)
+        self.pull(p, 0)
+        before = self.ctl_ok("list").out
+        bad = {
+            "message 2: the last SOA has serial 6, the first 5":
+                lambda q: [rr_message(q, [soa(5), "*.3.0.192.bl.example. 300 IN A 127.0.0.2"]),
+                           rr_message(q, [soa(6)])],
+            "message 1: record 2: 'x.other.example.' is outside the zone":
+                lambda q: [rr_message(q, [soa(6), "x.other.example. 300 IN A 127.0.0.2", soa(6)])],
+            "message 2: record 1: 'www.bl.example.' does not map to an address":
+                lambda q: [rr_message(q, [soa(6)]),
+                           rr_message(q, ["www.bl.example. 300 IN A 127.0.0.2", soa(6)])],
+            "message 1: serial going backwards: the primary has 4, we have 5":
+                lambda q: [rr_message(q, [soa(4), "*.3.0.192.bl.example. 300 IN A 127.0.0.2",
+                                          soa(4)])],
+            "message 1: record 1: the transfer does not start with the zone's SOA":
+                lambda q: [rr_message(q, ["*.3.0.192.bl.example. 300 IN A 127.0.0.2"])],
+            "message 2: the primary closed the connection before the transfer ended":
+                lambda q: [rr_message(q, [soa(6), "*.3.0.192.bl.example. 300 IN A 127.0.0.2"])],
+        }
+        for want, answer in bad.items():
+            p.answer = answer
+            r = self.pull(p, 1)
+            self.assertIn("pull bl.example from 127.0.0.1:%d: %s" % (p.port, want), r.err)
+            self.assertIn("the old data stays", r.err)
+            self.assertEqual(self.ctl_ok("list").out, before, want)
+        self.ctl_ok("check")
 
 if __name__ == "__main__":
     unittest.main()

@@ -51,6 +51,7 @@ struct pull_run {
     size_t bytes;
     unsigned messages;
     struct xfr_parser *xp;
+    bool ixfr_refused; /* the primary does not do IXFR: ask AXFR */
     double t0;
     char err[2048];
 };
@@ -329,6 +330,13 @@ static int pull_transfer(struct pull_run *r)
         if (id != r->id)
             return pull_fail(r, "message %u: ID %u does not answer our request (%u)", r->messages,
                              id, r->id);
+        /* A primary without IXFR says NOTIMP or FORMERR (RFC 1995 2). */
+        unsigned rcode = msg[3] & 0x0f;
+        if (r->ixfr && r->messages == 1 && (rcode == 4 || rcode == 1)) {
+            r->ixfr_refused = true;
+            return pull_fail(r, "message 1: the primary answered IXFR with %s",
+                             rcode == 4 ? "NOTIMP" : "FORMERR");
+        }
         enum tsig_error te = TSIG_ERR_NONE;
         int rc = tsig_verify_answer(&ts, msg, &len, time(NULL), false, &te);
         if (rc != DNSBL_OK) {
@@ -634,7 +642,18 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
     if (r.have_state && strcmp(r.st.dataset, r.dataset) != 0)
         r.st.have_serial = false;
     r.ixfr = !r.a.axfr && r.have_state && r.st.have_serial;
-    if (pull_transfer(&r) == 0 && pull_apply(&r) == 0)
+    int tr = pull_transfer(&r);
+    if (tr != 0 && r.ixfr_refused) {
+        close(r.fd);
+        r.fd = -1;
+        xfr_parser_free(r.xp);
+        r.xp = NULL;
+        r.ixfr = false;
+        r.bytes = 0;
+        r.messages = 0;
+        tr = pull_transfer(&r);
+    }
+    if (tr == 0 && pull_apply(&r) == 0)
         rc = CTL_EXIT_OK;
     else
         rc = pull_after_failure(&r);
