@@ -632,7 +632,7 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
         store_close(r.s);
         return ctl_usage_error(ctx, "dataset name '%s' is too long", ds);
     }
-    snprintf(r.dataset, sizeof r.dataset, "%s", ds);
+    memcpy(r.dataset, ds, strlen(ds) + 1); /* fits: checked above */
     if (store_dataset_check(r.s, r.dataset, why, sizeof why) != DNSBL_OK) {
         ctl_error("pull %s: %s", r.zone, why);
         store_close(r.s);
