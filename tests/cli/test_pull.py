@@ -201,6 +201,15 @@ class TestPull(CtlTestCase):
         imports = json.loads(self.ctl_ok("imports", "--json").out)
         self.assertEqual([i["format"] for i in imports], ["axfr", "ixfr"])
         self.ctl_ok("check")
+        # Undoing the IXFR takes the data back to serial 1: the next pull
+        # cannot build on serial 2 and takes the whole zone again.
+        self.ctl_ok("undo", str(imports[1]["id"]))
+        self.assertEqual(self.show_json("203.0.113.9")["code"], "127.0.0.3")
+        s = self.pull(knot)
+        self.assertEqual((s["from"], s["to"], s["how"]), ("none", "2", "AXFR"))
+        self.assertEqual(self.show_json("203.0.113.9")["code"], "127.0.0.5")
+        got = self.listing()
+        self.assertEqual(set(got), self.WANT_V1 - {"10.0.0.0/8"} | {"100.64.0.0/16"})
 
         # A real dnsbld on the store answers what was pulled.
         conf = os.path.join(self.tmp, "dnsbld.conf")

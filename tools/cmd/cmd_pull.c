@@ -483,6 +483,7 @@ static int pull_apply(struct pull_run *r)
     struct import_info log;
     pull_log_begin(r, &log, full ? "axfr" : "ixfr");
     int rc = store_import_begin(r->s, &log, why, sizeof why);
+    st.import_id = log.id;
     size_t removed = pe.removed, changed = 0;
     if (rc == DNSBL_OK && full) {
         struct store_sync_stats ss;
@@ -638,8 +639,14 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
         store_close(r.s);
         return CTL_EXIT_FAIL;
     }
-    /* Another dataset than the last pull's: start over with a whole zone. */
+    /* Another dataset than the last pull's, or the pull that applied the
+     * serial was undone (dnsblctl undo): the data is not that version any
+     * more, so start over with a whole zone. */
+    struct import_info imp;
     if (r.have_state && strcmp(r.st.dataset, r.dataset) != 0)
+        r.st.have_serial = false;
+    if (r.have_state && r.st.import_id && store_import_get(r.s, r.st.import_id, &imp) == DNSBL_OK &&
+        (imp.state == IMPORT_UNDONE || imp.state == IMPORT_UNDOING))
         r.st.have_serial = false;
     r.ixfr = !r.a.axfr && r.have_state && r.st.have_serial;
     int tr = pull_transfer(&r);
