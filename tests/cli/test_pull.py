@@ -235,12 +235,18 @@ class TestPull(CtlTestCase):
                 r = srv.query("%s.%s" % (name, ZONE))
                 self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN, name)
 
+    # 5,000 more hosts: the AXFR spans several messages, each signed on
+    # the one before (RFC 8945 5.3.1).
+    MANY = "".join("%d.%d.51.198 IN A 127.0.0.2\n" % (i % 250, 100 + i // 250) for i in range(5000))
+
     def test_tsig(self):
-        knot = self.start_knot(tsig=True)
+        knot = self.start_knot(V1 + self.MANY, tsig=True)
         s = self.pull(knot, "--tsig", "hmac-sha256:xfr:" + KEY)
         self.assertEqual(s["how"], "AXFR")
+        self.assertEqual(s["added"], "5007")
+        self.assertGreater(int(s["bytes"]), 65535)
         before = self.listing()
-        knot.change(V2, 2)
+        knot.change(V2 + self.MANY, 2)
         err = self.pull(knot, "--tsig", "hmac-sha256:xfr:" + OTHER_KEY, rc=1)
         self.assertIn("pull bl.example from 127.0.0.1:%d: message 1: bad TSIG (key xfr): BADSIG"
                       % knot.port, err)
