@@ -317,11 +317,11 @@ class FakePrimary:
     """A loopback TCP primary written here, for what Knot will not send:
     answer(query) returns the messages (dns.message) of one exchange."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, v6=False):
         self.answer = answer
         self.queries = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        self.sock.bind(("::1" if v6 else "127.0.0.1", 0))
         self.sock.listen(4)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -379,8 +379,8 @@ class TestPullStreams(CtlTestCase):
     """Streams a real primary would not send: each fails naming the
     message and record, and the old data stays."""
 
-    def primary(self, answer):
-        p = FakePrimary(answer)
+    def primary(self, answer, v6=False):
+        p = FakePrimary(answer, v6)
         self.addCleanup(p.stop)
         return p
 
@@ -423,6 +423,12 @@ class TestPullStreams(CtlTestCase):
         self.assertEqual(r.rc, 1)
         self.assertEqual(len(p.queries), 1)  # dnspython refused the request: no answer
         self.assertIn("closed the connection", r.err)
+
+    def test_ipv6_primary(self):
+        p = self.primary(self.good, v6=True)
+        r = self.ctl("pull", ZONE, "--from", "[::1]:%d" % p.port)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("serial none -> 5 (AXFR)", r.out)
 
     def test_unsigned_refusal_is_named(self):
         p = self.primary(lambda q: [rr_message(q, [], rcode=dns.rcode.REFUSED, sign=False)])
