@@ -67,27 +67,25 @@ def kdig_bytes(port, qtype):
     return "NOERROR", int(m.group(1))
 
 
-@unittest.skipUnless(all(peers.available(k) for k in peers.SECONDARIES)
-                     and shutil.which("kdig"), "knot, nsd, bind9 or kdig missing (deps.sh)")
-class TestSecondaries(unittest.TestCase):
+class XfrCase(unittest.TestCase):
+    """A store with a bit of everything, a dnsbld config that lets
+    127.0.0.1 transfer it with the key, and a sample of questions."""
+
+    notify_ports = ()
+
     def setUp(self):
         self.tmp = tmpdir("xfr-interop-")
         self.db = os.path.join(self.tmp, "db")
         self.ctl_ok("init", self.db, now=T0)
         self.port = peers.free_port()
-        self.secondaries = [cls(os.path.join(self.tmp, kind), ZONE, self.port, key=KEY)
-                            for kind, cls in sorted(peers.SECONDARIES.items())]
-        for s in self.secondaries:
-            s.port = peers.free_port()
-            self.addCleanup(s.stop)
-        self.conf = os.path.join(self.tmp, "dnsbld.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONFIG.format(db=self.db, secret=KEY[2], zone=ZONE, zonefile=ZONE_FILE,
-                                  notify=", ".join('"127.0.0.1:%d"' % s.port
-                                                   for s in self.secondaries)))
         self.server = None
         self.figures = []
 
+    def write_config(self, notify_ports=()):
+        self.conf = os.path.join(self.tmp, "dnsbld.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONFIG.format(db=self.db, secret=KEY[2], zone=ZONE, zonefile=ZONE_FILE,
+                                  notify=", ".join('"127.0.0.1:%d"' % p for p in notify_ports)))
     def tearDown(self):
         if self.server:
             self.server.stop()
@@ -138,10 +136,10 @@ class TestSecondaries(unittest.TestCase):
     def sample(self):
         listing = json.loads(self.ctl_ok("list", "--json"))
         prefixes = [ipaddress.ip_network(e["prefix"]) for e in listing]
-        addrs = dnsdiff.sample_addresses(prefixes, inside=25, near=25)
+        addrs = dnsdiff.sample_addresses(prefixes, inside=40, near=40)
         extra = [ipaddress.ip_network(n) for n in ("100.70.1.0/24", "2001:db8:f3ff::/48",
                                                    "203.0.113.0/24", "10.1.2.0/24")]
-        addrs = sorted(set(addrs) | set(dnsdiff.sample_addresses(extra, inside=200)),
+        addrs = sorted(set(addrs) | set(dnsdiff.sample_addresses(extra, inside=600)),
                        key=lambda a: (a.version, int(a)))
         self.assertGreaterEqual(len(addrs), SAMPLE_MIN)
         return addrs
@@ -160,11 +158,14 @@ class TestSecondaries(unittest.TestCase):
 
     # -- the comparison --
 
-    def compare(self, addrs, label):
+    def compare(self, addrs, label, others):
+        """Every name's A and TXT answer from each of others (objects with
+        .name and .port) must be dnsbld's, up to normalise()."""
         names = {dnsdiff.qname(ip, ZONE): ip for ip in addrs}
         want = {t: dnsdiff.answers_bulk(self.port, names, t) for t in ("A", "TXT")}
         listed = sum(1 for n in names if want["A"][n][1])
-        for s in self.secondaries:
+        self.assertGreater(listed, len(names) // 20, "the sample hardly touches a listing")
+        for s in others:
             bad = []
             for t in ("A", "TXT"):
                 got = dnsdiff.answers_bulk(s.port, names, t)
@@ -175,8 +176,20 @@ class TestSecondaries(unittest.TestCase):
             self.assertEqual(bad[:20], [], "%s: %s answers %d of %d questions otherwise"
                              % (label, s.name, len(bad), 2 * len(names)))
         self.figures.append("%s: %d names (%d listed), A and TXT, equal on %s"
-                            % (label, len(names), listed,
-                               ", ".join(s.name for s in self.secondaries)))
+                            % (label, len(names), listed, ", ".join(s.name for s in others)))
+
+
+@unittest.skipUnless(all(peers.available(k) for k in peers.SECONDARIES)
+                     and shutil.which("kdig"), "knot, nsd, bind9 or kdig missing (deps.sh)")
+class TestSecondaries(XfrCase):
+    def setUp(self):
+        super().setUp()
+        self.secondaries = [cls(os.path.join(self.tmp, kind), ZONE, self.port, key=KEY)
+                            for kind, cls in sorted(peers.SECONDARIES.items())]
+        for s in self.secondaries:
+            s.port = peers.free_port()
+            self.addCleanup(s.stop)
+        self.write_config([s.port for s in self.secondaries])
 
     def step(self, label, addrs, change, now=T0):
         """Apply change (a dnsblctl command that publishes), then every
@@ -193,7 +206,7 @@ class TestSecondaries(unittest.TestCase):
         self.figures.append("%s: serial %d -> %d, secondaries current after %s s; IXFR %d B, "
                             "AXFR %d B" % (label, before, after,
                                            "/".join("%.2f" % w for w in waits), ixfr, axfr))
-        self.compare(addrs, label)
+        self.compare(addrs, label, self.secondaries)
         return ixfr, axfr
 
     def test_secondaries_answer_as_dnsbld(self):
@@ -206,7 +219,7 @@ class TestSecondaries(unittest.TestCase):
         for s in self.secondaries:
             s.start(ready=lambda p: p.answers())
             s.wait_serial(serial, timeout=60)
-        self.compare(addrs, "first AXFR")
+        self.compare(addrs, "first AXFR", self.secondaries)
 
         small = []
         small.append(self.step("add", addrs, lambda: self.ctl_ok(
@@ -232,7 +245,53 @@ class TestSecondaries(unittest.TestCase):
         self.assertNotEqual(after, before, "decay did not change the published zone")
         for s in self.secondaries:
             s.wait_serial(after, timeout=30)
-        self.compare(addrs, "three months later")
+        self.compare(addrs, "three months later", self.secondaries)
+
+
+class Dnsbld:
+    """A second dnsbld, on the store a pull filled."""
+
+    name = "dnsbld (pulled)"
+
+    def __init__(self, db):
+        self.srv = Server(["--db", db, "--zone", "%s=%s" % (ZONE, ZONE_FILE), "--now", T0],
+                          listen=("127.0.0.1:0",))
+        self.port = self.srv.ports["127.0.0.1"]
+
+    def stop(self):
+        self.srv.stop()
+
+
+class TestChain(XfrCase):
+    """dnsbld as primary, dnsblctl pull into a second store, a second
+    dnsbld serving it: the chain answers as the primary does, first by
+    AXFR, then by IXFR after a change."""
+
+    def pull(self, db):
+        rc, out, err = ctl("pull", ZONE, "--from", "127.0.0.1:%d" % self.port, "--tsig",
+                           "%s:%s:%s" % (KEY[1], KEY[0], KEY[2]), db=db, now=T0, timeout=300)
+        self.assertEqual(rc, 0, err)
+        return out
+
+    def test_pull_from_dnsbld_answers_alike(self):
+        self.build_store()
+        self.write_config()
+        self.ctl_ok("publish", "--config", self.conf)
+        addrs = self.sample()
+        self.start_dnsbld(T0)
+        second = os.path.join(self.tmp, "second-db")
+        rc, _, err = ctl("init", second)
+        self.assertEqual(rc, 0, err)
+        out = self.pull(second)
+        self.assertIn("AXFR", out)
+        chained = Dnsbld(second)
+        self.addCleanup(chained.stop)
+        self.compare(addrs, "chain after AXFR", [chained])
+        self.ctl_ok("add", "203.0.113.0/24", "--code", "127.0.0.8", "--reason", "new")
+        self.ctl_ok("delist", "192.0.2.77")
+        out = self.pull(second)
+        self.assertIn("IXFR", out)
+        self.compare(addrs, "chain after IXFR", [chained])
 
 
 if __name__ == "__main__":
