@@ -11,6 +11,7 @@ differences doc/formats.md 4.8 states for any zone file: NOERROR with no
 data where dnsbld says NXDOMAIN (both "not listed"), and a wildcard's TXT
 naming the listed prefix instead of the address asked about. IXFR carries
 only the change: its bytes are measured against the AXFR's with kdig.
+XFR_PEERS=knot,nsd (say) runs the secondaries named only, for debugging.
 """
 
 import base64
@@ -151,6 +152,23 @@ class XfrCase(unittest.TestCase):
                              listen=("127.0.0.1:%d" % self.port,))
         return self.server
 
+    def wait_secondary(self, s, serial, timeout=30):
+        try:
+            return s.wait_serial(serial, timeout=timeout)
+        except AssertionError as e:
+            raise AssertionError("%s\ndnsbld's log:\n%s" % (e, self.server.log()[-3000:]))
+
+    def wait_new_serial(self, before, label, timeout=10):
+        """dnsbld's serial once it moved from before (it reads the
+        published serial on a timer)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            now = self.serial()
+            if now is not None and now != before:
+                return now
+            time.sleep(0.05)
+        self.fail("%s did not move dnsbld's serial from %s" % (label, before))
+
     def serial(self, port=None):
         s = peers.Peer(self.tmp, ZONE)
         s.port = port or self.port
@@ -185,7 +203,8 @@ class TestSecondaries(XfrCase):
     def setUp(self):
         super().setUp()
         self.secondaries = [cls(os.path.join(self.tmp, kind), ZONE, self.port, key=KEY)
-                            for kind, cls in sorted(peers.SECONDARIES.items())]
+                            for kind, cls in sorted(peers.SECONDARIES.items())
+                            if kind in os.environ.get("XFR_PEERS", kind)]
         for s in self.secondaries:
             s.port = peers.free_port()
             self.addCleanup(s.stop)
@@ -196,10 +215,8 @@ class TestSecondaries(XfrCase):
         secondary must reach the new serial by NOTIFY and answer alike."""
         before = self.serial()
         change()
-        after = self.serial()
-        self.assertIsNotNone(after)
-        self.assertNotEqual(after, before, "%s did not move the serial" % label)
-        waits = [s.wait_serial(after, timeout=30) for s in self.secondaries]
+        after = self.wait_new_serial(before, label)
+        waits = [self.wait_secondary(s, after) for s in self.secondaries]
         rc, ixfr = kdig_bytes(self.port, "IXFR=%d" % before)
         _, axfr = kdig_bytes(self.port, "AXFR")
         self.assertEqual(rc, "NOERROR")
@@ -241,10 +258,9 @@ class TestSecondaries(XfrCase):
         before = self.serial()
         self.ctl_ok("publish", "--config", self.conf, now=T_LATER)
         self.start_dnsbld(T_LATER)
-        after = self.serial()
-        self.assertNotEqual(after, before, "decay did not change the published zone")
+        after = self.wait_new_serial(before, "decay")
         for s in self.secondaries:
-            s.wait_serial(after, timeout=30)
+            self.wait_secondary(s, after)
         self.compare(addrs, "three months later", self.secondaries)
 
 

@@ -124,6 +124,10 @@ NSD_SECONDARY = """server:
     database: ""
     logfile: "{dir}/nsd.log"
     verbosity: 2
+    # NSD limits a client to 200 answers a second by default: the test asks
+    # thousands from one address.
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
 remote-control:
     control-enable: no
 {key}
@@ -194,14 +198,16 @@ class Peer:
         """Start on a free port; ready(peer) says when it is up (default:
         it answers a question about the zone at all)."""
         last = ""
+        fixed = self.port is not None  # a port others were told (NOTIFY targets)
         for _ in range(3):
-            self.port = free_port()
+            if not fixed:
+                self.port = free_port()
             conf = os.path.join(self.dir, self.name + ".conf")
             with open(conf, "w") as f:
                 f.write(self.config(self.port))
-            self.proc = subprocess.Popen(self.argv(conf), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL,
-                                         stderr=open(os.path.join(self.dir, "stderr"), "w"))
+            with open(os.path.join(self.dir, "stderr"), "w") as err:
+                self.proc = subprocess.Popen(self.argv(conf), stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=err)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if (ready or Peer.answers)(self):
