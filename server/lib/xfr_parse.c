@@ -40,6 +40,7 @@ struct xfr_parser {
     uint32_t step_serial; /* IXFR: the version of the current difference */
     unsigned msgno;
     size_t records;
+    size_t skipped; /* records at names that are not addresses (glue, www) */
     bool failed;
     struct xfr_change *ch;
     size_t nch, capch;
@@ -124,6 +125,29 @@ enum xfr_style xfr_parser_style(const struct xfr_parser *p)
 const struct xfr_soa *xfr_parser_soa(const struct xfr_parser *p)
 {
     return &p->soa;
+}
+
+size_t xfr_parser_skipped(const struct xfr_parser *p)
+{
+    return p->skipped;
+}
+
+static int hexval(uint8_t c);
+
+/* Is some label of the relative name lab neither decimal, one hex digit
+ * nor "*"? Such a name (ns1, www: the zone file's own data beside the
+ * listings, RFC 5782 keeps them apart) is no attempt at an address. */
+static bool labels_not_address(const uint8_t *lab, size_t len)
+{
+    for (size_t at = 0; at < len; at += 1 + (size_t)lab[at]) {
+        size_t n = lab[at];
+        bool digits = n > 0;
+        for (size_t j = 0; j < n; j++)
+            digits = digits && isdigit(lab[at + 1 + j]);
+        if (!digits && !(n == 1 && (lab[at + 1] == '*' || hexval(lab[at + 1]) >= 0)))
+            return true;
+    }
+    return false;
 }
 
 size_t xfr_parser_records(const struct xfr_parser *p)
@@ -423,6 +447,10 @@ static int take_record(struct xfr_parser *p, const uint8_t *name, size_t nlen, u
     struct addr_prefix pf;
     bool wild;
     name_text(name, nt, sizeof nt);
+    if (labels_not_address(name, rel)) {
+        p->skipped++;
+        return DNSBL_OK;
+    }
     if (!labels_prefix(name, rel, &pf, &wild))
         return fail(p, why, whylen, "%s: '%s' does not map to an address or prefix", what, nt);
     bool del = p->ph == PH_DEL;

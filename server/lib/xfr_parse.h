@@ -59,6 +59,8 @@ enum xfr_style xfr_parser_style(const struct xfr_parser *p);
 const struct xfr_soa *xfr_parser_soa(const struct xfr_parser *p);
 const struct xfr_change *xfr_parser_changes(const struct xfr_parser *p, size_t *n);
 size_t xfr_parser_records(const struct xfr_parser *p); /* records read, SOAs included */
+/* Records at names that are no address (ns1, www: zone data, not listings). */
+size_t xfr_parser_skipped(const struct xfr_parser *p);
 
 /* What the store held for a name's prefix in the pulled dataset, for an
  * incremental transfer (zeroed for a full one or an unknown prefix). */

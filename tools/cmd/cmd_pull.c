@@ -524,9 +524,9 @@ static int pull_apply(struct pull_run *r)
     if (had)
         snprintf(fs, sizeof fs, "%u", from);
     printf("zone %s: serial %s -> %u (%s), records %zu, added %zu, removed %zu, changed %zu, "
-           "bytes %zu, seconds %.2f\n",
+           "not addresses %zu, bytes %zu, seconds %.2f\n",
            r->zone, fs, soa->serial, full ? "AXFR" : "IXFR", xfr_parser_records(r->xp),
-           pe.listed + pe.excluded, removed, changed, r->bytes, secs);
+           pe.listed + pe.excluded, removed, changed, xfr_parser_skipped(r->xp), r->bytes, secs);
     return 0;
 }
 
