@@ -176,11 +176,18 @@ class XfrCase(unittest.TestCase):
 
     # -- the comparison --
 
-    def compare(self, addrs, label, others):
+    def compare(self, addrs, label, others, skip_multi=False):
         """Every name's A and TXT answer from each of others (objects with
-        .name and .port) must be dnsbld's, up to normalise()."""
+        .name and .port) must be dnsbld's, up to normalise(); skip_multi
+        leaves out names dnsbld answers with more than one A value."""
         names = {dnsdiff.qname(ip, ZONE): ip for ip in addrs}
         want = {t: dnsdiff.answers_bulk(self.port, names, t) for t in ("A", "TXT")}
+        if skip_multi:
+            multi = [n for n in names if len(want["A"][n][1]) > 1]
+            self.assertLess(len(multi), len(names) // 10)
+            for n in multi:
+                del names[n]
+            label += " (%d names with two values left out)" % len(multi)
         listed = sum(1 for n in names if want["A"][n][1])
         self.assertGreater(listed, len(names) // 20, "the sample hardly touches a listing")
         for s in others:
@@ -302,12 +309,14 @@ class TestChain(XfrCase):
         self.assertIn("AXFR", out)
         chained = Dnsbld(second)
         self.addCleanup(chained.stop)
-        self.compare(addrs, "chain after AXFR", [chained])
+        # A pulled name keeps one value (README, "Pulling a zone"): the names that
+        # two datasets list are left out here.
+        self.compare(addrs, "chain after AXFR", [chained], skip_multi=True)
         self.ctl_ok("add", "203.0.113.0/24", "--code", "127.0.0.8", "--reason", "new")
         self.ctl_ok("delist", "192.0.2.77")
         out = self.pull(second)
         self.assertIn("IXFR", out)
-        self.compare(addrs, "chain after IXFR", [chained])
+        self.compare(addrs, "chain after IXFR", [chained], skip_multi=True)
 
 
 if __name__ == "__main__":
