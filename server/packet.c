@@ -16,6 +16,7 @@
 #include "err.h"
 #include "verdict.h"
 #include "wire.h"
+#include "xfr.h"
 
 #define OPT_RR_LEN 11 /* root name, type, class, ttl, rdlength */
 #define TXT_MAX 1024  /* rendered TXT text: four character-strings at most */
@@ -353,10 +354,22 @@ static void reply_put_txt(struct reply *r, uint32_t ttl, const char *text, size_
     r->an++;
 }
 
+/* The SOA just written ends with serial, refresh, retry, expire and
+ * minimum (RFC 1035 3.3.13): once the zone is published its serial is
+ * the published one (zone.h), patched in here. */
+static inline void reply_patch_serial(struct reply *r, const struct zone *z)
+{
+    uint64_t p = atomic_load_explicit(&((struct zone *)z)->pub, memory_order_relaxed);
+    if (p != 0 && !r->w.err)
+        packet_store_u32(r->w.pos - 20, (uint32_t)p);
+}
+
 static void reply_put_soa_authority(struct reply *r, const struct zone *z, size_t apex_off)
 {
-    if (reply_put_rrset(r, (uint16_t)(DNS_HEADER_LEN + apex_off), &z->soa_neg))
+    if (reply_put_rrset(r, (uint16_t)(DNS_HEADER_LEN + apex_off), &z->soa_neg)) {
         r->ns++;
+        reply_patch_serial(r, z);
+    }
 }
 
 /* After reply_finish: the TSIG record of a NOTAUTH answer to a query
@@ -432,16 +445,22 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
         /* RFC 8482 4.1: one RRset is a valid answer to ANY, and a small
          * one gives a spoofed ANY flood nothing to amplify. */
         const struct zone_rrset *one = apex_off == 0 ? &z->soa : &z->sets[first];
-        if (reply_put_rrset(r, DNS_HEADER_LEN, one))
+        if (reply_put_rrset(r, DNS_HEADER_LEN, one)) {
             r->an = (uint16_t)(r->an + one->count);
+            if (one->type == DNS_TYPE_SOA)
+                reply_patch_serial(r, z);
+        }
         return;
     }
     for (size_t i = first; i < first + n; i++) {
         const struct zone_rrset *set = &z->sets[i];
         if (q->qtype != DNS_TYPE_ANY && q->qtype != set->type)
             continue;
-        if (reply_put_rrset(r, DNS_HEADER_LEN, set))
+        if (reply_put_rrset(r, DNS_HEADER_LEN, set)) {
             r->an = (uint16_t)(r->an + set->count);
+            if (set->type == DNS_TYPE_SOA)
+                reply_patch_serial(r, z);
+        }
         if (set->nadditional)
             glue = set;
     }
@@ -748,6 +767,48 @@ static uint8_t packet_check_unusual(struct query *q, const uint8_t *in, size_t i
     return DNS_RCODE_NOERROR;
 }
 
+/* AXFR or IXFR at a zone's apex (xfr.h): over TCP the caller streams it
+ * (true, ctx->xfr_zone set); IXFR over UDP of a zone that allows
+ * transfers is answered here (true, the answer in out). False: the usual
+ * path refuses it. */
+static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, const struct query *q,
+                            const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                            size_t *outlen) __attribute__((noinline, cold));
+static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, const struct query *q,
+                            const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                            size_t *outlen)
+{
+    size_t apex_off = 1;
+    const struct zone *z = NULL;
+    if ((q->flags & DNS_FLAG_OPCODE) == 0 && q->qclass == DNS_CLASS_IN && ctx->zones != NULL)
+        z = zoneset_find(ctx->zones, &q->name, &apex_off);
+    if (z == NULL || apex_off != 0)
+        return false;
+    if (t == PACKET_UDP && (q->qtype != DNS_TYPE_IXFR || z->xfr.allow.n == 0))
+        return false;
+    if (ctx->info) {
+        packet_fill_info(ctx->info, in, q, true);
+        ctx->info->listed = false;
+        ctx->info->rcode = 0;
+        ctx->info->truncated = false;
+    }
+    if (t == PACKET_TCP) {
+        ctx->xfr_zone = z;
+        *outlen = 0;
+        return true;
+    }
+    char peer[ADDR_TEXT_MAX] = "?";
+    if (ctx->client != NULL)
+        addr_format(ctx->client, peer, sizeof peer);
+    size_t cap = packet_udp_limit(q, t, outcap);
+    *outlen = xfr_answer_udp(z, ctx->client, peer, in, inlen, ctx->now, out, cap);
+    if (ctx->info) {
+        ctx->info->rcode = out[3] & 0x0f;
+        ctx->info->truncated = (out[2] & 0x02) != 0;
+    }
+    return true;
+}
+
 static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transport t, bool slip,
                                       const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                       size_t *outlen)
@@ -781,6 +842,9 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
         have_question = true;
     }
     q.qend = have_question ? wire_used(&w) : DNS_HEADER_LEN;
+    if (have_question && (uint16_t)(q.qtype - DNS_TYPE_IXFR) <= DNS_TYPE_AXFR - DNS_TYPE_IXFR &&
+        packet_transfer(ctx, t, &q, in, inlen, out, outcap, outlen))
+        return t == PACKET_TCP ? PACKET_XFR : PACKET_ANSWER;
     /* One test for everything ordinary queries never have; the rest is
      * sorted out off the hot path. */
     struct tsig_echo tsig;
