@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
     build-essential cmake pkg-config clang
     libevent-dev libldns-dev liblmdb-dev lmdb-utils libconfuse-dev libcmocka-dev
-    libgmime-3.0-dev zlib1g-dev
-    rbldnsd nsd
+    libgmime-3.0-dev zlib1g-dev libssl-dev
+    rbldnsd nsd knot
     python3 python3-dnspython
     bind9-dnsutils knot-dnsutils ldnsutils
     valgrind

@@ -341,6 +341,37 @@ static const struct ctl_command ctl_commands[] = {
      "  -F, --zone-file FILE    the apex records (SOA, NS, ...) for zone and rbldnsd\n"
      "  -Z, --zone-config FILE  dnsbld's configuration file: the zone's policy\n" CTL_USAGE_COMMON,
      "write what a zone answers as rbldnsd data, a zone file or CSV"},
+    {"pull", ctl_cmd_pull,
+     "Usage: dnsblctl pull ZONE --from ADDR[:PORT] [--tsig [ALG:]NAME:SECRET]\n"
+     "                     [--dataset NAME] [--timeout S] [--allow-empty] [--axfr]\n"
+     "\n"
+     "Take ZONE from a primary DNS server by zone transfer, as a secondary does:\n"
+     "IXFR (RFC 1995) from the serial the last pull applied, AXFR (RFC 5936) the\n"
+     "first time or when the primary answers with the whole zone. Names become\n"
+     "prefixes again (*.2.0.192.ZONE is 192.0.2.0/24, nibbles for IPv6), A values\n"
+     "the listing codes, TXT the listing text; a name with only other records\n"
+     "(HINFO) is an exclusion. A whole zone is the whole truth of the dataset\n"
+     "(default: the zone's name); each transfer is applied in one write\n"
+     "transaction together with the new serial, so a pull killed at any point\n"
+     "leaves the old data and serial. A pull that fails (unreachable primary,\n"
+     "timeout, bad TSIG, malformed transfer) exits 1 naming the primary, the\n"
+     "message and the record, and changes no data; when the last success is\n"
+     "older than the zone's SOA expire, the dataset's listings are withdrawn\n"
+     "and the error says the zone expired. Prints on success:\n"
+     "  zone Z: serial A -> B (AXFR|IXFR), records N, added N, removed N,\n"
+     "  changed N, bytes N, seconds S\n"
+     "\n"
+     "Options:\n"
+     "  -f, --from ADDR[:PORT]  the primary (port 53 unless given; [V6]:PORT)\n"
+     "  -y, --tsig [ALG:]NAME:SECRET  sign the request and check every answer\n"
+     "                          (RFC 8945), the key as kdig -y takes it; ALG is\n"
+     "                          hmac-sha256 (default), hmac-sha1, -sha384, -sha512\n"
+     "  -s, --dataset NAME      the dataset to fill (default: ZONE)\n"
+     "  -t, --timeout S         give up after S seconds without progress (30)\n"
+     "      --allow-empty       accept a whole zone without any listing\n"
+     "      --axfr              ask for the whole zone even when IXFR could do\n" CTL_USAGE_CREATE
+     CTL_USAGE_COMMON,
+     "take a zone from a primary by AXFR/IXFR into a dataset"},
     {"datasets", ctl_cmd_datasets,
      "Usage: dnsblctl datasets [--json] [--zone-config FILE]\n"
      "\n"

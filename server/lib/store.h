@@ -462,4 +462,42 @@ int store_import_prune(struct store *s, uint64_t id, uint64_t *records, char *wh
 int store_undo(struct store *s, uint64_t id, struct store_undo_stats *st, char *why, size_t whylen);
 const char *store_import_state_name(uint8_t state); /* "running", "done", ... */
 
+/* Pull state (store_pull.c): what dnsblctl pull knows of a zone it takes
+ * from a primary by zone transfer, kept as the meta record "pull:ZONE"
+ * (doc/store-format.md "Meta records"), written in the same transaction
+ * as the data of a transfer, so a pull killed at any point leaves the old
+ * data and the old serial together. */
+#define STORE_PULL_TEXT_MAX 256
+struct store_pull_state {
+    bool have_serial;                /* a transfer was applied: serial is its version */
+    uint32_t serial;                 /* the SOA serial last applied */
+    uint32_t refresh, retry, expire; /* that SOA's timers, seconds */
+    uint32_t minimum;
+    int64_t last_success; /* unix seconds of the last pull that worked (0: never) */
+    int64_t last_attempt; /* of the last pull, worked or not */
+    int64_t expired_at;   /* when the listings were withdrawn for expiry (0: not expired) */
+    uint64_t pulls;       /* transfers applied */
+    char dataset[MODEL_DATASET_MAX];
+    char primary[STORE_PULL_TEXT_MAX];    /* ADDR:PORT as given */
+    char last_error[STORE_PULL_TEXT_MAX]; /* "" after a success */
+};
+/* DNSBL_ENOENT when the zone was never pulled into this store. */
+int store_pull_get(struct store *s, const char *zone, struct store_pull_state *out, char *why,
+                   size_t whylen);
+/* The state alone, in its own write transaction (a failed pull). */
+int store_pull_put(struct store *s, const char *zone, const struct store_pull_state *st, char *why,
+                   size_t whylen);
+/* A whole zone (AXFR; or, with n == 0, the withdrawal of an expired one):
+ * the n events become the whole truth of dataset (store_apply_sync with
+ * force: the primary is the authority), and st is written, in one write
+ * transaction. */
+int store_pull_full(struct store *s, const char *zone, const struct store_pull_state *st,
+                    const char *dataset, size_t n,
+                    void (*event_at)(void *arg, size_t i, struct event *ev), void *arg, int64_t now,
+                    struct store_sync_stats *stats, char *why, size_t whylen);
+/* Differences (IXFR): the n events and st in one write transaction. */
+int store_pull_incr(struct store *s, const char *zone, const struct store_pull_state *st,
+                    const struct event *ev, size_t n, struct store_apply_stats *stats, char *why,
+                    size_t whylen);
+
 #endif

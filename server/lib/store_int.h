@@ -561,6 +561,23 @@ int store_decode_dataset(const MDB_val *k, const MDB_val *v, struct dataset_note
  * sync's own transaction). Returns t->err. */
 int store_dataset_note_txn(struct store_txn *t, const struct dataset_note *n);
 
+/* One meta record written in the same transaction as a batch of events
+ * (store_pull.c: the pull state moves with the data it describes). */
+struct store_meta_put {
+    const char *name; /* the meta key (ASCII) */
+    const void *val;
+    size_t len;
+};
+/* store_apply and store_apply_sync, with meta written in their write
+ * transaction, which then commits even when no entry changed. */
+int store_apply_meta(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
+                     const struct store_meta_put *meta, struct store_apply_stats *stats, char *why,
+                     size_t whylen);
+int store_apply_sync_meta(struct store *s, const char *const *datasets, size_t ndatasets, size_t n,
+                          void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                          const struct store_sync_options *o, const struct store_meta_put *meta,
+                          struct store_sync_stats *stats, char *why, size_t whylen);
+
 /* store_undo.c: the undo records of the open import (doc/store-format.md
  * "undo"). A key is the import id (u64), the database's tag and the
  * record's own key. */

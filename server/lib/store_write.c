@@ -992,7 +992,8 @@ static int store_sync_sweep(struct store_txn *t, struct store_sync_spec *y)
 }
 
 static int store_apply_once(struct store *s, const struct event *ev, const uint8_t *const *dedup,
-                            size_t n, struct store_sync_spec *sync, struct store_apply_stats *st,
+                            size_t n, struct store_sync_spec *sync,
+                            const struct store_meta_put *meta, struct store_apply_stats *st,
                             char *why, size_t whylen)
 {
     struct store_applier app = {.s = s, .ev = ev}, *a = &app;
@@ -1037,7 +1038,12 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
         if (note.name[0])
             store_dataset_note_txn(&t, &note);
     }
-    if (sync && store_txn_ok(&t) && a->changed == 0)
+    /* A caller's meta record goes with the batch (store_apply_meta). */
+    if (meta && store_txn_ok(&t)) {
+        MDB_val mk = store_meta_key(meta->name), mv = store_val(meta->val, meta->len);
+        store_txn_step(&t, mdb_put(t.txn, s->meta, &mk, &mv, 0), "write a meta record");
+    }
+    if ((sync || meta) && store_txn_ok(&t) && (st->applied == 0 || a->changed == 0))
         return store_txn_end(&t, why, whylen);
     if (store_txn_ok(&t) && (st->applied == 0 || a->changed == 0)) {
         /* Nothing changed (all duplicates, or what the store held already):
@@ -1066,6 +1072,7 @@ struct store_apply_args {
     size_t n;
     struct store_apply_stats st;
     struct store_sync_spec *sync;
+    const struct store_meta_put *meta;
 };
 
 static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
@@ -1073,11 +1080,18 @@ static int store_apply_try(struct store *s, void *arg, char *why, size_t whylen)
     struct store_apply_args *a = arg;
     /* A sync's events may have moved with its removals (store_sync_spec). */
     const struct event *ev = a->sync ? *a->sync->evs : a->ev;
-    return store_apply_once(s, ev, a->dedup, a->n, a->sync, &a->st, why, whylen);
+    return store_apply_once(s, ev, a->dedup, a->n, a->sync, a->meta, &a->st, why, whylen);
 }
 
 int store_apply(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
                 struct store_apply_stats *stats, char *why, size_t whylen)
+{
+    return store_apply_meta(s, ev, dedup, n, NULL, stats, why, whylen);
+}
+
+int store_apply_meta(struct store *s, const struct event *ev, const uint8_t *const *dedup, size_t n,
+                     const struct store_meta_put *meta, struct store_apply_stats *stats, char *why,
+                     size_t whylen)
 {
     struct store_apply_stats st = {0, 0, 0};
 
@@ -1093,10 +1107,10 @@ int store_apply(struct store *s, const struct event *ev, const uint8_t *const *d
         return DNSBL_EINVAL;
     }
     int err = store_check_events(s, ev, n, why, whylen);
-    if (err != DNSBL_OK || n == 0)
+    if (err != DNSBL_OK || (n == 0 && !meta))
         return err;
     /* The batch is all or nothing, so after a full map it runs again whole. */
-    struct store_apply_args args = {.ev = ev, .dedup = dedup, .n = n, .st = st};
+    struct store_apply_args args = {.ev = ev, .dedup = dedup, .n = n, .st = st, .meta = meta};
     err = store_write_growing(s, store_apply_try, &args, why, whylen);
     if (err != DNSBL_OK)
         return store_public_err(err);
@@ -1320,6 +1334,15 @@ int store_apply_sync(struct store *s, const char *const *datasets, size_t ndatas
                      const struct store_sync_options *o, struct store_sync_stats *stats, char *why,
                      size_t whylen)
 {
+    return store_apply_sync_meta(s, datasets, ndatasets, n, event_at, arg, o, NULL, stats, why,
+                                 whylen);
+}
+
+int store_apply_sync_meta(struct store *s, const char *const *datasets, size_t ndatasets, size_t n,
+                          void (*event_at)(void *arg, size_t i, struct event *ev), void *arg,
+                          const struct store_sync_options *o, const struct store_meta_put *meta,
+                          struct store_sync_stats *stats, char *why, size_t whylen)
+{
     struct store_sync_stats st = {0};
     struct store_sync_spec y = {.names = datasets, .nids = ndatasets, .st = &st};
     uint32_t *ids = calloc(ndatasets ? ndatasets : 1, sizeof *ids);
@@ -1357,7 +1380,7 @@ int store_apply_sync(struct store *s, const char *const *datasets, size_t ndatas
         y.max_share = o->max_share;
         y.force = o->force;
         y.evs = &evs;
-        struct store_apply_args args = {.ev = evs, .n = n, .sync = &y};
+        struct store_apply_args args = {.ev = evs, .n = n, .sync = &y, .meta = meta};
         err = store_write_growing(s, store_apply_try, &args, why, whylen);
         st.applied = args.st.applied;
         st.changed = args.st.changed;

@@ -45,6 +45,16 @@ struct tsig_session {
     size_t mac_len;
     unsigned messages;          /* messages signed or checked so far */
     unsigned unsigned_run;      /* answers since the last signed one */
+    /* Kept by tsig.c (callers only zero the struct and set key): */
+    enum tsig_error error;      /* the error tsig_sign writes next */
+    uint64_t req_time;          /* the request's time signed (BADTIME answers) */
+    uint8_t err_name[255];      /* the request's key and algorithm names, */
+    uint16_t err_name_len;      /* echoed in an unsigned error answer */
+    uint8_t err_alg[255];
+    uint16_t err_alg_len;
+    /* The running inner HMAC (RFC 2104) over the prior MAC and the
+     * messages since it: unsigned answers feed it (RFC 8945 4.3.1). */
+    _Alignas(8) unsigned char hstate[256];
 };
 
 /* Server: look for a TSIG record at the end of a request. Returns
@@ -63,11 +73,26 @@ int tsig_verify_request(struct tsig_session *s, const struct tsig_key *keys, siz
 int tsig_sign(struct tsig_session *s, uint8_t *msg, size_t *len, size_t cap, int64_t now,
               enum tsig_error err);
 
+/* Server: send this answer unsigned (RFC 8945 5.3.1 lets a stream sign
+ * only every few messages, at most 99 unsigned in a row): the next
+ * tsig_sign covers it. */
+void tsig_sign_skip(struct tsig_session *s, const uint8_t *msg, size_t len);
+
 /* Client: check an answer of the exchange and cut its TSIG record off.
  * Later answers of a transfer may come unsigned, up to 99 in a row
  * (RFC 8945 5.3.1); the first and the last must be signed (last: the
  * caller says so). DNSBL_EREFUSED with *err on a bad signature. */
 int tsig_verify_answer(struct tsig_session *s, uint8_t *msg, size_t *len, int64_t now, bool last,
                        enum tsig_error *err);
+
+/* The text name of an algorithm ("hmac-sha256") and of a TSIG error
+ * ("BADSIG"; NULL for none): static strings. */
+const char *tsig_alg_name(enum tsig_alg alg);
+const char *tsig_error_name(enum tsig_error err);
+
+/* Client, at the end of a transfer: true when the last answer checked was
+ * signed (RFC 8945 5.3.1: the last message of a stream must be), for a
+ * caller that only knows a message was the last after parsing it. */
+bool tsig_session_ended_signed(const struct tsig_session *s);
 
 #endif

@@ -22,7 +22,7 @@ case "$secs" in
     ;;
 esac
 build=build-fuzz
-read -r -a targets <<<"${FUZZ_TARGETS:-packet tcp arf csv rbldnsd config addr flat}"
+read -r -a targets <<<"${FUZZ_TARGETS:-packet tcp arf csv rbldnsd config addr flat tsig xfr}"
 cpus=$(nproc 2>/dev/null || echo 1)
 jobs=${FUZZ_JOBS:-$((cpus >= 2 ? 2 : 1))}
 

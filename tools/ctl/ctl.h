@@ -68,6 +68,7 @@ int ctl_cmd_datasets(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_imports(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_undo(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_prune(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv);
 
 /* Every command accepts these: put CTL_OPTIONS_COMMON first in its option
  * table and start its short-option string with CTL_SHORTOPTS_COMMON. */

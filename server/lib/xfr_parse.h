@@ -1,0 +1,83 @@
+/* xfr_parse: a zone transfer as it arrives (AXFR, RFC 5936; IXFR,
+ * RFC 1995), message by message, into what changed per address: names
+ * under the zone back into prefixes (RFC 5782 octets and nibbles, a "*"
+ * label for a whole prefix), A values as listing codes, TXT as the
+ * listing text, names with only other records as exclusions. Pure: no
+ * I/O, no clock. The parser owns its changes; xfr_parser_free frees
+ * them, and the texts they point to. */
+#ifndef DNSBL_XFR_PARSE_H
+#define DNSBL_XFR_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "model.h"
+
+struct xfr_soa {
+    uint32_t serial, refresh, retry, expire, minimum;
+};
+
+enum xfr_style {
+    XFR_FULL = 1, /* a whole zone: AXFR, or an IXFR answered AXFR-style */
+    XFR_INCR,     /* IXFR differences */
+    XFR_UPTODATE, /* an IXFR answered with the current SOA only */
+};
+
+/* What one record type of one name did over the whole transfer. */
+enum xfr_op { XFR_SAME = 0, XFR_DELETED, XFR_SET };
+
+/* Everything the transfer said about one name (one prefix). */
+struct xfr_change {
+    struct addr_prefix prefix;
+    uint8_t a;      /* enum xfr_op of its A record */
+    uint32_t code;  /* XFR_SET: the A value, host order */
+    uint32_t ttl;   /* of the A record */
+    uint8_t txt;    /* enum xfr_op of its TXT record */
+    char *txt_text; /* XFR_SET: the text, "$" doubled (a dnsbld template) */
+    int other;      /* other records (HINFO, ...) added less deleted */
+};
+
+struct xfr_parser;
+
+/* zone: "bl.example" (no trailing dot needed). ixfr: we asked IXFR from
+ * have_serial; else AXFR (have_serial, when have, must not be newer than
+ * what arrives: a serial going backwards is refused). NULL without memory. */
+struct xfr_parser *xfr_parser_new(const char *zone, bool ixfr, bool have, uint32_t have_serial);
+void xfr_parser_free(struct xfr_parser *p);
+
+/* One answer message, in order. DNSBL_OK, or DNSBL_EINVAL with why naming
+ * the message (1-based) and the record; the parser then refuses more. */
+int xfr_parser_feed(struct xfr_parser *p, const uint8_t *msg, size_t len, char *why, size_t whylen);
+
+/* Has the closing SOA arrived? */
+bool xfr_parser_done(const struct xfr_parser *p);
+
+/* After done: the style, the new SOA, and the changes in prefix order. */
+enum xfr_style xfr_parser_style(const struct xfr_parser *p);
+const struct xfr_soa *xfr_parser_soa(const struct xfr_parser *p);
+const struct xfr_change *xfr_parser_changes(const struct xfr_parser *p, size_t *n);
+size_t xfr_parser_records(const struct xfr_parser *p); /* records read, SOAs included */
+
+/* What the store held for a name's prefix in the pulled dataset, for an
+ * incremental transfer (zeroed for a full one or an unknown prefix). */
+struct xfr_have {
+    bool listed; /* an imported listing: code, txt */
+    uint32_t code;
+    uint32_t ttl;
+    const char *txt; /* NULL: no TXT */
+    bool excluded;   /* an imported exclusion */
+};
+
+/* The event that makes the name what the transfer left it: EV_IMPORT_LIST,
+ * EV_IMPORT_EXCLUDE or EV_IMPORT_REMOVE; false when nothing is to be done
+ * (a full transfer never removes: the sync does). Pointers in ev borrow
+ * from c, old and dataset. */
+bool xfr_change_event(const struct xfr_change *c, const struct xfr_have *old, bool full,
+                      const char *dataset, int64_t now, struct event *ev);
+
+/* Serial arithmetic (RFC 1982): is a newer than b? */
+bool xfr_serial_newer(uint32_t a, uint32_t b);
+
+#endif
