@@ -452,6 +452,27 @@ static const struct ctl_command ctl_commands[] = {
      "\n"
      "Options:\n" CTL_USAGE_COMMON,
      "restore a backup into an empty directory, checked"},
+    {"publish", ctl_cmd_publish,
+     "Usage: dnsblctl publish [--config FILE] [--zone NAME]\n"
+     "\n"
+     "Publish what each zone of dnsbld's configuration answers now as its\n"
+     "transferable view (AXFR/IXFR, doc/store-format.md \"Published view\"): the\n"
+     "zone's names and records are made as export --format zone makes them and\n"
+     "compared with the last published ones; when they differ, the new set, the\n"
+     "difference (for IXFR) and serial + 1 are stored in one transaction. The\n"
+     "serial only moves when the answers changed; a zone's first serial is the\n"
+     "current time. Prints per zone the serial, whether it changed, the names\n"
+     "added, removed and changed, and the seconds it took. Scores decay with\n"
+     "time, so run it on a schedule (contrib/dnsblctl-publish.timer).\n"
+     "The store remembers FILE (its full path); later runs without --config, and\n"
+     "every command that writes entries (add, delist, remove, allow, import,\n"
+     "undo), publish with it again unless given --no-publish.\n"
+     "\n"
+     "Options:\n"
+     "  -c, --config FILE       dnsbld's configuration: its zones, their policy and\n"
+     "                          journal_max, and its db (--db wins)\n"
+     "  -z, --zone NAME         publish this zone only\n" CTL_USAGE_COMMON,
+     "publish each zone's answers for zone transfers"},
     {"help", ctl_cmd_help,
      "Usage: dnsblctl help [COMMAND]\n"
      "\n"
@@ -482,6 +503,8 @@ static void ctl_print_main_usage(FILE *out)
           "                   the current time\n"
           "  -h, --help       show this help\n"
           "  -V, --version    show the version\n"
+          "      --no-publish  a command that writes entries does not publish the\n"
+          "                   zones at its end (see publish), for bulk scripts\n"
           "\n"
           "Store options (for commands that write):\n"
           "  --map-size INITIAL[,MAX]  a new store's LMDB map, and the most it grows to, in\n"
@@ -708,7 +731,13 @@ static bool ctl_parse_count(const char *text, size_t *out)
 
 static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
 {
-    enum { OPT_MAP_SIZE = CTL_OPT_NOW + 1, OPT_INDEX_FROM, OPT_REINDEX_AFTER, OPT_EVIDENCE_DAYS };
+    enum {
+        OPT_MAP_SIZE = CTL_OPT_NOW + 1,
+        OPT_INDEX_FROM,
+        OPT_REINDEX_AFTER,
+        OPT_EVIDENCE_DAYS,
+        OPT_NO_PUBLISH
+    };
     static const struct option opts[] = {
         {"db", required_argument, NULL, 'd'},
         {"now", required_argument, NULL, CTL_OPT_NOW},
@@ -718,6 +747,7 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
         {"index-from", required_argument, NULL, OPT_INDEX_FROM},
         {"reindex-after", required_argument, NULL, OPT_REINDEX_AFTER},
         {"evidence-days", required_argument, NULL, OPT_EVIDENCE_DAYS},
+        {"no-publish", no_argument, NULL, OPT_NO_PUBLISH},
         CTL_OPTION_CREATE,
         {NULL, 0, NULL, 0},
     };
@@ -748,6 +778,9 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
             return CTL_GETOPT_HELP;
         case CTL_OPT_CREATE:
             ctx->create = true;
+            break;
+        case OPT_NO_PUBLISH:
+            ctx->no_publish = true;
             break;
         case OPT_MAP_SIZE:
             if (store_options_map_size(&ctx->store_opt, optarg, why, sizeof why) != DNSBL_OK) {
@@ -781,6 +814,17 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
     return CTL_GETOPT_END;
 }
 
+/* The commands that change entries, after which the zones are published
+ * again (cmd_publish.c). */
+static bool ctl_command_writes(const struct ctl_command *cmd)
+{
+    static const char *const writers[] = {"add", "delist", "remove", "allow", "import", "undo"};
+    for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++)
+        if (strcmp(cmd->name, writers[i]) == 0)
+            return true;
+    return false;
+}
+
 static int ctl_run(int argc, char **argv)
 {
     struct ctl_ctx ctx = {0};
@@ -810,7 +854,10 @@ static int ctl_run(int argc, char **argv)
     int first = optind;
     /* 0, not 1: glibc re-initialises its scanner (the "+" mode) only then. */
     optind = 0;
-    return ctx.command->fn(&ctx, argc - first, argv + first);
+    int rc = ctx.command->fn(&ctx, argc - first, argv + first);
+    if (rc == CTL_EXIT_OK && !ctx.no_publish && ctl_command_writes(ctx.command))
+        ctl_publish_remembered(&ctx);
+    return rc;
 }
 
 int main(int argc, char **argv)

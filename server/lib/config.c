@@ -291,6 +291,7 @@ int config_add_zone(struct config *c, const char *arg, char *why, size_t whylen)
     policy_defaults(&zc.policy);
     acl_init(&zc.acl);
     acl_init(&zc.xfr.allow);
+    zc.journal_max = CONFIG_DEFAULT_JOURNAL_MAX;
 
     const char *eq = strchr(arg, '=');
     size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
@@ -942,6 +943,7 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         policy_defaults(&zc.policy);
         acl_init(&zc.acl);
         acl_init(&zc.xfr.allow);
+        zc.journal_max = CONFIG_DEFAULT_JOURNAL_MAX;
         snprintf(zc.name, sizeof zc.name, "%s", cfg_title(sec));
         if (cfg_size(sec, "file") > 0 && cfg_getstr(sec, "file")[0] != '\0' &&
             config_copy_path(zc.file, sizeof zc.file, dir, cfg_getstr(sec, "file")) != DNSBL_OK) {
@@ -950,6 +952,15 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         }
         if (cfg_size(sec, "ttl") > 0)
             zc.policy.ttl = (uint32_t)cfg_getint(sec, "ttl");
+        if (cfg_size(sec, "journal_max") > 0) {
+            long v = cfg_getint(sec, "journal_max");
+            if (v < 0 || v > CONFIG_JOURNAL_MAX) {
+                config_set_why(why, whylen, "%s: zone %s: journal_max must be 0 to %d", c->path,
+                               zc.name, CONFIG_JOURNAL_MAX);
+                return DNSBL_EINVAL;
+            }
+            zc.journal_max = (unsigned)v;
+        }
         if (cfg_size(sec, "code") > 0 &&
             config_parse_code(cfg_getstr(sec, "code"), &zc.policy.code_manual, why, whylen) !=
                 DNSBL_OK)
@@ -993,6 +1004,7 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
     cfg_opt_t zone_opts[] = {
         CFG_STR("file", NULL, CFGF_NODEFAULT),
         CFG_INT("ttl", 0, CFGF_NODEFAULT),
+        CFG_INT("journal_max", 0, CFGF_NODEFAULT),
         CFG_STR("code", NULL, CFGF_NODEFAULT),
         CFG_STR("txt", NULL, CFGF_NODEFAULT),
         CFG_STR("kind", NULL, CFGF_NODEFAULT),

@@ -22,6 +22,8 @@
 #define CONFIG_DEFAULT_TCP_MAX_QUERIES 1000
 #define CONFIG_DEFAULT_TCP_MAX_CLIENTS 256
 #define CONFIG_DEFAULT_TCP_MAX_PER_CLIENT 16
+#define CONFIG_DEFAULT_JOURNAL_MAX 100 /* changes a zone keeps for IXFR (store_pub.h) */
+#define CONFIG_JOURNAL_MAX 100000
 #define CONFIG_TCP_CLIENTS_MAX 65535
 #define CONFIG_USER_MAX 64
 #define ZONE_NAME_MAX 256 /* a zone name as text, with its NUL (RFC 1035 2.3.4: 255 octets) */
@@ -75,6 +77,7 @@ struct zone_config {
     struct zone_policy policy;
     struct acl acl; /* empty = everybody may ask */
     struct zone_xfr_config xfr;
+    unsigned journal_max; /* changes of the published view kept for IXFR; 0 = none */
 };
 
 /* Response rate limiting as configured (the daemon's rrl module applies it). */

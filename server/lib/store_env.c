@@ -17,8 +17,9 @@
 #include "store_testing.h"
 #include "wire.h"
 
-static const char *const store_db_names[] = {"meta",    "entries", "seen",  "history", "datasets",
-                                             "imports", "undo",    "oplog", "evidence"};
+static const char *const store_db_names[] = {"meta",     "entries",  "seen",   "history",
+                                             "datasets", "imports",  "undo",   "oplog",
+                                             "evidence", "pubstate", "pubset", "pubjournal"};
 
 void store_set_why(char *why, size_t whylen, const char *fmt, ...)
 {
@@ -203,16 +204,23 @@ int store_put_u64(const struct store *s, MDB_txn *txn, const char *name, uint64_
 
 static int store_open_dbs(struct store *s, MDB_txn *txn, unsigned flags, char *why, size_t whylen)
 {
-    MDB_dbi *dbis[] = {&s->meta,    &s->entries, &s->seen,  &s->history, &s->datasets,
-                       &s->imports, &s->undo,    &s->oplog, &s->evidence};
+    MDB_dbi *dbis[] = {&s->meta,     &s->entries,  &s->seen,   &s->history,
+                       &s->datasets, &s->imports,  &s->undo,   &s->oplog,
+                       &s->evidence, &s->pubstate, &s->pubset, &s->pubjournal};
     _Static_assert(sizeof dbis / sizeof dbis[0] == sizeof store_db_names / sizeof store_db_names[0],
                    "one name per database");
     char step[64];
 
+    s->has_pub = true;
     for (size_t i = 0; i < sizeof dbis / sizeof dbis[0]; i++) {
         int rc = mdb_dbi_open(txn, store_db_names[i], flags, dbis[i]);
         if (rc == MDB_SUCCESS && dbis[i] == &s->entries)
             rc = mdb_set_compare(txn, *dbis[i], store_cmp_key);
+        /* A schema 5 store read-only: its zones were never published. */
+        if (rc == MDB_NOTFOUND && !(flags & MDB_CREATE) && dbis[i] == &s->pubstate) {
+            s->has_pub = false;
+            return DNSBL_OK;
+        }
         if (rc != MDB_SUCCESS) {
             snprintf(step, sizeof step, "open database %s", store_db_names[i]);
             int err = store_lmdb_fail(s, rc, step, why, whylen);
@@ -360,7 +368,7 @@ static int store_init_rw(struct store *s, char *why, size_t whylen)
         snprintf(step, sizeof step, "upgrade the store from schema version %u to %u", old,
                  STORE_SCHEMA);
         /* 3 to 4 added the flat index, which a store gets when it is due;
-         * 4 to 5 the databases store_open_dbs has just created. */
+         * 4 to 5 and 5 to 6 the databases store_open_dbs has just created. */
         if (old < 3)
             store_txn_step(&t, store_upgrade(s, t.txn), step);
         if (store_txn_ok(&t))
@@ -409,7 +417,9 @@ static int store_init_ro(struct store *s, char *why, size_t whylen)
         err = store_check_schema(s, txn, &missing, &old, why, whylen);
     if (err == DNSBL_OK && missing)
         err = store_no_store(s, why, whylen);
-    if (err == DNSBL_OK && old)
+    /* Schema 5 lacks only the published view, which reads as never
+     * published: a reader needs no upgrade for it. */
+    if (err == DNSBL_OK && old && old < 5)
         err = STORE_EOLD;
     if (err == DNSBL_OK)
         err = store_open_dbs(s, txn, 0, why, whylen);

@@ -19,7 +19,7 @@
 #include "flat.h"
 #include "store.h"
 
-#define STORE_SCHEMA 5u
+#define STORE_SCHEMA 6u
 #define STORE_SCHEMA_OLDEST 1u /* 1 to 3 are upgraded by the first writer */
 #define STORE_VALUE_VERSION 3  /* 1 and 2 are still read */
 #define STORE_MAP_INITIAL ((size_t)64 << 20)
@@ -75,6 +75,8 @@ struct store {
     MDB_env *env;
     MDB_dbi meta, entries, seen, history;
     MDB_dbi datasets, imports, undo, oplog, evidence; /* schema 5 (doc/store-format.md) */
+    MDB_dbi pubstate, pubset, pubjournal;             /* schema 6: the published view */
+    bool has_pub; /* false: a schema 5 store opened read-only, never published */
     int flags;
     char dir[PATH_MAX];
     void *scratch; /* store_apply's sort arrays, kept for the next batch; only touched

@@ -65,4 +65,45 @@ int store_pub_ixfr_open(struct store_reader *r, const char *zone, uint32_t from,
 int store_pub_iter_next(struct store_pub_iter *it, struct store_pub_rr *rr);
 void store_pub_iter_free(struct store_pub_iter *it);
 
+/* ---- publishing (dnsblctl publish) ----
+ * A zone's fresh answer set is gathered in a store_pub_set (the caller's,
+ * freed with store_pub_set_free), then store_publish compares it with the
+ * published one and, when it differs, writes the new set, a journal record
+ * of the difference and serial + 1 (RFC 1982) in one write transaction.
+ * The serial of a zone's first publish is the current unix time. */
+struct store_pub_set;
+
+/* An empty set for zone (text, as in the config). DNSBL_EINVAL for a
+ * name that is not one. */
+int store_pub_set_new(const char *zone, struct store_pub_set **out);
+/* Adds a record (class IN); owner is absolute wire form, lower case, at
+ * or under the zone (DNSBL_EINVAL otherwise). Records are copied. */
+int store_pub_set_add(struct store_pub_set *set, const uint8_t *owner, size_t owner_len,
+                      uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen);
+void store_pub_set_free(struct store_pub_set *set);
+
+#define STORE_PUB_JOURNAL_DEFAULT 100 /* changes kept per zone for IXFR */
+
+/* What a publish did. */
+struct store_pub_result {
+    struct store_pub_state state; /* after it */
+    uint32_t old_serial;          /* before it (0 on the first publish) */
+    bool first;                   /* the zone had never been published */
+    bool changed;                 /* the serial moved */
+    uint64_t names_added, names_removed, names_changed;
+    uint64_t records_added, records_removed;
+};
+
+/* Publishes set as its zone's answer set at time now, keeping at most
+ * journal_max changes in the zone's journal (the oldest go; 0 keeps
+ * none). An unchanged set writes nothing. Sorts set in place. */
+int store_publish(struct store *s, struct store_pub_set *set, int64_t now, uint32_t journal_max,
+                  struct store_pub_result *out, char *why, size_t whylen);
+
+/* The config file of the last `dnsblctl publish --config` (a meta
+ * record), which write commands publish with again: into path[cap], ""
+ * when none is remembered. */
+int store_pub_config_get(struct store *s, char *path, size_t cap);
+int store_pub_config_set(struct store *s, const char *path, char *why, size_t whylen);
+
 #endif

@@ -21,6 +21,7 @@
 #include "err.h"
 #include "grow.h"
 #include "txt.h"
+#include "zonerr.h"
 
 /* The apex dnsbld synthesises without a zone file (zone.c). */
 #define EXPORT_SYNTH_TTL 3600
@@ -58,7 +59,6 @@ struct export_ctx {
     FILE *extra[2][DECISION_MAX];
     struct export_level stack[STORE_COVERING_MAX];
     size_t depth;
-    struct verdict v; /* zone: the decision being written */
     struct store *store;
     struct store_reader *reader; /* csv: history days */
     struct history_day days[64]; /* csv: a run of an entry's days */
@@ -82,12 +82,6 @@ static int export_collect(const struct entry *e, void *arg)
         (e->nparts && (e->snds.colour != SNDS_NONE || e->snds_status != SNDS_STATUS_NONE)))
         x->multi = true;
     return 0;
-}
-
-static void export_v4(struct addr_prefix *p, uint32_t a, unsigned plen)
-{
-    uint8_t b[4] = {(uint8_t)(a >> 24), (uint8_t)(a >> 16), (uint8_t)(a >> 8), (uint8_t)a};
-    addr_from_bytes(p, ADDR_V4, b, plen);
 }
 
 /* ---- rbldnsd ---------------------------------------------------------- */
@@ -617,83 +611,29 @@ static int export_print_rr(struct export_ctx *x, ldns_rr *rr)
     return DNSBL_OK;
 }
 
-static ldns_rr *export_rr_new(const char *owner, uint32_t ttl, ldns_rr_type type)
+/* One record of the answer set (zonerr.h) printed as ldns prints it:
+ * read back from its wire form, so ldns quotes and escapes the text. */
+static int export_zone_emit(const struct zonerr_rr *z, void *arg)
 {
-    ldns_rr *rr = ldns_rr_new();
-    ldns_rdf *name = ldns_dname_new_frm_str(owner);
-
-    if (!rr || !name) {
-        ldns_rr_free(rr);
-        ldns_rdf_deep_free(name);
-        return NULL;
-    }
-    ldns_rr_set_owner(rr, name);
-    ldns_rr_set_ttl(rr, ttl);
-    ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-    ldns_rr_set_type(rr, type);
-    return rr;
-}
-
-static ldns_rr *export_rr_a(const char *owner, uint32_t ttl, uint32_t code)
-{
-    uint8_t b[4] = {(uint8_t)(code >> 24), (uint8_t)(code >> 16), (uint8_t)(code >> 8),
-                    (uint8_t)code};
-    ldns_rr *rr = export_rr_new(owner, ttl, LDNS_RR_TYPE_A);
-    ldns_rdf *rdf = rr ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof b, b) : NULL;
-
-    if (!rdf || !ldns_rr_push_rdf(rr, rdf)) {
-        ldns_rdf_deep_free(rdf);
-        ldns_rr_free(rr);
-        return NULL;
-    }
-    return rr;
-}
-
-/* A TXT record from raw text: character-strings of at most 255 bytes,
- * built as data so ldns does the quoting and escaping on output. */
-static ldns_rr *export_rr_txt(const char *owner, uint32_t ttl, const char *text, size_t len)
-{
-    ldns_rr *rr = export_rr_new(owner, ttl, LDNS_RR_TYPE_TXT);
-    uint8_t chunk[256];
+    struct export_ctx *x = arg;
+    uint8_t wire[ZONERR_NAME_MAX + 10 + UINT16_MAX];
     size_t pos = 0;
+    ldns_rr *rr = NULL;
 
-    if (!rr)
-        return NULL;
-    do {
-        size_t k = len - pos > 255 ? 255 : len - pos;
-        chunk[0] = (uint8_t)k;
-        memcpy(chunk + 1, text + pos, k);
-        ldns_rdf *rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR, k + 1, chunk);
-        if (!rdf || !ldns_rr_push_rdf(rr, rdf)) {
-            ldns_rdf_deep_free(rdf);
-            ldns_rr_free(rr);
-            return NULL;
-        }
-        pos += k;
-    } while (pos < len);
-    return rr;
-}
-
-/* A and TXT records of one listed address, as packet.c answers them. */
-static int export_zone_name(struct export_ctx *x, const struct addr_prefix *addr,
-                            const struct decision *d)
-{
-    char owner[ADDR_TEXT_MAX * 2 + ZONE_NAME_MAX], ip[ADDR_TEXT_MAX], txt[EXPORT_TXT_MAX];
-    size_t len = addr_to_qname(addr, x->zone.name, owner, sizeof owner - 1);
-    int rc = DNSBL_OK;
-
-    if (len == 0)
-        return DNSBL_ESPACE;
-    owner[len] = '.';
-    owner[len + 1] = '\0';
-    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++)
-        rc = export_print_rr(x, export_rr_a(owner, d->ttl, d->codes[i]));
-    addr_format(addr, ip, sizeof ip);
-    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++) {
-        if (verdict_render_txt(&x->zone.policy, d, i, ip, x->zone.name, txt, sizeof txt, &len))
-            rc = export_print_rr(x, export_rr_txt(owner, d->ttl, txt, len));
-    }
-    return rc;
+    memcpy(wire, z->owner, z->owner_len);
+    pos = z->owner_len;
+    const uint8_t fixed[10] = {(uint8_t)(z->type >> 8), (uint8_t)z->type, 0, LDNS_RR_CLASS_IN,
+                               (uint8_t)(z->ttl >> 24), (uint8_t)(z->ttl >> 16),
+                               (uint8_t)(z->ttl >> 8), (uint8_t)z->ttl,
+                               (uint8_t)(z->rdlen >> 8), (uint8_t)z->rdlen};
+    memcpy(wire + pos, fixed, sizeof fixed);
+    pos += sizeof fixed;
+    memcpy(wire + pos, z->rdata, z->rdlen);
+    pos += z->rdlen;
+    size_t at = 0;
+    if (ldns_wire2rr(&rr, wire, pos, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+        return DNSBL_ENOMEM;
+    return export_print_rr(x, rr);
 }
 
 /* The apex records of the zone file: its SOA first, then the rest. */
@@ -778,8 +718,6 @@ static int export_apex_load(struct export_ctx *x, ldns_rr_list **out)
 
 static int export_zone_begin(struct export_ctx *x)
 {
-    struct addr_prefix tp;
-    struct decision d;
     ldns_rr_list *apex = NULL;
 
     fprintf(x->out,
@@ -792,216 +730,17 @@ static int export_zone_begin(struct export_ctx *x)
         return rc;
     ldns_rr_list_print(x->out, apex);
     ldns_rr_list_deep_free(apex);
-    export_v4(&tp, VERDICT_TESTPOINT, 32);
-    verdict_testpoint_decision(&x->zone.policy, &d);
-    if (export_zone_name(x, &tp, &d) != DNSBL_OK) {
-        ctl_error("zone %s: writing the test point failed", x->zone.name);
-        return CTL_EXIT_FAIL;
-    }
     return CTL_EXIT_OK;
 }
 
-/* Zone files answer by name, so a prefix becomes names on label
- * boundaries (octets for IPv4, nibbles for IPv6): the tree of those
- * boundaries is walked from the root, a node whose addresses all answer
- * alike becomes one wildcard "*.NODE" (RFC 4592), a host one name. A
- * wildcard does not apply below a name that exists (RFC 4592 section
- * 2.2.1), so where a node answers otherwise than the wildcard above it,
- * it gets names of its own; one that answers nothing gets only an HINFO
- * record (as RFC 8482 uses it: data no DNSBL client asks for), so an A or
- * TXT question there gets no data. doc/formats.md has the differences to
- * dnsbld this leaves. */
-
-#define EXPORT_NONE_ENTRY SIZE_MAX /* no stored entry decides: not listed */
-
-static unsigned export_host_bits(const struct addr_prefix *p)
-{
-    return p->family == ADDR_V4 ? 32 : 128;
-}
-
-/* The owner name of an aligned node: its whole labels, then the zone;
- * "*." in front for a wildcard. */
-static int export_node_owner(const struct export_ctx *x, const struct addr_prefix *n, bool wild,
-                             char *out, size_t cap)
-{
-    size_t pos = 0;
-    int w;
-
-    if (wild) {
-        if (cap < 3)
-            return DNSBL_ESPACE;
-        memcpy(out, "*.", 3);
-        pos = 2;
-    }
-    if (n->family == ADDR_V4) {
-        for (int i = n->plen / 8 - 1; i >= 0; i--) {
-            w = snprintf(out + pos, cap - pos, "%u.", n->a[12 + i]);
-            if (w < 0 || (size_t)w >= cap - pos)
-                return DNSBL_ESPACE;
-            pos += (size_t)w;
-        }
-    } else {
-        for (int i = n->plen / 4 - 1; i >= 0; i--) {
-            unsigned nib = i % 2 ? n->a[i / 2] & 0x0f : n->a[i / 2] >> 4;
-            w = snprintf(out + pos, cap - pos, "%x.", nib);
-            if (w < 0 || (size_t)w >= cap - pos)
-                return DNSBL_ESPACE;
-            pos += (size_t)w;
-        }
-    }
-    w = snprintf(out + pos, cap - pos, "%s.", x->zone.name);
-    return w < 0 || (size_t)w >= cap - pos ? DNSBL_ESPACE : DNSBL_OK;
-}
-
-/* A and TXT of a decision at owner; the TXT names ip (an address, or for a
- * wildcard the deciding entry's prefix: one record cannot name every
- * address it answers for). */
-static int export_zone_records(struct export_ctx *x, const char *owner, const char *ip,
-                               const struct decision *d)
-{
-    char txt[EXPORT_TXT_MAX];
-    size_t len;
-    int rc = DNSBL_OK;
-
-    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++)
-        rc = export_print_rr(x, export_rr_a(owner, d->ttl, d->codes[i]));
-    for (unsigned i = 0; i < d->n && rc == DNSBL_OK; i++) {
-        if (verdict_render_txt(&x->zone.policy, d, i, ip, x->zone.name, txt, sizeof txt, &len))
-            rc = export_print_rr(x, export_rr_txt(owner, d->ttl, txt, len));
-    }
-    return rc;
-}
-
-/* The filler that makes a name exist with no A and no TXT. */
-static int export_zone_filler(struct export_ctx *x, const char *owner)
-{
-    ldns_rr *rr = NULL;
-    char text[ADDR_TEXT_MAX * 2 + ZONE_NAME_MAX + 64];
-
-    snprintf(text, sizeof text, "%s %u IN HINFO \"dnsbl\" \"not listed\"", owner,
-             x->zone.policy.ttl);
-    if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) != LDNS_STATUS_OK)
-        return DNSBL_ENOMEM;
-    return export_print_rr(x, rr);
-}
-
-/* Is the decision of entry `from` (EXPORT_NONE_ENTRY: nothing) a listing?
- * Leaves it in x->v. */
-static int export_zone_decide(struct export_ctx *x, size_t from, bool *listed)
-{
-    *listed = false;
-    if (from == EXPORT_NONE_ENTRY)
-        return CTL_EXIT_OK;
-    int rc = ctl_lookup_decide(x->l, &x->prefixes[from], &x->zone.policy, x->ctx->now, &x->v);
-    if (rc == CTL_EXIT_OK)
-        *listed = x->v.d.listed && x->v.d.n > 0;
-    return rc;
-}
-
-/* The step address bits of p after its first `from`: which child of the
- * node of length `from` holds p. */
-static unsigned export_child_index(const struct addr_prefix *p, unsigned from, unsigned step)
-{
-    unsigned base = p->family == ADDR_V4 ? 96 : 0, c = 0;
-
-    for (unsigned bit = base + from; bit < base + from + step; bit++)
-        c = c << 1 | (p->a[bit / 8] >> (7 - bit % 8) & 1);
-    return c;
-}
-
-/* Names for the aligned node n, whose addresses outside the entries
- * [lo, hi) (all inside n and longer) answer as entry `from`. need: n
- * must exist (a wildcard above answers otherwise). *written counts the
- * names made. */
-static int export_zone_node(struct export_ctx *x, const struct addr_prefix *n, size_t from,
-                            size_t lo, size_t hi, bool need, size_t *written)
-{
-    char owner[ADDR_TEXT_MAX * 2 + ZONE_NAME_MAX + 4], ip[ADDR_TEXT_MAX];
-    unsigned host = export_host_bits(n);
-    bool listed;
-    size_t mine = 0;
-    int rc = export_zone_decide(x, from, &listed);
-
-    if (rc != CTL_EXIT_OK)
-        return rc;
-    if (n->plen == host && verdict_testpoint(n) != VERDICT_TP_NONE)
-        return CTL_EXIT_OK; /* written at the top, as the server answers it */
-    if (listed) {
-        if (export_node_owner(x, n, n->plen < host, owner, sizeof owner) != DNSBL_OK)
-            return CTL_EXIT_FAIL;
-        addr_format(n->plen == host ? n : &x->prefixes[from], ip, sizeof ip);
-        if (export_zone_records(x, owner, ip, &x->v.d) != DNSBL_OK)
-            return CTL_EXIT_FAIL;
-        mine++;
-    }
-    if (lo < hi) {
-        unsigned step = n->family == ADDR_V4 ? 8 : 4, level = n->plen + step;
-        size_t stack[STORE_COVERING_MAX], depth = 0, j = lo;
-        for (unsigned c = 0; c < 1u << step && rc == CTL_EXIT_OK; c++) {
-            /* Nothing spans this child: go to the next entry's. */
-            if (depth == 0) {
-                if (j >= hi)
-                    break;
-                c = export_child_index(&x->prefixes[j], n->plen, step);
-            }
-            struct addr_prefix child = *n;
-            unsigned bit = n->plen;
-            /* The child's number goes into the step bits after n's. */
-            for (unsigned k = 0; k < step; k++, bit++)
-                if (c >> (step - 1 - k) & 1)
-                    child.a[(n->family == ADDR_V4 ? 12 : 0) + bit / 8] |=
-                        (uint8_t)(0x80 >> bit % 8);
-            child.plen = (uint8_t)level;
-            while (depth && !addr_covers(&x->prefixes[stack[depth - 1]], &child))
-                depth--;
-            /* Entries spanning whole children start on a child's boundary. */
-            while (j < hi && x->prefixes[j].plen <= level && addr_covers(&x->prefixes[j], &child)) {
-                if (depth < STORE_COVERING_MAX)
-                    stack[depth++] = j;
-                j++;
-            }
-            size_t a = j;
-            while (j < hi && addr_covers(&child, &x->prefixes[j]))
-                j++;
-            size_t inherited = depth ? stack[depth - 1] : from;
-            if (a == j && inherited == from)
-                continue; /* answers as n: n's wildcard, or nothing, covers it */
-            size_t got = 0;
-            rc = export_zone_node(x, &child, inherited, a, j, listed, &got);
-            mine += got;
-        }
-        if (rc != CTL_EXIT_OK)
-            return rc;
-    }
-    if (mine == 0 && need && n->plen > 0) {
-        if (export_node_owner(x, n, false, owner, sizeof owner) != DNSBL_OK ||
-            export_zone_filler(x, owner) != DNSBL_OK)
-            return CTL_EXIT_FAIL;
-        mine++;
-    }
-    *written += mine;
-    return CTL_EXIT_OK;
-}
-
-/* Both families' trees, from their roots. */
+/* The answer set's records (zonerr.h: how prefixes become names). */
 static int export_zone_tree(struct export_ctx *x)
 {
-    static const uint8_t zeros[16];
-    static const int families[] = {ADDR_V4, ADDR_V6}; /* the order of the store */
-    size_t i = 0;
-
-    for (size_t f = 0; f < 2; f++) {
-        size_t lo = i, hi = i, from = EXPORT_NONE_ENTRY, written = 0;
-        while (hi < x->n && x->prefixes[hi].family == families[f])
-            hi++;
-        i = hi;
-        struct addr_prefix root;
-        addr_from_bytes(&root, families[f], zeros, 0);
-        if (lo < hi && x->prefixes[lo].plen == 0)
-            from = lo++;
-        int rc = export_zone_node(x, &root, from, lo, hi, false, &written);
-        if (rc != CTL_EXIT_OK)
-            return rc;
+    int rc = zonerr_generate(x->store, &x->zone.policy, x->zone.name, x->ctx->now,
+                             export_zone_emit, x);
+    if (rc != DNSBL_OK) {
+        ctl_error("zone %s: writing its records: %s", x->zone.name, dnsbl_strerror(rc));
+        return CTL_EXIT_FAIL;
     }
     return CTL_EXIT_OK;
 }
@@ -1200,9 +939,9 @@ int ctl_cmd_export(struct ctl_ctx *ctx, int argc, char **argv)
     rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
     if (rc != CTL_EXIT_OK)
         goto out;
-    /* The other formats decide each entry among the ones around it; CSV
-     * streams entry by entry. */
-    if (x->a.format != EXPORT_CSV)
+    /* rbldnsd decides each entry among the ones around it; CSV streams
+     * entry by entry, and zonerr collects the zone's prefixes itself. */
+    if (x->a.format == EXPORT_RBLDNSD)
         rc = ctl_store_foreach(s, export_collect, x, &x->err);
     if (rc != CTL_EXIT_OK)
         goto out;

@@ -40,6 +40,7 @@ struct ctl_ctx {
     struct store_options store_opt;    /* --map-size, --index-from, --reindex-after */
     bool create;                       /* --create: a write may make a new store */
     const char *by;                    /* --by NAME: who acts (ctl_operator); NULL if not given */
+    bool no_publish;                   /* --no-publish: a write does not publish the zones */
 };
 
 struct ctl_command {
@@ -69,6 +70,12 @@ int ctl_cmd_imports(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_undo(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_prune(struct ctl_ctx *ctx, int argc, char **argv);
 int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv);
+int ctl_cmd_publish(struct ctl_ctx *ctx, int argc, char **argv);
+
+/* After a command that wrote entries: publish every zone of the config
+ * the store remembers (cmd_publish.c), if it remembers one. A problem is a
+ * warning on stderr: the write itself has succeeded. */
+void ctl_publish_remembered(struct ctl_ctx *ctx);
 
 /* Every command accepts these: put CTL_OPTIONS_COMMON first in its option
  * table and start its short-option string with CTL_SHORTOPTS_COMMON. */
