@@ -18,6 +18,7 @@
 #include "err.h"
 #include "log.h"
 #include "store_pub.h"
+#include "timeutil.h"
 #include "tsig.h"
 #include "wire.h"
 
@@ -357,7 +358,6 @@ struct xfr {
     uint32_t serial;
     struct tsig_session tsig;
     enum tsig_error terr;
-    int64_t now;
     struct store_reader *reader;
     struct store_pub_iter *it;
     struct store_pub_rr rr; /* yielded but not yet written */
@@ -485,7 +485,6 @@ struct xfr *xfr_begin(struct store *store, const struct zone *z, const struct ad
     x->apex_len = z->apex_len;
     snprintf(x->zone, sizeof x->zone, "%s", z->name);
     snprintf(x->peer, sizeof x->peer, "%s", peer);
-    x->now = now;
     struct xfr_request req;
     x->qtype = DNS_TYPE_AXFR;
     if (xfr_parse_request(copy, len, &req) != DNSBL_OK) {
@@ -611,7 +610,8 @@ int xfr_next(struct xfr *x, uint8_t *out, size_t *outlen)
     x->records += m.an;
     size_t len = xfr_msg_end(&m, x->rcode, x->edns);
     if (x->tsig.key != NULL || x->terr != TSIG_ERR_NONE) {
-        if (tsig_sign(&x->tsig, out, &len, XFR_MSG_CAP, x->now, x->terr) != DNSBL_OK)
+        /* Each message is signed at its own time: a long transfer outlasts the fudge. */
+        if (tsig_sign(&x->tsig, out, &len, XFR_MSG_CAP, time_now(), x->terr) != DNSBL_OK)
             return DNSBL_EINVAL;
     }
     x->messages++;
