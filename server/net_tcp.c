@@ -301,18 +301,21 @@ static void tcp_on_read(struct bufferevent *bev, void *arg)
 static void tcp_on_write(struct bufferevent *bev, void *arg)
 {
     struct tcp_conn *c = arg;
-    if (c->closing) {
-        tcp_close(c);
-        return;
-    }
-    tcp_touch(c);
+    /* A transfer goes on after the client's EOF (a half-close): the
+     * output low watermark calls here before the output is empty. */
     if (c->xfr != NULL) {
+        tcp_touch(c);
         tcp_xfr_pump(c);
         if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
             tcp_close(c);
         if (c->closing || c->xfr != NULL)
             return;
     }
+    if (c->closing) {
+        tcp_close(c);
+        return;
+    }
+    tcp_touch(c);
     if (c->paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         c->paused = false;
         bufferevent_enable(bev, EV_READ);
@@ -325,7 +328,7 @@ static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct tcp_conn *c = arg;
     if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || c->xfr != NULL)) {
         /* Half-closed: the client may still read the answers it asked for. */
         c->closing = true;
         bufferevent_disable(bev, EV_READ);

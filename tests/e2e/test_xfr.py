@@ -215,6 +215,23 @@ zone "closed.example" { }
             self.assertIn("*.2.0.192.bl.example.", names)
             self.assertIn("9.2.0.192.bl.example.", names)  # the allowed host, explicit
 
+    def test_pipelined_and_half_closed(self):
+        """A query after the AXFR on the same connection is answered after
+        the stream; a client that half-closes still gets the whole zone."""
+        with self.srv.tcp_connect() as s:
+            s.sendall(frame(xfr_query("bl.example").to_wire()) +
+                      frame(make_query(v4name("198.51.100.7"), "A", qid=4242).to_wire()))
+            msgs, recs = read_stream(s)
+            self.assertEqual(recs[-1][2], "SOA")
+            r = parse(recv_frame(s, 3))
+            self.assertEqual(r.id, 4242)
+            self.assertEqual(r.answer[0][0].to_text(), "127.0.0.2")
+        with self.srv.tcp_connect() as s:
+            s.sendall(frame(xfr_query("bl.example").to_wire()))
+            s.shutdown(socket.SHUT_WR)
+            msgs, recs = read_stream(s)
+            self.assertEqual(recs[-1], recs[0])
+
     def test_dnspython_and_dig_take_the_zone(self):
         z = dns.zone.from_xfr(dns.query.xfr("127.0.0.1", "bl.example",
                                             port=self.srv.ports["127.0.0.1"], timeout=5))
