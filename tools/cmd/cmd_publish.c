@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <ldns/ldns.h>
+
 #include "config.h"
 #include "ctl.h"
 #include "err.h"
@@ -20,6 +22,8 @@
 
 struct publish_args {
     const char *config, *zone;
+    bool show;         /* --show: print the published view, publish nothing */
+    const char *since; /* --since SERIAL: the changes IXFR would send */
     bool done;
 };
 
@@ -29,13 +33,19 @@ static int publish_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct
         CTL_OPTIONS_COMMON,
         {"config", required_argument, NULL, 'c'},
         {"zone", required_argument, NULL, 'z'},
+        {"show", no_argument, NULL, 's'},
+        {"since", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
 
     for (;;) {
-        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "c:z:", opts);
+        int c = ctl_getopt(ctx, argc, argv, CTL_SHORTOPTS_COMMON "c:z:sS:", opts);
         switch (c) {
         case CTL_GETOPT_END:
+            if (a->show && !a->zone)
+                return ctl_usage_error(ctx, "--show needs --zone NAME");
+            if (a->since && !a->show)
+                return ctl_usage_error(ctx, "--since is for --show");
             return ctl_args_none(ctx, argc, argv);
         case CTL_GETOPT_HELP:
             a->done = true;
@@ -45,6 +55,12 @@ static int publish_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct
             break;
         case 'z':
             a->zone = optarg;
+            break;
+        case 's':
+            a->show = true;
+            break;
+        case 'S':
+            a->since = optarg;
             break;
         default:
             return CTL_EXIT_USAGE;
@@ -155,6 +171,100 @@ static int publish_zones(const struct ctl_ctx *ctx, struct store *s, const struc
     return rc;
 }
 
+/* One published record in master-file form, through ldns (it quotes the
+ * text), after prefix ("" or "-"/"+" for IXFR). */
+static int publish_print_rr(const struct store_pub_rr *r, const char *prefix)
+{
+    uint8_t wire[2 * 256 + 10 + UINT16_MAX];
+    size_t pos = r->owner_len, at = 0;
+    ldns_rr *rr = NULL;
+
+    memcpy(wire, r->owner, r->owner_len);
+    const uint8_t fixed[10] = {
+        (uint8_t)(r->type >> 8), (uint8_t)r->type,        0,
+        LDNS_RR_CLASS_IN,        (uint8_t)(r->ttl >> 24), (uint8_t)(r->ttl >> 16),
+        (uint8_t)(r->ttl >> 8),  (uint8_t)r->ttl,         (uint8_t)(r->rdlen >> 8),
+        (uint8_t)r->rdlen};
+    memcpy(wire + pos, fixed, sizeof fixed);
+    pos += sizeof fixed;
+    memcpy(wire + pos, r->rdata, r->rdlen);
+    pos += r->rdlen;
+    if (ldns_wire2rr(&rr, wire, pos, &at, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK)
+        return DNSBL_ESCHEMA;
+    fputs(prefix, stdout);
+    ldns_rr_print(stdout, rr);
+    ldns_rr_free(rr);
+    return DNSBL_OK;
+}
+
+/* --show [--since SERIAL]: the zone's published view as AXFR (or IXFR
+ * from SERIAL) would carry it, without the apex the server adds. */
+static int publish_show(const struct ctl_ctx *ctx, const struct publish_args *a)
+{
+    struct store *s = NULL;
+    struct store_reader *r = NULL;
+    struct store_pub_iter *it = NULL;
+    struct store_pub_state st;
+    struct store_pub_rr rr;
+    char when[CTL_TEXT_SHORT];
+    unsigned long since = 0;
+    int rc = ctl_store_open_existing(ctx, STORE_RDONLY, &s);
+
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (a->since) {
+        char *end;
+        errno = 0;
+        since = strtoul(a->since, &end, 10);
+        if (errno || *end || end == a->since || since > UINT32_MAX) {
+            store_close(s);
+            return ctl_usage_error(ctx, "--since '%s' is not a serial", a->since);
+        }
+    }
+    int err = s ? store_reader_open(s, &r) : DNSBL_ENOENT;
+    if (err == DNSBL_OK)
+        err = store_reader_begin(r);
+    if (err == DNSBL_OK)
+        err = store_reader_pub_state(r, a->zone, &st);
+    if (err == DNSBL_OK)
+        err = a->since ? store_pub_ixfr_open(r, a->zone, (uint32_t)since, &it)
+                       : store_pub_axfr_open(r, a->zone, &it);
+    if (err == DNSBL_ENOENT) {
+        ctl_error(a->since ? "zone %s: the journal does not reach back to serial %s"
+                           : "zone %s: never published%s",
+                  a->zone, a->since ? a->since : "");
+        rc = CTL_EXIT_FAIL;
+    } else if (err != DNSBL_OK) {
+        ctl_error("zone %s: reading its published view: %s", a->zone, dnsbl_strerror(err));
+        rc = CTL_EXIT_FAIL;
+    } else {
+        ctl_format_time(st.published, when);
+        printf("; zone %s serial %u published %s names %llu records %llu oldest %u\n", a->zone,
+               st.serial, when, (unsigned long long)st.names, (unsigned long long)st.records,
+               st.oldest);
+        while (err == DNSBL_OK && (err = store_pub_iter_next(it, &rr)) == 1) {
+            err = DNSBL_OK;
+            if (rr.kind == STORE_PUB_DEL_SOA)
+                printf("; from serial %u\n", rr.serial);
+            else if (rr.kind == STORE_PUB_ADD_SOA)
+                printf("; to serial %u\n", rr.serial);
+            else
+                err = publish_print_rr(&rr, rr.kind == STORE_PUB_DEL   ? "- "
+                                            : rr.kind == STORE_PUB_ADD ? "+ "
+                                                                       : "");
+        }
+        if (err < 0) {
+            ctl_error("zone %s: reading its published view: %s", a->zone, dnsbl_strerror(err));
+            rc = CTL_EXIT_FAIL;
+        }
+    }
+    store_pub_iter_free(it);
+    if (r)
+        store_reader_close(r);
+    store_close(s);
+    return rc;
+}
+
 int ctl_cmd_publish(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct publish_args a = {0};
@@ -165,6 +275,8 @@ int ctl_cmd_publish(struct ctl_ctx *ctx, int argc, char **argv)
 
     if (rc != CTL_EXIT_OK || a.done)
         return rc;
+    if (a.show)
+        return publish_show(ctx, &a);
     config_init(&c);
     if (a.config) {
         if (config_load_file(&c, a.config, why, sizeof why) != DNSBL_OK) {
