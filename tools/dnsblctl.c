@@ -342,7 +342,8 @@ static const struct ctl_command ctl_commands[] = {
      "  -Z, --zone-config FILE  dnsbld's configuration file: the zone's policy\n" CTL_USAGE_COMMON,
      "write what a zone answers as rbldnsd data, a zone file or CSV"},
     {"pull", ctl_cmd_pull,
-     "Usage: dnsblctl pull ZONE --from ADDR[:PORT] [--tsig [ALG:]NAME:SECRET]\n"
+     "Usage: dnsblctl pull ZONE --from ADDR[:PORT] [--tsig [ALG:]NAME:SECRET |\n"
+     "                     --tsig-file FILE]\n"
      "                     [--dataset NAME] [--timeout S] [--allow-empty] [--axfr]\n"
      "\n"
      "Take ZONE from a primary DNS server by zone transfer, as a secondary does:\n"
@@ -366,6 +367,8 @@ static const struct ctl_command ctl_commands[] = {
      "  -y, --tsig [ALG:]NAME:SECRET  sign the request and check every answer\n"
      "                          (RFC 8945), the key as kdig -y takes it; ALG is\n"
      "                          hmac-sha256 (default), hmac-sha1, -sha384, -sha512\n"
+     "      --tsig-file FILE    the same key read from the first line of FILE\n"
+     "                          (keeps the secret out of the process list)\n"
      "  -s, --dataset NAME      the dataset to fill (default: ZONE)\n"
      "  -t, --timeout S         give up after S seconds without progress (30)\n"
      "      --allow-empty       accept a whole zone without any listing\n"

@@ -477,6 +477,7 @@ struct store_pull_state {
     int64_t last_attempt; /* of the last pull, worked or not */
     int64_t expired_at;   /* when the listings were withdrawn for expiry (0: not expired) */
     uint64_t pulls;       /* transfers applied */
+    uint64_t import_id;   /* the import that applied serial (dnsblctl undo may take it back) */
     char dataset[MODEL_DATASET_MAX];
     char primary[STORE_PULL_TEXT_MAX];    /* ADDR:PORT as given */
     char last_error[STORE_PULL_TEXT_MAX]; /* "" after a success */

@@ -8,7 +8,7 @@
 #include "wire.h"
 
 #define PULL_VERSION 1
-#define PULL_VALUE_MAX (1 + 1 + 5 * 4 + 4 * 8 + 3 * (2 + STORE_PULL_TEXT_MAX))
+#define PULL_VALUE_MAX (1 + 1 + 5 * 4 + 5 * 8 + 3 * (2 + STORE_PULL_TEXT_MAX))
 
 static int pull_key(const char *zone, char *key, size_t cap)
 {
@@ -59,6 +59,7 @@ static size_t pull_encode(const struct store_pull_state *st, uint8_t *buf, size_
     wire_put_u64(&w, (uint64_t)st->last_attempt);
     wire_put_u64(&w, (uint64_t)st->expired_at);
     wire_put_u64(&w, st->pulls);
+    wire_put_u64(&w, st->import_id);
     put_text(&w, st->dataset);
     put_text(&w, st->primary);
     put_text(&w, st->last_error);
@@ -82,6 +83,7 @@ static int pull_decode(const void *val, size_t len, struct store_pull_state *st)
     st->last_attempt = (int64_t)wire_get_u64(&w);
     st->expired_at = (int64_t)wire_get_u64(&w);
     st->pulls = wire_get_u64(&w);
+    st->import_id = wire_get_u64(&w);
     get_text(&w, st->dataset, sizeof st->dataset);
     get_text(&w, st->primary, sizeof st->primary);
     get_text(&w, st->last_error, sizeof st->last_error);

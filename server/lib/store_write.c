@@ -1021,9 +1021,10 @@ static int store_apply_once(struct store *s, const struct event *ev, const uint8
             }
         }
     }
-    if (store_txn_ok(&t) && store_scratch(s, n, &sc) != DNSBL_OK)
+    /* n == 0: a sync that removes nothing, or only a meta record. */
+    if (n && store_txn_ok(&t) && store_scratch(s, n, &sc) != DNSBL_OK)
         store_txn_fail(&t, DNSBL_ENOMEM, "out of memory for a batch of %zu events", n);
-    if (store_txn_ok(&t)) {
+    if (n && store_txn_ok(&t)) {
         memset(sc.skip, 0, n);
         if (dedup)
             store_dedup_pass(&t, ev, dedup, n, &sc, &st->duplicates);

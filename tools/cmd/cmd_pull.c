@@ -29,6 +29,7 @@ struct pull_args {
     const char *zone;
     const char *from;
     const char *tsig;
+    const char *tsig_file;
     const char *dataset;
     double timeout;
     bool allow_empty, axfr, done;
@@ -50,6 +51,7 @@ struct pull_run {
     size_t bytes;
     unsigned messages;
     struct xfr_parser *xp;
+    bool ixfr_refused; /* the primary does not do IXFR: ask AXFR */
     double t0;
     char err[2048];
 };
@@ -63,7 +65,7 @@ static double pull_clock(void)
 
 static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pull_args *a)
 {
-    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR };
+    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR, OPT_TSIG_FILE };
     static const struct option opts[] = {
         CTL_OPTIONS_COMMON,
         CTL_OPTION_CREATE,
@@ -73,6 +75,7 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
         {"timeout", required_argument, NULL, 't'},
         {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
         {"axfr", no_argument, NULL, OPT_AXFR},
+        {"tsig-file", required_argument, NULL, OPT_TSIG_FILE},
         {NULL, 0, NULL, 0},
     };
     a->timeout = PULL_TIMEOUT_DEFAULT;
@@ -85,6 +88,8 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
                 return CTL_EXIT_USAGE;
             if (!a->from)
                 return ctl_usage_error(ctx, "--from ADDR[:PORT] is required");
+            if (a->tsig && a->tsig_file)
+                return ctl_usage_error(ctx, "--tsig and --tsig-file: one key only");
             return CTL_EXIT_OK;
         case CTL_GETOPT_HELP:
             a->done = true;
@@ -109,6 +114,9 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
             break;
         case OPT_AXFR:
             a->axfr = true;
+            break;
+        case OPT_TSIG_FILE:
+            a->tsig_file = optarg;
             break;
         default:
             return CTL_EXIT_USAGE;
@@ -322,6 +330,13 @@ static int pull_transfer(struct pull_run *r)
         if (id != r->id)
             return pull_fail(r, "message %u: ID %u does not answer our request (%u)", r->messages,
                              id, r->id);
+        /* A primary without IXFR says NOTIMP or FORMERR (RFC 1995 2). */
+        unsigned rcode = msg[3] & 0x0f;
+        if (r->ixfr && r->messages == 1 && (rcode == 4 || rcode == 1)) {
+            r->ixfr_refused = true;
+            return pull_fail(r, "message 1: the primary answered IXFR with %s",
+                             rcode == 4 ? "NOTIMP" : "FORMERR");
+        }
         enum tsig_error te = TSIG_ERR_NONE;
         int rc = tsig_verify_answer(&ts, msg, &len, time(NULL), false, &te);
         if (rc != DNSBL_OK) {
@@ -468,6 +483,7 @@ static int pull_apply(struct pull_run *r)
     struct import_info log;
     pull_log_begin(r, &log, full ? "axfr" : "ixfr");
     int rc = store_import_begin(r->s, &log, why, sizeof why);
+    st.import_id = log.id;
     size_t removed = pe.removed, changed = 0;
     if (rc == DNSBL_OK && full) {
         struct store_sync_stats ss;
@@ -548,6 +564,29 @@ static int pull_after_failure(struct pull_run *r)
     return CTL_EXIT_FAIL;
 }
 
+/* The key as --tsig takes it, on the first line of a file, so that the
+ * secret is not in the process list. */
+static int pull_read_key_file(const char *path, struct tsig_key *k, char *why, size_t whylen)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, whylen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    line[got ? strcspn(line, "\r\n") : 0] = '\0';
+    char inner[512];
+    int rc = tsig_key_from_spec(k, line, inner, sizeof inner);
+    memset(line, 0, sizeof line);
+    if (rc != DNSBL_OK) {
+        snprintf(why, whylen, "%s: %s", path, inner);
+        return -1;
+    }
+    return 0;
+}
+
 int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
 {
     struct pull_run r = {.ctx = ctx, .fd = -1};
@@ -570,6 +609,13 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
             return ctl_usage_error(ctx, "--tsig: %s", why);
         r.have_key = true;
     }
+    if (r.a.tsig_file) {
+        if (pull_read_key_file(r.a.tsig_file, &r.key, why, sizeof why) != 0) {
+            ctl_error("--tsig-file: %s", why);
+            return CTL_EXIT_FAIL;
+        }
+        r.have_key = true;
+    }
     rc = ctl_store_open_write(ctx, &r.s);
     if (rc != CTL_EXIT_OK)
         return rc;
@@ -587,17 +633,34 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
         store_close(r.s);
         return ctl_usage_error(ctx, "dataset name '%s' is too long", ds);
     }
-    snprintf(r.dataset, sizeof r.dataset, "%s", ds);
+    memcpy(r.dataset, ds, strlen(ds) + 1); /* fits: checked above */
     if (store_dataset_check(r.s, r.dataset, why, sizeof why) != DNSBL_OK) {
         ctl_error("pull %s: %s", r.zone, why);
         store_close(r.s);
         return CTL_EXIT_FAIL;
     }
-    /* Another dataset than the last pull's: start over with a whole zone. */
+    /* Another dataset than the last pull's, or the pull that applied the
+     * serial was undone (dnsblctl undo): the data is not that version any
+     * more, so start over with a whole zone. */
+    struct import_info imp;
     if (r.have_state && strcmp(r.st.dataset, r.dataset) != 0)
         r.st.have_serial = false;
+    if (r.have_state && r.st.import_id && store_import_get(r.s, r.st.import_id, &imp) == DNSBL_OK &&
+        (imp.state == IMPORT_UNDONE || imp.state == IMPORT_UNDOING))
+        r.st.have_serial = false;
     r.ixfr = !r.a.axfr && r.have_state && r.st.have_serial;
-    if (pull_transfer(&r) == 0 && pull_apply(&r) == 0)
+    int tr = pull_transfer(&r);
+    if (tr != 0 && r.ixfr_refused) {
+        close(r.fd);
+        r.fd = -1;
+        xfr_parser_free(r.xp);
+        r.xp = NULL;
+        r.ixfr = false;
+        r.bytes = 0;
+        r.messages = 0;
+        tr = pull_transfer(&r);
+    }
+    if (tr == 0 && pull_apply(&r) == 0)
         rc = CTL_EXIT_OK;
     else
         rc = pull_after_failure(&r);
