@@ -323,6 +323,18 @@ zone "closed.example" { }
         self.assertEqual(r.rcode(), dns.rcode.NOERROR)
         self.assertTrue(r.flags & dns.flags.TC)
         self.assertEqual(r.answer, [])
+        # Signed with the zone's key: the SOA, signed (dnspython checks it).
+        keyring = dns.tsigkeyring.from_text({"xfr.": ("hmac-sha256", SECRET)})
+        s2 = serial_of(self.srv, "signed.example")
+        q = xfr_query("signed.example", "IXFR", serial=s2)
+        q.use_tsig(keyring, keyname="xfr.")
+        wire = self.srv.raw_udp(q.to_wire())
+        r = dns.message.from_wire(wire, keyring=keyring, request_mac=q.mac)
+        self.assertTrue(r.had_tsig)
+        self.assertEqual(r.answer[0][0].serial, s2)
+        # Unsigned for that zone: REFUSED.
+        r = self.srv.exchange(xfr_query("signed.example", "IXFR", serial=s2))
+        self.assertEqual(r.rcode(), dns.rcode.REFUSED)
         # AXFR over UDP is no transfer (RFC 5936 4.2).
         r = self.srv.exchange(xfr_query("bl.example"))
         self.assertEqual(r.rcode(), dns.rcode.REFUSED)
