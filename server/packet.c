@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "dns.h"
 #include "err.h"
+#include "sock.h"
 #include "verdict.h"
 #include "wire.h"
 #include "xfr.h"
@@ -797,11 +798,15 @@ static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, con
         *outlen = 0;
         return true;
     }
+    struct addr_prefix who;
+    const struct addr_prefix *client = ctx->client;
+    if (client == NULL && ctx->peer != NULL && sock_client(ctx->peer, ctx->peerlen, &who))
+        client = &who;
     char peer[ADDR_TEXT_MAX] = "?";
-    if (ctx->client != NULL)
-        addr_format(ctx->client, peer, sizeof peer);
+    if (client != NULL)
+        addr_format(client, peer, sizeof peer);
     size_t cap = packet_udp_limit(q, t, outcap);
-    *outlen = xfr_answer_udp(z, ctx->client, peer, in, inlen, ctx->now, out, cap);
+    *outlen = xfr_answer_udp(z, client, peer, in, inlen, ctx->now, out, cap);
     if (ctx->info) {
         ctx->info->rcode = out[3] & 0x0f;
         ctx->info->truncated = (out[2] & 0x02) != 0;

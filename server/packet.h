@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "model.h"
 #include "store.h"
 #include "zone.h"
@@ -48,6 +50,10 @@ struct packet_ctx {
     int64_t now;                   /* unix seconds */
     struct packet_info *info;      /* may be NULL */
     const struct addr_prefix *client; /* the querier, for zone ACLs; NULL = unknown: allowed */
+    /* The querier's socket address, read only by IXFR over UDP when client
+     * is NULL (the UDP path makes client only for ACLs and RRL). */
+    const struct sockaddr *peer;
+    unsigned peerlen;
     /* Queries answered SERVFAIL because the store could not be read; only
      * ever incremented here, the caller reports it. */
     uint64_t store_failures;

@@ -441,8 +441,7 @@ int zoneset_build(const struct zone_config *zcs, size_t n, struct zoneset **out,
                 return DNSBL_EINVAL;
             }
         }
-        /* IXFR over UDP checks allow_transfer: it needs the client too. */
-        zs->acl = zs->acl || zs->zones[zs->n]->acl.n > 0 || zs->zones[zs->n]->xfr.allow.n > 0;
+        zs->acl = zs->acl || zs->zones[zs->n]->acl.n > 0;
         zs->n++;
     }
     *out = zs;

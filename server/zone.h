@@ -84,7 +84,7 @@ static inline void zone_set_pub(const struct zone *z, uint32_t serial)
 struct zoneset {
     struct zone **zones;
     size_t n;
-    bool acl; /* some zone has an ACL or allow_transfer: answers depend on who asks */
+    bool acl; /* some zone has an ACL: answers depend on who asks */
 };
 
 /* Load one zone. On error returns a negative dnsbl_err and writes a sentence
