@@ -310,6 +310,11 @@ zone "closed.example" { }
         msgs, recs = transfer(self.srv, xfr_query("bl.example", "IXFR", serial=s2))
         self.assertEqual(len(recs), 1)
         self.assertEqual(int(recs[0][3].split()[2]), s2)
+        # The silent target: given up after 5 tries, 2 s apart, and said so.
+        self.assertIsNotNone(self.srv.wait_log(
+            r"notify: signed\.example serial \d+ to 127\.0\.0\.1:%d failed: no answer to 5 tries"
+            % self.silent.port, 14), self.srv.log())
+        self.assertEqual(len(self.silent.messages()) - before_silent, 5)
 
     def test_ixfr_over_udp(self):
         s = serial_of(self.srv, "bl.example")
