@@ -18,7 +18,7 @@
 #define PUB_ZONE_TEXT 256
 #define PUB_NAME_MAX 255
 #define PUB_STATE_VERSION 1
-#define PUB_STATE_LEN (1 + 4 + 4 + 8 + 8 + 8 + 4 + 8 + 8)
+#define PUB_STATE_LEN (1 + 4 + 4 + 8 + 8 + 8 + 4 + 8 + 8 + 8)
 #define PUB_JOURNAL_VERSION 1
 #define PUB_JHEAD_LEN (1 + 4 + 4 + 4 + 4)
 #define PUB_BODY_HEAD 8 /* type, ttl, rdlen */
@@ -218,6 +218,7 @@ struct pub_state {
     uint32_t id;
     struct store_pub_state st;
     uint64_t seq_first, seq_next; /* the journal's changes are [seq_first, seq_next) */
+    uint64_t data_serial;         /* store_serial when the stored set was made */
 };
 
 static void pub_state_encode(const struct pub_state *ps, uint8_t buf[PUB_STATE_LEN])
@@ -231,6 +232,7 @@ static void pub_state_encode(const struct pub_state *ps, uint8_t buf[PUB_STATE_L
     pub_put32(buf + 33, ps->st.oldest);
     pub_put64(buf + 37, ps->seq_first);
     pub_put64(buf + 45, ps->seq_next);
+    pub_put64(buf + 53, ps->data_serial);
 }
 
 static int pub_state_decode(const MDB_val *v, struct pub_state *ps)
@@ -246,6 +248,7 @@ static int pub_state_decode(const MDB_val *v, struct pub_state *ps)
     ps->st.oldest = pub_get32(b + 33);
     ps->seq_first = pub_get64(b + 37);
     ps->seq_next = pub_get64(b + 45);
+    ps->data_serial = pub_get64(b + 53);
     return ps->seq_first <= ps->seq_next ? DNSBL_OK : DNSBL_ESCHEMA;
 }
 
@@ -313,6 +316,7 @@ struct pub_job {
     struct store_pub_set *set;
     int64_t now;
     uint32_t journal_max;
+    uint64_t data_serial;
     struct store_pub_result *res;
     struct pub_buf val, del, add; /* an owner's new value; the change's deletions, additions */
 };
@@ -579,6 +583,12 @@ static int pub_once(struct store *s, void *arg, char *why, size_t whylen)
         store_txn_fail(&t, rc, "the published state of zone %s does not read", j->set->zone);
     }
     res->old_serial = ps.st.serial;
+    if (store_txn_ok(&t) && !res->first && ps.data_serial > j->data_serial) {
+        res->stale = true;
+        res->state = ps.st;
+        store_txn_abort(&t);
+        return DNSBL_OK;
+    }
     if (store_txn_ok(&t))
         pub_merge(&t, j, ps.id, &names, &records);
     res->changed = res->first || j->del.count > 0 || j->add.count > 0;
@@ -592,6 +602,7 @@ static int pub_once(struct store *s, void *arg, char *why, size_t whylen)
      * the load time dnsbld used as serial before zones were published. */
     ps.st.serial = res->first ? (uint32_t)j->now : ps.st.serial + 1;
     ps.st.published = j->now;
+    ps.data_serial = j->data_serial;
     ps.st.names = names;
     ps.st.records = records;
     if (store_txn_ok(&t) && !res->first)
@@ -608,9 +619,10 @@ static int pub_once(struct store *s, void *arg, char *why, size_t whylen)
 }
 
 int store_publish(struct store *s, struct store_pub_set *set, int64_t now, uint32_t journal_max,
-                  struct store_pub_result *out, char *why, size_t whylen)
+                  uint64_t data_serial, struct store_pub_result *out, char *why, size_t whylen)
 {
-    struct pub_job j = {.set = set, .now = now, .journal_max = journal_max, .res = out};
+    struct pub_job j = {
+        .set = set, .now = now, .journal_max = journal_max, .data_serial = data_serial, .res = out};
 
     if (s->flags & STORE_RDONLY) {
         store_set_why(why, whylen, "%s: publishing needs write access", s->dir);

@@ -90,15 +90,20 @@ struct store_pub_result {
     uint32_t old_serial;          /* before it (0 on the first publish) */
     bool first;                   /* the zone had never been published */
     bool changed;                 /* the serial moved */
+    bool stale; /* skipped: a publish made from newer data (data_serial) is stored */
     uint64_t names_added, names_removed, names_changed;
     uint64_t records_added, records_removed;
 };
 
 /* Publishes set as its zone's answer set at time now, keeping at most
  * journal_max changes in the zone's journal (the oldest go; 0 keeps
- * none). An unchanged set writes nothing. Sorts set in place. */
+ * none). An unchanged set writes nothing. data_serial is store_serial
+ * read before the set was made: two publishes run at once (a timer, a
+ * write command) commit in either order, and one made from older data
+ * than the stored view's is skipped (out->stale) rather than undo the
+ * other. Sorts set in place. */
 int store_publish(struct store *s, struct store_pub_set *set, int64_t now, uint32_t journal_max,
-                  struct store_pub_result *out, char *why, size_t whylen);
+                  uint64_t data_serial, struct store_pub_result *out, char *why, size_t whylen);
 
 /* The config file of the last `dnsblctl publish --config` (a meta
  * record), which write commands publish with again: into path[cap], ""

@@ -103,6 +103,8 @@ static void set_add_text(struct store_pub_set *set, const char *line)
 }
 
 /* Publishes the records lines[0..n) at now. */
+static uint64_t data_serial = 1;
+
 static struct store_pub_result publish(struct store *s, const char *const *lines, size_t n,
                                        int64_t now, uint32_t journal_max)
 {
@@ -112,7 +114,7 @@ static struct store_pub_result publish(struct store *s, const char *const *lines
     assert_int_equal(store_pub_set_new(ZONE, &set), DNSBL_OK);
     for (size_t i = 0; i < n; i++)
         set_add_text(set, lines[i]);
-    int rc = store_publish(s, set, now, journal_max, &res, why, sizeof why);
+    int rc = store_publish(s, set, now, journal_max, data_serial, &res, why, sizeof why);
     if (rc != DNSBL_OK)
         print_error("store_publish: %s\n", why);
     assert_int_equal(rc, DNSBL_OK);
@@ -296,6 +298,29 @@ static void test_diff_axfr_ixfr(void **state)
     store_close(s);
 }
 
+/* A set made from older data than the stored view's is not published. */
+static void test_stale_publish_skipped(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], text[8192];
+    struct store *s = create_store(dir, sizeof dir, "stale");
+    data_serial = 10;
+    publish(s, set_a, 6, T0, 100);
+    data_serial = 9;
+    struct store_pub_result res = publish(s, set_b, 6, T0 + 60, 100);
+    assert_true(res.stale);
+    assert_false(res.changed);
+    assert_int_equal(res.state.serial, T0);
+    assert_non_null((axfr_text(s, text, sizeof text), strstr(text, "*.10.bl.example.")));
+    /* Data as new as the stored view's publishes. */
+    data_serial = 10;
+    res = publish(s, set_b, 6, T0 + 60, 100);
+    assert_false(res.stale);
+    assert_int_equal(res.state.serial, T0 + 1);
+    data_serial = 1;
+    store_close(s);
+}
+
 static void test_journal_bounded(void **state)
 {
     (void)state;
@@ -390,7 +415,7 @@ static void test_never_published(void **state)
     assert_int_equal(
         store_pub_set_add(set, wire, wlen, ZONERR_TYPE_A, 60, (const uint8_t *)"\x7f\0\0\x02", 4),
         DNSBL_EINVAL);
-    assert_int_equal(store_publish(s, set, T0 + 5, 10, &res, why, sizeof why), DNSBL_OK);
+    assert_int_equal(store_publish(s, set, T0 + 5, 10, 1, &res, why, sizeof why), DNSBL_OK);
     store_pub_set_free(set);
     assert_int_equal(axfr_text(s, text, sizeof text), 6);
     store_close(s);
@@ -449,7 +474,7 @@ static void test_fault_every_step(void **state)
         for (size_t i = 0; i < 6; i++)
             set_add_text(set, set_b[i]);
         store_testing_fail_step(s, step);
-        int rc = store_publish(s, set, T0 + 60, 100, &res, why, sizeof why);
+        int rc = store_publish(s, set, T0 + 60, 100, 1, &res, why, sizeof why);
         store_testing_fail_step(s, 0);
         store_pub_set_free(set);
         if (rc == DNSBL_OK)
@@ -531,6 +556,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_first_publish_and_unchanged),
         cmocka_unit_test(test_diff_axfr_ixfr),
+        cmocka_unit_test(test_stale_publish_skipped),
         cmocka_unit_test(test_journal_bounded),
         cmocka_unit_test(test_serial_wraps),
         cmocka_unit_test(test_never_published),

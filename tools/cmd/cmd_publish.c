@@ -105,7 +105,11 @@ static int publish_zone(const struct ctl_ctx *ctx, struct store *s, const struct
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     publish_zone_name(zc->name, name, sizeof name);
-    int rc = store_pub_set_new(name, &set);
+    /* Read before the entries are: the set is at least this new. */
+    uint64_t data_serial = 0;
+    int rc = store_serial(s, &data_serial);
+    if (rc == DNSBL_OK)
+        rc = store_pub_set_new(name, &set);
     if (rc == DNSBL_OK)
         rc = zonerr_generate(s, &zc->policy, name, ctx->now, publish_add_rr, set);
     if (rc != DNSBL_OK) {
@@ -113,14 +117,16 @@ static int publish_zone(const struct ctl_ctx *ctx, struct store *s, const struct
         store_pub_set_free(set);
         return rc;
     }
-    rc = store_publish(s, set, ctx->now, zc->journal_max, &res, why, whylen);
+    rc = store_publish(s, set, ctx->now, zc->journal_max, data_serial, &res, why, whylen);
     store_pub_set_free(set);
     if (rc != DNSBL_OK)
         return rc;
     if (!out)
         return DNSBL_OK;
     fprintf(out, "%s: serial %u", name, res.state.serial);
-    if (res.first)
+    if (res.stale)
+        fprintf(out, " (unchanged: a publish of newer data ran meanwhile)");
+    else if (res.first)
         fprintf(out, " (first publish)");
     else if (res.changed)
         fprintf(out, " (changed, was %u)", res.old_serial);
