@@ -8,7 +8,7 @@ packages=(
     build-essential cmake pkg-config clang
     libevent-dev libldns-dev liblmdb-dev lmdb-utils libconfuse-dev libcmocka-dev
     libgmime-3.0-dev zlib1g-dev libssl-dev
-    rbldnsd nsd knot
+    rbldnsd nsd knot bind9
     python3 python3-dnspython
     bind9-dnsutils knot-dnsutils ldnsutils
     valgrind

@@ -373,7 +373,7 @@ static const struct ctl_command ctl_commands[] = {
      "  -t, --timeout S         give up after S seconds without progress (30)\n"
      "      --allow-empty       accept a whole zone without any listing\n"
      "      --axfr              ask for the whole zone even when IXFR could do\n" CTL_USAGE_CREATE
-     CTL_USAGE_COMMON,
+         CTL_USAGE_COMMON,
      "take a zone from a primary by AXFR/IXFR into a dataset"},
     {"datasets", ctl_cmd_datasets,
      "Usage: dnsblctl datasets [--json] [--zone-config FILE]\n"
@@ -821,7 +821,8 @@ static int ctl_parse_global_options(struct ctl_ctx *ctx, int argc, char **argv)
  * again (cmd_publish.c). */
 static bool ctl_command_writes(const struct ctl_command *cmd)
 {
-    static const char *const writers[] = {"add", "delist", "remove", "allow", "import", "undo"};
+    static const char *const writers[] = {"add",    "delist", "remove", "allow",
+                                          "import", "undo",   "pull"};
     for (size_t i = 0; i < sizeof writers / sizeof writers[0]; i++)
         if (strcmp(cmd->name, writers[i]) == 0)
             return true;

@@ -445,6 +445,11 @@ static int take_record(struct xfr_parser *p, const uint8_t *name, size_t nlen, u
             snprintf(m, sizeof m, "'%s' A %s: the code %s", nt, ct, bad);
             return fail(p, why, whylen, "%s: %s", what, m);
         }
+        /* RFC 5782 5: 127.0.0.1 is never listed; say which record would. */
+        struct event probe = {.prefix = pf, .kind = EV_IMPORT_LIST, .time = 1};
+        char refused[200];
+        if (!del && model_event_refusal(&probe, nt, refused, sizeof refused) != DNSBL_OK)
+            return fail(p, why, whylen, "%s: %s", what, refused);
         if (del) {
             /* Only the value held goes: a stale deletion changes nothing. */
             if (c->a != XFR_SET || c->code == code) {

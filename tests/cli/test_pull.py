@@ -22,6 +22,8 @@ import unittest
 
 import dns.exception
 import dns.message
+import dns.name
+import dns.tsig
 import dns.query
 import dns.rcode
 import dns.rdatatype
@@ -35,6 +37,7 @@ KNOTC = shutil.which("knotc") or "/usr/sbin/knotc"
 KEY = "c2VjcmV0LWtleS1mb3ItdHNpZy10ZXN0cy0xMjM0NTY="
 OTHER_KEY = "b3RoZXItc2VjcmV0LWtleS1mb3ItdGVzdHMtOTg3NjU="
 ZONE = "bl.example"
+KEYRING = {dns.name.from_text("xfr."): dns.tsig.Key("xfr.", KEY, "hmac-sha256")}
 SUMMARY = re.compile(r"^zone bl\.example: serial (\S+) -> (\d+) \((AXFR|IXFR)\), records (\d+), "
                      r"added (\d+), removed (\d+), changed (\d+), bytes (\d+), seconds [\d.]+$")
 
@@ -235,12 +238,18 @@ class TestPull(CtlTestCase):
                 r = srv.query("%s.%s" % (name, ZONE))
                 self.assertEqual(r.rcode(), dns.rcode.NXDOMAIN, name)
 
+    # 5,000 more hosts: the AXFR spans several messages, each signed on
+    # the one before (RFC 8945 5.3.1).
+    MANY = "".join("%d.%d.51.198 IN A 127.0.0.2\n" % (i % 250, 100 + i // 250) for i in range(5000))
+
     def test_tsig(self):
-        knot = self.start_knot(tsig=True)
+        knot = self.start_knot(V1 + self.MANY, tsig=True)
         s = self.pull(knot, "--tsig", "hmac-sha256:xfr:" + KEY)
         self.assertEqual(s["how"], "AXFR")
+        self.assertEqual(s["added"], "5007")
+        self.assertGreater(int(s["bytes"]), 65535)
         before = self.listing()
-        knot.change(V2, 2)
+        knot.change(V2 + self.MANY, 2)
         err = self.pull(knot, "--tsig", "hmac-sha256:xfr:" + OTHER_KEY, rc=1)
         self.assertIn("pull bl.example from 127.0.0.1:%d: message 1: bad TSIG (key xfr): BADSIG"
                       % knot.port, err)
@@ -308,11 +317,11 @@ class FakePrimary:
     """A loopback TCP primary written here, for what Knot will not send:
     answer(query) returns the messages (dns.message) of one exchange."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, v6=False):
         self.answer = answer
         self.queries = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
+        self.sock.bind(("::1" if v6 else "127.0.0.1", 0))
         self.sock.listen(4)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
@@ -330,11 +339,17 @@ class FakePrimary:
                 conn.settimeout(5)
                 try:
                     n = struct.unpack(">H", conn.recv(2, socket.MSG_WAITALL))[0]
-                    q = dns.message.from_wire(conn.recv(n, socket.MSG_WAITALL))
+                    # dnspython checks the TSIG of a signed request
+                    q = dns.message.from_wire(conn.recv(n, socket.MSG_WAITALL), keyring=KEYRING)
                     self.queries.append(q)
+                    ctx = None
                     for m in self.answer(q):
                         m.id = q.id
-                        w = m.to_wire()
+                        if m.tsig is None:
+                            w = m.to_wire()
+                        else:  # each signed on the one before (RFC 8945 5.3.1)
+                            w = m.to_wire(multi=True, tsig_ctx=ctx)
+                            ctx = m.tsig_ctx
                         conn.sendall(struct.pack(">H", len(w)) + w)
                 except (OSError, struct.error, dns.exception.DNSException):
                     pass
@@ -345,8 +360,10 @@ class FakePrimary:
         self.sock.close()
 
 
-def rr_message(q, records, rcode=0):
+def rr_message(q, records, rcode=0, sign=True):
     m = dns.message.make_response(q)
+    if not sign:
+        m.tsig = None
     m.set_rcode(rcode)
     for text in records:
         name, ttl, cls, typ, rdata = text.split(None, 4)
@@ -362,8 +379,8 @@ class TestPullStreams(CtlTestCase):
     """Streams a real primary would not send: each fails naming the
     message and record, and the old data stays."""
 
-    def primary(self, answer):
-        p = FakePrimary(answer)
+    def primary(self, answer, v6=False):
+        p = FakePrimary(answer, v6)
         self.addCleanup(p.stop)
         return p
 
@@ -389,6 +406,37 @@ class TestPullStreams(CtlTestCase):
                          [dns.rdatatype.AXFR, dns.rdatatype.IXFR, dns.rdatatype.AXFR])
         # the IXFR asked from the serial applied (RFC 1995 3)
         self.assertEqual(p.queries[1].authority[0][0].serial, 5)
+
+    def test_tsig_stream_signed_by_dnspython(self):
+        # dnspython, another TSIG implementation, signs a 3-message AXFR.
+        def answer(q):
+            return [rr_message(q, [soa(5), "*.2.0.192.bl.example. 300 IN A 127.0.0.2"]),
+                    rr_message(q, ["*.3.0.192.bl.example. 300 IN A 127.0.0.2"]),
+                    rr_message(q, ["9.113.0.203.bl.example. 300 IN A 127.0.0.3", soa(5)])]
+        p = self.primary(answer)
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % p.port, "--tsig", "xfr:" + KEY)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("(AXFR), records 5, added 3", r.out)
+        # the same stream under another key fails at the first message
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % p.port, "--axfr",
+                     "--tsig", "xfr:" + OTHER_KEY)
+        self.assertEqual(r.rc, 1)
+        self.assertEqual(len(p.queries), 1)  # dnspython refused the request: no answer
+        self.assertIn("closed the connection", r.err)
+
+    def test_ipv6_primary(self):
+        p = self.primary(self.good, v6=True)
+        r = self.ctl("pull", ZONE, "--from", "[::1]:%d" % p.port)
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("serial none -> 5 (AXFR)", r.out)
+
+    def test_unsigned_refusal_is_named(self):
+        p = self.primary(lambda q: [rr_message(q, [], rcode=dns.rcode.REFUSED, sign=False)])
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % p.port, "--tsig", "xfr:" + KEY)
+        self.assertEqual(r.rc, 1)
+        self.assertIn("message 1: the primary answered REFUSED", r.err)
+        # a signed request went out
+        self.assertTrue(p.queries[0].had_tsig)
 
     def test_malformed_streams_keep_the_old_data(self):
         p = self.primary(self.good)

@@ -175,6 +175,8 @@ static void test_axfr_errors(void **state)
     bad(false, false, 0, partial_a, NULL, "record 2", "no whole address");
     const char *const code[] = {SOA(1), "*.2.0.192.bl.example. 300 IN A 192.0.2.1", NULL};
     bad(false, false, 0, code, NULL, "record 2", "127.0.0.0/8");
+    const char *const lo[] = {SOA(1), "*.0.0.127.bl.example. 300 IN A 127.0.0.2", NULL};
+    bad(false, false, 0, lo, NULL, "record 2: refusing to list *.0.0.127.bl.example.", "127.0.0.1");
     const char *const first[] = {"*.2.0.192.bl.example. 300 IN A 127.0.0.2", SOA(1), NULL};
     bad(false, false, 0, first, NULL, "message 1: record 1", "does not start with the zone's SOA");
     const char *const other_soa[] = {"other.example. 300 IN SOA a. b. 1 1 1 1 1", NULL};

@@ -337,6 +337,10 @@ static int pull_transfer(struct pull_run *r)
             return pull_fail(r, "message 1: the primary answered IXFR with %s",
                              rcode == 4 ? "NOTIMP" : "FORMERR");
         }
+        /* An error answer other than NOTAUTH (where TSIG errors go, RFC
+         * 8945 5.3.2) comes unsigned from many primaries: say its rcode. */
+        if (rcode != 0 && rcode != 9 && xfr_parser_feed(r->xp, msg, len, why, sizeof why) != 0)
+            return pull_fail(r, "%s", why);
         enum tsig_error te = TSIG_ERR_NONE;
         int rc = tsig_verify_answer(&ts, msg, &len, time(NULL), false, &te);
         if (rc != DNSBL_OK) {
