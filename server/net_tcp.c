@@ -167,7 +167,7 @@ static void tcp_xfr_start(struct tcp_conn *c, const uint8_t *msg, size_t len)
     sock_format_addr((struct sockaddr *)&c->peer, c->peerlen, "#", peer, sizeof peer);
     bool busy = w->xfr_running >= XFR_PER_WORKER;
     c->xfr = xfr_begin(w->net->store, w->ctx.xfr_zone, c->counted ? &c->client : NULL, peer, msg,
-                       len, w->ctx.now, busy);
+                       len, (int64_t)time(NULL), busy);
     if (c->xfr == NULL) {
         c->closing = true;
         return;

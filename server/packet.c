@@ -9,12 +9,14 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
 #include "addr.h"
 #include "dns.h"
 #include "err.h"
 #include "sock.h"
+#include "tsig.h"
 #include "verdict.h"
 #include "wire.h"
 #include "xfr.h"
@@ -768,6 +770,49 @@ static uint8_t packet_check_unusual(struct query *q, const uint8_t *in, size_t i
     return DNS_RCODE_NOERROR;
 }
 
+/* A signed query to a zone with a transfer_key (a secondary's SOA query
+ * before IXFR, RFC 1995 and RFC 8945): checked with that key on a copy
+ * (the check cuts the TSIG off). 1: it checks, answer and sign; 2: it
+ * does not, answer NOTAUTH with the TSIG error in s; 0: not the zone's
+ * business (BADKEY echo as for any key). */
+#define PACKET_TSIG_COPY 4096
+static int packet_tsig_check(struct packet_ctx *ctx, const struct query *q, const uint8_t *in,
+                             size_t inlen, struct tsig_session *s, enum tsig_error *err)
+    __attribute__((noinline, cold));
+static int packet_tsig_check(struct packet_ctx *ctx, const struct query *q, const uint8_t *in,
+                             size_t inlen, struct tsig_session *s, enum tsig_error *err)
+{
+    size_t apex_off;
+    const struct zone *z =
+        ctx->zones != NULL ? zoneset_find(ctx->zones, &q->name, &apex_off) : NULL;
+    if (z == NULL || !z->xfr.has_key || inlen > PACKET_TSIG_COPY)
+        return 0;
+    uint8_t copy[PACKET_TSIG_COPY];
+    size_t len = inlen;
+    *err = TSIG_ERR_NONE;
+    memcpy(copy, in, inlen);
+    memset(s, 0, sizeof *s);
+    /* The real clock, not the test clock: the peer checks the time. */
+    int rc = tsig_verify_request(s, &z->xfr.key, 1, copy, &len, (int64_t)time(NULL), err);
+    return rc == DNSBL_OK ? 1 : rc == DNSBL_EREFUSED ? 2 : 0;
+}
+
+/* After reply_finish: sign the answer (or write the TSIG error) with the
+ * session packet_tsig_check set up. When the TSIG does not fit (plain
+ * UDP), TC goes out instead, so the client asks again over TCP. */
+static size_t reply_sign(struct reply *r, struct tsig_session *s, enum tsig_error err, size_t len,
+                         bool *truncated) __attribute__((noinline, cold));
+static size_t reply_sign(struct reply *r, struct tsig_session *s, enum tsig_error err, size_t len,
+                         bool *truncated)
+{
+    size_t n = len;
+    if (tsig_sign(s, r->buf, &n, r->limit, (int64_t)time(NULL), err) == DNSBL_OK)
+        return n;
+    packet_store_u16(r->buf + 2, (uint16_t)(packet_load_u16(r->buf + 2) | DNS_FLAG_TC));
+    *truncated = true;
+    return len;
+}
+
 /* AXFR or IXFR at a zone's apex (xfr.h): over TCP the caller streams it
  * (true, ctx->xfr_zone set); IXFR over UDP of a zone that allows
  * transfers is answered here (true, the answer in out). False: the usual
@@ -806,7 +851,8 @@ static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, con
     if (client != NULL)
         addr_format(client, peer, sizeof peer);
     size_t cap = packet_udp_limit(q, t, outcap);
-    *outlen = xfr_answer_udp(z, client, peer, in, inlen, ctx->now, out, cap);
+    /* TSIG times are the real clock's, not the test clock's (xfr.h). */
+    *outlen = xfr_answer_udp(z, client, peer, in, inlen, (int64_t)time(NULL), out, cap);
     if (ctx->info) {
         ctx->info->rcode = out[3] & 0x0f;
         ctx->info->truncated = (out[2] & 0x02) != 0;
@@ -853,9 +899,15 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     /* One test for everything ordinary queries never have; the rest is
      * sorted out off the hot path. */
     struct tsig_echo tsig;
+    struct tsig_session ts;
+    enum tsig_error terr = TSIG_ERR_NONE;
+    int signed_by_zone = 0;
     if (!have_question || ancount || nscount || (q.flags & DNS_FLAG_OPCODE) ||
         !packet_parse_usual_opt(&w, arcount, &q))
         rcode = packet_check_unusual(&q, in, inlen, have_question, &tsig);
+    if (rcode == DNS_RCODE_NOTAUTH && have_question && !slip &&
+        (signed_by_zone = packet_tsig_check(ctx, &q, in, inlen, &ts, &terr)) == 1)
+        rcode = q.edns_version > 0 ? DNS_RCODE_BADVERS : DNS_RCODE_NOERROR;
 
     reply_begin(&r, &q, out, packet_udp_limit(&q, t, outcap));
     wire_put_bytes(&r.w, in + DNS_HEADER_LEN, q.qend - DNS_HEADER_LEN);
@@ -878,7 +930,9 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     }
 
     *outlen = reply_finish(&r, &q, q.qend, &truncated);
-    if (rcode == DNS_RCODE_NOTAUTH && !slip)
+    if (signed_by_zone != 0)
+        *outlen = reply_sign(&r, &ts, terr, *outlen, &truncated);
+    else if (rcode == DNS_RCODE_NOTAUTH && !slip)
         *outlen = reply_add_tsig_badkey(&r, &tsig, &truncated);
     if (ctx->info) {
         ctx->info->rcode = r.rcode;

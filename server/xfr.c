@@ -12,13 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
 #include "dns.h"
 #include "err.h"
 #include "log.h"
 #include "store_pub.h"
-#include "timeutil.h"
 #include "tsig.h"
 #include "wire.h"
 
@@ -610,8 +610,9 @@ int xfr_next(struct xfr *x, uint8_t *out, size_t *outlen)
     x->records += m.an;
     size_t len = xfr_msg_end(&m, x->rcode, x->edns);
     if (x->tsig.key != NULL || x->terr != TSIG_ERR_NONE) {
-        /* Each message is signed at its own time: a long transfer outlasts the fudge. */
-        if (tsig_sign(&x->tsig, out, &len, XFR_MSG_CAP, time_now(), x->terr) != DNSBL_OK)
+        /* Each message is signed at its own time (a long transfer outlasts
+         * the fudge), on the real clock as the peer checks it, never --now's. */
+        if (tsig_sign(&x->tsig, out, &len, XFR_MSG_CAP, (int64_t)time(NULL), x->terr) != DNSBL_OK)
             return DNSBL_EINVAL;
     }
     x->messages++;

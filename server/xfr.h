@@ -45,6 +45,9 @@ int xfr_parse_request(const uint8_t *msg, size_t len, struct xfr_request *req);
 /* RFC 1982 serial arithmetic: is a at or after b? */
 bool xfr_serial_ge(uint32_t a, uint32_t b);
 
+/* Every `now` here is the real clock (time(NULL)), never dnsbld's --now:
+ * a TSIG's time is checked by the peer against its own (RFC 8945 5.2.3). */
+
 /* Start answering a transfer request for zone z (its apex is the
  * question) over TCP from client (peer: its text, for the log). busy:
  * the worker has XFR_PER_WORKER transfers running (REFUSED). The result

@@ -337,6 +337,20 @@ zone "closed.example" { }
         r = dns.message.from_wire(wire, keyring=keyring, request_mac=q.mac)
         self.assertTrue(r.had_tsig)
         self.assertEqual(r.answer[0][0].serial, s2)
+        # A secondary's signed SOA query (BIND refreshes so): answered and
+        # signed; a wrong key: NOTAUTH.
+        for tcp in (False, True):
+            q = make_query("signed.example", "SOA")
+            q.use_tsig(keyring, keyname="xfr.")
+            wire = (self.srv.raw_tcp if tcp else self.srv.raw_udp)(q.to_wire())
+            r = dns.message.from_wire(wire, keyring=keyring, request_mac=q.mac)
+            self.assertTrue(r.had_tsig)
+            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+            self.assertEqual(r.answer[0][0].serial, s2)
+        q = make_query("signed.example", "SOA")
+        q.use_tsig(dns.tsigkeyring.from_text({"xfr.": ("hmac-sha256", WRONG)}), keyname="xfr.")
+        wire = self.srv.raw_udp(q.to_wire())
+        self.assertEqual(wire[3] & 0x0f, dns.rcode.NOTAUTH)
         # Unsigned for that zone: REFUSED.
         r = self.srv.exchange(xfr_query("signed.example", "IXFR", serial=s2))
         self.assertEqual(r.rcode(), dns.rcode.REFUSED)
