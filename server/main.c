@@ -380,6 +380,19 @@ static void daemon_refresh_serials(struct daemon *d, struct zoneset *zs, bool no
     store_reader_end(d->pub_reader);
 }
 
+/* At start: every published zone's secondaries may have missed serials
+ * while dnsbld was down (RFC 1996 3.1: a primary may NOTIFY whenever it
+ * loads a zone), so they are told the current one once it can answer. */
+static void daemon_notify_all(struct daemon *d)
+{
+    for (size_t i = 0; d->zones != NULL && i < d->zones->n; i++) {
+        const struct zone *z = d->zones->zones[i];
+        if (z->xfr.nnotify > 0 &&
+            atomic_load_explicit(&d->zones->zones[i]->pub, memory_order_relaxed) != 0)
+            notifier_send(d->notifier, z, zone_serial(z));
+    }
+}
+
 static void daemon_on_pub(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon *d = arg;
@@ -693,6 +706,7 @@ static int daemon_run(struct daemon *d)
     event_add(d->ev_pub, &poll);
     log_debug("%u workers", ns.workers);
     log_info("ready");
+    daemon_notify_all(d);
     if (event_base_dispatch(d->base) < 0) {
         log_error("the main event loop failed");
         return 1;
