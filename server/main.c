@@ -21,7 +21,9 @@
 #include "err.h"
 #include "log.h"
 #include "net.h"
+#include "notify.h"
 #include "store.h"
+#include "store_pub.h"
 #include "timeutil.h"
 #include "zone.h"
 
@@ -34,6 +36,7 @@
 #ifndef DAEMON_LIMITS_LOG_SECONDS
 #define DAEMON_LIMITS_LOG_SECONDS 60 /* how often the RRL and TCP refusal counts are logged */
 #endif
+#define DAEMON_PUB_POLL_MS 500 /* how often the published serials are read (NOTIFY latency) */
 
 struct options {
     const char *config_path; /* NULL = no config file */
@@ -47,7 +50,10 @@ struct daemon {
     struct store *store;
     struct net *net;
     struct event_base *base;
-    struct event *ev_term, *ev_int, *ev_hup, *ev_reclaim, *ev_limits;
+    struct event *ev_term, *ev_int, *ev_hup, *ev_reclaim, *ev_limits, *ev_pub;
+    struct zoneset *zones;           /* in force (net owns it); for the serial timer */
+    struct store_reader *pub_reader; /* the main thread's, for the published serials */
+    struct notifier *notifier;
     uid_t uid; /* of cfg.user */
     gid_t gid;
     char root[PATH_MAX];        /* the chroot, resolved; "" = none */
@@ -346,6 +352,67 @@ static void daemon_warn_restart(const struct daemon *d, const struct config *nex
         log_warn("user, chroot or refuse_root changed; restart dnsbld to apply it");
 }
 
+/* Read each zone's published serial into the zone (zone_set_pub), where
+ * answers and transfers find it; NOTIFY the zone's secondaries when it
+ * moved (notify false: only record it). An unpublished zone keeps its zone
+ * file's serial. */
+static void daemon_refresh_serials(struct daemon *d, struct zoneset *zs, bool notify)
+{
+    if (d->pub_reader == NULL || zs == NULL)
+        return;
+    if (store_reader_begin(d->pub_reader) != DNSBL_OK) {
+        log_error("cannot read the published serials: %s", store_reader_why(d->pub_reader));
+        return;
+    }
+    for (size_t i = 0; i < zs->n; i++) {
+        const struct zone *z = zs->zones[i];
+        struct store_pub_state st;
+        if (store_reader_pub_state(d->pub_reader, z->name, &st) != DNSBL_OK)
+            continue;
+        uint64_t old = atomic_load_explicit(&zs->zones[i]->pub, memory_order_relaxed);
+        if (old == (ZONE_PUB_SET | st.serial))
+            continue;
+        zone_set_pub(z, st.serial);
+        log_info("zone %s: published serial %u", z->name, st.serial);
+        if (notify && d->notifier != NULL && z->xfr.nnotify > 0)
+            notifier_send(d->notifier, z, st.serial);
+    }
+    store_reader_end(d->pub_reader);
+}
+
+/* At start: every published zone's secondaries may have missed serials
+ * while dnsbld was down (RFC 1996 3.1: a primary may NOTIFY whenever it
+ * loads a zone), so they are told the current one once it can answer. */
+static void daemon_notify_all(struct daemon *d)
+{
+    for (size_t i = 0; d->zones != NULL && i < d->zones->n; i++) {
+        const struct zone *z = d->zones->zones[i];
+        if (z->xfr.nnotify > 0 &&
+            atomic_load_explicit(&d->zones->zones[i]->pub, memory_order_relaxed) != 0)
+            notifier_send(d->notifier, z, zone_serial(z));
+    }
+}
+
+static void daemon_on_pub(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)fd;
+    (void)what;
+    daemon_refresh_serials(d, d->zones, true);
+}
+
+/* A reloaded zone starts from the serial its predecessor had, so that a
+ * reload alone sends no NOTIFY while a serial that moved meanwhile does. */
+static void daemon_carry_serials(const struct zoneset *from, struct zoneset *to)
+{
+    for (size_t i = 0; from != NULL && i < to->n; i++)
+        for (size_t k = 0; k < from->n; k++)
+            if (strcmp(from->zones[k]->name, to->zones[i]->name) == 0) {
+                uint64_t p = atomic_load_explicit(&from->zones[k]->pub, memory_order_relaxed);
+                atomic_store_explicit(&to->zones[i]->pub, p, memory_order_relaxed);
+            }
+}
+
 static void daemon_reload(struct daemon *d)
 {
     char why[DAEMON_WHY];
@@ -371,12 +438,15 @@ static void daemon_reload(struct daemon *d)
     }
     daemon_log_zones(zs);
     size_t nzones = zs->n;
+    daemon_carry_serials(d->zones, zs);
+    daemon_refresh_serials(d, zs, true);
     if (net_publish(d->net, zs, next.log_queries) != DNSBL_OK) {
         log_error("reload failed: out of memory; keeping the old configuration");
         zoneset_free(zs);
         config_free(&next);
         return;
     }
+    d->zones = zs;
     daemon_warn_restart(d, &next);
 
     /* Zones and query logging are now next's; the rest stays as started. */
@@ -550,8 +620,9 @@ static int daemon_add_signals(struct daemon *d)
     /* Replaced zone sets are freed here, once every worker has moved on. */
     d->ev_reclaim = event_new(d->base, -1, EV_PERSIST, daemon_on_reclaim, d);
     d->ev_limits = event_new(d->base, -1, EV_PERSIST, daemon_on_limits, d);
+    d->ev_pub = event_new(d->base, -1, EV_PERSIST, daemon_on_pub, d);
     if (d->ev_term == NULL || d->ev_int == NULL || d->ev_hup == NULL || d->ev_reclaim == NULL ||
-        d->ev_limits == NULL || event_add(d->ev_term, NULL) != 0 ||
+        d->ev_limits == NULL || d->ev_pub == NULL || event_add(d->ev_term, NULL) != 0 ||
         event_add(d->ev_int, NULL) != 0 || event_add(d->ev_hup, NULL) != 0)
         return -1;
     return 0;
@@ -600,6 +671,15 @@ static int daemon_run(struct daemon *d)
         zoneset_free(zs);
         return 1;
     }
+    if (store_reader_open(d->store, &d->pub_reader) != DNSBL_OK ||
+        notifier_new(d->base, &d->notifier) != DNSBL_OK) {
+        log_error("cannot set up the published serials and NOTIFY");
+        zoneset_free(zs);
+        return 1;
+    }
+    /* Answers carry the published serial from the first one on. */
+    daemon_refresh_serials(d, zs, false);
+    d->zones = zs;
     struct net_settings ns = {
         .listens = d->cfg.listens,
         .nlistens = d->cfg.nlistens,
@@ -612,6 +692,7 @@ static int daemon_run(struct daemon *d)
     };
     if (net_start(&ns, d->store, zs, d->cfg.log_queries, &d->net, why, sizeof why) != DNSBL_OK) {
         log_error("%s", why);
+        d->zones = NULL;
         zoneset_free(zs);
         return 1;
     }
@@ -619,10 +700,13 @@ static int daemon_run(struct daemon *d)
     if (daemon_drop_privileges(d) != 0)
         return 1;
     struct timeval sec = {1, 0}, minute = {DAEMON_LIMITS_LOG_SECONDS, 0};
+    struct timeval poll = {0, DAEMON_PUB_POLL_MS * 1000};
     event_add(d->ev_reclaim, &sec);
     event_add(d->ev_limits, &minute);
+    event_add(d->ev_pub, &poll);
     log_debug("%u workers", ns.workers);
     log_info("ready");
+    daemon_notify_all(d);
     if (event_base_dispatch(d->base) < 0) {
         log_error("the main event loop failed");
         return 1;
@@ -634,9 +718,13 @@ static void daemon_cleanup(struct daemon *d)
 {
     if (d->net != NULL)
         net_stop(d->net);
+    notifier_free(d->notifier);
+    if (d->pub_reader != NULL)
+        store_reader_close(d->pub_reader);
     if (d->store != NULL)
         store_close(d->store);
-    struct event *evs[] = {d->ev_term, d->ev_int, d->ev_hup, d->ev_reclaim, d->ev_limits};
+    struct event *evs[] = {d->ev_term,    d->ev_int,    d->ev_hup,
+                           d->ev_reclaim, d->ev_limits, d->ev_pub};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i] != NULL)
             event_free(evs[i]);

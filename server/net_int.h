@@ -21,6 +21,7 @@
 #include "net.h"
 #include "packet.h"
 #include "sock.h"
+#include "xfr.h"
 
 #define NET_BATCH 32     /* datagrams per recvmmsg/sendmmsg */
 #define NET_UDP_ROUNDS 8 /* batches per callback before other events get a turn */
@@ -28,6 +29,8 @@
 #define NET_TCP_BACKLOG 256
 #define NET_TCP_READ_HIGH (2 * (PACKET_TCP_MAX + 2)) /* >= one whole frame, or reading stalls */
 #define NET_TCP_OUT_HIGH (256 * 1024) /* stop reading a client that does not read its answers */
+#define NET_XFR_OUT_LOW (64 * 1024)   /* a transfer's next messages go out below this... */
+#define NET_XFR_OUT_HIGH (192 * 1024) /* ...until the output holds this much */
 
 /* What workers answer from. Replaced whole by net_publish, never changed. */
 struct net_view {
@@ -84,6 +87,7 @@ struct tcp_conn {
     struct sockaddr_storage peer;
     socklen_t peerlen;
     struct addr_prefix client;
+    struct xfr *xfr; /* a zone transfer being streamed (xfr.h); reading waits for its end */
 };
 
 struct worker {
@@ -97,6 +101,7 @@ struct worker {
     struct evconnlistener **tcp;
     struct tcp_conn *conns, *idlest; /* head and tail of the list by last activity */
     struct event *sweep;             /* pending while conns is not empty (net_tcp.c) */
+    unsigned xfr_running;            /* transfers streaming on this worker (XFR_PER_WORKER) */
     struct store_reader *reader;     /* opened and closed in the worker's own thread */
     struct entry *covering;
     struct history_day *history; /* scratch for the score of one address */

@@ -97,9 +97,20 @@ static bool tcp_is_idle(const struct tcp_conn *c)
     return !c->closing && !c->paused && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
 
+static void tcp_xfr_end(struct tcp_conn *c)
+{
+    if (c->xfr == NULL)
+        return;
+    if (xfr_counts(c->xfr))
+        c->w->xfr_running--;
+    xfr_free(c->xfr);
+    c->xfr = NULL;
+}
+
 void tcp_close(struct tcp_conn *c)
 {
     struct worker *w = c->w;
+    tcp_xfr_end(c);
     tcp_list_unlink(c);
     if (w->conns == NULL)
         event_del(w->sweep);
@@ -117,6 +128,59 @@ static void tcp_flush(struct tcp_conn *c, const uint8_t *batch, size_t *n)
     if (*n > 0)
         bufferevent_write(c->bev, batch, *n);
     *n = 0;
+}
+
+/* Write the transfer's next messages while the output holds less than
+ * NET_XFR_OUT_HIGH, then give the loop back: the write callback (output
+ * below NET_XFR_OUT_LOW) calls again, so other clients of this worker are
+ * served between messages and a slow reader holds one output's worth.
+ * At the end reading resumes once the output has drained (tcp_on_write).
+ * Never closes c: on a store error it is marked closing for the caller. */
+static void tcp_xfr_pump(struct tcp_conn *c)
+{
+    struct worker *w = c->w;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    while (c->xfr != NULL && evbuffer_get_length(out) < NET_XFR_OUT_HIGH) {
+        size_t len = 0;
+        int rc = xfr_next(c->xfr, w->tcp_out + 2, &len);
+        if (rc <= 0) {
+            tcp_xfr_end(c);
+            bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+            if (rc < 0) {
+                /* Half a transfer must not look whole: close without the last SOA. */
+                c->closing = true;
+                bufferevent_disable(c->bev, EV_READ);
+            }
+            return;
+        }
+        w->tcp_out[0] = (uint8_t)(len >> 8);
+        w->tcp_out[1] = (uint8_t)len;
+        bufferevent_write(c->bev, w->tcp_out, len + 2);
+    }
+}
+
+/* A transfer request (PACKET_XFR): reading stops until it is streamed. */
+static void tcp_xfr_start(struct tcp_conn *c, const uint8_t *msg, size_t len)
+{
+    struct worker *w = c->w;
+    char peer[SOCK_ADDR_TEXT];
+    sock_format_addr((struct sockaddr *)&c->peer, c->peerlen, "#", peer, sizeof peer);
+    bool busy = w->xfr_running >= XFR_PER_WORKER;
+    c->xfr = xfr_begin(w->net->store, w->ctx.xfr_zone, c->counted ? &c->client : NULL, peer, msg,
+                       len, (int64_t)time(NULL), busy);
+    if (c->xfr == NULL) {
+        c->closing = true;
+        return;
+    }
+    if (xfr_counts(c->xfr))
+        w->xfr_running++;
+    if (w->log_queries) {
+        w->info.rcode = xfr_rcode(c->xfr);
+        w->info.truncated = false;
+        worker_log_query(w, (struct sockaddr *)&c->peer, c->peerlen, "tcp");
+    }
+    c->paused = true;
+    bufferevent_setwatermark(c->bev, EV_WRITE, NET_XFR_OUT_LOW, 0);
 }
 
 /* Answer every complete frame in the input, in order, under one store
@@ -184,6 +248,12 @@ static void tcp_process(struct tcp_conn *c)
         enum packet_outcome po = packet_answer(&w->ctx, PACKET_TCP, f.msg, f.len, w->tcp_out + 2,
                                                PACKET_TCP_MAX, &outlen);
         done += f.used;
+        if (po == PACKET_XFR) {
+            tcp_flush(c, batch, &nbatch);
+            tcp_xfr_start(c, f.msg, f.len);
+            ++c->queries;
+            break;
+        }
         if (po == PACKET_ANSWER) {
             w->tcp_out[0] = (uint8_t)(outlen >> 8);
             w->tcp_out[1] = (uint8_t)outlen;
@@ -210,6 +280,8 @@ static void tcp_process(struct tcp_conn *c)
         store_reader_end(w->reader);
         worker_note_lookup_errors(w);
     }
+    if (c->xfr != NULL)
+        tcp_xfr_pump(c);
     if (c->closing || c->paused)
         bufferevent_disable(c->bev, EV_READ);
     if (c->closing && evbuffer_get_length(out) == 0)
@@ -229,12 +301,22 @@ static void tcp_on_read(struct bufferevent *bev, void *arg)
 static void tcp_on_write(struct bufferevent *bev, void *arg)
 {
     struct tcp_conn *c = arg;
+    /* A transfer goes on after the client's EOF (a half-close): the
+     * output low watermark calls here before the output is empty. */
+    if (c->xfr != NULL) {
+        tcp_touch(c);
+        tcp_xfr_pump(c);
+        if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+            tcp_close(c);
+        if (c->closing || c->xfr != NULL)
+            return;
+    }
     if (c->closing) {
         tcp_close(c);
         return;
     }
     tcp_touch(c);
-    if (c->paused) {
+    if (c->paused && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         c->paused = false;
         bufferevent_enable(bev, EV_READ);
         worker_enter(c->w);
@@ -246,7 +328,7 @@ static void tcp_on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct tcp_conn *c = arg;
     if ((what & BEV_EVENT_EOF) != 0 && (what & BEV_EVENT_ERROR) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+        (evbuffer_get_length(bufferevent_get_output(bev)) > 0 || c->xfr != NULL)) {
         /* Half-closed: the client may still read the answers it asked for. */
         c->closing = true;
         bufferevent_disable(bev, EV_READ);

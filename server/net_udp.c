@@ -45,6 +45,8 @@ static bool worker_udp_stage(struct worker *w, const struct msghdr *h, const uin
     if (w->rrl != NULL || (w->ctx.zones != NULL && w->ctx.zones->acl))
         known = sock_client(h->msg_name, h->msg_namelen, &w->client);
     w->ctx.client = known ? &w->client : NULL;
+    w->ctx.peer = h->msg_name;
+    w->ctx.peerlen = h->msg_namelen;
     enum rrl_verdict v = RRL_PASS;
     if (w->rrl != NULL && known)
         v = rrl_check(w->rrl, &w->client, w->now_ms);

@@ -9,13 +9,17 @@
 
 #include <arpa/inet.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl.h"
 #include "addr.h"
 #include "dns.h"
 #include "err.h"
+#include "sock.h"
+#include "tsig.h"
 #include "verdict.h"
 #include "wire.h"
+#include "xfr.h"
 
 #define OPT_RR_LEN 11 /* root name, type, class, ttl, rdlength */
 #define TXT_MAX 1024  /* rendered TXT text: four character-strings at most */
@@ -353,10 +357,22 @@ static void reply_put_txt(struct reply *r, uint32_t ttl, const char *text, size_
     r->an++;
 }
 
+/* The SOA just written ends with serial, refresh, retry, expire and
+ * minimum (RFC 1035 3.3.13): once the zone is published its serial is
+ * the published one (zone.h), patched in here. */
+static inline void reply_patch_serial(struct reply *r, const struct zone *z)
+{
+    uint64_t p = atomic_load_explicit(&((struct zone *)z)->pub, memory_order_relaxed);
+    if (p != 0 && !r->w.err)
+        packet_store_u32(r->w.pos - 20, (uint32_t)p);
+}
+
 static void reply_put_soa_authority(struct reply *r, const struct zone *z, size_t apex_off)
 {
-    if (reply_put_rrset(r, (uint16_t)(DNS_HEADER_LEN + apex_off), &z->soa_neg))
+    if (reply_put_rrset(r, (uint16_t)(DNS_HEADER_LEN + apex_off), &z->soa_neg)) {
         r->ns++;
+        reply_patch_serial(r, z);
+    }
 }
 
 /* After reply_finish: the TSIG record of a NOTAUTH answer to a query
@@ -432,16 +448,22 @@ static void packet_answer_file(struct reply *r, const struct query *q, const str
         /* RFC 8482 4.1: one RRset is a valid answer to ANY, and a small
          * one gives a spoofed ANY flood nothing to amplify. */
         const struct zone_rrset *one = apex_off == 0 ? &z->soa : &z->sets[first];
-        if (reply_put_rrset(r, DNS_HEADER_LEN, one))
+        if (reply_put_rrset(r, DNS_HEADER_LEN, one)) {
             r->an = (uint16_t)(r->an + one->count);
+            if (one->type == DNS_TYPE_SOA)
+                reply_patch_serial(r, z);
+        }
         return;
     }
     for (size_t i = first; i < first + n; i++) {
         const struct zone_rrset *set = &z->sets[i];
         if (q->qtype != DNS_TYPE_ANY && q->qtype != set->type)
             continue;
-        if (reply_put_rrset(r, DNS_HEADER_LEN, set))
+        if (reply_put_rrset(r, DNS_HEADER_LEN, set)) {
             r->an = (uint16_t)(r->an + set->count);
+            if (set->type == DNS_TYPE_SOA)
+                reply_patch_serial(r, z);
+        }
         if (set->nadditional)
             glue = set;
     }
@@ -748,6 +770,96 @@ static uint8_t packet_check_unusual(struct query *q, const uint8_t *in, size_t i
     return DNS_RCODE_NOERROR;
 }
 
+/* A signed query to a zone with a transfer_key (a secondary's SOA query
+ * before IXFR, RFC 1995 and RFC 8945): checked with that key on a copy
+ * (the check cuts the TSIG off). 1: it checks, answer and sign; 2: it
+ * does not, answer NOTAUTH with the TSIG error in s; 0: not the zone's
+ * business (BADKEY echo as for any key). */
+#define PACKET_TSIG_COPY 4096
+static int packet_tsig_check(struct packet_ctx *ctx, const struct query *q, const uint8_t *in,
+                             size_t inlen, struct tsig_session *s, enum tsig_error *err)
+    __attribute__((noinline, cold));
+static int packet_tsig_check(struct packet_ctx *ctx, const struct query *q, const uint8_t *in,
+                             size_t inlen, struct tsig_session *s, enum tsig_error *err)
+{
+    size_t apex_off;
+    const struct zone *z =
+        ctx->zones != NULL ? zoneset_find(ctx->zones, &q->name, &apex_off) : NULL;
+    if (z == NULL || !z->xfr.has_key || inlen > PACKET_TSIG_COPY)
+        return 0;
+    uint8_t copy[PACKET_TSIG_COPY];
+    size_t len = inlen;
+    *err = TSIG_ERR_NONE;
+    memcpy(copy, in, inlen);
+    memset(s, 0, sizeof *s);
+    /* The real clock, not the test clock: the peer checks the time. */
+    int rc = tsig_verify_request(s, &z->xfr.key, 1, copy, &len, (int64_t)time(NULL), err);
+    return rc == DNSBL_OK ? 1 : rc == DNSBL_EREFUSED ? 2 : 0;
+}
+
+/* After reply_finish: sign the answer (or write the TSIG error) with the
+ * session packet_tsig_check set up. When the TSIG does not fit (plain
+ * UDP), TC goes out instead, so the client asks again over TCP. */
+static size_t reply_sign(struct reply *r, struct tsig_session *s, enum tsig_error err, size_t len,
+                         bool *truncated) __attribute__((noinline, cold));
+static size_t reply_sign(struct reply *r, struct tsig_session *s, enum tsig_error err, size_t len,
+                         bool *truncated)
+{
+    size_t n = len;
+    if (tsig_sign(s, r->buf, &n, r->limit, (int64_t)time(NULL), err) == DNSBL_OK)
+        return n;
+    packet_store_u16(r->buf + 2, (uint16_t)(packet_load_u16(r->buf + 2) | DNS_FLAG_TC));
+    *truncated = true;
+    return len;
+}
+
+/* AXFR or IXFR at a zone's apex (xfr.h): over TCP the caller streams it
+ * (true, ctx->xfr_zone set); IXFR over UDP of a zone that allows
+ * transfers is answered here (true, the answer in out). False: the usual
+ * path refuses it. */
+static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, const struct query *q,
+                            const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                            size_t *outlen) __attribute__((noinline, cold));
+static bool packet_transfer(struct packet_ctx *ctx, enum packet_transport t, const struct query *q,
+                            const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
+                            size_t *outlen)
+{
+    size_t apex_off = 1;
+    const struct zone *z = NULL;
+    if ((q->flags & DNS_FLAG_OPCODE) == 0 && q->qclass == DNS_CLASS_IN && ctx->zones != NULL)
+        z = zoneset_find(ctx->zones, &q->name, &apex_off);
+    if (z == NULL || apex_off != 0)
+        return false;
+    if (t == PACKET_UDP && (q->qtype != DNS_TYPE_IXFR || z->xfr.allow.n == 0))
+        return false;
+    if (ctx->info) {
+        packet_fill_info(ctx->info, in, q, true);
+        ctx->info->listed = false;
+        ctx->info->rcode = 0;
+        ctx->info->truncated = false;
+    }
+    if (t == PACKET_TCP) {
+        ctx->xfr_zone = z;
+        *outlen = 0;
+        return true;
+    }
+    struct addr_prefix who;
+    const struct addr_prefix *client = ctx->client;
+    if (client == NULL && ctx->peer != NULL && sock_client(ctx->peer, ctx->peerlen, &who))
+        client = &who;
+    char peer[ADDR_TEXT_MAX] = "?";
+    if (client != NULL)
+        addr_format(client, peer, sizeof peer);
+    size_t cap = packet_udp_limit(q, t, outcap);
+    /* TSIG times are the real clock's, not the test clock's (xfr.h). */
+    *outlen = xfr_answer_udp(z, client, peer, in, inlen, (int64_t)time(NULL), out, cap);
+    if (ctx->info) {
+        ctx->info->rcode = out[3] & 0x0f;
+        ctx->info->truncated = (out[2] & 0x02) != 0;
+    }
+    return true;
+}
+
 static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transport t, bool slip,
                                       const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                       size_t *outlen)
@@ -781,12 +893,21 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
         have_question = true;
     }
     q.qend = have_question ? wire_used(&w) : DNS_HEADER_LEN;
+    if (have_question && (uint16_t)(q.qtype - DNS_TYPE_IXFR) <= DNS_TYPE_AXFR - DNS_TYPE_IXFR &&
+        packet_transfer(ctx, t, &q, in, inlen, out, outcap, outlen))
+        return t == PACKET_TCP ? PACKET_XFR : PACKET_ANSWER;
     /* One test for everything ordinary queries never have; the rest is
      * sorted out off the hot path. */
     struct tsig_echo tsig;
+    struct tsig_session ts;
+    enum tsig_error terr = TSIG_ERR_NONE;
+    int signed_by_zone = 0;
     if (!have_question || ancount || nscount || (q.flags & DNS_FLAG_OPCODE) ||
         !packet_parse_usual_opt(&w, arcount, &q))
         rcode = packet_check_unusual(&q, in, inlen, have_question, &tsig);
+    if (rcode == DNS_RCODE_NOTAUTH && have_question && !slip &&
+        (signed_by_zone = packet_tsig_check(ctx, &q, in, inlen, &ts, &terr)) == 1)
+        rcode = q.edns_version > 0 ? DNS_RCODE_BADVERS : DNS_RCODE_NOERROR;
 
     reply_begin(&r, &q, out, packet_udp_limit(&q, t, outcap));
     wire_put_bytes(&r.w, in + DNS_HEADER_LEN, q.qend - DNS_HEADER_LEN);
@@ -809,7 +930,9 @@ static enum packet_outcome packet_run(struct packet_ctx *ctx, enum packet_transp
     }
 
     *outlen = reply_finish(&r, &q, q.qend, &truncated);
-    if (rcode == DNS_RCODE_NOTAUTH && !slip)
+    if (signed_by_zone != 0)
+        *outlen = reply_sign(&r, &ts, terr, *outlen, &truncated);
+    else if (rcode == DNS_RCODE_NOTAUTH && !slip)
         *outlen = reply_add_tsig_badkey(&r, &tsig, &truncated);
     if (ctx->info) {
         ctx->info->rcode = r.rcode;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "model.h"
 #include "store.h"
 #include "zone.h"
@@ -23,8 +25,10 @@
 enum packet_transport { PACKET_UDP, PACKET_TCP };
 
 enum packet_outcome {
-    PACKET_ANSWER,    /* *outlen bytes in out are to be sent */
-    PACKET_DROP,      /* send nothing (a response, or shorter than a header) */
+    PACKET_ANSWER, /* *outlen bytes in out are to be sent */
+    PACKET_DROP,   /* send nothing (a response, or shorter than a header) */
+    PACKET_XFR,    /* TCP: AXFR or IXFR of ctx->xfr_zone; nothing written, the
+                    * caller streams the answer (xfr.h) */
 };
 
 /* Filled for logging and counters when ctx->info is set. */
@@ -46,9 +50,14 @@ struct packet_ctx {
     int64_t now;                   /* unix seconds */
     struct packet_info *info;      /* may be NULL */
     const struct addr_prefix *client; /* the querier, for zone ACLs; NULL = unknown: allowed */
+    /* The querier's socket address, read only by IXFR over UDP when client
+     * is NULL (the UDP path makes client only for ACLs and RRL). */
+    const struct sockaddr *peer;
+    unsigned peerlen;
     /* Queries answered SERVFAIL because the store could not be read; only
      * ever incremented here, the caller reports it. */
     uint64_t store_failures;
+    const struct zone *xfr_zone; /* set with PACKET_XFR: the zone asked for */
 };
 
 /* Answer one query. out must hold at least PACKET_TCP_MAX bytes for TCP
@@ -61,8 +70,11 @@ struct packet_ctx {
  * would be wrong for someone. Queries outside plain QUERY get what RFC
  * 8906 expects: NOTIMP for any other opcode (with none of QUERY's flags),
  * FORMERR echoing the question and OPT when they parsed, NOTAUTH with a
- * BADKEY TSIG for a signed query (no keys are configured; RFC 8945) and
- * REFUSED for AXFR and IXFR (no zone transfers). */
+ * BADKEY TSIG for a signed query (RFC 8945: queries are not signed here).
+ * AXFR and IXFR of a zone's apex over TCP return PACKET_XFR (the caller
+ * streams them, xfr.h); IXFR over UDP of a zone with allow_transfer is
+ * answered by xfr_answer_udp; other transfer questions are REFUSED. The
+ * SOA in answers carries the zone's published serial (zone_serial). */
 enum packet_outcome packet_answer(struct packet_ctx *ctx, enum packet_transport t,
                                   const uint8_t *in, size_t inlen, uint8_t *out, size_t outcap,
                                   size_t *outlen);

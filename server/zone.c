@@ -184,6 +184,7 @@ static int zone_prepare_soa(struct zone *z, const ldns_rr *soa, char *why, size_
     }
     uint32_t min = ldns_rdf2native_int32(minimum);
     uint32_t ttl = ldns_rr_ttl(soa);
+    z->file_serial = ldns_rdf2native_int32(ldns_rr_rdf(soa, 2));
     z->neg_ttl = min < ttl ? min : ttl;
     memcpy(z->soa.owner, z->apex, z->apex_len);
     z->soa.owner_len = z->apex_len;
@@ -360,6 +361,8 @@ int zone_load(const struct zone_config *zc, struct zone **out, char *why, size_t
         z->name[i] = (char)tolower((unsigned char)zc->name[i]);
     z->policy = zc->policy;
     z->acl = zc->acl;
+    z->xfr = zc->xfr;
+    atomic_init(&z->pub, 0);
     if (zone_name_to_wire(z->name, z->apex, &z->apex_len) != DNSBL_OK) {
         snprintf(why, whylen, "'%s' is not a zone name", zc->name);
         free(z);
@@ -408,6 +411,10 @@ void zone_free(struct zone *z)
     free(z->sets);
     zone_rrset_clear(&z->soa);
     zone_rrset_clear(&z->soa_neg);
+    /* The transfer key's secret does not outlive the zone in freed memory. */
+    volatile uint8_t *k = (volatile uint8_t *)&z->xfr.key;
+    for (size_t i = 0; i < sizeof z->xfr.key; i++)
+        k[i] = 0;
     free(z);
 }
 

@@ -8,6 +8,7 @@
 #define DNSBL_ZONE_H
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,9 +55,31 @@ struct zone {
     uint32_t neg_ttl;             /* min(SOA TTL, SOA MINIMUM), RFC 2308 */
     struct zone_rrset soa;        /* the apex SOA (its ttl is the SOA TTL) */
     struct zone_rrset soa_neg;    /* the same SOA with ttl = neg_ttl, for authority */
+    uint32_t file_serial;         /* the serial of the zone file's (or synthesised) SOA */
     struct zone_rrset *sets;      /* every RRset of the file, sorted by owner then type */
     size_t nsets;
+    struct zone_xfr_config xfr; /* who may transfer it, whom to NOTIFY */
+    /* The published serial (store_pub.h), set by the main thread (a timer
+     * and every reload) and read by every answer that holds the SOA: 0 =
+     * never published (the zone file's serial stands), else
+     * ZONE_PUB_SET | serial. The only field of a zone that changes. */
+    _Atomic uint64_t pub;
 };
+
+#define ZONE_PUB_SET (UINT64_C(1) << 32)
+
+/* The serial the zone's SOA carries now. */
+static inline uint32_t zone_serial(const struct zone *z)
+{
+    uint64_t p = atomic_load_explicit(&((struct zone *)z)->pub, memory_order_relaxed);
+    return p ? (uint32_t)p : z->file_serial;
+}
+
+/* Set the published serial (main thread). */
+static inline void zone_set_pub(const struct zone *z, uint32_t serial)
+{
+    atomic_store_explicit(&((struct zone *)z)->pub, ZONE_PUB_SET | serial, memory_order_relaxed);
+}
 
 struct zoneset {
     struct zone **zones;

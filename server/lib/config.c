@@ -33,6 +33,9 @@ struct config_sink {
     bool set;
 };
 static _Thread_local struct config_sink *config_tls_sink;
+/* The whole file's tree during that parse, for validators that look at
+ * another section (transfer_key names a key section above it). */
+static _Thread_local cfg_t *config_tls_root;
 
 static void config_on_error(cfg_t *cfg, const char *fmt, va_list ap)
 {
@@ -75,10 +78,26 @@ void config_init(struct config *c)
     c->rrl.ipv6_prefix = RRL_DEFAULT_IPV6_PREFIX;
 }
 
+/* Secrets do not outlive their use in freed memory (a core dump, a later
+ * allocation): wiped with a store the compiler must keep. */
+static void config_wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
 void config_free(struct config *c)
 {
     free(c->listens);
+    for (size_t i = 0; c->zones != NULL && i < c->nzones; i++)
+        config_wipe(&c->zones[i].xfr.key, sizeof c->zones[i].xfr.key);
     free(c->zones);
+    if (c->keys != NULL)
+        config_wipe(c->keys, c->nkeys * sizeof *c->keys);
+    free(c->keys);
+    c->keys = NULL;
+    c->nkeys = 0;
     c->listens = NULL;
     c->zones = NULL;
     c->nlistens = 0;
@@ -271,6 +290,7 @@ int config_add_zone(struct config *c, const char *arg, char *why, size_t whylen)
     memset(&zc, 0, sizeof zc);
     policy_defaults(&zc.policy);
     acl_init(&zc.acl);
+    acl_init(&zc.xfr.allow);
     zc.journal_max = CONFIG_DEFAULT_JOURNAL_MAX;
 
     const char *eq = strchr(arg, '=');
@@ -536,6 +556,100 @@ static int config_v_txt(cfg_t *cfg, cfg_opt_t *opt)
     return 0;
 }
 
+/* allow_transfer: one prefix per element, on its own line. */
+static int config_v_xfr_prefix(cfg_t *cfg, cfg_opt_t *opt)
+{
+    struct addr_prefix p;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s != NULL && addr_parse(s, &p, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "allow_transfer: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* notify: an address and port as listen takes it; port 0 is no target. */
+static int config_v_notify(cfg_t *cfg, cfg_opt_t *opt)
+{
+    struct config_listen l;
+    char why[256];
+    const char *s = config_last_str(opt);
+    if (s == NULL)
+        return 0;
+    if (cfg_opt_size(opt) > CONFIG_NOTIFY_MAX) {
+        cfg_error(cfg, "notify: at most %d targets", CONFIG_NOTIFY_MAX);
+        return -1;
+    }
+    if (config_parse_listen(s, &l, why, sizeof why) != DNSBL_OK) {
+        cfg_error(cfg, "notify: %s", why);
+        return -1;
+    }
+    if (config_listen_port(&l) == 0) {
+        cfg_error(cfg, "notify: '%s' has port 0", s);
+        return -1;
+    }
+    return 0;
+}
+
+/* The key section titled name (case and a trailing dot ignored), or NULL. */
+static cfg_t *config_find_key(cfg_t *root, const char *name)
+{
+    for (unsigned i = 0; root != NULL && i < cfg_size(root, "key"); i++) {
+        cfg_t *k = cfg_getnsec(root, "key", i);
+        if (config_same_zone(cfg_title(k), name))
+            return k;
+    }
+    return NULL;
+}
+
+/* A key section as it closes: its algorithm and secret must make a key.
+ * The message names the key, never the secret (tsig_key_init's why). */
+static int config_v_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+    unsigned n = cfg_opt_size(opt);
+    if (n == 0)
+        return 0;
+    cfg_t *sec = cfg_opt_getnsec(opt, n - 1);
+    const char *title = cfg_title(sec);
+    if (n > CONFIG_KEYS_MAX) {
+        cfg_error(cfg, "at most %d keys", CONFIG_KEYS_MAX);
+        return -1;
+    }
+    for (unsigned i = 0; i + 1 < n; i++) {
+        if (config_same_zone(cfg_title(cfg_opt_getnsec(opt, i)), title)) {
+            cfg_error(cfg, "key '%s' is given twice", title);
+            return -1;
+        }
+    }
+    if (cfg_size(sec, "secret") == 0) {
+        cfg_error(cfg, "key '%s' has no secret", title);
+        return -1;
+    }
+    const char *alg = cfg_size(sec, "algorithm") > 0 ? cfg_getstr(sec, "algorithm") : NULL;
+    struct tsig_key k;
+    char why[300];
+    int rc = tsig_key_init(&k, title, alg, cfg_getstr(sec, "secret"), why, sizeof why);
+    config_wipe(&k, sizeof k);
+    if (rc != DNSBL_OK) {
+        cfg_error(cfg, "key '%s': %s", title, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* transfer_key must name a key section written above the zone. */
+static int config_v_transfer_key(cfg_t *cfg, cfg_opt_t *opt)
+{
+    const char *s = config_last_str(opt);
+    if (s != NULL && config_find_key(config_tls_root, s) == NULL) {
+        cfg_error(cfg, "transfer_key '%s' names no key section above it (key \"%s\" { ... })", s,
+                  s);
+        return -1;
+    }
+    return 0;
+}
+
 /* Called when a zone section closes: check its title against the earlier
  * ones (libconfuse's own duplicate check is case-sensitive). */
 static int config_v_zone(cfg_t *cfg, cfg_opt_t *opt)
@@ -702,8 +816,81 @@ static int config_load_acl(const struct config *c, cfg_t *sec, struct zone_confi
     return DNSBL_OK;
 }
 
+/* The key sections, checked by config_v_key already. */
+static int config_load_keys(cfg_t *cfg, struct config *c, char *why, size_t whylen)
+{
+    unsigned n = cfg_size(cfg, "key");
+    if (n == 0)
+        return DNSBL_OK;
+    c->keys = calloc(n, sizeof *c->keys);
+    if (c->keys == NULL)
+        return DNSBL_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        cfg_t *sec = cfg_getnsec(cfg, "key", i);
+        const char *alg = cfg_size(sec, "algorithm") > 0 ? cfg_getstr(sec, "algorithm") : NULL;
+        char inner[300];
+        if (tsig_key_init(&c->keys[i], cfg_title(sec), alg, cfg_getstr(sec, "secret"), inner,
+                          sizeof inner) != DNSBL_OK) {
+            config_set_why(why, whylen, "%s: key '%s': %s", c->path, cfg_title(sec), inner);
+            return DNSBL_EINVAL;
+        }
+        c->nkeys++;
+    }
+    return DNSBL_OK;
+}
+
+static const struct tsig_key *config_key_named(const struct config *c, const char *name)
+{
+    for (size_t i = 0; i < c->nkeys; i++)
+        if (config_same_zone(c->keys[i].name, name))
+            return &c->keys[i];
+    return NULL;
+}
+
+/* A zone's allow_transfer, transfer_key and notify. */
+static int config_load_xfr(const struct config *c, cfg_t *sec, struct zone_config *zc, char *why,
+                           size_t whylen)
+{
+    struct zone_xfr_config *x = &zc->xfr;
+    for (unsigned i = 0; i < cfg_size(sec, "allow_transfer"); i++) {
+        const char *text = cfg_getnstr(sec, "allow_transfer", i);
+        struct addr_prefix p;
+        int rc = addr_parse(text, &p, NULL, 0);
+        if (rc == DNSBL_OK)
+            rc = acl_add(&x->allow, &p, ACL_ALLOW);
+        if (rc != DNSBL_OK) {
+            config_set_why(why, whylen,
+                           "%s: zone %s: allow_transfer: %s is given twice or one "
+                           "too many",
+                           c->path, zc->name, text);
+            return DNSBL_EINVAL;
+        }
+    }
+    if (cfg_size(sec, "transfer_key") > 0) {
+        const char *name = cfg_getstr(sec, "transfer_key");
+        const struct tsig_key *k = config_key_named(c, name);
+        if (k == NULL) {
+            config_set_why(why, whylen, "%s: zone %s: transfer_key '%s' names no key", c->path,
+                           zc->name, name);
+            return DNSBL_EINVAL;
+        }
+        x->key = *k;
+        x->has_key = true;
+    }
+    for (unsigned i = 0; i < cfg_size(sec, "notify") && i < CONFIG_NOTIFY_MAX; i++) {
+        int rc = config_parse_listen(cfg_getnstr(sec, "notify", i), &x->notify[i], why, whylen);
+        if (rc != DNSBL_OK)
+            return rc;
+        x->nnotify++;
+    }
+    return DNSBL_OK;
+}
+
 static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *why, size_t whylen)
 {
+    int krc = config_load_keys(cfg, c, why, whylen);
+    if (krc != DNSBL_OK)
+        return krc;
     if (cfg_size(cfg, "db") > 0 &&
         config_copy_path(c->db, sizeof c->db, dir, cfg_getstr(cfg, "db")) != DNSBL_OK) {
         config_set_why(why, whylen, "%s: db path is too long", c->path);
@@ -755,6 +942,7 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
         memset(&zc, 0, sizeof zc);
         policy_defaults(&zc.policy);
         acl_init(&zc.acl);
+        acl_init(&zc.xfr.allow);
         zc.journal_max = CONFIG_DEFAULT_JOURNAL_MAX;
         snprintf(zc.name, sizeof zc.name, "%s", cfg_title(sec));
         if (cfg_size(sec, "file") > 0 && cfg_getstr(sec, "file")[0] != '\0' &&
@@ -781,9 +969,13 @@ static int config_from_cfg(cfg_t *cfg, const char *dir, struct config *c, char *
             snprintf(zc.policy.txt_template, sizeof zc.policy.txt_template, "%s",
                      cfg_getstr(sec, "txt"));
         if (config_load_policy(c, sec, &zc, why, whylen) != DNSBL_OK ||
-            config_load_acl(c, sec, &zc, why, whylen) != DNSBL_OK)
+            config_load_acl(c, sec, &zc, why, whylen) != DNSBL_OK ||
+            config_load_xfr(c, sec, &zc, why, whylen) != DNSBL_OK) {
+            config_wipe(&zc.xfr.key, sizeof zc.xfr.key);
             return DNSBL_EINVAL;
+        }
         int rc = config_append((void **)&c->zones, &c->nzones, sizeof zc, &zc);
+        config_wipe(&zc.xfr.key, sizeof zc.xfr.key);
         if (rc != DNSBL_OK)
             return rc;
     }
@@ -829,6 +1021,14 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_STR_LIST("datasets", NULL, CFGF_NODEFAULT),
         CFG_SEC("weights", weight_opts, CFGF_NODEFAULT),
         CFG_SEC("acl", acl_opts, CFGF_NODEFAULT),
+        CFG_STR_LIST("allow_transfer", NULL, CFGF_NODEFAULT),
+        CFG_STR("transfer_key", NULL, CFGF_NODEFAULT),
+        CFG_STR_LIST("notify", NULL, CFGF_NODEFAULT),
+        CFG_END(),
+    };
+    cfg_opt_t key_opts[] = {
+        CFG_STR("algorithm", NULL, CFGF_NODEFAULT),
+        CFG_STR("secret", NULL, CFGF_NODEFAULT),
         CFG_END(),
     };
     cfg_opt_t opts[] = {
@@ -847,6 +1047,7 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
         CFG_STR("user", NULL, CFGF_NODEFAULT),
         CFG_STR("chroot", NULL, CFGF_NODEFAULT),
         CFG_BOOL("refuse_root", cfg_false, CFGF_NODEFAULT),
+        CFG_SEC("key", key_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_SEC("zone", zone_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
         CFG_END(),
     };
@@ -890,12 +1091,18 @@ int config_load_file(struct config *c, const char *path, char *why, size_t whyle
     cfg_set_validate_func(cfg, "zone|acl|error", config_v_prefix);
     cfg_set_validate_func(cfg, "zone|acl|error_code", config_v_error_code);
     cfg_set_validate_func(cfg, "zone|acl|error_txt", config_v_txt);
+    cfg_set_validate_func(cfg, "key", config_v_key);
+    cfg_set_validate_func(cfg, "zone|allow_transfer", config_v_xfr_prefix);
+    cfg_set_validate_func(cfg, "zone|transfer_key", config_v_transfer_key);
+    cfg_set_validate_func(cfg, "zone|notify", config_v_notify);
 
     config_tls_sink = &sink;
+    config_tls_root = cfg;
     errno = 0;
     int prc = cfg_parse(cfg, path);
     int saved_errno = errno;
     config_tls_sink = NULL;
+    config_tls_root = NULL;
 
     int rc = DNSBL_OK;
     if (prc == CFG_FILE_ERROR) {

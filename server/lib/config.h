@@ -1,7 +1,8 @@
 /* config: dnsbld's settings, from a libconfuse file and the command line
  * (dnsblctl reads a zone's policy from the same file). A struct config is
  * a plain value the caller owns: config_init it, fill it, and config_free
- * releases its zone and listen arrays (nothing else in it is allocated).
+ * releases its zone, listen and key arrays (nothing else in it is
+ * allocated; key secrets and the zones' copies of them are wiped first).
  * Nothing here keeps a pointer to the caller's strings. */
 #ifndef DNSBL_CONFIG_H
 #define DNSBL_CONFIG_H
@@ -13,6 +14,7 @@
 
 #include "acl.h"
 #include "policy.h"
+#include "tsig.h"
 
 #define CONFIG_LISTEN_TEXT 128
 #define CONFIG_WORKERS_MAX 256
@@ -25,6 +27,8 @@
 #define CONFIG_TCP_CLIENTS_MAX 65535
 #define CONFIG_USER_MAX 64
 #define ZONE_NAME_MAX 256 /* a zone name as text, with its NUL (RFC 1035 2.3.4: 255 octets) */
+#define CONFIG_NOTIFY_MAX 16 /* notify targets per zone */
+#define CONFIG_KEYS_MAX 64   /* key sections in one file */
 
 /* The limits and defaults of the RRL settings (rrl.h applies them). */
 #define RRL_RATE_MAX 1000000
@@ -46,13 +50,33 @@ enum config_set {
     CONFIG_SET_RRL_IPV6_PREFIX = 1 << 7,
 };
 
+/* One address to serve on, UDP and TCP on the same port (0 = any free). */
+struct config_listen {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char text[CONFIG_LISTEN_TEXT]; /* as written, for messages */
+};
+
+/* Zone transfers out of a zone (README, "Zone transfers"): who may
+ * transfer it, with which TSIG key, and whom to NOTIFY (RFC 1996) when its
+ * published serial moves. A plain value: the key is a copy. */
+struct zone_xfr_config {
+    struct acl allow; /* allow_transfer: ACL_ALLOW rules; n == 0: every transfer refused */
+    bool has_key;     /* transfer_key set: requests must be signed with key */
+    struct tsig_key key;
+    struct config_listen notify[CONFIG_NOTIFY_MAX];
+    size_t nnotify;
+};
+
 /* What config gives for one zone (plain value): its name, the file of its
- * apex, what it serves (the reputation policy) and who may ask (the ACL). */
+ * apex, what it serves (the reputation policy), who may ask (the ACL) and
+ * who may transfer it. */
 struct zone_config {
     char name[ZONE_NAME_MAX]; /* "bl.example", no trailing dot needed */
     char file[PATH_MAX];      /* master file for the apex; "" = synthesise */
     struct zone_policy policy;
     struct acl acl; /* empty = everybody may ask */
+    struct zone_xfr_config xfr;
     unsigned journal_max; /* changes of the published view kept for IXFR; 0 = none */
 };
 
@@ -64,13 +88,6 @@ struct rrl_settings {
     unsigned ipv6_prefix; /* 0..128 */
 };
 
-/* One address to serve on, UDP and TCP on the same port (0 = any free). */
-struct config_listen {
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    char text[CONFIG_LISTEN_TEXT]; /* as written, for messages */
-};
-
 struct config {
     char path[PATH_MAX];           /* the file loaded; "" = none */
     char db[PATH_MAX];             /* store directory; "" = not set */
@@ -78,6 +95,8 @@ struct config {
     size_t nlistens;
     struct zone_config *zones; /* nzones of them, owned */
     size_t nzones;
+    struct tsig_key *keys; /* nkeys key sections, owned; secrets wiped by config_free */
+    size_t nkeys;
     unsigned workers; /* 0 = one per online CPU */
     bool log_queries;
     unsigned tcp_idle_timeout;   /* seconds a TCP connection may stay idle */

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "store.h"
+#include "tsig.h"
 #include "zone.h"
 
 #include "../unit/test_paths.h"
@@ -23,6 +25,7 @@ static struct history_day fz_history[STORE_HISTORY_MAX];
 static struct packet_info fz_info;
 static struct packet_ctx fz_ctx;
 static char fz_dir[64];
+static struct addr_prefix fz_client;
 
 static void fz_cleanup(void)
 {
@@ -67,6 +70,16 @@ static void fz_init(void)
     policy_defaults(&zc[0].policy);
     snprintf(zc[1].name, sizeof(zc[1].name), "v6.bl.example");
     policy_defaults(&zc[1].policy);
+    /* Zone transfers (xfr.h): both allow 127.0.0.0/8, the second with a key. */
+    struct addr_prefix lo;
+    if (addr_parse("127.0.0.0/8", &lo, NULL, 0) != 0 ||
+        addr_parse("127.0.0.1", &fz_client, NULL, 0) != 0 ||
+        acl_add(&zc[0].xfr.allow, &lo, ACL_ALLOW) != 0 ||
+        acl_add(&zc[1].xfr.allow, &lo, ACL_ALLOW) != 0 ||
+        tsig_key_init(&zc[1].xfr.key, "tsig-key", NULL,
+                      "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==", why, sizeof(why)) != 0)
+        abort();
+    zc[1].xfr.has_key = true;
     if (zoneset_build(zc, 2, &fz_zones, why, sizeof(why)) != 0) {
         fprintf(stderr, "fuzz_fixture: %s\n", why);
         abort();
@@ -92,7 +105,14 @@ static void fz_init(void)
                                  .history = fz_history,
                                  .history_cap = STORE_HISTORY_MAX,
                                  .now = 1700000100,
+                                 .client = &fz_client,
                                  .info = &fz_info};
+}
+
+struct store *fz_fixture_store(void)
+{
+    fz_fixture();
+    return fz_store;
 }
 
 struct packet_ctx *fz_fixture(void)

@@ -9,7 +9,12 @@
 #include "packet.h"
 
 /* The context to answer with (ctx->reader not yet begun); aborts when
- * the fixture cannot be made. */
+ * the fixture cannot be made. The client is 127.0.0.1: bl.example allows
+ * it zone transfers, v6.bl.example too when signed with fz_fixture_key. */
 struct packet_ctx *fz_fixture(void);
+
+/* The fixture's store (never published: transfers answer SERVFAIL), for
+ * xfr_begin. */
+struct store *fz_fixture_store(void);
 
 #endif

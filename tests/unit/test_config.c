@@ -469,6 +469,77 @@ static void test_limits_and_privileges(void **state)
     assert_error_at(f, "user = \"\"\n", 1, "user name");
 }
 
+/* Zone transfers: key sections, a zone's allow_transfer, transfer_key and
+ * notify; the errors name the line and never the secret. */
+static void test_zone_transfer_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct config c;
+    char why[512] = "";
+    const char *secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==";
+    char text[1024];
+    snprintf(text, sizeof text,
+             "key \"xfr\" { algorithm = \"hmac-sha256\"  secret = \"%s\" }\n"
+             "key \"other\" { secret = \"%s\" }\n"
+             "zone \"bl.example\" {\n"
+             "    allow_transfer = {\"127.0.0.0/8\", \"2001:db8::/32\"}\n"
+             "    transfer_key = \"XFR\"\n"
+             "    notify = {\"127.0.0.1:5301\", \"[::1]:53\"}\n"
+             "}\n"
+             "zone \"open.example\" { }\n",
+             secret, secret);
+    assert_int_equal(load_text(f, text, &c, why, sizeof why), DNSBL_OK);
+    assert_int_equal(c.nkeys, 2);
+    assert_string_equal(c.keys[0].name, "xfr");
+    assert_int_equal(c.keys[0].alg, TSIG_HMAC_SHA256);
+    assert_int_equal(c.keys[0].secret_len, 28);
+    assert_memory_equal(c.keys[0].secret, "secret-secret-secret-secret!", 28);
+    assert_int_equal(c.keys[1].alg, TSIG_HMAC_SHA256); /* the default */
+    const struct zone_xfr_config *x = &c.zones[0].xfr;
+    assert_int_equal(x->allow.n, 2);
+    struct addr_prefix in, out;
+    assert_int_equal(addr_parse("127.1.2.3", &in, NULL, 0), DNSBL_OK);
+    assert_int_equal(addr_parse("10.0.0.1", &out, NULL, 0), DNSBL_OK);
+    assert_int_equal(acl_match(&x->allow, &in), ACL_ALLOW);
+    assert_true(x->has_key);
+    assert_string_equal(x->key.name, "xfr");
+    assert_int_equal(x->nnotify, 2);
+    assert_string_equal(x->notify[0].text, "127.0.0.1:5301");
+    assert_int_equal(x->notify[1].addr.ss_family, AF_INET6);
+    /* Without allow_transfer nobody may transfer: an empty list. */
+    assert_int_equal(c.zones[1].xfr.allow.n, 0);
+    assert_false(c.zones[1].xfr.has_key);
+    assert_int_equal(c.zones[1].xfr.nnotify, 0);
+    config_free(&c);
+
+    assert_error_at(f, "zone \"bl.example\" {\n  transfer_key = \"nope\"\n}\n", 2,
+                    "transfer_key 'nope' names no key");
+    /* A key written below the zone is not known there yet. */
+    snprintf(
+        text, sizeof text,
+        "zone \"bl.example\" {\n  transfer_key = \"xfr\"\n}\nkey \"xfr\" { secret = \"%s\" }\n",
+        secret);
+    assert_error_at(f, text, 2, "names no key");
+    assert_error_at(f,
+                    "zone \"bl.example\" {\n  allow_transfer = {\"127.0.0.0/8\",\n \"nope\"}\n}\n",
+                    3, "allow_transfer");
+    assert_error_at(f, "zone \"bl.example\" {\n\n  notify = {\"host:53\"}\n}\n", 3, "notify");
+    assert_error_at(f, "zone \"bl.example\" {\n  notify = {\"127.0.0.1:0\"}\n}\n", 2, "port 0");
+    assert_error_at(f, "key \"k\" {\n  algorithm = \"hmac-md5\"\n  secret = \"AAAA\"\n}\n", 4,
+                    "key 'k'");
+    assert_error_at(f, "key \"k\" {\n  algorithm = \"hmac-sha256\"\n}\n", 3, "no secret");
+    /* A secret that is no base64: the message names the key, not the secret. */
+    assert_int_equal(
+        load_text(f, "key \"k\" { secret = \"not!base64*TOPSECRET\" }\n", &c, why, sizeof why),
+        DNSBL_EINVAL);
+    assert_non_null(strstr(why, "key 'k'"));
+    assert_null(strstr(why, "TOPSECRET"));
+    config_free(&c);
+    snprintf(text, sizeof text, "key \"k\" { secret = \"%s\" }\nkey \"K.\" { secret = \"%s\" }\n",
+             secret, secret);
+    assert_error_at(f, text, 2, "twice");
+}
+
 static void test_zone_acl(void **state)
 {
     struct fixture *f = *state;
@@ -550,6 +621,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_override_and_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits_and_privileges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zone_acl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zone_transfer_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -532,7 +532,7 @@ static void make_queries(struct fixture *f)
     memcpy(q->wire + q->len, answer_rr, sizeof(answer_rr));
     q->len += sizeof(answer_rr);
     add_opt(q, 0);
-    add(f, "bl.example.", LDNS_RR_TYPE_AXFR, PACKET_TCP, 0, 5, 0);
+    add(f, "bl.example.", LDNS_RR_TYPE_AXFR, PACKET_UDP, 0, 5, 0);
     add(f, "bl.example.", LDNS_RR_TYPE_IXFR, PACKET_UDP, 1232, 5, 0);
     add_signed(f, "bl.example.", LDNS_RR_TYPE_SOA, PACKET_UDP, 1232, false);
     add_signed(f, "7.2.0.192.bl.example.", LDNS_RR_TYPE_A, PACKET_TCP, 0, false);
