@@ -489,11 +489,12 @@ int store_pull_get(struct store *s, const char *zone, struct store_pull_state *o
 int store_pull_put(struct store *s, const char *zone, const struct store_pull_state *st, char *why,
                    size_t whylen);
 /* A whole zone (AXFR; or, with n == 0, the withdrawal of an expired one):
- * the n events become the whole truth of dataset (store_apply_sync with
- * force: the primary is the authority), and st is written, in one write
+ * the n events become the whole truth of the ndatasets datasets (the
+ * pulled one and its value slots: store_apply_sync with force, the
+ * primary is the authority), and st is written, in one write
  * transaction. */
 int store_pull_full(struct store *s, const char *zone, const struct store_pull_state *st,
-                    const char *dataset, size_t n,
+                    const char *const *datasets, size_t ndatasets, size_t n,
                     void (*event_at)(void *arg, size_t i, struct event *ev), void *arg, int64_t now,
                     struct store_sync_stats *stats, char *why, size_t whylen);
 /* Differences (IXFR): the n events and st in one write transaction. */

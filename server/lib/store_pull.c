@@ -151,7 +151,7 @@ int store_pull_put(struct store *s, const char *zone, const struct store_pull_st
 }
 
 int store_pull_full(struct store *s, const char *zone, const struct store_pull_state *st,
-                    const char *dataset, size_t n,
+                    const char *const *datasets, size_t ndatasets, size_t n,
                     void (*event_at)(void *arg, size_t i, struct event *ev), void *arg, int64_t now,
                     struct store_sync_stats *stats, char *why, size_t whylen)
 {
@@ -164,8 +164,8 @@ int store_pull_full(struct store *s, const char *zone, const struct store_pull_s
     }
     struct store_meta_put m = {key, buf, len};
     struct store_sync_options o = {.now = now, .max_share = 1.0, .force = true};
-    const char *ds[1] = {dataset};
-    return store_apply_sync_meta(s, ds, 1, n, event_at, arg, &o, &m, stats, why, whylen);
+    return store_apply_sync_meta(s, datasets, ndatasets, n, event_at, arg, &o, &m, stats, why,
+                                 whylen);
 }
 
 int store_pull_incr(struct store *s, const char *zone, const struct store_pull_state *st,

@@ -105,8 +105,13 @@ void xfr_parser_free(struct xfr_parser *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nch; i++)
-        free(p->ch[i].txt_text);
+    for (size_t i = 0; i < p->nch; i++) {
+        struct xfr_change *c = &p->ch[i];
+        for (unsigned k = 0; k < c->ntadd; k++)
+            free(c->tadd[k]);
+        for (unsigned k = 0; k < c->ntdel; k++)
+            free(c->tdel[k]);
+    }
     free(p->ch);
     free(p->slot);
     free(p);
@@ -133,6 +138,8 @@ size_t xfr_parser_skipped(const struct xfr_parser *p)
 }
 
 static int hexval(uint8_t c);
+
+_Static_assert(XFR_VALUES == ENTRY_PARTS_MAX, "one dataset part per value a name keeps");
 
 /* Is some label of the relative name lab neither decimal, one hex digit
  * nor "*"? Such a name (ns1, www: the zone file's own data beside the
@@ -431,6 +438,78 @@ static bool read_soa(const uint8_t *msg, size_t len, size_t at, size_t rdlen, st
     return true;
 }
 
+/* RRset changes (RFC 1995): an addition cancels an earlier deletion of
+ * the value and a deletion an earlier addition, so the result is always
+ * "held, less del, plus add" whatever the order. false: more distinct
+ * values than a name keeps. */
+static bool codes_drop(uint32_t *v, uint8_t *n, uint32_t x)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (v[i] == x) {
+            v[i] = v[--*n];
+            return true;
+        }
+    return false;
+}
+
+static bool codes_put(uint32_t *v, uint8_t *n, uint32_t x)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (v[i] == x)
+            return true;
+    if (*n == XFR_VALUES)
+        return false;
+    v[(*n)++] = x;
+    return true;
+}
+
+static bool change_code(struct xfr_change *c, uint32_t code, bool del, uint32_t ttl)
+{
+    if (del) {
+        codes_drop(c->add, &c->nadd, code);
+        return codes_put(c->del, &c->ndel, code);
+    }
+    codes_drop(c->del, &c->ndel, code);
+    c->ttl = ttl;
+    return codes_put(c->add, &c->nadd, code);
+}
+
+static void texts_drop(char **v, uint8_t *n, const char *t)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (strcmp(v[i], t) == 0) {
+            free(v[i]);
+            v[i] = v[--*n];
+            return;
+        }
+}
+
+/* Takes t (freed here when it is not kept). */
+static bool texts_put(char **v, uint8_t *n, char *t)
+{
+    for (unsigned i = 0; i < *n; i++)
+        if (strcmp(v[i], t) == 0) {
+            free(t);
+            return true;
+        }
+    if (*n == XFR_VALUES) {
+        free(t);
+        return false;
+    }
+    v[(*n)++] = t;
+    return true;
+}
+
+static bool change_text(struct xfr_change *c, char *t, bool del)
+{
+    if (del) {
+        texts_drop(c->tadd, &c->ntadd, t);
+        return texts_put(c->tdel, &c->ntdel, t);
+    }
+    texts_drop(c->tdel, &c->ntdel, t);
+    return texts_put(c->tadd, &c->ntadd, t);
+}
+
 /* One record that is not the zone's SOA, in phase ph. */
 static int take_record(struct xfr_parser *p, const uint8_t *name, size_t nlen, uint16_t type,
                        uint32_t ttl, const uint8_t *rd, size_t rdlen, const char *what, char *why,
@@ -478,17 +557,9 @@ static int take_record(struct xfr_parser *p, const uint8_t *name, size_t nlen, u
         char refused[200];
         if (!del && model_event_refusal(&probe, nt, refused, sizeof refused) != DNSBL_OK)
             return fail(p, why, whylen, "%s: %s", what, refused);
-        if (del) {
-            /* Only the value held goes: a stale deletion changes nothing. */
-            if (c->a != XFR_SET || c->code == code) {
-                c->a = XFR_DELETED;
-                c->code = code;
-            }
-        } else {
-            c->a = XFR_SET;
-            c->code = code;
-            c->ttl = ttl;
-        }
+        if (!change_code(c, code, del, ttl))
+            return fail(p, why, whylen, "%s: '%s' has more A values than the 4 a name keeps", what,
+                        nt);
     } else if (type == T_TXT) {
         bool ok;
         char *t = txt_template(rd, rdlen, &ok);
@@ -496,15 +567,9 @@ static int take_record(struct xfr_parser *p, const uint8_t *name, size_t nlen, u
             return fail(p, why, whylen, "%s: '%s': malformed TXT record", what, nt);
         if (!t)
             return fail(p, why, whylen, "%s: out of memory at '%s'", what, nt);
-        free(c->txt_text);
-        c->txt_text = NULL;
-        if (del) {
-            c->txt = XFR_DELETED;
-            free(t);
-        } else {
-            c->txt = XFR_SET;
-            c->txt_text = t;
-        }
+        if (!change_text(c, t, del))
+            return fail(p, why, whylen, "%s: '%s' has more TXT records than the 4 a name keeps",
+                        what, nt);
     } else {
         c->other += del ? -1 : 1;
     }
@@ -671,37 +736,104 @@ int xfr_parser_feed(struct xfr_parser *p, const uint8_t *msg, size_t len, char *
     return DNSBL_OK;
 }
 
+static int code_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int text_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+size_t xfr_change_events(const struct xfr_change *c, const struct xfr_have *old, bool full,
+                         const char *const *datasets, int64_t now, struct event *ev)
+{
+    static const struct xfr_have none[XFR_VALUES];
+    if (full || !old)
+        old = none;
+    /* What the store held, less what left, plus what came. */
+    uint32_t codes[2 * XFR_VALUES];
+    const char *texts[2 * XFR_VALUES];
+    uint8_t nc = 0, nt = 0;
+    uint32_t ttl = c->nadd ? c->ttl : 0;
+    for (unsigned k = 0; k < XFR_VALUES; k++) {
+        if (old[k].listed) {
+            bool gone = false;
+            for (unsigned i = 0; i < c->ndel; i++)
+                gone = gone || c->del[i] == old[k].code;
+            if (!gone)
+                codes[nc++] = old[k].code;
+            if (!c->nadd && !ttl)
+                ttl = old[k].ttl;
+        }
+        if (old[k].txt) {
+            bool gone = false;
+            for (unsigned i = 0; i < c->ntdel; i++)
+                gone = gone || strcmp(c->tdel[i], old[k].txt) == 0;
+            if (!gone)
+                texts[nt++] = old[k].txt;
+        }
+    }
+    for (unsigned i = 0; i < c->nadd; i++) {
+        bool held = false;
+        for (unsigned j = 0; j < nc; j++)
+            held = held || codes[j] == c->add[i];
+        if (!held)
+            codes[nc++] = c->add[i];
+    }
+    for (unsigned i = 0; i < c->ntadd; i++) {
+        bool held = false;
+        for (unsigned j = 0; j < nt; j++)
+            held = held || strcmp(texts[j], c->tadd[i]) == 0;
+        if (!held)
+            texts[nt++] = c->tadd[i];
+    }
+    qsort(codes, nc, sizeof *codes, code_cmp);
+    qsort(texts, nt, sizeof *texts, text_cmp);
+    if (nc > XFR_VALUES)
+        nc = XFR_VALUES; /* more than a name keeps: the lowest codes */
+    if (nt > XFR_VALUES)
+        nt = XFR_VALUES;
+    int other = c->other + (old[0].excluded ? 1 : 0);
+    size_t n = 0;
+    for (unsigned k = 0; k < XFR_VALUES; k++) {
+        struct event *e = &ev[n];
+        memset(e, 0, sizeof *e);
+        e->prefix = c->prefix;
+        e->time = now;
+        e->dataset = datasets[k];
+        e->source = "pull";
+        if (k < nc) {
+            e->kind = EV_IMPORT_LIST;
+            e->code = codes[k];
+            e->ttl = ttl;
+            e->txt = k < nt ? texts[k] : NULL;
+        } else if (k == 0 && (other > 0 || nt > 0)) {
+            /* Names that answer no A: not listed here, inside a wildcard. */
+            e->kind = EV_IMPORT_EXCLUDE;
+        } else if (!full && (old[k].listed || old[k].excluded)) {
+            e->kind = EV_IMPORT_REMOVE;
+        } else {
+            continue;
+        }
+        n++;
+    }
+    return n;
+}
+
 bool xfr_change_event(const struct xfr_change *c, const struct xfr_have *old, bool full,
                       const char *dataset, int64_t now, struct event *ev)
 {
-    static const struct xfr_have none;
-    if (full || !old)
-        old = &none;
-    bool has_a = c->a == XFR_SET || (c->a == XFR_SAME && old->listed);
-    uint32_t code = c->a == XFR_SET ? c->code : old->code;
-    uint32_t ttl = c->a == XFR_SET ? c->ttl : old->ttl;
-    const char *txt = c->txt == XFR_SET ? c->txt_text : c->txt == XFR_SAME ? old->txt : NULL;
-    int other = c->other + (old->excluded ? 1 : 0);
-    bool has_txt = txt != NULL;
-    memset(ev, 0, sizeof *ev);
-    ev->prefix = c->prefix;
-    ev->time = now;
-    ev->dataset = dataset;
-    ev->source = "pull";
-    if (has_a) {
-        ev->kind = EV_IMPORT_LIST;
-        ev->code = code;
-        ev->ttl = ttl;
-        ev->txt = txt;
-        return true;
-    }
-    if (other > 0 || has_txt) {
-        /* Names that answer no A: not listed here, inside a wildcard. */
-        ev->kind = EV_IMPORT_EXCLUDE;
-        return true;
-    }
-    if (full)
+    struct xfr_have olds[XFR_VALUES] = {{0}};
+    const char *const ds[XFR_VALUES] = {dataset, dataset, dataset, dataset};
+    struct event evs[XFR_VALUES];
+    if (old)
+        olds[0] = *old;
+    size_t n = xfr_change_events(c, olds, full, ds, now, evs);
+    if (n == 0)
         return false;
-    ev->kind = EV_IMPORT_REMOVE;
-    return old->listed || old->excluded;
+    *ev = evs[0];
+    return true;
 }

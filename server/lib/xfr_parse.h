@@ -25,18 +25,26 @@ enum xfr_style {
     XFR_UPTODATE, /* an IXFR answered with the current SOA only */
 };
 
-/* What one record type of one name did over the whole transfer. */
-enum xfr_op { XFR_SAME = 0, XFR_DELETED, XFR_SET };
+/* A name keeps up to XFR_VALUES A values (and as many TXT): one per
+ * dataset part an entry holds (ENTRY_PARTS_MAX); the first goes to the
+ * pulled dataset, the others to DATASET~2, ~3, ~4, as two rbldnsd
+ * sections of one name would. */
+#define XFR_VALUES 4
 
-/* Everything the transfer said about one name (one prefix). */
+/* Everything the transfer said about one name (one prefix): the A values
+ * and TXT texts it added and deleted, as RRset changes (RFC 1995: adding a
+ * value held changes nothing, deleting one not held neither), so the
+ * result is what the store held, less del, plus add. A full transfer only
+ * adds. */
 struct xfr_change {
     struct addr_prefix prefix;
-    uint8_t a;      /* enum xfr_op of its A record */
-    uint32_t code;  /* XFR_SET: the A value, host order */
-    uint32_t ttl;   /* of the A record */
-    uint8_t txt;    /* enum xfr_op of its TXT record */
-    char *txt_text; /* XFR_SET: the text, "$" doubled (a dnsbld template) */
-    int other;      /* other records (HINFO, ...) added less deleted */
+    uint32_t ttl;                  /* of the last A record added */
+    uint8_t nadd, ndel, ntadd, ntdel;
+    uint32_t add[XFR_VALUES];      /* A values, host order */
+    uint32_t del[XFR_VALUES];
+    char *tadd[XFR_VALUES];        /* TXT texts, "$" doubled (a dnsbld template) */
+    char *tdel[XFR_VALUES];
+    int other;                     /* other records (HINFO, ...) added less deleted */
 };
 
 struct xfr_parser;
@@ -62,8 +70,9 @@ size_t xfr_parser_records(const struct xfr_parser *p); /* records read, SOAs inc
 /* Records at names that are no address (ns1, www: zone data, not listings). */
 size_t xfr_parser_skipped(const struct xfr_parser *p);
 
-/* What the store held for a name's prefix in the pulled dataset, for an
- * incremental transfer (zeroed for a full one or an unknown prefix). */
+/* What the store held for a name's prefix in one dataset (slot k: the
+ * pulled dataset, then DATASET~2..~4), for an incremental transfer
+ * (zeroed for a full one or an unknown prefix). */
 struct xfr_have {
     bool listed; /* an imported listing: code, txt */
     uint32_t code;
@@ -72,10 +81,20 @@ struct xfr_have {
     bool excluded;   /* an imported exclusion */
 };
 
-/* The event that makes the name what the transfer left it: EV_IMPORT_LIST,
- * EV_IMPORT_EXCLUDE or EV_IMPORT_REMOVE; false when nothing is to be done
- * (a full transfer never removes: the sync does). Pointers in ev borrow
- * from c, old and dataset. */
+/* The events that make the name what the transfer left it, at most one
+ * per slot k, each for datasets[k]: EV_IMPORT_LIST for the k-th value (A
+ * values in ascending order, TXT texts in byte order, paired by rank: a
+ * zone does not say which text goes with which value), EV_IMPORT_EXCLUDE
+ * in slot 0 for a name with no A but other records, EV_IMPORT_REMOVE
+ * where a slot held something and holds nothing now (never for a full
+ * transfer: the sync removes). old: XFR_VALUES slots, or NULL. Returns
+ * how many were written to ev (XFR_VALUES slots). Pointers in ev borrow
+ * from c, old and datasets. */
+size_t xfr_change_events(const struct xfr_change *c, const struct xfr_have *old, bool full,
+                         const char *const *datasets, int64_t now, struct event *ev);
+
+/* The same for a dataset that keeps one value per name (slot 0 alone,
+ * old one have or NULL): false when nothing is to be done. */
 bool xfr_change_event(const struct xfr_change *c, const struct xfr_have *old, bool full,
                       const char *dataset, int64_t now, struct event *ev);
 

@@ -49,13 +49,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n; i++) {
             if (i && addr_compare(&c[i - 1].prefix, &c[i].prefix) >= 0)
                 abort();
-            struct xfr_have h = {
-                .listed = i % 2, .code = 0x7f000002, .txt = "t", .excluded = i % 3 == 0};
-            struct event ev;
+            struct xfr_have h[XFR_VALUES] = {
+                {.listed = i % 2, .code = 0x7f000002, .txt = "t", .excluded = i % 3 == 0},
+                {.listed = i % 5 == 0, .code = 0x7f000003, .txt = i % 7 ? "u" : NULL}};
+            static const char *const ds[XFR_VALUES] = {"d", "d~2", "d~3", "d~4"};
+            struct event ev[XFR_VALUES];
             bool full = xfr_parser_style(x) == XFR_FULL;
-            if (xfr_change_event(&c[i], &h, full, "d", 1, &ev) && ev.kind != EV_IMPORT_LIST &&
-                ev.kind != EV_IMPORT_EXCLUDE && ev.kind != EV_IMPORT_REMOVE)
+            size_t got = xfr_change_events(&c[i], h, full, ds, 1, ev);
+            if (got > XFR_VALUES)
                 abort();
+            for (size_t k = 0; k < got; k++)
+                if (ev[k].kind != EV_IMPORT_LIST && ev[k].kind != EV_IMPORT_EXCLUDE &&
+                    ev[k].kind != EV_IMPORT_REMOVE)
+                    abort();
         }
     }
     xfr_parser_free(x);

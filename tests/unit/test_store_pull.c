@@ -135,6 +135,8 @@ static void test_round_trip(void **state)
     store_close(s);
 }
 
+static const char *const DATASETS[] = {"bl.example"};
+
 /* A write failing at each step in turn: the data and the serial stay
  * together, old or new, never one without the other. */
 static void test_one_transaction(void **state)
@@ -147,7 +149,7 @@ static void test_one_transaction(void **state)
     struct event v1[] = {list_ev("192.0.2.0/24", 0x7f000002, "one"),
                          list_ev("203.0.113.9", 0x7f000003, NULL)};
     struct store_sync_stats ss;
-    assert_int_equal(store_pull_full(s, "bl.example", &st, "bl.example", 2, event_at, v1, 1000, &ss,
+    assert_int_equal(store_pull_full(s, "bl.example", &st, DATASETS, 1, 2, event_at, v1, 1000, &ss,
                                      why, sizeof why),
                      DNSBL_OK);
     assert_int_equal(serial_of(s), 1);
@@ -182,7 +184,7 @@ static void test_one_transaction(void **state)
     rc = DNSBL_EIO;
     for (nth = 1; nth < 200 && rc != DNSBL_OK; nth++) {
         store_testing_fail_step(s, nth);
-        rc = store_pull_full(s, "bl.example", &st, "bl.example", 0, event_at, v1, 5000, &ss, why,
+        rc = store_pull_full(s, "bl.example", &st, DATASETS, 1, 0, event_at, v1, 5000, &ss, why,
                              sizeof why);
         store_testing_fail_step(s, 0);
         if (rc != DNSBL_OK) {

@@ -100,10 +100,10 @@ static void test_axfr_names(void **state)
 
     const struct xfr_change *c = find(x, "192.0.2.0/24");
     assert_non_null(c);
-    assert_int_equal(c->a, XFR_SET);
-    assert_int_equal(c->code, 0x7f000002);
-    assert_int_equal(c->txt, XFR_SET);
-    assert_string_equal(c->txt_text, "listed $$ see more"); /* "$" kept literal */
+    assert_int_equal(c->nadd, 1);
+    assert_int_equal(c->add[0], 0x7f000002);
+    assert_int_equal(c->ntadd, 1);
+    assert_string_equal(c->tadd[0], "listed $$ see more"); /* "$" kept literal */
     struct event ev;
     assert_true(xfr_change_event(c, NULL, true, "bl.example", 1000, &ev));
     assert_int_equal(ev.kind, EV_IMPORT_LIST);
@@ -130,7 +130,7 @@ static void test_axfr_names(void **state)
     assert_non_null(find(x, "2001:db8::/32"));
     c = find(x, "2001:db8::1");
     assert_non_null(c);
-    assert_int_equal(c->code, 0x7f000009);
+    assert_int_equal(c->add[0], 0x7f000009);
     c = find(x, "2001:db8::2");
     assert_non_null(c);
     assert_true(xfr_change_event(c, NULL, true, "d", 1000, &ev));
@@ -139,6 +139,89 @@ static void test_axfr_names(void **state)
     const struct xfr_change *all = xfr_parser_changes(x, &n);
     for (size_t i = 1; i < n; i++)
         assert_true(addr_compare(&all[i - 1].prefix, &all[i].prefix) < 0);
+    xfr_parser_free(x);
+}
+
+/* A name with two values (two datasets of a dnsbld primary): one event
+ * per value slot; an IXFR that deletes one value removes its slot only. */
+static void test_values(void **state)
+{
+    (void)state;
+    char why[1024] = "";
+    static const char *const ds[XFR_VALUES] = {"d", "d~2", "d~3", "d~4"};
+    struct event ev[XFR_VALUES];
+    struct xfr_parser *x = xfr_parser_new("bl.example", false, false, 0);
+    const char *const m[] = {SOA(5),
+                             "*.2.0.192.bl.example. 300 IN A 127.0.0.7",
+                             "*.2.0.192.bl.example. 300 IN A 127.0.0.2",
+                             "*.2.0.192.bl.example. 300 IN TXT \"second\"",
+                             "*.2.0.192.bl.example. 300 IN TXT \"first\"",
+                             "*.2.0.192.bl.example. 300 IN A 127.0.0.2", /* again: one value */
+                             SOA(5),
+                             NULL};
+    assert_int_equal(feed(x, m, why, sizeof why), DNSBL_OK);
+    const struct xfr_change *c = find(x, "192.0.2.0/24");
+    assert_non_null(c);
+    assert_int_equal(c->nadd, 2);
+    assert_int_equal(xfr_change_events(c, NULL, true, ds, 9, ev), 2);
+    assert_int_equal(ev[0].kind, EV_IMPORT_LIST);
+    assert_int_equal(ev[0].code, 0x7f000002); /* ascending codes, texts in byte order */
+    assert_string_equal(ev[0].txt, "first");
+    assert_string_equal(ev[0].dataset, "d");
+    assert_int_equal(ev[1].code, 0x7f000007);
+    assert_string_equal(ev[1].txt, "second");
+    assert_string_equal(ev[1].dataset, "d~2");
+    xfr_parser_free(x);
+
+    /* 5 -> 6: 127.0.0.7 and its text leave, 127.0.0.3 comes */
+    x = xfr_parser_new("bl.example", true, true, 5);
+    const char *const d[] = {SOA(6),
+                             SOA(5),
+                             "*.2.0.192.bl.example. 300 IN A 127.0.0.7",
+                             "*.2.0.192.bl.example. 300 IN TXT \"second\"",
+                             SOA(6),
+                             "*.2.0.192.bl.example. 300 IN A 127.0.0.3",
+                             SOA(6),
+                             NULL};
+    assert_int_equal(feed(x, d, why, sizeof why), DNSBL_OK);
+    c = find(x, "192.0.2.0/24");
+    struct xfr_have had[XFR_VALUES] = {{.listed = true, .code = 0x7f000002, .txt = "first"},
+                                       {.listed = true, .code = 0x7f000007, .txt = "second"}};
+    assert_int_equal(xfr_change_events(c, had, false, ds, 9, ev), 2);
+    assert_int_equal(ev[0].code, 0x7f000002);
+    assert_string_equal(ev[0].txt, "first");
+    assert_int_equal(ev[1].kind, EV_IMPORT_LIST);
+    assert_int_equal(ev[1].code, 0x7f000003);
+    assert_null(ev[1].txt);
+    assert_string_equal(ev[1].dataset, "d~2");
+    xfr_parser_free(x);
+
+    /* 6 -> 7: the second value leaves alone: its slot is removed */
+    x = xfr_parser_new("bl.example", true, true, 6);
+    const char *const e[] = {SOA(7), SOA(6), "*.2.0.192.bl.example. 300 IN A 127.0.0.3",
+                             SOA(7), SOA(7), NULL};
+    assert_int_equal(feed(x, e, why, sizeof why), DNSBL_OK);
+    c = find(x, "192.0.2.0/24");
+    struct xfr_have two[XFR_VALUES] = {{.listed = true, .code = 0x7f000002, .txt = "first"},
+                                       {.listed = true, .code = 0x7f000003}};
+    assert_int_equal(xfr_change_events(c, two, false, ds, 9, ev), 2);
+    assert_int_equal(ev[0].kind, EV_IMPORT_LIST);
+    assert_int_equal(ev[1].kind, EV_IMPORT_REMOVE);
+    assert_string_equal(ev[1].dataset, "d~2");
+    xfr_parser_free(x);
+
+    /* more values than a name keeps */
+    x = xfr_parser_new("bl.example", false, false, 0);
+    const char *const many[] = {SOA(5),
+                                "*.2.0.192.bl.example. 300 IN A 127.0.0.2",
+                                "*.2.0.192.bl.example. 300 IN A 127.0.0.3",
+                                "*.2.0.192.bl.example. 300 IN A 127.0.0.4",
+                                "*.2.0.192.bl.example. 300 IN A 127.0.0.5",
+                                "*.2.0.192.bl.example. 300 IN A 127.0.0.6",
+                                SOA(5),
+                                NULL};
+    assert_int_equal(feed(x, many, why, sizeof why), DNSBL_EINVAL);
+    assert_non_null(strstr(why, "record 6: '*.2.0.192.bl.example.' has more A values"));
     xfr_parser_free(x);
 }
 
@@ -310,9 +393,8 @@ static void test_ixfr(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_axfr_names),
-        cmocka_unit_test(test_axfr_errors),
-        cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_axfr_names),  cmocka_unit_test(test_values),
+        cmocka_unit_test(test_axfr_errors), cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_ixfr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,9 @@ struct pull_run {
     struct pull_args a;
     char zone[256];
     char dataset[MODEL_DATASET_MAX];
+    /* The datasets a name's values go to: dataset, then dataset~2..~4. */
+    char slot_name[XFR_VALUES][MODEL_DATASET_MAX];
+    const char *slots[XFR_VALUES];
     struct tsig_key key;
     bool have_key;
     struct store *s;
@@ -370,17 +373,35 @@ static void pull_event_at(void *arg, size_t i, struct event *ev)
     *ev = ((struct pull_events *)arg)->ev[i];
 }
 
-/* What the store holds of the dataset on each changed prefix (IXFR). */
+/* The value slots' dataset names: the dataset, then "~2".."~4" (the
+ * suffix rbldnsd combined sections get for a second name: doc/formats.md
+ * 4.6). false when the name leaves no room for the suffix. */
+static bool pull_slot_names(struct pull_run *r)
+{
+    for (unsigned k = 0; k < XFR_VALUES; k++) {
+        int w = k ? snprintf(r->slot_name[k], sizeof r->slot_name[k], "%s~%u", r->dataset, k + 1)
+                  : snprintf(r->slot_name[k], sizeof r->slot_name[k], "%s", r->dataset);
+        if (w < 0 || (size_t)w >= sizeof r->slot_name[k])
+            return false;
+        r->slots[k] = r->slot_name[k];
+    }
+    return true;
+}
+
+/* What the store holds of each value slot's dataset on each changed
+ * prefix (IXFR), and the events that make it what the transfer left. */
 static int pull_build_events(struct pull_run *r, bool full, struct pull_events *pe,
                              struct entry_part_text **texts)
 {
     size_t n;
     const struct xfr_change *ch = xfr_parser_changes(r->xp, &n);
-    uint32_t id = model_dataset_id(r->dataset);
+    uint32_t ids[XFR_VALUES];
+    for (unsigned k = 0; k < XFR_VALUES; k++)
+        ids[k] = model_dataset_id(r->slots[k]);
     struct store_reader *rd = NULL;
     struct entry *e = NULL;
-    pe->ev = calloc(n ? n : 1, sizeof *pe->ev);
-    *texts = calloc(n ? n : 1, sizeof **texts);
+    pe->ev = calloc(n ? n * XFR_VALUES : 1, sizeof *pe->ev);
+    *texts = calloc(n ? n * XFR_VALUES : 1, sizeof **texts);
     if (!pe->ev || !*texts)
         return pull_fail(r, "out of memory for %zu changes", n);
     if (!full) {
@@ -393,31 +414,33 @@ static int pull_build_events(struct pull_run *r, bool full, struct pull_events *
         }
     }
     for (size_t i = 0; i < n; i++) {
-        struct xfr_have have = {0};
+        struct xfr_have have[XFR_VALUES] = {{0}};
         if (!full && store_reader_get(rd, &ch[i].prefix, e) == DNSBL_OK) {
-            int at = model_part_find(e, id);
-            if (at >= 0) {
+            for (unsigned k = 0; k < XFR_VALUES; k++) {
+                int at = model_part_find(e, ids[k]);
+                if (at < 0)
+                    continue;
                 const struct entry_part *pt = &e->parts[at];
-                have.listed = pt->state == IMPORT_LISTED;
-                have.excluded = pt->state == IMPORT_EXCLUDED;
-                have.code = pt->code;
-                have.ttl = pt->ttl;
-                (*texts)[i] = e->part_text[at];
-                have.txt = pt->flags & IMPORT_NO_TXT ? NULL : (*texts)[i].txt;
+                struct entry_part_text *t = &(*texts)[i * XFR_VALUES + k];
+                *t = e->part_text[at];
+                have[k].listed = pt->state == IMPORT_LISTED;
+                have[k].excluded = pt->state == IMPORT_EXCLUDED;
+                have[k].code = pt->code;
+                have[k].ttl = pt->ttl;
+                have[k].txt = pt->flags & IMPORT_NO_TXT ? NULL : t->txt;
             }
         }
-        struct event ev;
-        if (!xfr_change_event(&ch[i], &have, full, r->dataset, r->ctx->now, &ev))
-            continue;
-        if (ev.txt == have.txt && have.txt)
-            ev.txt = (*texts)[i].txt;
-        pe->ev[pe->n++] = ev;
-        if (ev.kind == EV_IMPORT_LIST)
-            pe->listed++;
-        else if (ev.kind == EV_IMPORT_EXCLUDE)
-            pe->excluded++;
-        else
-            pe->removed++;
+        size_t got = xfr_change_events(&ch[i], have, full, r->slots, r->ctx->now, pe->ev + pe->n);
+        for (size_t j = 0; j < got; j++) {
+            enum event_kind kind = pe->ev[pe->n + j].kind;
+            if (kind == EV_IMPORT_LIST)
+                pe->listed++;
+            else if (kind == EV_IMPORT_EXCLUDE)
+                pe->excluded++;
+            else
+                pe->removed++;
+        }
+        pe->n += got;
     }
     if (rd) {
         store_reader_end(rd);
@@ -491,8 +514,8 @@ static int pull_apply(struct pull_run *r)
     size_t removed = pe.removed, changed = 0;
     if (rc == DNSBL_OK && full) {
         struct store_sync_stats ss;
-        rc = store_pull_full(r->s, r->zone, &st, r->dataset, pe.n, pull_event_at, &pe, r->ctx->now,
-                             &ss, why, sizeof why);
+        rc = store_pull_full(r->s, r->zone, &st, r->slots, XFR_VALUES, pe.n, pull_event_at, &pe,
+                             r->ctx->now, &ss, why, sizeof why);
         removed = ss.removed;
         changed = ss.changed;
     } else if (rc == DNSBL_OK) {
@@ -555,8 +578,8 @@ static int pull_after_failure(struct pull_run *r)
     st.have_serial = false;
     struct store_sync_stats ss = {0};
     struct pull_events none = {0};
-    if (store_pull_full(r->s, r->zone, &st, st.dataset, 0, pull_event_at, &none, r->ctx->now, &ss,
-                        why, sizeof why) != DNSBL_OK) {
+    if (store_pull_full(r->s, r->zone, &st, r->slots, XFR_VALUES, 0, pull_event_at, &none,
+                        r->ctx->now, &ss, why, sizeof why) != DNSBL_OK) {
         ctl_error("pull %s from %s: %s; expired, but withdrawing failed: %s", r->zone, r->a.from,
                   r->err, why);
         return CTL_EXIT_FAIL;
@@ -638,6 +661,10 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
         return ctl_usage_error(ctx, "dataset name '%s' is too long", ds);
     }
     memcpy(r.dataset, ds, strlen(ds) + 1); /* fits: checked above */
+    if (!pull_slot_names(&r)) {
+        store_close(r.s);
+        return ctl_usage_error(ctx, "dataset name '%s' is too long", ds);
+    }
     if (store_dataset_check(r.s, r.dataset, why, sizeof why) != DNSBL_OK) {
         ctl_error("pull %s: %s", r.zone, why);
         store_close(r.s);
