@@ -401,7 +401,9 @@ static int pull_build_events(struct pull_run *r, bool full, struct pull_events *
     struct store_reader *rd = NULL;
     struct entry *e = NULL;
     pe->ev = calloc(n ? n * XFR_VALUES : 1, sizeof *pe->ev);
-    *texts = calloc(n ? n * XFR_VALUES : 1, sizeof **texts);
+    /* The store's texts are only read for an IXFR (a whole zone holds its
+     * own), whose changes are few. */
+    *texts = calloc(n && !full ? n * XFR_VALUES : 1, sizeof **texts);
     if (!pe->ev || !*texts)
         return pull_fail(r, "out of memory for %zu changes", n);
     if (!full) {
