@@ -345,6 +345,7 @@ static const struct ctl_command ctl_commands[] = {
      "Usage: dnsblctl pull ZONE --from ADDR[:PORT] [--tsig [ALG:]NAME:SECRET |\n"
      "                     --tsig-file FILE]\n"
      "                     [--dataset NAME] [--timeout S] [--allow-empty] [--axfr]\n"
+     "                     [--if-due]\n"
      "\n"
      "Take ZONE from a primary DNS server by zone transfer, as a secondary does:\n"
      "IXFR (RFC 1995) from the serial the last pull applied, AXFR (RFC 5936) the\n"
@@ -360,7 +361,8 @@ static const struct ctl_command ctl_commands[] = {
      "older than the zone's SOA expire, the dataset's listings are withdrawn\n"
      "and the error says the zone expired. Prints on success:\n"
      "  zone Z: serial A -> B (AXFR|IXFR), records N, added N, removed N,\n"
-     "  changed N, bytes N, seconds S\n"
+     "  changed N, not addresses N, bytes N, seconds S\n"
+     "A name with several A values keeps up to four, in DATASET, DATASET~2..~4.\n"
      "\n"
      "Options:\n"
      "  -f, --from ADDR[:PORT]  the primary (port 53 unless given; [V6]:PORT)\n"
@@ -372,7 +374,10 @@ static const struct ctl_command ctl_commands[] = {
      "  -s, --dataset NAME      the dataset to fill (default: ZONE)\n"
      "  -t, --timeout S         give up after S seconds without progress (30)\n"
      "      --allow-empty       accept a whole zone without any listing\n"
-     "      --axfr              ask for the whole zone even when IXFR could do\n" CTL_USAGE_CREATE
+     "      --axfr              ask for the whole zone even when IXFR could do\n"
+     "      --if-due            pull only when the zone's SOA says so: refresh seconds\n"
+     "                          after the last success, retry after a failure\n"
+     "                          (RFC 1035 3.3.13); else print when and exit 0\n" CTL_USAGE_CREATE
          CTL_USAGE_COMMON,
      "take a zone from a primary by AXFR/IXFR into a dataset"},
     {"datasets", ctl_cmd_datasets,

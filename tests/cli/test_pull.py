@@ -288,6 +288,29 @@ class TestPull(CtlTestCase):
         self.assertIn("Connection refused", err)
         self.assertEqual(self.listing(), {})
 
+    def test_if_due(self):
+        """--if-due follows the SOA: refresh (300 s) after a success,
+        retry (60 s) after a failure."""
+        knot = self.start_knot()
+        self.pull(knot)  # at 12:00:00
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % knot.port, "--if-due",
+                     now="2026-11-27T12:01:40Z")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertEqual(r.out, "zone bl.example: serial 1, next pull due in 200 s "
+                                "(SOA refresh 300 s)\n")
+        knot.change(V2, 2)
+        s = self.pull(knot, "--if-due", now="2026-11-27T12:05:00Z")
+        self.assertEqual((s["from"], s["to"], s["how"]), ("1", "2", "IXFR"))
+        knot.stop()
+        sock, port = closed_port()
+        self.addCleanup(sock.close)
+        self.pull(port, "--if-due", rc=1, now="2026-11-27T12:10:00Z")
+        r = self.ctl("pull", ZONE, "--from", "127.0.0.1:%d" % port, "--if-due",
+                     now="2026-11-27T12:10:30Z")
+        self.assertEqual(r.rc, 0, r.err)
+        self.assertIn("next pull due in 30 s (SOA retry 60 s)", r.out)
+        self.pull(port, "--if-due", rc=1, now="2026-11-27T12:11:00Z")
+
     def test_empty_zone_refused(self):
         knot = self.start_knot()
         self.pull(knot)

@@ -32,7 +32,7 @@ struct pull_args {
     const char *tsig_file;
     const char *dataset;
     double timeout;
-    bool allow_empty, axfr, done;
+    bool allow_empty, axfr, if_due, done;
 };
 
 struct pull_run {
@@ -68,7 +68,7 @@ static double pull_clock(void)
 
 static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pull_args *a)
 {
-    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR, OPT_TSIG_FILE };
+    enum { OPT_ALLOW_EMPTY = 600, OPT_AXFR, OPT_TSIG_FILE, OPT_IF_DUE };
     static const struct option opts[] = {
         CTL_OPTIONS_COMMON,
         CTL_OPTION_CREATE,
@@ -79,6 +79,7 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
         {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
         {"axfr", no_argument, NULL, OPT_AXFR},
         {"tsig-file", required_argument, NULL, OPT_TSIG_FILE},
+        {"if-due", no_argument, NULL, OPT_IF_DUE},
         {NULL, 0, NULL, 0},
     };
     a->timeout = PULL_TIMEOUT_DEFAULT;
@@ -120,6 +121,9 @@ static int pull_parse_args(struct ctl_ctx *ctx, int argc, char **argv, struct pu
             break;
         case OPT_TSIG_FILE:
             a->tsig_file = optarg;
+            break;
+        case OPT_IF_DUE:
+            a->if_due = true;
             break;
         default:
             return CTL_EXIT_USAGE;
@@ -593,6 +597,26 @@ static int pull_after_failure(struct pull_run *r)
     return CTL_EXIT_FAIL;
 }
 
+/* --if-due: the zone's own schedule (RFC 1035 3.3.13): after a success
+ * the next pull is due SOA refresh seconds later, after a failure SOA
+ * retry seconds after it. A timer can then run pull every minute and the
+ * primary's SOA decides. Prints when it is due and returns true when it
+ * is not yet. */
+static bool pull_not_due(const struct pull_run *r)
+{
+    const struct store_pull_state *st = &r->st;
+    if (!r->have_state || !st->have_serial)
+        return false; /* nothing held (or expired): pull now */
+    bool failed = st->last_attempt > st->last_success;
+    int64_t due = failed ? st->last_attempt + st->retry : st->last_success + st->refresh;
+    if (r->ctx->now >= due)
+        return false;
+    printf("zone %s: serial %u, next pull due in %lld s (SOA %s %u s)\n", r->zone, st->serial,
+           (long long)(due - r->ctx->now), failed ? "retry" : "refresh",
+           failed ? st->retry : st->refresh);
+    return true;
+}
+
 /* The key as --tsig takes it, on the first line of a file, so that the
  * secret is not in the process list. */
 static int pull_read_key_file(const char *path, struct tsig_key *k, char *why, size_t whylen)
@@ -681,6 +705,10 @@ int ctl_cmd_pull(struct ctl_ctx *ctx, int argc, char **argv)
     if (r.have_state && r.st.import_id && store_import_get(r.s, r.st.import_id, &imp) == DNSBL_OK &&
         (imp.state == IMPORT_UNDONE || imp.state == IMPORT_UNDOING))
         r.st.have_serial = false;
+    if (r.a.if_due && pull_not_due(&r)) {
+        store_close(r.s);
+        return CTL_EXIT_OK;
+    }
     r.ixfr = !r.a.axfr && r.have_state && r.st.have_serial;
     int tr = pull_transfer(&r);
     if (tr != 0 && r.ixfr_refused) {
