@@ -262,10 +262,14 @@ class TestSecondaries(XfrCase):
         for ixfr, axfr in small:
             self.assertLess(ixfr * 10, axfr, "an IXFR of one change is not small")
 
-        # Time passes: scores decay, the 30-day listing ends. The publish
-        # at the later time moves the serial; dnsbld restarted with that
-        # clock notifies the secondaries of it.
+        # Time passes: scores decay, the 30-day listing ends. dnsbld is
+        # stopped first (a secondary whose transfer a stopping primary cuts
+        # retries only after the SOA retry), the publish at the later time
+        # moves the serial, and dnsbld started with that clock notifies
+        # the secondaries of it.
         before = self.serial()
+        self.server.stop()
+        self.server = None
         self.ctl_ok("publish", "--config", self.conf, now=T_LATER)
         self.start_dnsbld(T_LATER)
         after = self.wait_new_serial(before, "decay")
