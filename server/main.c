@@ -7,10 +7,12 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +44,7 @@ struct options {
     const char *config_path; /* NULL = no config file */
     struct config cli;       /* what the command line set; see config_override */
     bool verbose;
+    bool check; /* --check-config: check, print, exit */
 };
 
 struct daemon {
@@ -91,6 +94,9 @@ static void daemon_usage(FILE *f)
           "  --verbose            log debug messages too\n"
           "  --now TIME           for testing: take TIME (unix seconds or RFC 3339) as the\n"
           "                       current time\n"
+          "  --check-config[=FILE] load the config (FILE, else -c) and the zone files,\n"
+          "                       open the store read-only, print what would be served\n"
+          "                       and exit: 0, or 1 naming each problem (before SIGHUP)\n"
           "  -h, --help           this text\n"
           "  -V, --version        the version\n"
           "\n"
@@ -117,6 +123,7 @@ enum {
     OPT_CHROOT,
     OPT_REFUSE_ROOT,
     OPT_NOW,
+    OPT_CHECK_CONFIG,
 };
 
 /* The numeric options: where each goes in struct config and its range. */
@@ -192,6 +199,7 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
         {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
         {"verbose", no_argument, NULL, OPT_VERBOSE},
         {"now", required_argument, NULL, OPT_NOW},
+        {"check-config", optional_argument, NULL, OPT_CHECK_CONFIG},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -251,6 +259,11 @@ static int daemon_parse_args(struct options *o, int argc, char **argv)
             break;
         case OPT_VERBOSE:
             o->verbose = true;
+            break;
+        case OPT_CHECK_CONFIG:
+            o->check = true;
+            if (optarg)
+                o->config_path = optarg;
             break;
         case OPT_NOW: {
             /* Before any worker starts: time_set_now is not locked. */
@@ -628,6 +641,106 @@ static int daemon_add_signals(struct daemon *d)
     return 0;
 }
 
+static void check_zone(const struct zone_config *zc, const struct zone *z, struct store_reader *r)
+{
+    static const char *const kinds[] = {"blocklist", "score", "allowlist"};
+    const struct zone_policy *p = &zc->policy;
+    printf("zone %s: %s, file %s\n", zc->name, p->kind < 3 ? kinds[p->kind] : "?",
+           zc->file[0] ? zc->file : "none (SOA and NS synthesised)");
+    printf("  answers: TTL %u, threshold %g, datasets ", p->ttl, p->threshold);
+    if (p->ndatasets == 0)
+        printf("all");
+    for (unsigned i = 0; i < p->ndatasets; i++)
+        printf("%s%s", i ? ", " : "", p->datasets[i]);
+    printf("; query ACL %s\n", zc->acl.n ? "set" : "none (everybody)");
+    struct store_pub_state ps;
+    int rc = r ? store_reader_pub_state(r, zc->name, &ps) : DNSBL_ENOENT;
+    if (rc == DNSBL_OK)
+        printf("  published: serial %u, %llu names, IXFR back to serial %u\n", ps.serial,
+               (unsigned long long)ps.names, ps.oldest);
+    else
+        printf("  published: never (SOA serial from the zone file or synthesised: %s)\n",
+               z->synthesised ? "load time" : "zone file");
+    printf("  transfers: %s%s%s, NOTIFY to %zu target%s\n",
+           zc->xfr.allow.n ? "allowed to the allow_transfer list" : "refused (no allow_transfer)",
+           zc->xfr.has_key ? ", signed with key " : "", zc->xfr.has_key ? zc->xfr.key.name : "",
+           zc->xfr.nnotify, zc->xfr.nnotify == 1 ? "" : "s");
+}
+
+/* --check-config: what an operator runs before SIGHUP (README, "Signals
+ * and logs"). Every problem is a line on stderr; nothing is served. */
+static int daemon_check(struct daemon *d)
+{
+    char why[DAEMON_WHY];
+    int problems = 0;
+    if (daemon_build_config(&d->opt, &d->cfg, why, sizeof why) != DNSBL_OK) {
+        fprintf(stderr, "dnsbld: %s\n", why);
+        return 1;
+    }
+    if (d->cfg.db[0] == '\0') {
+        fprintf(stderr, "dnsbld: no store directory (db, --db)\n");
+        problems++;
+    }
+    if (d->cfg.nzones == 0) {
+        fprintf(stderr, "dnsbld: no zone to serve\n");
+        problems++;
+    }
+    if (d->cfg.nlistens == 0) {
+        fprintf(stderr, "dnsbld: no listen address\n");
+        problems++;
+    }
+    if (config_check_listens(&d->cfg, why, sizeof why) != DNSBL_OK) {
+        fprintf(stderr, "dnsbld: %s\n", why);
+        problems++;
+    }
+    struct zoneset *zs = NULL;
+    if (zoneset_build(d->cfg.zones, d->cfg.nzones, &zs, why, sizeof why) != DNSBL_OK) {
+        fprintf(stderr, "dnsbld: %s\n", why);
+        problems++;
+        zs = NULL;
+    }
+    struct store *s = NULL;
+    struct store_reader *r = NULL;
+    bool begun = false;
+    if (d->cfg.db[0] && store_open(d->cfg.db, STORE_RDONLY, &s, why, sizeof why) != DNSBL_OK) {
+        fprintf(stderr, "dnsbld: store %s: %s\n", d->cfg.db, why);
+        problems++;
+        s = NULL;
+    }
+    if (s && store_reader_open(s, &r) != DNSBL_OK) {
+        fprintf(stderr, "dnsbld: store %s: cannot open a reader\n", d->cfg.db);
+        problems++;
+        r = NULL;
+    }
+    if (r && !(begun = store_reader_begin(r) == DNSBL_OK)) {
+        fprintf(stderr, "dnsbld: store %s: %s\n", d->cfg.db, store_reader_why(r));
+        problems++;
+    }
+    printf("config %s\n", d->opt.config_path ? d->opt.config_path : "(command line only)");
+    if (s)
+        printf("store %s\n", d->cfg.db);
+    for (size_t i = 0; i < d->cfg.nlistens; i++)
+        printf("listen %s (UDP and TCP)\n", d->cfg.listens[i].text);
+    for (size_t i = 0; zs && i < d->cfg.nzones; i++)
+        for (size_t j = 0; j < zs->n; j++)
+            if (strcasecmp(zs->zones[j]->name, d->cfg.zones[i].name) == 0)
+                check_zone(&d->cfg.zones[i], zs->zones[j], begun ? r : NULL);
+    if (begun)
+        store_reader_end(r);
+    if (r)
+        store_reader_close(r);
+    if (s)
+        store_close(s);
+    if (zs)
+        zoneset_free(zs);
+    if (problems)
+        fprintf(stderr, "dnsbld: %d problem%s: nothing would be served\n", problems,
+                problems == 1 ? "" : "s");
+    else
+        printf("ok\n");
+    return problems ? 1 : 0;
+}
+
 /* Returns the exit code. */
 static int daemon_run(struct daemon *d)
 {
@@ -748,7 +861,7 @@ int main(int argc, char **argv)
     log_init("dnsbld", d.opt.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
     /* A client that closes early must not kill us on the next write. */
     signal(SIGPIPE, SIG_IGN);
-    code = daemon_run(&d);
+    code = d.opt.check ? daemon_check(&d) : daemon_run(&d);
     daemon_cleanup(&d);
     return code;
 }

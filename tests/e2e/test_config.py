@@ -7,8 +7,8 @@ import shutil
 import subprocess
 import unittest
 
-from dnsbltest import (DNSBLD, SOURCE, TRANSPORTS, ZONE_FILE, DnsAssertions, Server, make_store,
-                       tmpdir, txt_strings, v4name)
+from dnsbltest import (DNSBLD, SOURCE, TRANSPORTS, ZONE_FILE, DnsAssertions, Server, ctl,
+                       make_store, tmpdir, txt_strings, v4name)
 
 STORE = [("add", "192.0.2.0/24", "--reason", "spam source"),
          ("add", "203.0.113.7", "--code", "127.0.0.3", "--reason", "X")]
@@ -127,6 +127,62 @@ class RefuseToStartTest(unittest.TestCase):
     def test_unknown_option(self):
         self.run_dnsbld("--no-such-option")
 
+
+
+class CheckConfigTest(unittest.TestCase):
+    """dnsbld --check-config: what an operator runs before SIGHUP."""
+
+    def check(self, *args):
+        return subprocess.run([DNSBLD, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=20)
+
+    def test_good_config(self):
+        d = tmpdir()
+        store = make_store(STORE)
+        conf = write(os.path.join(d, "dnsbld.conf"),
+                     'db = "%s"\nlisten = {"127.0.0.1:5399"}\n'
+                     'key "xfr" { algorithm = "hmac-sha256" secret = "c2VjcmV0c2VjcmV0" }\n'
+                     'zone "bl.example" {\n  file = "%s"\n  threshold = 3\n'
+                     '  allow_transfer = {"127.0.0.1"}\n  transfer_key = "xfr"\n'
+                     '  notify = {"127.0.0.1:5301", "127.0.0.1:5302"}\n}\n'
+                     'zone "other.example" { }\n' % (store, ZONE_FILE))
+        p = self.check("--check-config=" + conf)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "")
+        out = p.stdout
+        self.assertIn("store %s\n" % store, out)
+        self.assertIn("listen 127.0.0.1:5399 (UDP and TCP)", out)
+        self.assertIn("zone bl.example: blocklist, file %s" % ZONE_FILE, out)
+        self.assertIn("threshold 3,", out)
+        self.assertIn("transfers: allowed to the allow_transfer list, signed with key xfr, "
+                      "NOTIFY to 2 targets", out)
+        self.assertIn("zone other.example: blocklist, file none (SOA and NS synthesised)", out)
+        self.assertIn("published: never", out)
+        self.assertNotIn("c2VjcmV0", out)  # the secret never shows
+        self.assertTrue(out.endswith("ok\n"))
+        # Once published, the serial it would answer.
+        rc, _, err = ctl("publish", "--config", conf, db=store)
+        self.assertEqual(rc, 0, err)
+        p = self.check("-c", conf, "--check-config")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"zone bl.example: .*\n.*\n  published: serial \d+, \d+ names")
+
+    def test_problems_are_named(self):
+        d = tmpdir()
+        conf = write(os.path.join(d, "bad.conf"),
+                     'db = "%s"\nzone "bl.example" { file = "%s" }\n'
+                     % (os.path.join(d, "no-store"), os.path.join(d, "missing.zone")))
+        p = self.check("--check-config=" + conf)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no listen address", p.stderr)
+        self.assertIn("missing.zone", p.stderr)
+        self.assertIn("no-store", p.stderr)
+        self.assertIn("3 problems: nothing would be served", p.stderr)
+        self.assertNotIn("ok\n", p.stdout)
+        conf = write(os.path.join(d, "syntax.conf"), "workers = 2\nno_such_key = 1\n")
+        p = self.check("--check-config=" + conf)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("syntax.conf", p.stderr)
 
 if __name__ == "__main__":
     unittest.main()
