@@ -116,26 +116,6 @@ static bool packet_parse_qname(struct wire *w, struct query *q)
     return true;
 }
 
-/* Skip an owner name in a record (pointers allowed: it ends there). */
-static bool packet_skip_name(struct wire *w)
-{
-    for (int guard = 0; guard < 128; guard++) {
-        uint8_t l = wire_get_u8(w);
-        if (w->err)
-            return false;
-        if (l == 0)
-            return true;
-        if ((l & 0xc0) == 0xc0) {
-            wire_skip(w, 1);
-            return !w->err;
-        }
-        if (l & 0xc0)
-            return false;
-        wire_skip(w, l);
-    }
-    return false;
-}
-
 /* The additional section of almost every query: nothing, or one OPT of
  * version 0 owned by the root (RFC 6891 6.1). False for anything else,
  * which packet_check_unusual reads with packet_parse_additional. */
@@ -162,7 +142,7 @@ static inline bool packet_parse_usual_opt(struct wire *w, uint16_t arcount, stru
 static bool packet_skip_records(struct wire *w, uint32_t count)
 {
     for (uint32_t i = 0; i < count; i++) {
-        if (!packet_skip_name(w))
+        if (!wire_skip_name(w))
             return false;
         wire_skip(w, 8);
         wire_skip(w, wire_get_u16(w));
@@ -181,7 +161,7 @@ static bool packet_parse_additional(struct wire *w, uint16_t arcount, struct que
     for (uint16_t i = 0; i < arcount; i++) {
         const uint8_t *start = w->pos;
         bool root = w->pos < w->end && *w->pos == 0;
-        if (!packet_skip_name(w))
+        if (!wire_skip_name(w))
             return false;
         uint16_t type = wire_get_u16(w);
         uint16_t cls = wire_get_u16(w);

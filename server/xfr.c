@@ -184,25 +184,6 @@ static size_t xfr_msg_end(struct xfr_msg *m, uint8_t rcode, bool edns)
 
 /* --- the request --- */
 
-static bool xfr_skip_name(struct wire *w)
-{
-    for (int guard = 0; guard < 128; guard++) {
-        uint8_t l = wire_get_u8(w);
-        if (w->err)
-            return false;
-        if (l == 0)
-            return true;
-        if ((l & 0xc0) == 0xc0) {
-            wire_skip(w, 1);
-            return !w->err;
-        }
-        if (l & 0xc0)
-            return false;
-        wire_skip(w, l);
-    }
-    return false;
-}
-
 int xfr_parse_request(const uint8_t *msg, size_t len, struct xfr_request *req)
 {
     struct wire w;
@@ -234,7 +215,7 @@ int xfr_parse_request(const uint8_t *msg, size_t len, struct xfr_request *req)
         return DNSBL_EINVAL;
     if (req->qtype == DNS_TYPE_IXFR) {
         /* The client's SOA in authority (RFC 1995 3). */
-        if (ns != 1 || !xfr_skip_name(&w))
+        if (ns != 1 || !wire_skip_name(&w))
             return DNSBL_EINVAL;
         uint16_t type = wire_get_u16(&w);
         wire_skip(&w, 6);
@@ -242,7 +223,7 @@ int xfr_parse_request(const uint8_t *msg, size_t len, struct xfr_request *req)
         if (w.err || type != DNS_TYPE_SOA || !wire_need(&w, rdlen))
             return DNSBL_EINVAL;
         const uint8_t *rdend = w.pos + rdlen;
-        if (!xfr_skip_name(&w) || !xfr_skip_name(&w) || w.pos + 20 != rdend)
+        if (!wire_skip_name(&w) || !wire_skip_name(&w) || w.pos + 20 != rdend)
             return DNSBL_EINVAL;
         req->serial = wire_get_u32(&w);
         req->has_serial = true;
@@ -250,7 +231,7 @@ int xfr_parse_request(const uint8_t *msg, size_t len, struct xfr_request *req)
     }
     /* Additional: note an OPT; the TSIG is tsig_verify_request's. */
     for (uint16_t i = 0; i < ar; i++) {
-        if (!xfr_skip_name(&w))
+        if (!wire_skip_name(&w))
             return DNSBL_EINVAL;
         uint16_t type = wire_get_u16(&w);
         wire_skip(&w, 6);

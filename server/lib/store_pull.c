@@ -9,6 +9,7 @@
 
 #define PULL_VERSION 1
 #define PULL_VALUE_MAX (1 + 1 + 5 * 4 + 5 * 8 + 3 * (2 + STORE_PULL_TEXT_MAX))
+#define PULL_KEY_MAX 300 /* "pull:" and a zone name */
 
 static int pull_key(const char *zone, char *key, size_t cap)
 {
@@ -93,7 +94,7 @@ static int pull_decode(const void *val, size_t len, struct store_pull_state *st)
 int store_pull_get(struct store *s, const char *zone, struct store_pull_state *out, char *why,
                    size_t whylen)
 {
-    char key[300];
+    char key[PULL_KEY_MAX];
     if (pull_key(zone, key, sizeof key) != DNSBL_OK) {
         store_set_why(why, whylen, "'%s' is not a zone name", zone);
         return DNSBL_EINVAL;
@@ -123,6 +124,19 @@ struct pull_put_args {
     MDB_val k, v;
 };
 
+/* The meta record of zone's pull state st: key and value in the caller's
+ * buffers (key of PULL_KEY_MAX, buf of PULL_VALUE_MAX). */
+static int pull_record(const char *zone, const struct store_pull_state *st, char *key, uint8_t *buf,
+                       size_t *len, char *why, size_t whylen)
+{
+    *len = pull_encode(st, buf, PULL_VALUE_MAX);
+    if (pull_key(zone, key, PULL_KEY_MAX) != DNSBL_OK || *len == 0) {
+        store_set_why(why, whylen, "'%s' is not a zone name", zone);
+        return DNSBL_EINVAL;
+    }
+    return DNSBL_OK;
+}
+
 static int pull_put_once(struct store *s, void *arg, char *why, size_t whylen)
 {
     struct pull_put_args *a = arg;
@@ -135,13 +149,11 @@ static int pull_put_once(struct store *s, void *arg, char *why, size_t whylen)
 int store_pull_put(struct store *s, const char *zone, const struct store_pull_state *st, char *why,
                    size_t whylen)
 {
-    char key[300];
+    char key[PULL_KEY_MAX];
     uint8_t buf[PULL_VALUE_MAX];
-    size_t len = pull_encode(st, buf, sizeof buf);
-    if (pull_key(zone, key, sizeof key) != DNSBL_OK || len == 0) {
-        store_set_why(why, whylen, "'%s' is not a zone name", zone);
+    size_t len;
+    if (pull_record(zone, st, key, buf, &len, why, whylen) != DNSBL_OK)
         return DNSBL_EINVAL;
-    }
     if (s->flags & STORE_RDONLY) {
         store_set_why(why, whylen, "%s: the store is open read-only", s->dir);
         return DNSBL_EINVAL;
@@ -155,13 +167,11 @@ int store_pull_full(struct store *s, const char *zone, const struct store_pull_s
                     void (*event_at)(void *arg, size_t i, struct event *ev), void *arg, int64_t now,
                     struct store_sync_stats *stats, char *why, size_t whylen)
 {
-    char key[300];
+    char key[PULL_KEY_MAX];
     uint8_t buf[PULL_VALUE_MAX];
-    size_t len = pull_encode(st, buf, sizeof buf);
-    if (pull_key(zone, key, sizeof key) != DNSBL_OK || len == 0) {
-        store_set_why(why, whylen, "'%s' is not a zone name", zone);
+    size_t len;
+    if (pull_record(zone, st, key, buf, &len, why, whylen) != DNSBL_OK)
         return DNSBL_EINVAL;
-    }
     struct store_meta_put m = {key, buf, len};
     struct store_sync_options o = {.now = now, .max_share = 1.0, .force = true};
     return store_apply_sync_meta(s, datasets, ndatasets, n, event_at, arg, &o, &m, stats, why,
@@ -172,13 +182,11 @@ int store_pull_incr(struct store *s, const char *zone, const struct store_pull_s
                     const struct event *ev, size_t n, struct store_apply_stats *stats, char *why,
                     size_t whylen)
 {
-    char key[300];
+    char key[PULL_KEY_MAX];
     uint8_t buf[PULL_VALUE_MAX];
-    size_t len = pull_encode(st, buf, sizeof buf);
-    if (pull_key(zone, key, sizeof key) != DNSBL_OK || len == 0) {
-        store_set_why(why, whylen, "'%s' is not a zone name", zone);
+    size_t len;
+    if (pull_record(zone, st, key, buf, &len, why, whylen) != DNSBL_OK)
         return DNSBL_EINVAL;
-    }
     struct store_meta_put m = {key, buf, len};
     return store_apply_meta(s, ev, NULL, n, &m, stats, why, whylen);
 }

@@ -137,6 +137,27 @@ static inline void wire_skip(struct wire *w, size_t n)
         w->pos += n;
 }
 
+/* Skip an owner name in a record (RFC 1035 4.1.4: a pointer ends it).
+ * False on a truncated or malformed name. */
+static inline bool wire_skip_name(struct wire *w)
+{
+    for (int guard = 0; guard < 128; guard++) {
+        uint8_t l = wire_get_u8(w);
+        if (w->err)
+            return false;
+        if (l == 0)
+            return true;
+        if ((l & 0xc0) == 0xc0) {
+            wire_skip(w, 1);
+            return !w->err;
+        }
+        if (l & 0xc0)
+            return false;
+        wire_skip(w, l);
+    }
+    return false;
+}
+
 /* Overwrite a u16 already written at offset off (e.g. RDLENGTH, counts). */
 static inline void wire_patch_u16(struct wire *w, size_t off, uint16_t v)
 {
